@@ -1,0 +1,1 @@
+//! The embedded backend: a durable partitioned log, state and view store on redb.

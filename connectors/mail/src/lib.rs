@@ -1,0 +1,1 @@
+//! Mailer adapters: .eml outbox files or SMTP via lettre.

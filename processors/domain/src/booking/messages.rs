@@ -1,0 +1,310 @@
+//! Commands into and events out of the booking processor (topic keys: resource id).
+//!
+//! Every command that a client can retry carries a [`CommandId`]; every event that
+//! answers a command carries the same id so a waiting gateway can match it.
+
+use crate::ids::{BookingId, CommandId, PaymentId, ResourceId, UserId};
+use crate::money::Money;
+use crate::resource::Resource;
+use crate::time::Millis;
+use serde::{Deserialize, Serialize};
+
+/// Lifecycle of a booking. `Pending` holds the slot; `Confirmed` keeps it;
+/// the other three are final and release it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BookingStatus {
+    /// Slot held until `hold_expires_at`, waiting for payment.
+    Pending,
+    /// Paid; the slot is the user's.
+    Confirmed,
+    /// Payment failed; slot released.
+    Failed,
+    /// Hold passed unpaid; slot released.
+    Expired,
+    /// Cancelled by its owner; slot released, refund per policy if paid.
+    Cancelled,
+}
+
+impl BookingStatus {
+    /// True while the booking occupies its slot (pending or confirmed).
+    pub const fn is_active(self) -> bool {
+        matches!(self, Self::Pending | Self::Confirmed)
+    }
+}
+
+/// Commands on the booking-commands topic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BookingCommand {
+    /// A vendor registers a resource.
+    RegisterResource(RegisterResource),
+    /// A customer asks for a slot.
+    RequestBooking(RequestBooking),
+    /// A booking's owner cancels it.
+    CancelBooking(CancelBooking),
+}
+
+/// A vendor registers a resource (validated by the caller against resource rules).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterResource {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// The resource, id and vendor included.
+    pub resource: Resource,
+}
+
+/// A customer asks for `[start, end)` on a resource.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestBooking {
+    /// Derived from (user, Idempotency-Key).
+    pub command_id: CommandId,
+    /// Hash of the request body: the same command id with another hash is a key reuse.
+    pub request_hash: String,
+    /// Id the booking gets if it is accepted.
+    pub booking_id: BookingId,
+    /// Id its payment intent gets if it is accepted.
+    pub payment_id: PaymentId,
+    /// The resource.
+    pub resource_id: ResourceId,
+    /// The customer.
+    pub user_id: UserId,
+    /// Where notifications go.
+    pub user_email: String,
+    /// Inclusive start.
+    pub start: Millis,
+    /// Exclusive end.
+    pub end: Millis,
+    /// When the gateway accepted the request.
+    pub requested_at: Millis,
+}
+
+/// The owner cancels a booking.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelBooking {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// The booking.
+    pub booking_id: BookingId,
+    /// Its resource (the partition key).
+    pub resource_id: ResourceId,
+    /// Who asks; must be the owner.
+    pub user_id: UserId,
+    /// When the gateway accepted the request.
+    pub requested_at: Millis,
+}
+
+/// Why a booking request was turned down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RejectionReason {
+    /// It overlaps a pending or confirmed booking.
+    SlotUnavailable,
+    /// No such resource.
+    ResourceNotFound,
+    /// It breaks the resource's rules (alignment, length, start in the past, ...).
+    InvalidRequest,
+    /// The same command id arrived earlier with a different body.
+    IdempotencyKeyReused,
+}
+
+/// Why a cancellation was turned down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CancellationRejectionReason {
+    /// No such booking, or not the caller's.
+    NotFound,
+    /// Already in a final state, or at/after its start.
+    NotCancellable,
+}
+
+/// Events on the booking-events topic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BookingEvent {
+    /// A resource exists and takes bookings.
+    ResourceRegistered(ResourceRegistered),
+    /// A request won its slot; the slot is held until `hold_expires_at`.
+    BookingHeld(BookingHeld),
+    /// A request was turned down; nothing changed.
+    BookingRejected(BookingRejected),
+    /// Payment succeeded.
+    BookingConfirmed(BookingConfirmed),
+    /// Payment failed; slot released.
+    BookingFailed(BookingFailed),
+    /// The hold passed unpaid; slot released.
+    BookingExpired(BookingExpired),
+    /// The owner cancelled; slot released; `refund` is owed if it was paid.
+    BookingCancelled(BookingCancelled),
+    /// A cancellation was turned down; nothing changed.
+    CancellationRejected(CancellationRejected),
+    /// A payment succeeded for a booking that is no longer pending (it expired,
+    /// failed or was cancelled first): the whole amount must go back.
+    PaymentOrphaned(PaymentOrphaned),
+}
+
+/// See [`BookingEvent::ResourceRegistered`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceRegistered {
+    /// The registering command.
+    pub command_id: CommandId,
+    /// The resource.
+    pub resource: Resource,
+}
+
+/// See [`BookingEvent::BookingHeld`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingHeld {
+    /// The request that won.
+    pub command_id: CommandId,
+    /// The new booking.
+    pub booking_id: BookingId,
+    /// Its resource.
+    pub resource_id: ResourceId,
+    /// The resource's vendor.
+    pub vendor_id: UserId,
+    /// The customer.
+    pub user_id: UserId,
+    /// Where notifications go.
+    pub user_email: String,
+    /// Inclusive start.
+    pub start: Millis,
+    /// Exclusive end.
+    pub end: Millis,
+    /// Price of the booking.
+    pub amount: Money,
+    /// The payment intent to create for it.
+    pub payment_id: PaymentId,
+    /// Unpaid past this instant, the hold expires.
+    pub hold_expires_at: Millis,
+    /// When the decision was made.
+    pub held_at: Millis,
+}
+
+/// See [`BookingEvent::BookingRejected`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingRejected {
+    /// The request turned down.
+    pub command_id: CommandId,
+    /// The id the booking would have had.
+    pub booking_id: BookingId,
+    /// Its resource.
+    pub resource_id: ResourceId,
+    /// The customer.
+    pub user_id: UserId,
+    /// Why.
+    pub reason: RejectionReason,
+    /// Human-readable detail (which rule failed).
+    pub detail: String,
+    /// When the decision was made.
+    pub rejected_at: Millis,
+}
+
+/// See [`BookingEvent::BookingConfirmed`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingConfirmed {
+    /// The booking.
+    pub booking_id: BookingId,
+    /// Its resource.
+    pub resource_id: ResourceId,
+    /// The customer.
+    pub user_id: UserId,
+    /// Where notifications go.
+    pub user_email: String,
+    /// The payment that confirmed it.
+    pub payment_id: PaymentId,
+    /// Inclusive start.
+    pub start: Millis,
+    /// Exclusive end.
+    pub end: Millis,
+    /// What was paid.
+    pub amount: Money,
+    /// When.
+    pub confirmed_at: Millis,
+}
+
+/// See [`BookingEvent::BookingFailed`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingFailed {
+    /// The booking.
+    pub booking_id: BookingId,
+    /// Its resource.
+    pub resource_id: ResourceId,
+    /// The customer.
+    pub user_id: UserId,
+    /// Where notifications go.
+    pub user_email: String,
+    /// The failed payment.
+    pub payment_id: PaymentId,
+    /// Provider's reason.
+    pub reason: String,
+    /// When.
+    pub failed_at: Millis,
+}
+
+/// See [`BookingEvent::BookingExpired`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingExpired {
+    /// The booking.
+    pub booking_id: BookingId,
+    /// Its resource.
+    pub resource_id: ResourceId,
+    /// The customer.
+    pub user_id: UserId,
+    /// Where notifications go.
+    pub user_email: String,
+    /// Its (unpaid) payment intent, now to be cancelled.
+    pub payment_id: PaymentId,
+    /// When the hold expired.
+    pub expired_at: Millis,
+}
+
+/// See [`BookingEvent::BookingCancelled`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingCancelled {
+    /// The cancelling command.
+    pub command_id: CommandId,
+    /// The booking.
+    pub booking_id: BookingId,
+    /// Its resource.
+    pub resource_id: ResourceId,
+    /// The customer.
+    pub user_id: UserId,
+    /// Where notifications go.
+    pub user_email: String,
+    /// Its payment.
+    pub payment_id: PaymentId,
+    /// True when it was confirmed (paid) at cancellation.
+    pub was_paid: bool,
+    /// Refund owed per the cancellation policy (zero when unpaid).
+    pub refund: Money,
+    /// When.
+    pub cancelled_at: Millis,
+}
+
+/// See [`BookingEvent::CancellationRejected`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancellationRejected {
+    /// The cancelling command.
+    pub command_id: CommandId,
+    /// The booking.
+    pub booking_id: BookingId,
+    /// Its resource.
+    pub resource_id: ResourceId,
+    /// Who asked.
+    pub user_id: UserId,
+    /// Why.
+    pub reason: CancellationRejectionReason,
+    /// When.
+    pub rejected_at: Millis,
+}
+
+/// See [`BookingEvent::PaymentOrphaned`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentOrphaned {
+    /// The booking that was no longer pending.
+    pub booking_id: BookingId,
+    /// Its resource.
+    pub resource_id: ResourceId,
+    /// The payment to refund in full.
+    pub payment_id: PaymentId,
+    /// The amount paid.
+    pub amount: Money,
+    /// When it was noticed.
+    pub orphaned_at: Millis,
+}

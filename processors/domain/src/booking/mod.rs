@@ -1,0 +1,4 @@
+//! The booking aggregate.
+
+mod messages;
+pub use messages::*;

@@ -1,0 +1,226 @@
+//! Commands into and events out of the identity processor (topic keys: the
+//! normalized email, so one address has exactly one writer).
+//!
+//! OTP codes never travel or rest in clear: the gateway and the processor only
+//! see `code_hash` (a keyed hash); the notification processor re-derives the
+//! code from `otp_nonce` with a secret it shares with the identity side.
+
+use crate::ids::{CommandId, UserId};
+use crate::time::Millis;
+use serde::{Deserialize, Serialize};
+
+/// What a user may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Books resources.
+    Customer,
+    /// Owns resources.
+    Vendor,
+}
+
+/// A fresh one-time code, made by the caller (randomness is an argument).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtpIssue {
+    /// Random nonce the code is derived from.
+    pub nonce: String,
+    /// Keyed hash of the six-digit code.
+    pub code_hash: String,
+}
+
+/// Commands on the identity-commands topic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IdentityCommand {
+    /// Sign up (or sign up again while still unverified).
+    RegisterUser(RegisterUser),
+    /// Prove the email address with a code.
+    VerifyEmail(VerifyEmail),
+    /// Ask for a new code.
+    ResendOtp(ResendOtp),
+}
+
+/// See [`IdentityCommand::RegisterUser`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterUser {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// Id for the user if the email is new.
+    pub user_id: UserId,
+    /// Normalized (trimmed, lower-cased) email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Requested role.
+    pub role: Role,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// The first code.
+    pub otp: OtpIssue,
+    /// When.
+    pub requested_at: Millis,
+}
+
+/// See [`IdentityCommand::VerifyEmail`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyEmail {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// Normalized email.
+    pub email: String,
+    /// Keyed hash of the submitted code.
+    pub code_hash: String,
+    /// When.
+    pub requested_at: Millis,
+}
+
+/// See [`IdentityCommand::ResendOtp`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResendOtp {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// Normalized email.
+    pub email: String,
+    /// The replacement code.
+    pub otp: OtpIssue,
+    /// When.
+    pub requested_at: Millis,
+}
+
+/// Why a registration was turned down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RegistrationRejectionReason {
+    /// A verified account has this email.
+    EmailTaken,
+}
+
+/// Why a verification was turned down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum VerificationRejectionReason {
+    /// Wrong code.
+    Invalid,
+    /// The code's ten minutes are over.
+    Expired,
+    /// Five wrong codes burned it; a new one must be requested.
+    Burned,
+    /// No account, or no outstanding code (already verified).
+    NoPendingCode,
+}
+
+/// Why a resend was turned down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ResendRejectionReason {
+    /// Asked again within the throttle window.
+    Throttled,
+    /// No unverified account has this email.
+    NoPendingAccount,
+}
+
+/// Events on the identity-events topic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IdentityEvent {
+    /// An unverified account exists (or was re-registered).
+    UserRegistered(UserRegistered),
+    /// A code was issued (the seed's `UserOTPGenerated`).
+    UserOTPGenerated(UserOtpGenerated),
+    /// The email is proven.
+    EmailVerified(EmailVerified),
+    /// A registration was turned down.
+    RegistrationRejected(RegistrationRejected),
+    /// A wrong, expired or burned code.
+    VerificationRejected(VerificationRejected),
+    /// A resend was turned down.
+    ResendRejected(ResendRejected),
+}
+
+/// See [`IdentityEvent::UserRegistered`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRegistered {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// The user.
+    pub user_id: UserId,
+    /// Normalized email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// When.
+    pub registered_at: Millis,
+}
+
+/// See [`IdentityEvent::UserOTPGenerated`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserOtpGenerated {
+    /// The command that caused it (register or resend).
+    pub command_id: CommandId,
+    /// The user.
+    pub user_id: UserId,
+    /// Normalized email.
+    pub email: String,
+    /// Display name, for the email's greeting.
+    pub name: String,
+    /// Nonce the code derives from.
+    pub otp_nonce: String,
+    /// Dead after this instant.
+    pub expires_at: Millis,
+    /// When.
+    pub generated_at: Millis,
+}
+
+/// See [`IdentityEvent::EmailVerified`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailVerified {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// The user.
+    pub user_id: UserId,
+    /// Normalized email.
+    pub email: String,
+    /// When.
+    pub verified_at: Millis,
+}
+
+/// See [`IdentityEvent::RegistrationRejected`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationRejected {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// Normalized email.
+    pub email: String,
+    /// Why.
+    pub reason: RegistrationRejectionReason,
+    /// When.
+    pub rejected_at: Millis,
+}
+
+/// See [`IdentityEvent::VerificationRejected`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationRejected {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// Normalized email.
+    pub email: String,
+    /// Why.
+    pub reason: VerificationRejectionReason,
+    /// Wrong tries left on the current code (0 once burned).
+    pub attempts_left: u32,
+    /// When.
+    pub rejected_at: Millis,
+}
+
+/// See [`IdentityEvent::ResendRejected`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResendRejected {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// Normalized email.
+    pub email: String,
+    /// Why.
+    pub reason: ResendRejectionReason,
+    /// Earliest instant a resend is allowed (for Retry-After).
+    pub retry_at: Millis,
+    /// When.
+    pub rejected_at: Millis,
+}

@@ -1,0 +1,4 @@
+//! The identity aggregate.
+
+mod messages;
+pub use messages::*;

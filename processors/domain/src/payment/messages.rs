@@ -1,0 +1,231 @@
+//! Commands into and events out of the payment processor (topic keys: resource id,
+//! so a payment lives on the same partition number as its booking).
+
+use crate::ids::{BookingId, CommandId, PaymentId, ResourceId, UserId};
+use crate::money::Money;
+use crate::time::Millis;
+use serde::{Deserialize, Serialize};
+
+/// Status of a payment intent, as the public API shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PaymentStatus {
+    /// Waiting for the customer's checkout.
+    RequiresPayment,
+    /// Checkout submitted to the provider; outcome not reported yet.
+    Processing,
+    /// Paid.
+    Succeeded,
+    /// The provider declined it.
+    Failed,
+    /// Paid, then refunded in full.
+    Refunded,
+    /// Paid, then refunded in part.
+    PartiallyRefunded,
+    /// Given up before payment (booking expired, failed or cancelled unpaid).
+    Canceled,
+}
+
+/// The customer's checkout result at the sandbox provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CheckoutOutcome {
+    /// The card went through.
+    Succeeded,
+    /// The card was declined.
+    Failed,
+}
+
+/// Commands on the payment-commands topic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaymentCommand {
+    /// The customer finishes checkout (`POST /v1/payments/{id}/complete`).
+    SubmitCheckout(SubmitCheckout),
+    /// The provider reports an outcome (a verified webhook).
+    RecordProviderOutcome(RecordProviderOutcome),
+}
+
+/// See [`PaymentCommand::SubmitCheckout`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitCheckout {
+    /// Derived from (user, Idempotency-Key).
+    pub command_id: CommandId,
+    /// Hash of the request body, to detect key reuse.
+    pub request_hash: String,
+    /// The payment.
+    pub payment_id: PaymentId,
+    /// Its booking's resource (the partition key).
+    pub resource_id: ResourceId,
+    /// Who asks; must be the payer.
+    pub user_id: UserId,
+    /// The checkout result to submit.
+    pub outcome: CheckoutOutcome,
+    /// When the gateway accepted it.
+    pub requested_at: Millis,
+}
+
+/// See [`PaymentCommand::RecordProviderOutcome`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordProviderOutcome {
+    /// The provider's event id; a redelivered webhook has the same one.
+    pub provider_event_id: String,
+    /// The payment.
+    pub payment_id: PaymentId,
+    /// Its booking's resource (the partition key).
+    pub resource_id: ResourceId,
+    /// What happened.
+    pub outcome: CheckoutOutcome,
+    /// Provider's reason on failure.
+    pub reason: String,
+    /// When the provider says it happened.
+    pub occurred_at: Millis,
+}
+
+/// Why a checkout submission was turned down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CheckoutRejectionReason {
+    /// No such payment, or not the caller's.
+    NotFound,
+    /// The payment is not waiting for payment any more.
+    NotPending,
+    /// The same command id arrived earlier with a different body.
+    IdempotencyKeyReused,
+}
+
+/// Events on the payment-events topic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaymentEvent {
+    /// An intent exists for a held booking.
+    PaymentIntentCreated(PaymentIntentCreated),
+    /// The customer's checkout was accepted and passed to the provider.
+    CheckoutSubmitted(CheckoutSubmitted),
+    /// The customer's checkout was turned down; nothing changed.
+    CheckoutRejected(CheckoutRejected),
+    /// The provider took the money.
+    PaymentCompleted(PaymentCompleted),
+    /// The provider declined.
+    PaymentFailed(PaymentFailed),
+    /// The intent was given up before payment.
+    PaymentCanceled(PaymentCanceled),
+    /// Money went back to the customer.
+    PaymentRefunded(PaymentRefunded),
+}
+
+/// See [`PaymentEvent::PaymentIntentCreated`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentIntentCreated {
+    /// The payment.
+    pub payment_id: PaymentId,
+    /// Its booking.
+    pub booking_id: BookingId,
+    /// The booking's resource.
+    pub resource_id: ResourceId,
+    /// The payer.
+    pub user_id: UserId,
+    /// What is due.
+    pub amount: Money,
+    /// Where the customer pays.
+    pub checkout_url: String,
+    /// When.
+    pub created_at: Millis,
+}
+
+/// See [`PaymentEvent::CheckoutSubmitted`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutSubmitted {
+    /// The submitting command.
+    pub command_id: CommandId,
+    /// The payment.
+    pub payment_id: PaymentId,
+    /// Its booking.
+    pub booking_id: BookingId,
+    /// The booking's resource.
+    pub resource_id: ResourceId,
+    /// The checkout result handed to the provider.
+    pub outcome: CheckoutOutcome,
+    /// When.
+    pub submitted_at: Millis,
+}
+
+/// See [`PaymentEvent::CheckoutRejected`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutRejected {
+    /// The submitting command.
+    pub command_id: CommandId,
+    /// The payment.
+    pub payment_id: PaymentId,
+    /// The partition key.
+    pub resource_id: ResourceId,
+    /// Why.
+    pub reason: CheckoutRejectionReason,
+    /// When.
+    pub rejected_at: Millis,
+}
+
+/// See [`PaymentEvent::PaymentCompleted`] (the seed's `PaymentCompleted`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentCompleted {
+    /// The payment.
+    pub payment_id: PaymentId,
+    /// Its booking.
+    pub booking_id: BookingId,
+    /// The booking's resource.
+    pub resource_id: ResourceId,
+    /// The payer.
+    pub user_id: UserId,
+    /// What was taken.
+    pub amount: Money,
+    /// When.
+    pub completed_at: Millis,
+}
+
+/// See [`PaymentEvent::PaymentFailed`] (the seed's `PaymentFailed`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentFailed {
+    /// The payment.
+    pub payment_id: PaymentId,
+    /// Its booking.
+    pub booking_id: BookingId,
+    /// The booking's resource.
+    pub resource_id: ResourceId,
+    /// The payer.
+    pub user_id: UserId,
+    /// Provider's reason.
+    pub reason: String,
+    /// When.
+    pub failed_at: Millis,
+}
+
+/// See [`PaymentEvent::PaymentCanceled`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentCanceled {
+    /// The payment.
+    pub payment_id: PaymentId,
+    /// Its booking.
+    pub booking_id: BookingId,
+    /// The booking's resource.
+    pub resource_id: ResourceId,
+    /// When.
+    pub canceled_at: Millis,
+}
+
+/// See [`PaymentEvent::PaymentRefunded`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRefunded {
+    /// The payment.
+    pub payment_id: PaymentId,
+    /// Its booking.
+    pub booking_id: BookingId,
+    /// The booking's resource.
+    pub resource_id: ResourceId,
+    /// The payer.
+    pub user_id: UserId,
+    /// This refund.
+    pub amount: Money,
+    /// All refunds of this payment so far, this one included.
+    pub refunded_total: Money,
+    /// `Refunded` or `PartiallyRefunded`.
+    pub status: PaymentStatus,
+    /// The provider's refund id (its idempotency key).
+    pub refund_id: String,
+    /// When.
+    pub refunded_at: Millis,
+}

@@ -1,0 +1,4 @@
+//! The payment aggregate.
+
+mod messages;
+pub use messages::*;

@@ -1,0 +1,4 @@
+//! The resource aggregate.
+
+mod model;
+pub use model::*;

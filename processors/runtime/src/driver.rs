@@ -1,0 +1,261 @@
+//! The processor driver: poll a batch, run the processor over it, perform the
+//! effects it asked for, commit outputs + state + views + offsets in one
+//! transaction, fire due timers. One driver per group member.
+//!
+//! Batching is what makes it fast: one commit (one fsync on the embedded log,
+//! one transaction on Kafka) covers up to `max_batch` records.
+
+use crate::clock::Clock;
+use crate::log::{Backend, ConsumedRecord, LogError, OutRecord, Poll, Session, TopicPartition, Transaction};
+use crate::ports::{Effect, EffectError, Mailer, PaymentProvider};
+use crate::processor::{Output, Poison, Processor};
+use slotstream_domain::Millis;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Turns a record no processor can read into a dead-letter record.
+pub type DeadLetterEncoder = fn(&ConsumedRecord, &Poison, Millis) -> OutRecord;
+
+/// How a driver runs.
+#[derive(Clone, Debug)]
+pub struct DriverConfig {
+    /// Most records per transaction.
+    pub max_batch: usize,
+    /// Longest wait for records before checking timers and shutdown.
+    pub max_wait: Duration,
+    /// This member's index in a static split (embedded backend).
+    pub member: u32,
+    /// Number of members in a static split.
+    pub members: u32,
+    /// How poison records are written to the dead-letter topic.
+    pub dead_letter: DeadLetterEncoder,
+}
+
+impl DriverConfig {
+    /// Defaults: batches of 1024, 50 ms waits, one member.
+    pub fn new(dead_letter: DeadLetterEncoder) -> Self {
+        Self {
+            max_batch: 1024,
+            max_wait: Duration::from_millis(50),
+            member: 0,
+            members: 1,
+            dead_letter,
+        }
+    }
+}
+
+/// The side-effect ports a driver may need.
+#[derive(Clone, Debug, Default)]
+pub struct EffectPorts {
+    /// For `Effect::SendEmail`.
+    pub mailer: Option<Arc<dyn Mailer>>,
+    /// For checkout and refund effects.
+    pub payments: Option<Arc<dyn PaymentProvider>>,
+}
+
+/// Runs `processor` until `shutdown` turns true, then returns after the batch
+/// in flight is committed.
+pub async fn run<P: Processor>(
+    mut processor: P,
+    backend: Arc<dyn Backend>,
+    ports: EffectPorts,
+    clock: Arc<dyn Clock>,
+    cfg: DriverConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), LogError> {
+    let group = processor.group();
+    let mut session = backend
+        .subscribe(group, &processor.inputs(), cfg.member, cfg.members)
+        .await?;
+    let mut owned: BTreeSet<u32> = BTreeSet::new();
+    tracing::info!(group, "processor started");
+
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        // Due timers first: an expiry that is due is decided before newer commands.
+        let now = clock.now();
+        let mut out = Output::default();
+        let mut next_deadline: Option<Millis> = None;
+        for &p in &owned {
+            if let Some(d) = processor.next_deadline(p) {
+                if d <= now {
+                    processor.on_timer(p, now, &mut out);
+                }
+                if let Some(d) = processor.next_deadline(p) {
+                    next_deadline = Some(next_deadline.map_or(d, |n: Millis| n.min(d)));
+                }
+            }
+        }
+        if !out.is_empty() {
+            let Some(txn) = finish(out, Vec::new(), &ports, &mut shutdown).await else {
+                break;
+            };
+            if let Err(e) = commit(&mut *session, txn).await {
+                recover(&mut processor, &mut *session, &owned, e).await?;
+                continue;
+            }
+        }
+
+        let mut wait = cfg.max_wait;
+        if let Some(d) = next_deadline {
+            let until = (d - clock.now()).max(1);
+            wait = wait.min(Duration::from_millis(until as u64));
+        }
+        let polled = tokio::select! {
+            r = session.poll(cfg.max_batch, wait) => r?,
+            _ = shutdown.changed() => break,
+        };
+        match polled {
+            Poll::Idle => {}
+            Poll::Assigned(parts) => {
+                for p in parts {
+                    let state = session.restore(p).await?;
+                    processor
+                        .restore(p, state)
+                        .map_err(|e| LogError::Invalid(format!("restoring {group}[{p}]: {e}")))?;
+                    owned.insert(p);
+                }
+                tracing::info!(group, partitions = ?owned, "assigned");
+            }
+            Poll::Revoked(parts) => {
+                for p in parts {
+                    processor.revoke(p);
+                    owned.remove(&p);
+                }
+                tracing::info!(group, partitions = ?owned, "revoked");
+            }
+            Poll::Records(records) => {
+                let now = clock.now();
+                let mut out = Output::default();
+                let mut offsets: BTreeMap<(Arc<str>, u32), u64> = BTreeMap::new();
+                for r in &records {
+                    if let Err(poison) = processor.process(r, now, &mut out) {
+                        tracing::warn!(group, topic = %r.topic, partition = r.partition, offset = r.offset, reason = %poison.reason, "dead-lettered");
+                        out.records.push((cfg.dead_letter)(r, &poison, now));
+                    }
+                    offsets.insert((r.topic.clone(), r.partition), r.offset + 1);
+                }
+                let offsets = offsets
+                    .into_iter()
+                    .map(|((t, p), o)| (TopicPartition::new(&*t, p), o))
+                    .collect();
+                let Some(txn) = finish(out, offsets, &ports, &mut shutdown).await else {
+                    break;
+                };
+                if let Err(e) = commit(&mut *session, txn).await {
+                    recover(&mut processor, &mut *session, &owned, e).await?;
+                }
+            }
+        }
+    }
+    tracing::info!(group, "processor stopped");
+    Ok(())
+}
+
+/// Performs the effects, then packs the transaction. `None` when shutdown
+/// interrupted an effect: nothing may be committed, the batch runs again
+/// after restart (effects are idempotent by key).
+async fn finish(
+    out: Output,
+    offsets: Vec<(TopicPartition, u64)>,
+    ports: &EffectPorts,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Transaction> {
+    for effect in &out.effects {
+        if !perform(effect, ports, shutdown).await {
+            return None;
+        }
+    }
+    Some(Transaction {
+        outputs: out.records,
+        state: out.state,
+        views: out.views,
+        offsets,
+    })
+}
+
+async fn commit(session: &mut dyn Session, txn: Transaction) -> Result<(), LogError> {
+    if txn.is_empty() {
+        return Ok(());
+    }
+    session.commit(txn).await
+}
+
+/// After a failed commit the processor's memory is ahead of what was stored:
+/// throw it away and reload every partition from the store. The session has
+/// rewound to its committed offsets, so the batch is processed again.
+async fn recover<P: Processor>(
+    processor: &mut P,
+    session: &mut dyn Session,
+    owned: &BTreeSet<u32>,
+    err: LogError,
+) -> Result<(), LogError> {
+    if !err.is_retryable() && !matches!(err, LogError::Fenced(_)) {
+        return Err(err);
+    }
+    tracing::warn!(group = processor.group(), error = %err, "commit failed; reloading state");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for &p in owned {
+        processor.revoke(p);
+        let state = session.restore(p).await?;
+        processor
+            .restore(p, state)
+            .map_err(|e| LogError::Invalid(format!("restoring partition {p}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Runs one effect until it succeeds or fails for good. Transient failures
+/// back off up to 5 s and retry: a mail server outage stalls this processor
+/// (losing nothing) instead of dropping email. False when shutdown came first.
+async fn perform(effect: &Effect, ports: &EffectPorts, shutdown: &mut watch::Receiver<bool>) -> bool {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let result = match effect {
+            Effect::SendEmail(email) => match &ports.mailer {
+                Some(m) => m.send(email).await,
+                None => Err(EffectError::Permanent("no mailer configured".into())),
+            },
+            Effect::SubmitCheckout {
+                payment_id,
+                resource_id,
+                outcome,
+            } => match &ports.payments {
+                Some(p) => p.submit_checkout(payment_id, resource_id, *outcome).await,
+                None => Err(EffectError::Permanent("no payment provider configured".into())),
+            },
+            Effect::Refund {
+                payment_id,
+                refund_id,
+                amount,
+            } => match &ports.payments {
+                Some(p) => p.refund(payment_id, refund_id, amount).await,
+                None => Err(EffectError::Permanent("no payment provider configured".into())),
+            },
+        };
+        match result {
+            Ok(()) => return true,
+            Err(EffectError::Permanent(reason)) => {
+                tracing::error!(?effect, %reason, "effect failed permanently; skipped");
+                return true;
+            }
+            Err(EffectError::Transient(reason)) => {
+                if *shutdown.borrow() {
+                    // Not committed: the effect is retried after restart.
+                    tracing::warn!(%reason, "effect still failing at shutdown");
+                    return false;
+                }
+                tracing::warn!(%reason, ?backoff, "effect failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => return false,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}

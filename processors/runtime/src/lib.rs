@@ -1,0 +1,29 @@
+//! # slotstream-runtime: ports and the processor driver
+//!
+//! The ports are modelled on Kafka's semantics so that the embedded backend and
+//! the Kafka backend are interchangeable: topics with a fixed number of
+//! partitions, records placed by murmur2 of their key, offsets, consumer groups,
+//! and one atomic commit of *outputs + state changes + consumed offsets*.
+//!
+//! Processors are synchronous state machines ([`Processor`]); the [`driver`]
+//! owns the async loop, batching, timers, effects and dead-lettering. Nothing
+//! in a processor knows which backend runs it.
+
+pub mod clock;
+pub mod driver;
+pub mod log;
+pub mod partitioner;
+pub mod ports;
+pub mod processor;
+pub mod topics;
+pub mod views;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use log::{
+    Backend, ConsumedRecord, LogError, LogReader, OutRecord, Poll, Producer, RecordPosition,
+    Session, StateEntry, StateWrite, TopicPartition, Transaction,
+};
+pub use ports::{Effect, Email, EffectError, Mailer, PaymentProvider};
+pub use processor::{Output, Poison, Processor};
+pub use topics::TopicSpec;
+pub use views::{BookingView, Page, PaymentView, UserView, ViewError, ViewStore, ViewWrite};

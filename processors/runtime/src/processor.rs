@@ -1,0 +1,74 @@
+//! The processor trait: a synchronous, deterministic state machine per task
+//! partition. The driver owns everything async.
+
+use crate::log::{ConsumedRecord, OutRecord, StateEntry, StateWrite};
+use crate::ports::Effect;
+use crate::topics::TopicSpec;
+use crate::views::ViewWrite;
+use slotstream_domain::Millis;
+
+/// What one step produced; committed atomically by the driver.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Records to append.
+    pub records: Vec<OutRecord>,
+    /// State-store changes.
+    pub state: Vec<StateWrite>,
+    /// Read-view changes.
+    pub views: Vec<ViewWrite>,
+    /// Side effects to perform before the commit.
+    pub effects: Vec<Effect>,
+}
+
+impl Output {
+    /// True when nothing was produced.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+            && self.state.is_empty()
+            && self.views.is_empty()
+            && self.effects.is_empty()
+    }
+}
+
+/// A record the processor cannot understand. The driver sends it to the
+/// dead-letter topic with `reason`, commits past it, and goes on.
+#[derive(Debug, thiserror::Error)]
+#[error("poison record: {reason}")]
+pub struct Poison {
+    /// What was wrong with it (no secrets, no payload dump).
+    pub reason: String,
+}
+
+impl Poison {
+    /// Builds a poison verdict.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A stream processor. Task partition `p` covers partition `p` of every input.
+pub trait Processor: Send + 'static {
+    /// Its consumer-group id, e.g. `slotstream.booking`.
+    fn group(&self) -> &'static str;
+    /// The topics it consumes (one partition count).
+    fn inputs(&self) -> Vec<TopicSpec>;
+    /// Loads the state of a newly assigned partition.
+    fn restore(&mut self, partition: u32, state: Vec<StateEntry>) -> Result<(), Poison>;
+    /// Forgets a partition that moved elsewhere.
+    fn revoke(&mut self, partition: u32);
+    /// Handles one record.
+    fn process(
+        &mut self,
+        record: &ConsumedRecord,
+        now: Millis,
+        out: &mut Output,
+    ) -> Result<(), Poison>;
+    /// The earliest instant `on_timer` has work on `partition`, if any.
+    fn next_deadline(&self, _partition: u32) -> Option<Millis> {
+        None
+    }
+    /// Fires due timers (hold expiry) on `partition`.
+    fn on_timer(&mut self, _partition: u32, _now: Millis, _out: &mut Output) {}
+}

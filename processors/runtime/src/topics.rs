@@ -1,0 +1,88 @@
+//! Every topic the platform uses, with its key, partition count and cleanup.
+//!
+//! The four resource-keyed topics share one partition count so that partition
+//! `p` of each holds the same resources (co-partitioning): the booking and
+//! payment processors rely on it.
+
+/// A topic's fixed shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TopicSpec {
+    /// Topic name (also the Avro subject's prefix: `<name>-value`).
+    pub name: &'static str,
+    /// Number of partitions; never changes once created.
+    pub partitions: u32,
+    /// `cleanup.policy=compact` when true, `delete` otherwise.
+    pub compacted: bool,
+}
+
+/// Partition count shared by every resource-keyed topic.
+pub const RESOURCE_PARTITIONS: u32 = 12;
+/// Partition count of the identity topics (keyed by normalized email).
+pub const IDENTITY_PARTITIONS: u32 = 6;
+
+/// Commands to the booking processor; key: resource id.
+pub const BOOKING_COMMANDS: TopicSpec = TopicSpec {
+    name: "slotstream.booking-commands",
+    partitions: RESOURCE_PARTITIONS,
+    compacted: false,
+};
+/// Facts decided by the booking processor; key: resource id.
+pub const BOOKING_EVENTS: TopicSpec = TopicSpec {
+    name: "slotstream.booking-events",
+    partitions: RESOURCE_PARTITIONS,
+    compacted: false,
+};
+/// Commands to the payment processor; key: resource id of the booking.
+pub const PAYMENT_COMMANDS: TopicSpec = TopicSpec {
+    name: "slotstream.payment-commands",
+    partitions: RESOURCE_PARTITIONS,
+    compacted: false,
+};
+/// Facts decided by the payment processor; key: resource id of the booking.
+pub const PAYMENT_EVENTS: TopicSpec = TopicSpec {
+    name: "slotstream.payment-events",
+    partitions: RESOURCE_PARTITIONS,
+    compacted: false,
+};
+/// Commands to the identity processor; key: normalized email.
+pub const IDENTITY_COMMANDS: TopicSpec = TopicSpec {
+    name: "slotstream.identity-commands",
+    partitions: IDENTITY_PARTITIONS,
+    compacted: false,
+};
+/// Facts decided by the identity processor; key: normalized email.
+pub const IDENTITY_EVENTS: TopicSpec = TopicSpec {
+    name: "slotstream.identity-events",
+    partitions: IDENTITY_PARTITIONS,
+    compacted: false,
+};
+/// Answers to commands, for the gateway that waits on them; key: the gateway
+/// instance id, so each gateway reads only its own partition.
+pub const REPLIES: TopicSpec = TopicSpec {
+    name: "slotstream.replies",
+    partitions: 4,
+    compacted: false,
+};
+/// Records no processor could decode, with the reason; key: original topic.
+pub const DEAD_LETTERS: TopicSpec = TopicSpec {
+    name: "slotstream.dead-letters",
+    partitions: 1,
+    compacted: false,
+};
+
+/// Every topic, for `init` and the embedded backend.
+pub const ALL: [TopicSpec; 8] = [
+    BOOKING_COMMANDS,
+    BOOKING_EVENTS,
+    PAYMENT_COMMANDS,
+    PAYMENT_EVENTS,
+    IDENTITY_COMMANDS,
+    IDENTITY_EVENTS,
+    REPLIES,
+    DEAD_LETTERS,
+];
+
+/// Looks a topic up by name.
+pub fn by_name(name: &str) -> Option<TopicSpec> {
+    ALL.iter().copied().find(|t| t.name == name)
+}

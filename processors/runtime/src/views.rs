@@ -1,0 +1,194 @@
+//! The read-view port: what the gateway's GETs read, written only by the views
+//! processor. Writes are upserts and patches that are idempotent, so a
+//! redelivered event re-applies harmlessly where views and offsets can't share
+//! a transaction (ScyllaDB); the embedded store applies them atomically with
+//! the views processor's offsets.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use slotstream_domain::booking::BookingStatus;
+use slotstream_domain::identity::Role;
+use slotstream_domain::payment::PaymentStatus;
+use slotstream_domain::resource::Resource;
+use slotstream_domain::{BookingId, Millis, Money, PaymentId, ResourceId, UserId};
+
+/// A booking as clients see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingView {
+    /// Booking id.
+    pub id: BookingId,
+    /// Resource booked.
+    pub resource_id: ResourceId,
+    /// The resource's vendor.
+    pub vendor_id: UserId,
+    /// The customer.
+    pub user_id: UserId,
+    /// Inclusive start.
+    pub start: Millis,
+    /// Exclusive end.
+    pub end: Millis,
+    /// Lifecycle state.
+    pub status: BookingStatus,
+    /// Price.
+    pub amount: Money,
+    /// When the hold lapses if unpaid.
+    pub hold_expires_at: Millis,
+    /// Its payment.
+    pub payment_id: PaymentId,
+    /// Its payment's status.
+    pub payment_status: PaymentStatus,
+    /// Refund owed on cancellation, if any.
+    pub refund: Option<Money>,
+    /// Creation time.
+    pub created_at: Millis,
+    /// Last change.
+    pub updated_at: Millis,
+}
+
+/// A payment as clients see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentView {
+    /// Payment id.
+    pub id: PaymentId,
+    /// Its booking.
+    pub booking_id: BookingId,
+    /// The booking's resource (routes commands about it).
+    pub resource_id: ResourceId,
+    /// The payer.
+    pub user_id: UserId,
+    /// Status.
+    pub status: PaymentStatus,
+    /// Amount due or paid.
+    pub amount: Money,
+    /// Refunded so far, minor units.
+    pub refunded_amount: i64,
+    /// Where to pay.
+    pub checkout_url: String,
+    /// Last change.
+    pub updated_at: Millis,
+}
+
+/// A user as login and the gateway need it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    /// User id.
+    pub user_id: UserId,
+    /// Normalized email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Email proven.
+    pub verified: bool,
+    /// Registration time.
+    pub created_at: Millis,
+}
+
+/// A change to the views. Every variant is idempotent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ViewWrite {
+    /// Insert or replace a resource.
+    PutResource(Resource),
+    /// Insert or replace a booking.
+    PutBooking(BookingView),
+    /// Change a booking's status fields (no-op if the booking is unknown).
+    PatchBooking {
+        /// Which.
+        id: BookingId,
+        /// New lifecycle state, if it changed.
+        status: Option<BookingStatus>,
+        /// New payment status, if it changed.
+        payment_status: Option<PaymentStatus>,
+        /// Refund owed, if set.
+        refund: Option<Money>,
+        /// When.
+        updated_at: Millis,
+    },
+    /// Insert or replace a payment.
+    PutPayment(PaymentView),
+    /// Change a payment's status (no-op if unknown).
+    PatchPayment {
+        /// Which.
+        id: PaymentId,
+        /// New status.
+        status: PaymentStatus,
+        /// Refunded so far, if it changed.
+        refunded_amount: Option<i64>,
+        /// When.
+        updated_at: Millis,
+    },
+    /// Insert or replace a user (registration, re-registration).
+    PutUser(UserView),
+    /// Mark a user's email verified (no-op if unknown).
+    MarkVerified {
+        /// Normalized email.
+        email: String,
+    },
+}
+
+/// Why a view read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    /// The store is unreachable or overloaded; retrying may help.
+    #[error("view store temporarily unavailable: {0} (retry)")]
+    Transient(String),
+    /// A stored row could not be read (corruption or an incompatible version).
+    #[error("view store returned unreadable data: {0}")]
+    Corrupt(String),
+    /// A pagination cursor that this store did not issue.
+    #[error("invalid cursor")]
+    BadCursor,
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items, in the listing's order.
+    pub items: Vec<T>,
+    /// Opaque cursor for the next page, if there is one.
+    pub next_cursor: Option<String>,
+}
+
+/// Queries over the read views.
+#[async_trait]
+pub trait ViewStore: Send + Sync + std::fmt::Debug {
+    /// Applies writes (the views processor's path when not going through a
+    /// `Transaction`). Idempotent.
+    async fn apply(&self, writes: &[ViewWrite]) -> Result<(), ViewError>;
+    /// A booking by id.
+    async fn booking(&self, id: &BookingId) -> Result<Option<BookingView>, ViewError>;
+    /// A user's bookings, newest first, optionally of one status.
+    async fn bookings_by_user(
+        &self,
+        user: &UserId,
+        status: Option<BookingStatus>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<BookingView>, ViewError>;
+    /// Bookings of a resource whose interval overlaps `[from, to)`, by start.
+    async fn bookings_by_resource(
+        &self,
+        resource: &ResourceId,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<BookingView>, ViewError>;
+    /// A resource by id.
+    async fn resource(&self, id: &ResourceId) -> Result<Option<Resource>, ViewError>;
+    /// Resources, optionally of one vendor and/or kind, by id.
+    async fn resources(
+        &self,
+        vendor: Option<&UserId>,
+        kind: Option<&str>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Resource>, ViewError>;
+    /// A payment by id.
+    async fn payment(&self, id: &PaymentId) -> Result<Option<PaymentView>, ViewError>;
+    /// A user by normalized email.
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserView>, ViewError>;
+}

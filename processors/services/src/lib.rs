@@ -1,0 +1,1 @@
+//! The booking, payment, identity, notification and views processors.

@@ -1,0 +1,1 @@
+//! Avro contracts of every topic and the Confluent wire-format codec.

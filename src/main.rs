@@ -1,0 +1,5 @@
+//! The `slotstream` binary: the composition root.
+
+fn main() {
+    println!("slotstream");
+}
