@@ -152,6 +152,8 @@ pub struct ResourceRegistered {
 pub struct BookingHeld {
     /// The request that won.
     pub command_id: CommandId,
+    /// Hash of that request's body (idempotency: a replay must match it).
+    pub request_hash: String,
     /// The new booking.
     pub booking_id: BookingId,
     /// Its resource.
@@ -181,6 +183,8 @@ pub struct BookingHeld {
 pub struct BookingRejected {
     /// The request turned down.
     pub command_id: CommandId,
+    /// Hash of that request's body (idempotency: a replay must match it).
+    pub request_hash: String,
     /// The id the booking would have had.
     pub booking_id: BookingId,
     /// Its resource.

@@ -163,6 +163,8 @@ pub struct UserOtpGenerated {
     pub name: String,
     /// Nonce the code derives from.
     pub otp_nonce: String,
+    /// Keyed hash of the code (never the code itself).
+    pub code_hash: String,
     /// Dead after this instant.
     pub expires_at: Millis,
     /// When.

@@ -133,6 +133,8 @@ pub struct PaymentIntentCreated {
 pub struct CheckoutSubmitted {
     /// The submitting command.
     pub command_id: CommandId,
+    /// Hash of that request's body (idempotency).
+    pub request_hash: String,
     /// The payment.
     pub payment_id: PaymentId,
     /// Its booking.
@@ -150,6 +152,8 @@ pub struct CheckoutSubmitted {
 pub struct CheckoutRejected {
     /// The submitting command.
     pub command_id: CommandId,
+    /// Hash of that request's body (idempotency).
+    pub request_hash: String,
     /// The payment.
     pub payment_id: PaymentId,
     /// The partition key.
@@ -165,6 +169,8 @@ pub struct CheckoutRejected {
 pub struct PaymentCompleted {
     /// The payment.
     pub payment_id: PaymentId,
+    /// The provider event that reported it (a redelivery has the same id).
+    pub provider_event_id: String,
     /// Its booking.
     pub booking_id: BookingId,
     /// The booking's resource.
@@ -182,6 +188,8 @@ pub struct PaymentCompleted {
 pub struct PaymentFailed {
     /// The payment.
     pub payment_id: PaymentId,
+    /// The provider event that reported it (a redelivery has the same id).
+    pub provider_event_id: String,
     /// Its booking.
     pub booking_id: BookingId,
     /// The booking's resource.

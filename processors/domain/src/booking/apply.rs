@@ -1,0 +1,188 @@
+//! How events change a booking partition. `apply` is the only mutation on the
+//! live path; it trusts that `decide` only emitted legal events.
+
+use super::messages::*;
+use super::model::Booking;
+use super::partition::{BookingPartition, StoredAnswer};
+use super::transitions::{BookingEventKind, next_status};
+use crate::ids::{BookingId, CommandId};
+use crate::state::StateKey;
+use crate::time::{Interval, Millis};
+
+impl BookingPartition {
+    /// Applies one event; returns the keys whose stored record changed.
+    pub fn apply(&mut self, ev: &BookingEvent) -> Vec<StateKey> {
+        let mut keys = Vec::with_capacity(2);
+        match ev {
+            BookingEvent::ResourceRegistered(e) => {
+                if !self.resources.contains_key(&e.resource.id) {
+                    self.resources
+                        .insert(e.resource.id.clone(), e.resource.clone());
+                    keys.push(StateKey::Resource(e.resource.id.clone()));
+                }
+                self.file(
+                    &e.command_id,
+                    "",
+                    e.resource.created_at,
+                    ev,
+                    None,
+                    &mut keys,
+                );
+            }
+            BookingEvent::BookingHeld(e) => {
+                let slot = self.hold(e);
+                keys.push(StateKey::Booking(e.booking_id.clone()));
+                self.file(
+                    &e.command_id,
+                    &e.request_hash,
+                    e.held_at,
+                    ev,
+                    slot,
+                    &mut keys,
+                );
+            }
+            BookingEvent::BookingRejected(e) => {
+                // A key-reuse rejection answers the retry only; the ledger
+                // keeps the first answer.
+                if e.reason != RejectionReason::IdempotencyKeyReused {
+                    self.file(
+                        &e.command_id,
+                        &e.request_hash,
+                        e.rejected_at,
+                        ev,
+                        None,
+                        &mut keys,
+                    );
+                }
+            }
+            BookingEvent::BookingConfirmed(e) => {
+                self.advance(
+                    &e.booking_id,
+                    BookingEventKind::Confirmed,
+                    e.confirmed_at,
+                    &mut keys,
+                );
+            }
+            BookingEvent::BookingFailed(e) => {
+                self.advance(
+                    &e.booking_id,
+                    BookingEventKind::Failed,
+                    e.failed_at,
+                    &mut keys,
+                );
+            }
+            BookingEvent::BookingExpired(e) => {
+                self.advance(
+                    &e.booking_id,
+                    BookingEventKind::Expired,
+                    e.expired_at,
+                    &mut keys,
+                );
+            }
+            BookingEvent::BookingCancelled(e) => {
+                self.advance(
+                    &e.booking_id,
+                    BookingEventKind::Cancelled,
+                    e.cancelled_at,
+                    &mut keys,
+                );
+                self.file(&e.command_id, "", e.cancelled_at, ev, None, &mut keys);
+            }
+            BookingEvent::CancellationRejected(e) => {
+                self.file(&e.command_id, "", e.rejected_at, ev, None, &mut keys);
+            }
+            // Informs the payment side; the booking itself does not change.
+            BookingEvent::PaymentOrphaned(_) => {}
+        }
+        keys
+    }
+
+    /// Creates the booking a hold describes; its slot, or `None` if a
+    /// booking with that id already existed (a bug upstream: ignored).
+    fn hold(&mut self, e: &BookingHeld) -> Option<usize> {
+        let exists = self.by_id.contains_key(&e.booking_id);
+        debug_assert!(
+            !exists,
+            "BookingHeld for an existing booking {}",
+            e.booking_id
+        );
+        if exists {
+            return None;
+        }
+        let slot = self.slots.len();
+        self.slots.push(Booking {
+            id: e.booking_id.clone(),
+            resource_id: e.resource_id.clone(),
+            vendor_id: e.vendor_id.clone(),
+            user_id: e.user_id.clone(),
+            user_email: e.user_email.clone(),
+            interval: Interval::new(e.start, e.end),
+            status: BookingStatus::Pending,
+            amount: e.amount.clone(),
+            payment_id: e.payment_id.clone(),
+            hold_expires_at: e.hold_expires_at,
+            created_at: e.held_at,
+            updated_at: e.held_at,
+        });
+        self.by_id.insert(e.booking_id.clone(), slot);
+        self.index(slot);
+        Some(slot)
+    }
+
+    /// Moves a booking along the transition table; leaving `Pending` drops
+    /// its hold, reaching a final state frees its slot at once.
+    fn advance(
+        &mut self,
+        id: &BookingId,
+        kind: BookingEventKind,
+        at: Millis,
+        keys: &mut Vec<StateKey>,
+    ) {
+        let found = self.by_id.get(id).copied();
+        let Some((slot, b)) = found.and_then(|slot| self.slots.get_mut(slot).map(|b| (slot, b)))
+        else {
+            debug_assert!(found.is_some(), "{kind:?} for unknown booking {id}");
+            return;
+        };
+        let from = b.status;
+        let Some(to) = next_status(from, kind) else {
+            debug_assert!(
+                next_status(from, kind).is_some(),
+                "illegal transition {from:?} --{kind:?}--> for {id}"
+            );
+            return;
+        };
+        b.status = to;
+        b.updated_at = at;
+        if from == BookingStatus::Pending {
+            self.holds.remove(&(b.hold_expires_at, slot));
+        }
+        if !to.is_active() {
+            self.availability.release(&b.resource_id, b.interval, slot);
+        }
+        keys.push(StateKey::Booking(id.clone()));
+    }
+
+    /// Files the first answer to a command with its request hash (empty for
+    /// commands without a body hash: any retry replays). A hold is filed as a
+    /// reference to the booking it created (`held`).
+    fn file(
+        &mut self,
+        id: &CommandId,
+        request_hash: &str,
+        at: Millis,
+        ev: &BookingEvent,
+        held: Option<usize>,
+        keys: &mut Vec<StateKey>,
+    ) {
+        let filed = self.ledger.file(id, at, || {
+            let hash = request_hash.to_owned();
+            let answer = match held {
+                Some(slot) => StoredAnswer::Held(slot),
+                None => StoredAnswer::Event(Box::new(ev.clone())),
+            };
+            (hash, answer)
+        });
+        keys.extend(filed);
+    }
+}

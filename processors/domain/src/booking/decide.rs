@@ -1,0 +1,268 @@
+//! The booking processor's decisions. Nothing here mutates the partition.
+
+use super::messages::*;
+use super::model::Booking;
+use super::partition::BookingPartition;
+use super::partition::StoredAnswer;
+use crate::decision::Decision;
+use crate::ids::CommandId;
+use crate::ledger::Seen;
+use crate::money::Money;
+use crate::payment::PaymentEvent;
+use crate::resource::{price_for, refund_for, validate_booking, validate_resource};
+use crate::time::{Interval, Millis};
+
+fn rejection(
+    c: &RequestBooking,
+    reason: RejectionReason,
+    detail: impl Into<String>,
+    now: Millis,
+) -> BookingEvent {
+    BookingEvent::BookingRejected(BookingRejected {
+        command_id: c.command_id.clone(),
+        request_hash: c.request_hash.clone(),
+        booking_id: c.booking_id.clone(),
+        resource_id: c.resource_id.clone(),
+        user_id: c.user_id.clone(),
+        reason,
+        detail: detail.into(),
+        rejected_at: now,
+    })
+}
+
+impl BookingPartition {
+    /// The reply to a replayed command: its original answer, nothing new.
+    fn replay(&self, id: &CommandId, hash: &str, answer: &StoredAnswer) -> Decision<BookingEvent> {
+        self.answer_event(id, hash, answer)
+            .map_or_else(Decision::none, Decision::reply_only)
+    }
+
+    /// Decides one command at `now`. See the crate docs and the public
+    /// contract for the rules; in short:
+    ///
+    /// - `RegisterResource`: a new id is registered. A replayed command id gets
+    ///   its original answer. A resource id that already exists under another
+    ///   command, or a resource that breaks [`validate_resource`], gets no
+    ///   events and no reply: the gateway generates fresh ids and validates
+    ///   first, so only a forged or buggy command lands there.
+    /// - `RequestBooking`: replay check, then resource, rules, price, overlap;
+    ///   rejections are events too, so a retry gets the same answer.
+    /// - `CancelBooking`: replay check, then owner, state and start time.
+    pub fn decide(&self, cmd: &BookingCommand, now: Millis) -> Decision<BookingEvent> {
+        match cmd {
+            BookingCommand::RegisterResource(c) => self.decide_register(c),
+            BookingCommand::RequestBooking(c) => self.decide_request(c, now),
+            BookingCommand::CancelBooking(c) => self.decide_cancel(c, now),
+        }
+    }
+
+    fn decide_register(&self, c: &RegisterResource) -> Decision<BookingEvent> {
+        if let Some(entry) = self.ledger.get(&c.command_id) {
+            return self.replay(&c.command_id, &entry.request_hash, &entry.answer);
+        }
+        if self.resources.contains_key(&c.resource.id) || validate_resource(&c.resource).is_err() {
+            return Decision::none();
+        }
+        Decision::answer(BookingEvent::ResourceRegistered(ResourceRegistered {
+            command_id: c.command_id.clone(),
+            resource: c.resource.clone(),
+        }))
+    }
+
+    fn decide_request(&self, c: &RequestBooking, now: Millis) -> Decision<BookingEvent> {
+        match self.ledger.check(&c.command_id, &c.request_hash) {
+            Seen::Replay(answer) => return self.replay(&c.command_id, &c.request_hash, answer),
+            // Reply only: the first answer stays the one in the ledger.
+            Seen::Reused => {
+                return Decision::reply_only(rejection(
+                    c,
+                    RejectionReason::IdempotencyKeyReused,
+                    "this Idempotency-Key was already used with a different request; use a new key",
+                    now,
+                ));
+            }
+            Seen::Fresh => {}
+        }
+        Decision::answer(self.judge_request(c, now))
+    }
+
+    fn judge_request(&self, c: &RequestBooking, now: Millis) -> BookingEvent {
+        let Some(resource) = self.resources.get(&c.resource_id) else {
+            return rejection(
+                c,
+                RejectionReason::ResourceNotFound,
+                "no resource has this id",
+                now,
+            );
+        };
+        let iv = Interval::new(c.start, c.end);
+        let amount =
+            match validate_booking(resource, iv, now).and_then(|()| price_for(resource, iv)) {
+                Ok(amount) => amount,
+                Err(v) => return rejection(c, RejectionReason::InvalidRequest, v.to_string(), now),
+            };
+        if self.by_id.contains_key(&c.booking_id) {
+            return rejection(
+                c,
+                RejectionReason::InvalidRequest,
+                "booking_id is already taken",
+                now,
+            );
+        }
+        if self.availability.conflict(&c.resource_id, iv).is_some() {
+            return rejection(
+                c,
+                RejectionReason::SlotUnavailable,
+                "the interval overlaps a pending or confirmed booking; choose another time",
+                now,
+            );
+        }
+        BookingEvent::BookingHeld(BookingHeld {
+            command_id: c.command_id.clone(),
+            request_hash: c.request_hash.clone(),
+            booking_id: c.booking_id.clone(),
+            resource_id: c.resource_id.clone(),
+            vendor_id: resource.vendor_id.clone(),
+            user_id: c.user_id.clone(),
+            user_email: c.user_email.clone(),
+            start: c.start,
+            end: c.end,
+            amount,
+            payment_id: c.payment_id.clone(),
+            hold_expires_at: now.saturating_add(self.cfg.hold_ttl),
+            held_at: now,
+        })
+    }
+
+    fn decide_cancel(&self, c: &CancelBooking, now: Millis) -> Decision<BookingEvent> {
+        // Cancellation has no request body hash: any retry replays.
+        if let Some(entry) = self.ledger.get(&c.command_id) {
+            return self.replay(&c.command_id, &entry.request_hash, &entry.answer);
+        }
+        let reject = |reason| {
+            BookingEvent::CancellationRejected(CancellationRejected {
+                command_id: c.command_id.clone(),
+                booking_id: c.booking_id.clone(),
+                resource_id: c.resource_id.clone(),
+                user_id: c.user_id.clone(),
+                reason,
+                rejected_at: now,
+            })
+        };
+        let event = match self.booking(&c.booking_id) {
+            Some(b) if b.user_id == c.user_id && b.resource_id == c.resource_id => {
+                if !b.status.is_active() || now >= b.interval.start {
+                    reject(CancellationRejectionReason::NotCancellable)
+                } else {
+                    let was_paid = b.status == BookingStatus::Confirmed;
+                    let refund = if was_paid {
+                        let policy = self
+                            .resources
+                            .get(&b.resource_id)
+                            .map(|r| r.cancellation_policy)
+                            .unwrap_or_default();
+                        refund_for(&policy, &b.amount, b.interval.start, now)
+                    } else {
+                        Money::zero(b.amount.currency.clone())
+                    };
+                    BookingEvent::BookingCancelled(BookingCancelled {
+                        command_id: c.command_id.clone(),
+                        booking_id: b.id.clone(),
+                        resource_id: b.resource_id.clone(),
+                        user_id: b.user_id.clone(),
+                        user_email: b.user_email.clone(),
+                        payment_id: b.payment_id.clone(),
+                        was_paid,
+                        refund,
+                        cancelled_at: now,
+                    })
+                }
+            }
+            // Someone else's booking is reported exactly like a missing one.
+            _ => reject(CancellationRejectionReason::NotFound),
+        };
+        Decision::answer(event)
+    }
+
+    /// Reaction to a payment event. `PaymentCompleted` confirms a pending
+    /// booking paid by its own payment (even past `hold_expires_at`, as long
+    /// as the expiry has not been applied), and orphans the payment otherwise
+    /// (booking expired, failed, cancelled, or paid by another payment) so it
+    /// is refunded in full; a repeat of the completion that confirmed it does
+    /// nothing. `PaymentFailed` fails a pending booking. Anything else, or an
+    /// unknown booking: nothing.
+    pub fn react_to_payment(&self, ev: &PaymentEvent, now: Millis) -> Vec<BookingEvent> {
+        match ev {
+            PaymentEvent::PaymentCompleted(p) => {
+                let Some(b) = self.booking(&p.booking_id) else {
+                    return Vec::new();
+                };
+                let own = b.payment_id == p.payment_id;
+                match b.status {
+                    BookingStatus::Pending if own => {
+                        vec![BookingEvent::BookingConfirmed(BookingConfirmed {
+                            booking_id: b.id.clone(),
+                            resource_id: b.resource_id.clone(),
+                            user_id: b.user_id.clone(),
+                            user_email: b.user_email.clone(),
+                            payment_id: p.payment_id.clone(),
+                            start: b.interval.start,
+                            end: b.interval.end,
+                            amount: p.amount.clone(),
+                            confirmed_at: now,
+                        })]
+                    }
+                    BookingStatus::Confirmed if own => Vec::new(),
+                    _ => vec![BookingEvent::PaymentOrphaned(PaymentOrphaned {
+                        booking_id: b.id.clone(),
+                        resource_id: b.resource_id.clone(),
+                        payment_id: p.payment_id.clone(),
+                        amount: p.amount.clone(),
+                        orphaned_at: now,
+                    })],
+                }
+            }
+            PaymentEvent::PaymentFailed(p) => match self.booking(&p.booking_id) {
+                Some(b) if b.status == BookingStatus::Pending && b.payment_id == p.payment_id => {
+                    vec![BookingEvent::BookingFailed(BookingFailed {
+                        booking_id: b.id.clone(),
+                        resource_id: b.resource_id.clone(),
+                        user_id: b.user_id.clone(),
+                        user_email: b.user_email.clone(),
+                        payment_id: b.payment_id.clone(),
+                        reason: p.reason.clone(),
+                        failed_at: now,
+                    })]
+                }
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    /// `BookingExpired` for every pending booking whose hold expires at or
+    /// before `now`, earliest first (ties by booking id, so the order does not
+    /// depend on how the partition was built); `expired_at` is the hold's
+    /// expiry.
+    pub fn due_expiries(&self, now: Millis) -> Vec<BookingEvent> {
+        let mut due: Vec<(Millis, &Booking)> = self
+            .holds
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .filter_map(|&(at, slot)| self.slots.get(slot).map(|b| (at, b)))
+            .collect();
+        due.sort_by(|(a, x), (b, y)| (a, &x.id).cmp(&(b, &y.id)));
+        due.into_iter()
+            .map(|(at, b)| {
+                BookingEvent::BookingExpired(BookingExpired {
+                    booking_id: b.id.clone(),
+                    resource_id: b.resource_id.clone(),
+                    user_id: b.user_id.clone(),
+                    user_email: b.user_email.clone(),
+                    payment_id: b.payment_id.clone(),
+                    expired_at: at,
+                })
+            })
+            .collect()
+    }
+}

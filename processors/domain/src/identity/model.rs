@@ -1,0 +1,64 @@
+//! The account record and the identity processor's configuration.
+
+use super::messages::Role;
+use crate::ids::UserId;
+use crate::time::{MINUTE, Millis};
+use serde::{Deserialize, Serialize};
+
+/// How codes behave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdentityConfig {
+    /// How long a code lives.
+    pub otp_ttl: Millis,
+    /// Wrong tries before a code is burned.
+    pub max_attempts: u32,
+    /// Shortest time between two codes for one account.
+    pub resend_interval: Millis,
+}
+
+impl Default for IdentityConfig {
+    /// Ten minutes, five tries, one resend a minute.
+    fn default() -> Self {
+        Self {
+            otp_ttl: 10 * MINUTE,
+            max_attempts: 5,
+            resend_interval: MINUTE,
+        }
+    }
+}
+
+/// The outstanding one-time code of an unverified account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Otp {
+    /// Nonce the code derives from (the mailer re-derives the code).
+    pub nonce: String,
+    /// Keyed hash of the code; the code itself is never stored.
+    pub code_hash: String,
+    /// Dead at and after this instant.
+    pub expires_at: Millis,
+    /// Wrong tries left; 0 means burned.
+    pub attempts_left: u32,
+    /// When it was issued (resend throttle).
+    pub issued_at: Millis,
+}
+
+/// One account, keyed by its normalized email.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Its user id (kept across re-registrations while unverified).
+    pub user_id: UserId,
+    /// Normalized email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// True once the email is proven.
+    pub verified: bool,
+    /// The outstanding code, while unverified.
+    pub otp: Option<Otp>,
+    /// When it was first registered.
+    pub created_at: Millis,
+}

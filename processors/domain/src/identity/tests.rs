@@ -1,0 +1,308 @@
+use super::*;
+use crate::time::{MINUTE, Millis};
+
+const EMAIL: &str = "ann@example.com";
+
+fn otp(n: u32) -> OtpIssue {
+    OtpIssue {
+        nonce: format!("nonce-{n}"),
+        code_hash: format!("code-{n}"),
+    }
+}
+
+fn register(n: u32, user: &str) -> IdentityCommand {
+    IdentityCommand::RegisterUser(RegisterUser {
+        command_id: format!("reg-{n}").as_str().into(),
+        user_id: user.into(),
+        email: EMAIL.into(),
+        name: format!("Ann {n}"),
+        role: Role::Customer,
+        password_hash: format!("$argon2id$pw{n}"),
+        otp: otp(n),
+        requested_at: 0,
+    })
+}
+
+fn verify(n: u32, code: &str) -> IdentityCommand {
+    IdentityCommand::VerifyEmail(VerifyEmail {
+        command_id: format!("ver-{n}").as_str().into(),
+        email: EMAIL.into(),
+        code_hash: code.into(),
+        requested_at: 0,
+    })
+}
+
+fn resend(n: u32) -> IdentityCommand {
+    IdentityCommand::ResendOtp(ResendOtp {
+        command_id: format!("res-{n}").as_str().into(),
+        email: EMAIL.into(),
+        otp: otp(100 + n),
+        requested_at: 0,
+    })
+}
+
+fn run(p: &mut IdentityPartition, cmd: &IdentityCommand, now: Millis) -> Decision<IdentityEvent> {
+    let d = p.decide(cmd, now);
+    for e in &d.events {
+        p.apply(e);
+    }
+    d
+}
+
+fn registered() -> IdentityPartition {
+    let mut p = IdentityPartition::new(IdentityConfig::default());
+    run(&mut p, &register(1, "u1"), 0);
+    p
+}
+
+fn verdict(d: &Decision<IdentityEvent>) -> Option<(VerificationRejectionReason, u32)> {
+    match &d.reply {
+        Some(IdentityEvent::VerificationRejected(r)) => Some((r.reason, r.attempts_left)),
+        _ => None,
+    }
+}
+
+#[test]
+fn registration_creates_an_unverified_account_and_issues_a_code() {
+    let mut p = IdentityPartition::new(IdentityConfig::default());
+    let d = run(&mut p, &register(1, "u1"), 1_000);
+    assert!(matches!(d.reply, Some(IdentityEvent::UserRegistered(_))));
+    let [
+        IdentityEvent::UserRegistered(_),
+        IdentityEvent::UserOTPGenerated(g),
+    ] = d.events.as_slice()
+    else {
+        panic!("{d:?}")
+    };
+    assert_eq!(g.expires_at, 1_000 + 10 * MINUTE);
+    assert_eq!(g.otp_nonce, "nonce-1");
+    let a = p.account(EMAIL).expect("account");
+    assert!(!a.verified);
+    let code = a.otp.as_ref().expect("code");
+    assert_eq!(
+        (code.code_hash.as_str(), code.attempts_left, code.issued_at),
+        ("code-1", 5, 1_000)
+    );
+}
+
+#[test]
+fn re_registering_an_unverified_email_keeps_the_user_id_and_replaces_the_code() {
+    let mut p = registered();
+    let d = run(&mut p, &register(2, "u2"), 2 * MINUTE);
+    assert!(matches!(&d.reply, Some(IdentityEvent::UserRegistered(r)) if r.user_id == "u1".into()));
+    let a = p.account(EMAIL).expect("account");
+    assert_eq!(a.user_id, "u1".into());
+    assert_eq!(a.password_hash, "$argon2id$pw2");
+    assert_eq!(a.otp.as_ref().map(|o| o.code_hash.as_str()), Some("code-2"));
+}
+
+#[test]
+fn a_verified_email_cannot_be_registered_again() {
+    let mut p = registered();
+    run(&mut p, &verify(1, "code-1"), MINUTE);
+    let d = run(&mut p, &register(2, "u2"), 2 * MINUTE);
+    assert!(
+        matches!(d.reply, Some(IdentityEvent::RegistrationRejected(r)) if r.reason == RegistrationRejectionReason::EmailTaken)
+    );
+    assert_eq!(
+        p.account(EMAIL).map(|a| a.password_hash.as_str()),
+        Some("$argon2id$pw1")
+    );
+}
+
+#[test]
+fn the_right_code_verifies_the_email_once() {
+    let mut p = registered();
+    let d = run(&mut p, &verify(1, "code-1"), MINUTE);
+    assert!(matches!(&d.reply, Some(IdentityEvent::EmailVerified(v)) if v.user_id == "u1".into()));
+    let a = p.account(EMAIL).expect("account");
+    assert!(a.verified);
+    assert_eq!(a.otp, None, "a code is single use");
+    let again = run(&mut p, &verify(2, "code-1"), MINUTE);
+    assert_eq!(
+        verdict(&again),
+        Some((VerificationRejectionReason::NoPendingCode, 0))
+    );
+}
+
+#[test]
+fn a_code_dies_at_the_exact_instant_it_expires() {
+    let mut p = registered();
+    let ttl = IdentityConfig::default().otp_ttl;
+    assert_eq!(
+        verdict(&run(&mut p, &verify(1, "code-1"), ttl)),
+        Some((VerificationRejectionReason::Expired, 5))
+    );
+    assert!(matches!(
+        run(&mut p, &verify(2, "code-1"), ttl - 1).reply,
+        Some(IdentityEvent::EmailVerified(_))
+    ));
+}
+
+#[test]
+fn five_wrong_codes_burn_it_and_the_fifth_still_answers_invalid() {
+    let mut p = registered();
+    for (n, left) in (1..=5).zip([4, 3, 2, 1, 0]) {
+        let d = run(&mut p, &verify(n, "wrong"), MINUTE);
+        assert_eq!(
+            verdict(&d),
+            Some((VerificationRejectionReason::Invalid, left)),
+            "try {n}"
+        );
+    }
+    assert_eq!(
+        verdict(&run(&mut p, &verify(6, "code-1"), MINUTE)),
+        Some((VerificationRejectionReason::Burned, 0))
+    );
+    assert!(!p.account(EMAIL).expect("account").verified);
+}
+
+#[test]
+fn a_burned_code_is_reported_as_burned_even_after_it_expires() {
+    let mut p = registered();
+    for n in 1..=5 {
+        run(&mut p, &verify(n, "wrong"), MINUTE);
+    }
+    let d = run(
+        &mut p,
+        &verify(6, "code-1"),
+        IdentityConfig::default().otp_ttl,
+    );
+    assert_eq!(verdict(&d), Some((VerificationRejectionReason::Burned, 0)));
+}
+
+#[test]
+fn verifying_an_unknown_email_has_no_pending_code() {
+    let mut p = IdentityPartition::new(IdentityConfig::default());
+    assert_eq!(
+        verdict(&run(&mut p, &verify(1, "x"), 0)),
+        Some((VerificationRejectionReason::NoPendingCode, 0))
+    );
+}
+
+#[test]
+fn a_retried_verification_gets_its_original_answer() {
+    let mut p = registered();
+    let first = run(&mut p, &verify(1, "wrong"), MINUTE);
+    let retry = run(&mut p, &verify(1, "wrong"), MINUTE);
+    assert!(retry.events.is_empty());
+    assert_eq!(retry.reply, first.reply);
+    assert_eq!(
+        p.account(EMAIL)
+            .and_then(|a| a.otp.as_ref())
+            .map(|o| o.attempts_left),
+        Some(4)
+    );
+}
+
+#[test]
+fn a_resend_within_the_interval_is_throttled_until_a_minute_after_the_last_code() {
+    let mut p = registered();
+    let d = run(&mut p, &resend(1), MINUTE - 1);
+    assert!(matches!(d.reply, Some(IdentityEvent::ResendRejected(r))
+        if r.reason == ResendRejectionReason::Throttled && r.retry_at == MINUTE));
+    let d = run(&mut p, &resend(2), MINUTE);
+    assert!(matches!(d.reply, Some(IdentityEvent::UserOTPGenerated(_))));
+}
+
+#[test]
+fn a_new_code_kills_the_old_one_and_resets_the_tries() {
+    let mut p = registered();
+    for n in 1..=3 {
+        run(&mut p, &verify(n, "wrong"), MINUTE);
+    }
+    run(&mut p, &resend(1), 2 * MINUTE);
+    let code = p.account(EMAIL).and_then(|a| a.otp.clone()).expect("code");
+    assert_eq!(
+        (code.code_hash.as_str(), code.attempts_left),
+        ("code-101", 5)
+    );
+    assert_eq!(
+        verdict(&run(&mut p, &verify(10, "code-1"), 2 * MINUTE)),
+        Some((VerificationRejectionReason::Invalid, 4))
+    );
+    assert!(matches!(
+        run(&mut p, &verify(11, "code-101"), 2 * MINUTE).reply,
+        Some(IdentityEvent::EmailVerified(_))
+    ));
+}
+
+#[test]
+fn a_resend_without_an_unverified_account_is_refused() {
+    let mut p = IdentityPartition::new(IdentityConfig::default());
+    let d = run(&mut p, &resend(1), 0);
+    assert!(
+        matches!(d.reply, Some(IdentityEvent::ResendRejected(r)) if r.reason == ResendRejectionReason::NoPendingAccount)
+    );
+    let mut p = registered();
+    run(&mut p, &verify(1, "code-1"), 0);
+    let d = run(&mut p, &resend(2), 5 * MINUTE);
+    assert!(
+        matches!(d.reply, Some(IdentityEvent::ResendRejected(r)) if r.reason == ResendRejectionReason::NoPendingAccount)
+    );
+}
+
+#[test]
+fn a_partition_rebuilt_from_the_events_alone_verifies_the_issued_code() {
+    // Applying the events alone (no decide on this partition) must rebuild
+    // the code's hash: the event carries it.
+    let source = IdentityPartition::new(IdentityConfig::default());
+    let d = source.decide(&register(1, "u1"), 0);
+    let mut fresh = IdentityPartition::new(IdentityConfig::default());
+    for e in &d.events {
+        fresh.apply(e);
+    }
+    let issued = otp(1).code_hash;
+    assert_eq!(
+        fresh
+            .account(EMAIL)
+            .and_then(|a| a.otp.as_ref())
+            .map(|o| o.code_hash.clone()),
+        Some(issued.clone())
+    );
+    assert!(matches!(
+        fresh.decide(&verify(1, &issued), 0).reply,
+        Some(IdentityEvent::EmailVerified(_))
+    ));
+}
+
+#[test]
+fn a_partition_loaded_from_its_records_decides_the_same() {
+    let mut p = IdentityPartition::new(IdentityConfig::default());
+    let mut keys = Vec::new();
+    for (cmd, now) in [
+        (register(1, "u1"), 0),
+        (verify(1, "wrong"), 1),
+        (resend(1), 2),
+        (resend(2), 2 * MINUTE),
+    ] {
+        for e in p.decide(&cmd, now).events {
+            keys.extend(p.apply(&e));
+        }
+    }
+    let mut restored = IdentityPartition::new(IdentityConfig::default());
+    for key in keys.iter().rev() {
+        if let Some(rec) = p.record(key) {
+            restored.load(rec);
+        }
+    }
+    for key in &keys {
+        assert_eq!(restored.record(key), p.record(key));
+    }
+    for cmd in [
+        verify(1, "x"),
+        verify(2, "code-102"),
+        resend(3),
+        register(3, "u9"),
+    ] {
+        assert_eq!(
+            restored.decide(&cmd, 3 * MINUTE),
+            p.decide(&cmd, 3 * MINUTE)
+        );
+    }
+    assert_eq!(
+        p.prune_commands(2).len(),
+        2,
+        "reg-1 and ver-1 were answered before t=2"
+    );
+}

@@ -1,0 +1,144 @@
+//! How events change a payment partition.
+
+use super::messages::*;
+use super::partition::{Payment, PaymentPartition, is_open, is_paid};
+use crate::ids::{CommandId, PaymentId};
+use crate::state::StateKey;
+use crate::time::Millis;
+
+/// How many provider webhook ids a payment remembers.
+const SEEN_PROVIDER_EVENTS: usize = 16;
+
+impl PaymentPartition {
+    /// Applies one event; returns the keys whose stored record changed.
+    pub fn apply(&mut self, ev: &PaymentEvent) -> Vec<StateKey> {
+        let mut keys = Vec::with_capacity(2);
+        match ev {
+            PaymentEvent::PaymentIntentCreated(e) => {
+                if !self.payments.contains_key(&e.payment_id) {
+                    self.payments.insert(
+                        e.payment_id.clone(),
+                        Payment {
+                            id: e.payment_id.clone(),
+                            booking_id: e.booking_id.clone(),
+                            resource_id: e.resource_id.clone(),
+                            user_id: e.user_id.clone(),
+                            amount: e.amount.clone(),
+                            status: PaymentStatus::RequiresPayment,
+                            refunded: 0,
+                            checkout_url: e.checkout_url.clone(),
+                            provider_events: Vec::new(),
+                            refunds: 0,
+                            created_at: e.created_at,
+                            updated_at: e.created_at,
+                        },
+                    );
+                    keys.push(StateKey::Payment(e.payment_id.clone()));
+                }
+            }
+            PaymentEvent::CheckoutSubmitted(e) => {
+                self.update(&e.payment_id, e.submitted_at, &mut keys, |p| {
+                    (p.status == PaymentStatus::RequiresPayment)
+                        .then(|| p.status = PaymentStatus::Processing)
+                });
+                self.file(
+                    &e.command_id,
+                    &e.request_hash,
+                    e.submitted_at,
+                    ev,
+                    &mut keys,
+                );
+            }
+            PaymentEvent::CheckoutRejected(e) => {
+                if e.reason != CheckoutRejectionReason::IdempotencyKeyReused {
+                    self.file(&e.command_id, &e.request_hash, e.rejected_at, ev, &mut keys);
+                }
+            }
+            PaymentEvent::PaymentCompleted(e) => {
+                let webhook = Some(e.provider_event_id.clone());
+                self.update(&e.payment_id, e.completed_at, &mut keys, |p| {
+                    let ok = is_open(p.status) || p.status == PaymentStatus::Canceled;
+                    ok.then(|| {
+                        p.status = PaymentStatus::Succeeded;
+                        remember(p, webhook);
+                    })
+                });
+            }
+            PaymentEvent::PaymentFailed(e) => {
+                let webhook = Some(e.provider_event_id.clone());
+                self.update(&e.payment_id, e.failed_at, &mut keys, |p| {
+                    is_open(p.status).then(|| {
+                        p.status = PaymentStatus::Failed;
+                        remember(p, webhook);
+                    })
+                });
+            }
+            PaymentEvent::PaymentCanceled(e) => {
+                self.update(&e.payment_id, e.canceled_at, &mut keys, |p| {
+                    is_open(p.status).then(|| p.status = PaymentStatus::Canceled)
+                });
+            }
+            PaymentEvent::PaymentRefunded(e) => {
+                self.update(&e.payment_id, e.refunded_at, &mut keys, |p| {
+                    is_paid(p.status).then(|| {
+                        p.refunded = e.refunded_total.amount.clamp(0, p.amount.amount);
+                        p.refunds += 1;
+                        p.status = e.status;
+                    })
+                });
+            }
+        }
+        keys
+    }
+
+    /// Runs `change` on a payment; it returns `None` when the event does not
+    /// fit the payment's state (a bug in whoever decided it: ignored).
+    fn update(
+        &mut self,
+        id: &PaymentId,
+        at: Millis,
+        keys: &mut Vec<StateKey>,
+        change: impl FnOnce(&mut Payment) -> Option<()>,
+    ) {
+        let Some(p) = self.payments.get_mut(id) else {
+            debug_assert!(
+                self.payments.contains_key(id),
+                "event for unknown payment {id}"
+            );
+            return;
+        };
+        let changed = change(p).is_some();
+        debug_assert!(
+            changed,
+            "payment event does not fit payment {id} in {:?}",
+            p.status
+        );
+        if changed {
+            p.updated_at = at;
+            keys.push(StateKey::Payment(id.clone()));
+        }
+    }
+
+    fn file(
+        &mut self,
+        id: &CommandId,
+        request_hash: &str,
+        at: Millis,
+        ev: &PaymentEvent,
+        keys: &mut Vec<StateKey>,
+    ) {
+        let filed = self
+            .ledger
+            .file(id, at, || (request_hash.to_owned(), Box::new(ev.clone())));
+        keys.extend(filed);
+    }
+}
+
+/// Notes a handled webhook id, keeping the last [`SEEN_PROVIDER_EVENTS`].
+pub(super) fn remember(p: &mut Payment, webhook: Option<String>) {
+    if let Some(id) = webhook {
+        p.provider_events.push(id);
+        let extra = p.provider_events.len().saturating_sub(SEEN_PROVIDER_EVENTS);
+        p.provider_events.drain(..extra);
+    }
+}

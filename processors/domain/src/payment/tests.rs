@@ -1,0 +1,383 @@
+use super::*;
+use crate::booking::{
+    BookingCancelled, BookingEvent, BookingExpired, BookingFailed, BookingHeld, PaymentOrphaned,
+};
+use crate::ids::PaymentId;
+use crate::money::Money;
+use crate::state::Answer;
+use crate::time::Millis;
+
+fn url(id: &PaymentId) -> String {
+    format!("https://pay.example/{id}")
+}
+
+fn held(n: u32, amount: i64) -> BookingEvent {
+    BookingEvent::BookingHeld(BookingHeld {
+        request_hash: String::new(),
+        command_id: format!("c{n}").as_str().into(),
+        booking_id: format!("b{n}").as_str().into(),
+        resource_id: "r1".into(),
+        vendor_id: "vendor".into(),
+        user_id: "ann".into(),
+        user_email: "ann@example.com".into(),
+        start: 100,
+        end: 200,
+        amount: Money::new(amount, "EUR"),
+        payment_id: format!("p{n}").as_str().into(),
+        hold_expires_at: 50,
+        held_at: 1,
+    })
+}
+
+fn cancelled(n: u32, was_paid: bool, refund: i64) -> BookingEvent {
+    BookingEvent::BookingCancelled(BookingCancelled {
+        command_id: format!("x{n}").as_str().into(),
+        booking_id: format!("b{n}").as_str().into(),
+        resource_id: "r1".into(),
+        user_id: "ann".into(),
+        user_email: "ann@example.com".into(),
+        payment_id: format!("p{n}").as_str().into(),
+        was_paid,
+        refund: Money::new(refund, "EUR"),
+        cancelled_at: 5,
+    })
+}
+
+fn expired(n: u32) -> BookingEvent {
+    BookingEvent::BookingExpired(BookingExpired {
+        booking_id: format!("b{n}").as_str().into(),
+        resource_id: "r1".into(),
+        user_id: "ann".into(),
+        user_email: "ann@example.com".into(),
+        payment_id: format!("p{n}").as_str().into(),
+        expired_at: 50,
+    })
+}
+
+fn failed_booking(n: u32) -> BookingEvent {
+    BookingEvent::BookingFailed(BookingFailed {
+        booking_id: format!("b{n}").as_str().into(),
+        resource_id: "r1".into(),
+        user_id: "ann".into(),
+        user_email: "ann@example.com".into(),
+        payment_id: format!("p{n}").as_str().into(),
+        reason: "declined".into(),
+        failed_at: 5,
+    })
+}
+
+fn orphaned(n: u32) -> BookingEvent {
+    BookingEvent::PaymentOrphaned(PaymentOrphaned {
+        booking_id: format!("b{n}").as_str().into(),
+        resource_id: "r1".into(),
+        payment_id: format!("p{n}").as_str().into(),
+        amount: Money::new(1000, "EUR"),
+        orphaned_at: 5,
+    })
+}
+
+fn checkout(n: u32, payment: u32, user: &str, hash: &str) -> PaymentCommand {
+    PaymentCommand::SubmitCheckout(SubmitCheckout {
+        command_id: format!("k{n}").as_str().into(),
+        request_hash: hash.into(),
+        payment_id: format!("p{payment}").as_str().into(),
+        resource_id: "r1".into(),
+        user_id: user.into(),
+        outcome: CheckoutOutcome::Succeeded,
+        requested_at: 0,
+    })
+}
+
+fn webhook(event: &str, payment: u32, outcome: CheckoutOutcome) -> PaymentCommand {
+    PaymentCommand::RecordProviderOutcome(RecordProviderOutcome {
+        provider_event_id: event.into(),
+        payment_id: format!("p{payment}").as_str().into(),
+        resource_id: "r1".into(),
+        outcome,
+        reason: "declined".into(),
+        occurred_at: 7,
+    })
+}
+
+fn react(p: &mut PaymentPartition, ev: &BookingEvent) -> Vec<PaymentEvent> {
+    let out = p.react_to_booking(ev, &url, 3);
+    for e in &out {
+        p.apply(e);
+    }
+    out
+}
+
+fn run(p: &mut PaymentPartition, cmd: &PaymentCommand, now: Millis) -> Decision<PaymentEvent> {
+    let d = p.decide(cmd, now);
+    for e in &d.events {
+        p.apply(e);
+    }
+    d
+}
+
+fn status(p: &PaymentPartition, n: u32) -> Option<PaymentStatus> {
+    p.payment(&format!("p{n}").as_str().into())
+        .map(|x| x.status)
+}
+
+/// A partition with payment `p1` (1000 EUR) completed.
+fn paid() -> PaymentPartition {
+    let mut p = PaymentPartition::new();
+    react(&mut p, &held(1, 1000));
+    run(&mut p, &webhook("evt-1", 1, CheckoutOutcome::Succeeded), 7);
+    p
+}
+
+#[test]
+fn a_held_booking_gets_exactly_one_intent() {
+    let mut p = PaymentPartition::new();
+    let out = react(&mut p, &held(1, 1000));
+    assert!(
+        matches!(out.as_slice(), [PaymentEvent::PaymentIntentCreated(i)] if i.checkout_url == "https://pay.example/p1")
+    );
+    assert_eq!(status(&p, 1), Some(PaymentStatus::RequiresPayment));
+    assert!(react(&mut p, &held(1, 1000)).is_empty());
+}
+
+#[test]
+fn checkout_moves_a_payment_to_processing_and_a_retry_replays() {
+    let mut p = PaymentPartition::new();
+    react(&mut p, &held(1, 1000));
+    let first = run(&mut p, &checkout(1, 1, "ann", "h"), 4);
+    assert!(
+        matches!(&first.reply, Some(PaymentEvent::CheckoutSubmitted(s)) if s.outcome == CheckoutOutcome::Succeeded)
+    );
+    assert_eq!(status(&p, 1), Some(PaymentStatus::Processing));
+    let retry = run(&mut p, &checkout(1, 1, "ann", "h"), 5);
+    assert!(retry.events.is_empty());
+    assert_eq!(retry.reply, first.reply);
+    let Some(StateRecord::Command(rec)) = p.record(&StateKey::Command("k1".into())) else {
+        panic!("ledger entry")
+    };
+    assert_eq!(rec.request_hash, "h");
+}
+
+#[test]
+fn checkout_with_a_reused_key_is_rejected_without_recording() {
+    let mut p = PaymentPartition::new();
+    react(&mut p, &held(1, 1000));
+    run(&mut p, &checkout(1, 1, "ann", "h"), 4);
+    let d = run(&mut p, &checkout(1, 1, "ann", "other"), 5);
+    assert!(d.events.is_empty());
+    assert!(
+        matches!(d.reply, Some(PaymentEvent::CheckoutRejected(r)) if r.reason == CheckoutRejectionReason::IdempotencyKeyReused)
+    );
+    let Some(StateRecord::Command(rec)) = p.record(&StateKey::Command("k1".into())) else {
+        panic!("ledger entry")
+    };
+    assert!(matches!(
+        rec.answer,
+        Answer::Payment(PaymentEvent::CheckoutSubmitted(_))
+    ));
+}
+
+#[test]
+fn checkout_of_someone_elses_or_a_missing_payment_is_not_found() {
+    let mut p = PaymentPartition::new();
+    react(&mut p, &held(1, 1000));
+    for cmd in [checkout(1, 1, "bob", "h"), checkout(2, 9, "ann", "h")] {
+        let d = run(&mut p, &cmd, 4);
+        assert!(
+            matches!(d.reply, Some(PaymentEvent::CheckoutRejected(r)) if r.reason == CheckoutRejectionReason::NotFound)
+        );
+    }
+    assert_eq!(status(&p, 1), Some(PaymentStatus::RequiresPayment));
+}
+
+#[test]
+fn checkout_of_a_payment_no_longer_requiring_payment_is_not_pending() {
+    let mut p = paid();
+    let d = run(&mut p, &checkout(1, 1, "ann", "h"), 8);
+    assert!(
+        matches!(d.reply, Some(PaymentEvent::CheckoutRejected(r)) if r.reason == CheckoutRejectionReason::NotPending)
+    );
+}
+
+#[test]
+fn a_success_completes_the_payment_and_a_redelivered_webhook_does_nothing() {
+    let p = paid();
+    assert_eq!(status(&p, 1), Some(PaymentStatus::Succeeded));
+    assert_eq!(
+        p.payment(&"p1".into()).map(|x| x.provider_events.clone()),
+        Some(vec!["evt-1".to_owned()])
+    );
+    assert!(
+        p.decide(&webhook("evt-1", 1, CheckoutOutcome::Succeeded), 9)
+            .is_none()
+    );
+    assert!(
+        p.decide(&webhook("evt-2", 1, CheckoutOutcome::Failed), 9)
+            .is_none(),
+        "a paid payment cannot fail"
+    );
+    assert!(
+        p.decide(&webhook("evt-3", 9, CheckoutOutcome::Succeeded), 9)
+            .is_none(),
+        "unknown payment"
+    );
+}
+
+#[test]
+fn a_decline_fails_an_open_payment() {
+    let mut p = PaymentPartition::new();
+    react(&mut p, &held(1, 1000));
+    run(&mut p, &checkout(1, 1, "ann", "h"), 4);
+    let d = run(&mut p, &webhook("evt-1", 1, CheckoutOutcome::Failed), 8);
+    assert!(matches!(d.reply, Some(PaymentEvent::PaymentFailed(f)) if f.reason == "declined"));
+    assert_eq!(status(&p, 1), Some(PaymentStatus::Failed));
+}
+
+#[test]
+fn money_taken_after_cancellation_still_completes_so_it_can_be_refunded() {
+    let mut p = PaymentPartition::new();
+    react(&mut p, &held(1, 1000));
+    react(&mut p, &expired(1));
+    assert_eq!(status(&p, 1), Some(PaymentStatus::Canceled));
+    let d = run(&mut p, &webhook("evt-1", 1, CheckoutOutcome::Succeeded), 8);
+    assert!(matches!(d.reply, Some(PaymentEvent::PaymentCompleted(_))));
+    let out = react(&mut p, &orphaned(1));
+    assert!(
+        matches!(out.as_slice(), [PaymentEvent::PaymentRefunded(r)] if r.amount.amount == 1000 && r.status == PaymentStatus::Refunded)
+    );
+    assert_eq!(status(&p, 1), Some(PaymentStatus::Refunded));
+    assert!(
+        react(&mut p, &orphaned(1)).is_empty(),
+        "nothing left to refund"
+    );
+}
+
+#[test]
+fn an_expired_failed_or_unpaid_cancelled_booking_cancels_its_open_payment() {
+    for (n, ev) in [
+        (1, expired(1)),
+        (2, failed_booking(2)),
+        (3, cancelled(3, false, 0)),
+    ] {
+        let mut p = PaymentPartition::new();
+        react(&mut p, &held(n, 1000));
+        let out = react(&mut p, &ev);
+        assert!(
+            matches!(out.as_slice(), [PaymentEvent::PaymentCanceled(_)]),
+            "{ev:?}"
+        );
+        assert_eq!(status(&p, n), Some(PaymentStatus::Canceled));
+        assert!(
+            react(&mut p, &ev).is_empty(),
+            "only an open payment is canceled"
+        );
+    }
+}
+
+#[test]
+fn a_paid_cancellation_refunds_its_quote_and_numbers_the_refund() {
+    let mut p = paid();
+    let out = react(&mut p, &cancelled(1, true, 500));
+    let [PaymentEvent::PaymentRefunded(r)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(r.amount, Money::new(500, "EUR"));
+    assert_eq!(r.refunded_total, Money::new(500, "EUR"));
+    assert_eq!(r.status, PaymentStatus::PartiallyRefunded);
+    assert_eq!(r.refund_id, "p1-r1");
+    let stored = p.payment(&"p1".into()).cloned().expect("payment");
+    assert_eq!(
+        (stored.refunded, stored.refunds, stored.status),
+        (500, 1, PaymentStatus::PartiallyRefunded)
+    );
+}
+
+#[test]
+fn refunds_never_exceed_what_was_paid() {
+    let mut p = paid();
+    react(&mut p, &cancelled(1, true, 700));
+    let out = react(&mut p, &orphaned(1));
+    let [PaymentEvent::PaymentRefunded(r)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (
+            r.amount.amount,
+            r.refunded_total.amount,
+            r.refund_id.as_str()
+        ),
+        (300, 1000, "p1-r2")
+    );
+    assert_eq!(status(&p, 1), Some(PaymentStatus::Refunded));
+    assert!(react(&mut p, &cancelled(1, true, 1)).is_empty());
+    assert_eq!(p.payment(&"p1".into()).map(|x| x.refunded), Some(1000));
+}
+
+#[test]
+fn a_zero_refund_quote_refunds_nothing() {
+    let p = paid();
+    assert!(
+        p.react_to_booking(&cancelled(1, true, 0), &url, 3)
+            .is_empty()
+    );
+}
+
+#[test]
+fn only_the_last_sixteen_webhook_ids_are_remembered() {
+    let mut p = Payment {
+        id: "p".into(),
+        booking_id: "b".into(),
+        resource_id: "r".into(),
+        user_id: "u".into(),
+        amount: Money::new(1, "EUR"),
+        status: PaymentStatus::Succeeded,
+        refunded: 0,
+        checkout_url: String::new(),
+        provider_events: (0..16).map(|i| i.to_string()).collect(),
+        refunds: 0,
+        created_at: 0,
+        updated_at: 0,
+    };
+    super::apply::remember(&mut p, Some("new".into()));
+    assert_eq!(p.provider_events.len(), 16);
+    assert_eq!(p.provider_events.first().map(String::as_str), Some("1"));
+    assert_eq!(p.provider_events.last().map(String::as_str), Some("new"));
+}
+
+#[test]
+fn a_partition_loaded_from_its_records_decides_the_same() {
+    let mut p = PaymentPartition::new();
+    let mut keys = Vec::new();
+    for ev in [held(1, 1000), held(2, 800)] {
+        for e in p.react_to_booking(&ev, &url, 3) {
+            keys.extend(p.apply(&e));
+        }
+    }
+    for cmd in [
+        checkout(1, 1, "ann", "h"),
+        webhook("evt-1", 1, CheckoutOutcome::Succeeded),
+    ] {
+        for e in p.decide(&cmd, 4).events {
+            keys.extend(p.apply(&e));
+        }
+    }
+    let mut restored = PaymentPartition::new();
+    for key in keys.iter().rev() {
+        if let Some(rec) = p.record(key) {
+            restored.load(rec);
+        }
+    }
+    for key in &keys {
+        assert_eq!(restored.record(key), p.record(key));
+    }
+    for cmd in [
+        checkout(1, 1, "ann", "h"),
+        checkout(1, 1, "ann", "x"),
+        webhook("evt-1", 1, CheckoutOutcome::Succeeded),
+    ] {
+        assert_eq!(restored.decide(&cmd, 9), p.decide(&cmd, 9));
+    }
+    assert_eq!(
+        restored.prune_commands(5),
+        vec![StateKey::Command("k1".into())]
+    );
+}

@@ -1,0 +1,16 @@
+//! Model tests: random interleavings of commands, reactions and time, driven
+//! exactly as a processor drives a partition (decide, then apply every event),
+//! checked after every step against an independent brute-force reference, a
+//! replica rebuilt from the event log alone, and a twin restored from the
+//! stored records.
+
+#[path = "model/booking.rs"]
+mod booking;
+#[path = "model/booking_reference.rs"]
+mod booking_reference;
+#[path = "model/identity.rs"]
+mod identity;
+#[path = "model/payment.rs"]
+mod payment;
+#[path = "model/payment_reference.rs"]
+mod payment_reference;

@@ -1,0 +1,407 @@
+use crate::booking_reference::{Kind, Reference, SLOT, T0, TTL, kind, summary};
+use proptest::prelude::*;
+use slotstream_domain::booking::{
+    BookingCommand, BookingConfig, BookingEvent, BookingPartition, BookingStatus, CancelBooking,
+    RegisterResource, RequestBooking,
+};
+use slotstream_domain::payment::{PaymentCompleted, PaymentEvent, PaymentFailed};
+use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
+use slotstream_domain::time::{DAY, MINUTE};
+use slotstream_domain::{Decision, Millis, Money, StateKey, StateRecord};
+use std::collections::{BTreeMap, BTreeSet};
+
+const RESOURCES: u8 = 3;
+const USERS: u8 = 3;
+
+fn resource(r: u8) -> Resource {
+    Resource {
+        id: format!("r{r}").as_str().into(),
+        vendor_id: "vendor".into(),
+        name: format!("room {r}"),
+        kind: "room".into(),
+        price: Price {
+            amount: 100,
+            currency: "EUR".into(),
+            unit_minutes: 30,
+        },
+        timezone: "UTC".into(),
+        slot_minutes: 15,
+        min_minutes: 15,
+        max_minutes: 60,
+        cancellation_policy: CancellationPolicy {
+            full_refund_hours: 2,
+            partial_refund_hours: 1,
+            partial_refund_percent: 50,
+        },
+        created_at: T0,
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Register {
+        r: u8,
+    },
+    Request {
+        r: u8,
+        user: u8,
+        slot: u8,
+        len: u8,
+        misaligned: bool,
+    },
+    Replay {
+        pick: usize,
+        same_body: bool,
+    },
+    Pay {
+        pick: usize,
+        succeeded: bool,
+        own_payment: bool,
+    },
+    Cancel {
+        pick: usize,
+        owner: bool,
+    },
+    ReplayCancel {
+        pick: usize,
+    },
+    /// The clock moves; `tick` says whether the expiry timer fires too.
+    Advance {
+        minutes: u8,
+        tick: bool,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        1 => (0..RESOURCES).prop_map(|r| Op::Register { r }),
+        6 => (0..RESOURCES, 0..USERS, 0u8..16, 0u8..6, prop::bool::weighted(0.1)).prop_map(
+            |(r, user, slot, len, misaligned)| Op::Request { r, user, slot, len, misaligned }
+        ),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(pick, same_body)| Op::Replay { pick, same_body }),
+        3 => (any::<usize>(), prop::bool::weighted(0.7), prop::bool::weighted(0.85))
+            .prop_map(|(pick, succeeded, own_payment)| Op::Pay { pick, succeeded, own_payment }),
+        2 => (any::<usize>(), prop::bool::weighted(0.8)).prop_map(|(pick, owner)| Op::Cancel { pick, owner }),
+        1 => any::<usize>().prop_map(|pick| Op::ReplayCancel { pick }),
+        2 => (prop::sample::select(vec![5u8, 10, 15, 15, 30, 45, 60]), prop::bool::weighted(0.7))
+            .prop_map(|(minutes, tick)| Op::Advance { minutes, tick }),
+    ]
+}
+
+// ---------- the harness: live partition, log replica, stored records ----------
+
+/// One input as the processor sees it.
+enum Input {
+    Command(BookingCommand),
+    Payment(PaymentEvent),
+    Tick,
+}
+
+/// Runs `input` on `p` without changing it.
+fn react(p: &BookingPartition, input: &Input, now: Millis) -> Decision<BookingEvent> {
+    match input {
+        Input::Command(c) => p.decide(c, now),
+        Input::Payment(e) => Decision {
+            events: p.react_to_payment(e, now),
+            reply: None,
+        },
+        Input::Tick => Decision {
+            events: p.due_expiries(now),
+            reply: None,
+        },
+    }
+}
+
+struct Harness {
+    live: BookingPartition,
+    /// Applies every event appended so far and never decides: the log replayed.
+    replica: BookingPartition,
+    log: Vec<BookingEvent>,
+    store: BTreeMap<StateKey, StateRecord>,
+    keys: BTreeSet<StateKey>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let cfg = BookingConfig { hold_ttl: TTL };
+        Self {
+            live: BookingPartition::new(cfg),
+            replica: BookingPartition::new(cfg),
+            log: Vec::new(),
+            store: BTreeMap::new(),
+            keys: BTreeSet::new(),
+        }
+    }
+
+    fn restored(&self) -> BookingPartition {
+        let mut p = BookingPartition::new(BookingConfig { hold_ttl: TTL });
+        // Reverse key order: bookings before their resources, ledger first.
+        for rec in self.store.values().rev() {
+            p.load(rec.clone());
+        }
+        p
+    }
+
+    fn step(&mut self, input: Input, now: Millis) -> Result<Decision<BookingEvent>, TestCaseError> {
+        let twin = self.restored();
+        let d = react(&self.live, &input, now);
+        prop_assert_eq!(
+            &react(&twin, &input, now),
+            &d,
+            "a restored partition decides differently"
+        );
+        for e in &d.events {
+            for key in self.live.apply(e) {
+                match self.live.record(&key) {
+                    Some(rec) => self.store.insert(key.clone(), rec),
+                    None => self.store.remove(&key),
+                };
+                self.keys.insert(key);
+            }
+            self.replica.apply(e);
+            self.log.push(e.clone());
+        }
+        Ok(d)
+    }
+
+    fn check(&self, reference: &Reference) -> Result<(), TestCaseError> {
+        // (1) no two active bookings of a resource overlap.
+        for r in 0..RESOURCES {
+            let rid = format!("r{r}").as_str().into();
+            let active: Vec<_> = reference
+                .bookings
+                .iter()
+                .filter_map(|b| self.live.booking(&b.id.as_str().into()))
+                .filter(|b| b.resource_id == rid && b.status.is_active())
+                .collect();
+            for (i, a) in active.iter().enumerate() {
+                for b in &active[i + 1..] {
+                    prop_assert!(
+                        !a.interval.overlaps(&b.interval),
+                        "{} overlaps {}",
+                        a.id,
+                        b.id
+                    );
+                }
+            }
+            let mut expected: Vec<(Millis, Millis, String)> = reference
+                .bookings
+                .iter()
+                .filter(|b| b.resource == r && b.status.is_active())
+                .map(|b| (b.start, b.end, b.id.clone()))
+                .collect();
+            expected.sort();
+            let busy: Vec<(Millis, Millis, String)> = self
+                .live
+                .busy(&rid, T0 - DAY, T0 + DAY)
+                .into_iter()
+                .map(|(iv, id)| (iv.start, iv.end, id.0))
+                .collect();
+            prop_assert_eq!(busy, expected);
+        }
+        // (2) every booking's status agrees with the reference.
+        for b in &reference.bookings {
+            let live = self.live.booking(&b.id.as_str().into()).map(|x| x.status);
+            prop_assert_eq!(live, Some(b.status), "status of {}", b.id);
+        }
+        let next = reference
+            .bookings
+            .iter()
+            .filter(|b| b.status == BookingStatus::Pending)
+            .map(|b| b.hold_until)
+            .min();
+        prop_assert_eq!(self.live.next_expiry(), next);
+        // (3) the log replayed from the start rebuilds every record.
+        for key in &self.keys {
+            prop_assert_eq!(
+                self.replica.record(key),
+                self.live.record(key),
+                "replayed record {:?}",
+                key
+            );
+        }
+        // (4) the stored records rebuild every record.
+        let twin = self.restored();
+        for key in &self.keys {
+            prop_assert_eq!(
+                twin.record(key),
+                self.live.record(key),
+                "restored record {:?}",
+                key
+            );
+        }
+        Ok(())
+    }
+}
+
+fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let mut h = Harness::new();
+    let mut reference = Reference::default();
+    let mut now = T0;
+    let mut requests: Vec<(RequestBooking, u8, u8)> = Vec::new();
+    let mut cancels: Vec<(CancelBooking, u8)> = Vec::new();
+    for (n, op) in ops.into_iter().enumerate() {
+        match op {
+            Op::Register { r } => {
+                let cmd = RegisterResource {
+                    command_id: format!("reg{r}").as_str().into(),
+                    resource: resource(r),
+                };
+                let d = h.step(Input::Command(BookingCommand::RegisterResource(cmd)), now)?;
+                prop_assert_eq!(summary(&d), reference.register(r, &format!("reg{r}")));
+            }
+            Op::Request {
+                r,
+                user,
+                slot,
+                len,
+                misaligned,
+            } => {
+                let start = T0 + i64::from(slot) * SLOT + if misaligned { 7 * MINUTE } else { 0 };
+                let c = RequestBooking {
+                    command_id: format!("c{n}").as_str().into(),
+                    request_hash: format!("h{n}"),
+                    booking_id: format!("b{n}").as_str().into(),
+                    payment_id: format!("p{n}").as_str().into(),
+                    resource_id: format!("r{r}").as_str().into(),
+                    user_id: format!("u{user}").as_str().into(),
+                    user_email: format!("u{user}@example.com"),
+                    start,
+                    end: start + i64::from(len) * SLOT,
+                    requested_at: now,
+                };
+                let d = h.step(
+                    Input::Command(BookingCommand::RequestBooking(c.clone())),
+                    now,
+                )?;
+                prop_assert_eq!(summary(&d), reference.request(&c, r, user, now));
+                requests.push((c, r, user));
+            }
+            Op::Replay { pick, same_body } => {
+                if requests.is_empty() {
+                    continue;
+                }
+                let (mut c, r, user) = requests[pick % requests.len()].clone();
+                if !same_body {
+                    c.request_hash.push_str("-changed");
+                    c.start += SLOT;
+                    c.end += SLOT;
+                }
+                let d = h.step(
+                    Input::Command(BookingCommand::RequestBooking(c.clone())),
+                    now,
+                )?;
+                prop_assert_eq!(summary(&d), reference.request(&c, r, user, now));
+            }
+            Op::Pay {
+                pick,
+                succeeded,
+                own_payment,
+            } => {
+                if reference.bookings.is_empty() {
+                    continue;
+                }
+                let b = reference.bookings[pick % reference.bookings.len()].clone();
+                let payment = if own_payment {
+                    b.payment.clone()
+                } else {
+                    format!("stray{n}")
+                };
+                let ev = if succeeded {
+                    PaymentEvent::PaymentCompleted(PaymentCompleted {
+                        provider_event_id: "evt".into(),
+                        payment_id: payment.as_str().into(),
+                        booking_id: b.id.as_str().into(),
+                        resource_id: format!("r{}", b.resource).as_str().into(),
+                        user_id: format!("u{}", b.user).as_str().into(),
+                        amount: Money::new(b.amount, "EUR"),
+                        completed_at: now,
+                    })
+                } else {
+                    PaymentEvent::PaymentFailed(PaymentFailed {
+                        provider_event_id: "evt".into(),
+                        payment_id: payment.as_str().into(),
+                        booking_id: b.id.as_str().into(),
+                        resource_id: format!("r{}", b.resource).as_str().into(),
+                        user_id: format!("u{}", b.user).as_str().into(),
+                        reason: "declined".into(),
+                        failed_at: now,
+                    })
+                };
+                let d = h.step(Input::Payment(ev), now)?;
+                let got: Vec<Kind> = d.events.iter().map(kind).collect();
+                prop_assert_eq!(got, reference.pay(&b.id, &payment, succeeded));
+            }
+            Op::Cancel { pick, owner } => {
+                let (booking, r, user) = match reference
+                    .bookings
+                    .get(pick % reference.bookings.len().max(1))
+                {
+                    Some(b) => (
+                        b.id.clone(),
+                        b.resource,
+                        if owner { b.user } else { (b.user + 1) % USERS },
+                    ),
+                    None => ("nobody".to_owned(), 0, 0),
+                };
+                let c = CancelBooking {
+                    command_id: format!("x{n}").as_str().into(),
+                    booking_id: booking.as_str().into(),
+                    resource_id: format!("r{r}").as_str().into(),
+                    user_id: format!("u{user}").as_str().into(),
+                    requested_at: now,
+                };
+                let d = h.step(
+                    Input::Command(BookingCommand::CancelBooking(c.clone())),
+                    now,
+                )?;
+                prop_assert_eq!(
+                    summary(&d),
+                    reference.cancel(&format!("x{n}"), &booking, user, now)
+                );
+                cancels.push((c, user));
+            }
+            Op::ReplayCancel { pick } => {
+                if cancels.is_empty() {
+                    continue;
+                }
+                let (c, user) = cancels[pick % cancels.len()].clone();
+                let d = h.step(
+                    Input::Command(BookingCommand::CancelBooking(c.clone())),
+                    now,
+                )?;
+                let expected =
+                    reference.cancel(c.command_id.as_str(), c.booking_id.as_str(), user, now);
+                prop_assert_eq!(summary(&d), expected);
+            }
+            Op::Advance { minutes, tick } => {
+                now += i64::from(minutes) * MINUTE;
+                if !tick {
+                    continue;
+                }
+                let d = h.step(Input::Tick, now)?;
+                let got: Vec<Kind> = d.events.iter().map(kind).collect();
+                prop_assert_eq!(got, reference.expire(now));
+            }
+        }
+        h.check(&reference)?;
+    }
+    // (3) once more from scratch: a fresh partition fed the whole log.
+    let mut fresh = BookingPartition::new(BookingConfig { hold_ttl: TTL });
+    for e in &h.log {
+        fresh.apply(e);
+    }
+    for key in &h.keys {
+        prop_assert_eq!(fresh.record(key), h.live.record(key));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn booking_partition_agrees_with_a_brute_force_model(ops in prop::collection::vec(op(), 1..80)) {
+        run_model(ops)?;
+    }
+}

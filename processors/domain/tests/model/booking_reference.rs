@@ -1,0 +1,202 @@
+//! The booking model's reference: plain vectors and linear scans, written
+//! from the public contract without looking at the partition's indexes.
+
+use slotstream_domain::booking::{
+    BookingEvent, BookingStatus, CancellationRejectionReason, RejectionReason, RequestBooking,
+};
+use slotstream_domain::time::{DAY, HOUR, MINUTE};
+use slotstream_domain::{Decision, Millis};
+
+pub const T0: Millis = 19_723 * DAY;
+pub const SLOT: Millis = 15 * MINUTE;
+pub const TTL: Millis = 20 * MINUTE;
+
+/// What a decision or reaction amounted to, as both sides describe it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Nothing,
+    Registered,
+    Held,
+    Rejected(RejectionReason),
+    Cancelled { was_paid: bool, refund: i64 },
+    CancelRejected(CancellationRejectionReason),
+    Confirmed,
+    Failed,
+    Orphaned,
+    Expired(String),
+}
+
+pub fn kind(ev: &BookingEvent) -> Kind {
+    match ev {
+        BookingEvent::ResourceRegistered(_) => Kind::Registered,
+        BookingEvent::BookingHeld(_) => Kind::Held,
+        BookingEvent::BookingRejected(r) => Kind::Rejected(r.reason),
+        BookingEvent::BookingCancelled(c) => Kind::Cancelled {
+            was_paid: c.was_paid,
+            refund: c.refund.amount,
+        },
+        BookingEvent::CancellationRejected(r) => Kind::CancelRejected(r.reason),
+        BookingEvent::BookingConfirmed(_) => Kind::Confirmed,
+        BookingEvent::BookingFailed(_) => Kind::Failed,
+        BookingEvent::PaymentOrphaned(_) => Kind::Orphaned,
+        BookingEvent::BookingExpired(e) => Kind::Expired(e.booking_id.0.clone()),
+    }
+}
+
+/// A decision as (events were emitted, what the reply was).
+pub fn summary(d: &Decision<BookingEvent>) -> (bool, Kind) {
+    (
+        !d.events.is_empty(),
+        d.reply.as_ref().map_or(Kind::Nothing, kind),
+    )
+}
+
+#[derive(Clone, Debug)]
+pub struct RefBooking {
+    pub id: String,
+    pub payment: String,
+    pub resource: u8,
+    pub user: u8,
+    pub start: Millis,
+    pub end: Millis,
+    pub amount: i64,
+    pub status: BookingStatus,
+    pub hold_until: Millis,
+}
+
+#[derive(Default)]
+pub struct Reference {
+    pub registered: Vec<u8>,
+    pub bookings: Vec<RefBooking>,
+    /// (command id, request hash, first answer).
+    pub answers: Vec<(String, String, Kind)>,
+}
+
+impl Reference {
+    fn answer(&self, command: &str) -> Option<&(String, String, Kind)> {
+        self.answers.iter().find(|(c, _, _)| c == command)
+    }
+
+    pub fn register(&mut self, r: u8, command: &str) -> (bool, Kind) {
+        if let Some((_, _, k)) = self.answer(command) {
+            return (false, k.clone());
+        }
+        if self.registered.contains(&r) {
+            return (false, Kind::Nothing);
+        }
+        self.registered.push(r);
+        self.answers
+            .push((command.into(), String::new(), Kind::Registered));
+        (true, Kind::Registered)
+    }
+
+    pub fn request(&mut self, c: &RequestBooking, r: u8, user: u8, now: Millis) -> (bool, Kind) {
+        if let Some((_, hash, k)) = self.answer(c.command_id.as_str()) {
+            return if *hash == c.request_hash {
+                (false, k.clone())
+            } else {
+                (false, Kind::Rejected(RejectionReason::IdempotencyKeyReused))
+            };
+        }
+        let (start, end) = (c.start, c.end);
+        let minutes = (end - start) / MINUTE;
+        let k = if !self.registered.contains(&r) {
+            Kind::Rejected(RejectionReason::ResourceNotFound)
+        } else if end <= start
+            || start < now
+            || start % SLOT != 0
+            || end % SLOT != 0
+            || !(15..=60).contains(&minutes)
+        {
+            Kind::Rejected(RejectionReason::InvalidRequest)
+        } else if self
+            .bookings
+            .iter()
+            .any(|b| b.resource == r && b.status.is_active() && b.start < end && start < b.end)
+        {
+            Kind::Rejected(RejectionReason::SlotUnavailable)
+        } else {
+            self.bookings.push(RefBooking {
+                id: c.booking_id.0.clone(),
+                payment: c.payment_id.0.clone(),
+                resource: r,
+                user,
+                start,
+                end,
+                amount: 100 * ((minutes + 29) / 30),
+                status: BookingStatus::Pending,
+                hold_until: now + TTL,
+            });
+            Kind::Held
+        };
+        self.answers
+            .push((c.command_id.0.clone(), c.request_hash.clone(), k.clone()));
+        (true, k)
+    }
+
+    pub fn cancel(&mut self, command: &str, booking: &str, user: u8, now: Millis) -> (bool, Kind) {
+        if let Some((_, _, k)) = self.answer(command) {
+            return (false, k.clone());
+        }
+        let k = match self
+            .bookings
+            .iter_mut()
+            .find(|b| b.id == booking && b.user == user)
+        {
+            None => Kind::CancelRejected(CancellationRejectionReason::NotFound),
+            Some(b) if !b.status.is_active() || now >= b.start => {
+                Kind::CancelRejected(CancellationRejectionReason::NotCancellable)
+            }
+            Some(b) => {
+                let was_paid = b.status == BookingStatus::Confirmed;
+                let before = b.start - now;
+                let refund = match (was_paid, before) {
+                    (false, _) => 0,
+                    (true, t) if t >= 2 * HOUR => b.amount,
+                    (true, t) if t >= HOUR => b.amount / 2,
+                    (true, _) => 0,
+                };
+                b.status = BookingStatus::Cancelled;
+                Kind::Cancelled { was_paid, refund }
+            }
+        };
+        self.answers
+            .push((command.into(), String::new(), k.clone()));
+        (true, k)
+    }
+
+    pub fn pay(&mut self, booking: &str, payment: &str, succeeded: bool) -> Vec<Kind> {
+        let Some(b) = self.bookings.iter_mut().find(|b| b.id == booking) else {
+            return Vec::new();
+        };
+        let own = b.payment == payment;
+        match (succeeded, b.status) {
+            (true, BookingStatus::Pending) if own => {
+                b.status = BookingStatus::Confirmed;
+                vec![Kind::Confirmed]
+            }
+            (true, BookingStatus::Confirmed) if own => Vec::new(),
+            (true, _) => vec![Kind::Orphaned],
+            (false, BookingStatus::Pending) if own => {
+                b.status = BookingStatus::Failed;
+                vec![Kind::Failed]
+            }
+            (false, _) => Vec::new(),
+        }
+    }
+
+    pub fn expire(&mut self, now: Millis) -> Vec<Kind> {
+        let mut due: Vec<&mut RefBooking> = self
+            .bookings
+            .iter_mut()
+            .filter(|b| b.status == BookingStatus::Pending && b.hold_until <= now)
+            .collect();
+        due.sort_by(|a, b| (a.hold_until, &a.id).cmp(&(b.hold_until, &b.id)));
+        due.into_iter()
+            .map(|b| {
+                b.status = BookingStatus::Expired;
+                Kind::Expired(b.id.clone())
+            })
+            .collect()
+    }
+}

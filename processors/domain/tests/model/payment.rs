@@ -1,0 +1,334 @@
+use crate::payment_reference::{Reference, kind};
+use proptest::prelude::*;
+use slotstream_domain::booking::{
+    BookingCancelled, BookingEvent, BookingExpired, BookingFailed, BookingHeld, PaymentOrphaned,
+};
+use slotstream_domain::payment::{
+    CheckoutOutcome, PaymentCommand, PaymentEvent, PaymentPartition, RecordProviderOutcome,
+    SubmitCheckout,
+};
+use slotstream_domain::{Decision, Millis, Money, PaymentId, StateKey, StateRecord};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Clone, Debug)]
+enum Op {
+    Hold {
+        units: u8,
+    },
+    HoldAgain {
+        pick: usize,
+    },
+    Checkout {
+        pick: usize,
+        payer: bool,
+        outcome: bool,
+    },
+    ReplayCheckout {
+        pick: usize,
+        same_body: bool,
+    },
+    Webhook {
+        pick: usize,
+        succeeded: bool,
+        event: u8,
+    },
+    BookingEnds {
+        pick: usize,
+        how: u8,
+        refund: u8,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (1u8..5).prop_map(|units| Op::Hold { units }),
+        1 => any::<usize>().prop_map(|pick| Op::HoldAgain { pick }),
+        3 => (any::<usize>(), prop::bool::weighted(0.85), any::<bool>())
+            .prop_map(|(pick, payer, outcome)| Op::Checkout { pick, payer, outcome }),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(pick, same_body)| Op::ReplayCheckout { pick, same_body }),
+        4 => (any::<usize>(), prop::bool::weighted(0.7), 0u8..3)
+            .prop_map(|(pick, succeeded, event)| Op::Webhook { pick, succeeded, event }),
+        3 => (any::<usize>(), 0u8..5, 0u8..6).prop_map(|(pick, how, refund)| Op::BookingEnds { pick, how, refund }),
+    ]
+}
+
+enum Input {
+    Command(PaymentCommand),
+    Booking(BookingEvent),
+}
+
+fn url(id: &PaymentId) -> String {
+    format!("https://pay.example/{id}")
+}
+
+fn react(p: &PaymentPartition, input: &Input, now: Millis) -> Decision<PaymentEvent> {
+    match input {
+        Input::Command(c) => p.decide(c, now),
+        Input::Booking(e) => Decision {
+            events: p.react_to_booking(e, &url, now),
+            reply: None,
+        },
+    }
+}
+
+#[derive(Default)]
+struct Harness {
+    live: PaymentPartition,
+    replica: PaymentPartition,
+    store: BTreeMap<StateKey, StateRecord>,
+    keys: BTreeSet<StateKey>,
+}
+
+impl Harness {
+    fn restored(&self) -> PaymentPartition {
+        let mut p = PaymentPartition::new();
+        for rec in self.store.values().rev() {
+            p.load(rec.clone());
+        }
+        p
+    }
+
+    fn step(&mut self, input: Input, now: Millis) -> Result<Decision<PaymentEvent>, TestCaseError> {
+        let d = react(&self.live, &input, now);
+        prop_assert_eq!(
+            &react(&self.restored(), &input, now),
+            &d,
+            "a restored partition decides differently"
+        );
+        for e in &d.events {
+            for key in self.live.apply(e) {
+                match self.live.record(&key) {
+                    Some(rec) => self.store.insert(key.clone(), rec),
+                    None => self.store.remove(&key),
+                };
+                self.keys.insert(key);
+            }
+            self.replica.apply(e);
+        }
+        Ok(d)
+    }
+
+    fn check(&self, reference: &Reference) -> Result<(), TestCaseError> {
+        for r in &reference.payments {
+            let live = self.live.payment(&format!("p{}", r.n).as_str().into());
+            prop_assert!(
+                live.is_some_and(|p| p.refunded <= p.amount.amount),
+                "over-refunded p{}",
+                r.n
+            );
+            let got = live.map(|p| (p.status, p.refunded, p.refunds));
+            prop_assert_eq!(
+                got,
+                Some((r.status, r.refunded, r.refunds)),
+                "payment p{}",
+                r.n
+            );
+        }
+        let twin = self.restored();
+        for key in &self.keys {
+            prop_assert_eq!(self.replica.record(key), self.live.record(key));
+            prop_assert_eq!(twin.record(key), self.live.record(key));
+        }
+        Ok(())
+    }
+}
+
+fn held(n: usize, amount: i64) -> BookingEvent {
+    BookingEvent::BookingHeld(BookingHeld {
+        request_hash: String::new(),
+        command_id: format!("c{n}").as_str().into(),
+        booking_id: format!("b{n}").as_str().into(),
+        resource_id: "r".into(),
+        vendor_id: "vendor".into(),
+        user_id: format!("u{}", n % 2).as_str().into(),
+        user_email: "u@example.com".into(),
+        start: 0,
+        end: 1,
+        amount: Money::new(amount, "EUR"),
+        payment_id: format!("p{n}").as_str().into(),
+        hold_expires_at: 0,
+        held_at: 0,
+    })
+}
+
+fn ending(n: usize, how: u8, refund: i64) -> BookingEvent {
+    let (booking_id, resource_id, payment_id) = (
+        format!("b{n}").as_str().into(),
+        "r".into(),
+        format!("p{n}").as_str().into(),
+    );
+    let (user_id, user_email) = (
+        format!("u{}", n % 2).as_str().into(),
+        "u@example.com".to_owned(),
+    );
+    match how {
+        0 => BookingEvent::BookingExpired(BookingExpired {
+            booking_id,
+            resource_id,
+            user_id,
+            user_email,
+            payment_id,
+            expired_at: 0,
+        }),
+        1 => BookingEvent::BookingFailed(BookingFailed {
+            booking_id,
+            resource_id,
+            user_id,
+            user_email,
+            payment_id,
+            reason: "declined".into(),
+            failed_at: 0,
+        }),
+        2 | 3 => BookingEvent::BookingCancelled(BookingCancelled {
+            command_id: format!("x{n}").as_str().into(),
+            booking_id,
+            resource_id,
+            user_id,
+            user_email,
+            payment_id,
+            was_paid: how == 3,
+            refund: Money::new(if how == 3 { refund } else { 0 }, "EUR"),
+            cancelled_at: 0,
+        }),
+        _ => BookingEvent::PaymentOrphaned(PaymentOrphaned {
+            booking_id,
+            resource_id,
+            payment_id,
+            amount: Money::new(refund, "EUR"),
+            orphaned_at: 0,
+        }),
+    }
+}
+
+fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let mut h = Harness::default();
+    let mut reference = Reference::default();
+    let mut holds: Vec<(usize, i64)> = Vec::new();
+    let mut checkouts: Vec<(SubmitCheckout, usize, bool)> = Vec::new();
+    let now = 1_000;
+    for (step, op) in ops.into_iter().enumerate() {
+        let pick_hold = |pick: usize| holds.get(pick % holds.len().max(1)).copied();
+        match op {
+            Op::Hold { units } => {
+                let amount = i64::from(units) * 250;
+                let d = h.step(Input::Booking(held(step, amount)), now)?;
+                prop_assert_eq!(
+                    d.events.iter().map(kind).collect::<Vec<_>>(),
+                    reference.hold(step, amount)
+                );
+                holds.push((step, amount));
+            }
+            Op::HoldAgain { pick } => {
+                let Some((n, amount)) = pick_hold(pick) else {
+                    continue;
+                };
+                let d = h.step(Input::Booking(held(n, amount)), now)?;
+                prop_assert_eq!(
+                    d.events.iter().map(kind).collect::<Vec<_>>(),
+                    reference.hold(n, amount)
+                );
+            }
+            Op::Checkout {
+                pick,
+                payer,
+                outcome,
+            } => {
+                let n = pick_hold(pick).map_or(999, |(n, _)| n);
+                let user = if payer { n % 2 } else { n % 2 + 1 };
+                let c = SubmitCheckout {
+                    command_id: format!("k{step}").as_str().into(),
+                    request_hash: format!("h{step}"),
+                    payment_id: format!("p{n}").as_str().into(),
+                    resource_id: "r".into(),
+                    user_id: format!("u{user}").as_str().into(),
+                    outcome: if outcome {
+                        CheckoutOutcome::Succeeded
+                    } else {
+                        CheckoutOutcome::Failed
+                    },
+                    requested_at: now,
+                };
+                let d = h.step(
+                    Input::Command(PaymentCommand::SubmitCheckout(c.clone())),
+                    now,
+                )?;
+                let got = (!d.events.is_empty(), d.reply.as_ref().map(kind));
+                let (emitted, k) =
+                    reference.checkout(&format!("k{step}"), &c.request_hash, n, payer);
+                prop_assert_eq!(got, (emitted, Some(k)));
+                checkouts.push((c, n, payer));
+            }
+            Op::ReplayCheckout { pick, same_body } => {
+                if checkouts.is_empty() {
+                    continue;
+                }
+                let (mut c, n, payer) = checkouts[pick % checkouts.len()].clone();
+                if !same_body {
+                    c.request_hash.push_str("-changed");
+                }
+                let d = h.step(
+                    Input::Command(PaymentCommand::SubmitCheckout(c.clone())),
+                    now,
+                )?;
+                let got = (!d.events.is_empty(), d.reply.as_ref().map(kind));
+                let (emitted, k) =
+                    reference.checkout(c.command_id.as_str(), &c.request_hash, n, payer);
+                prop_assert_eq!(got, (emitted, Some(k)));
+            }
+            Op::Webhook {
+                pick,
+                succeeded,
+                event,
+            } => {
+                let Some((n, _)) = pick_hold(pick) else {
+                    continue;
+                };
+                let id = format!("evt-{n}-{event}");
+                let c = RecordProviderOutcome {
+                    provider_event_id: id.clone(),
+                    payment_id: format!("p{n}").as_str().into(),
+                    resource_id: "r".into(),
+                    outcome: if succeeded {
+                        CheckoutOutcome::Succeeded
+                    } else {
+                        CheckoutOutcome::Failed
+                    },
+                    reason: "declined".into(),
+                    occurred_at: now,
+                };
+                let d = h.step(
+                    Input::Command(PaymentCommand::RecordProviderOutcome(c)),
+                    now,
+                )?;
+                prop_assert_eq!(
+                    d.events.iter().map(kind).collect::<Vec<_>>(),
+                    reference.webhook(n, succeeded, &id)
+                );
+            }
+            Op::BookingEnds { pick, how, refund } => {
+                let Some((n, amount)) = pick_hold(pick) else {
+                    continue;
+                };
+                let refund = i64::from(refund) * 200;
+                let d = h.step(Input::Booking(ending(n, how, refund)), now)?;
+                let expected = match how {
+                    0..=2 => reference.cancel(n),
+                    3 => reference.refund(n, refund),
+                    _ => reference.refund(n, amount),
+                };
+                prop_assert_eq!(d.events.iter().map(kind).collect::<Vec<_>>(), expected);
+            }
+        }
+        h.check(&reference)?;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn payment_partition_agrees_with_a_brute_force_model(ops in prop::collection::vec(op(), 1..60)) {
+        run_model(ops)?;
+    }
+}
