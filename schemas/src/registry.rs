@@ -1,0 +1,367 @@
+//! The compiled-in contracts: the `.avsc` files, the top-level subject schemas
+//! (parsed once, every reference resolved) and where schema ids come from.
+
+use apache_avro::Schema;
+use serde_json::{Map, Value as Json};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock};
+
+/// Declares every `.avsc` file, embedded at compile time.
+macro_rules! avsc {
+    ($($name:literal),* $(,)?) => {
+        [$((concat!($name, ".avsc"), include_str!(concat!("../avro/", $name, ".avsc")))),*]
+    };
+}
+
+/// Every `.avsc` file in `schemas/avro/`: (file name, JSON). A test checks that
+/// this list and the directory agree.
+static AVSC_FILES: [(&str, &str); 52] = avsc![
+    // shared records and enums
+    "Money",
+    "Price",
+    "CancellationPolicy",
+    "Resource",
+    "OtpIssue",
+    "RejectionReason",
+    "CancellationRejectionReason",
+    "PaymentStatus",
+    "CheckoutOutcome",
+    "CheckoutRejectionReason",
+    "Role",
+    "RegistrationRejectionReason",
+    "VerificationRejectionReason",
+    "ResendRejectionReason",
+    // booking
+    "RegisterResource",
+    "RequestBooking",
+    "CancelBooking",
+    "ResourceRegistered",
+    "BookingHeld",
+    "BookingRejected",
+    "BookingConfirmed",
+    "BookingFailed",
+    "BookingExpired",
+    "BookingCancelled",
+    "CancellationRejected",
+    "PaymentOrphaned",
+    // payment
+    "SubmitCheckout",
+    "RecordProviderOutcome",
+    "PaymentIntentCreated",
+    "CheckoutSubmitted",
+    "CheckoutRejected",
+    "PaymentCompleted",
+    "PaymentFailed",
+    "PaymentCanceled",
+    "PaymentRefunded",
+    // identity
+    "RegisterUser",
+    "VerifyEmail",
+    "ResendOtp",
+    "UserRegistered",
+    "UserOTPGenerated",
+    "EmailVerified",
+    "RegistrationRejected",
+    "VerificationRejected",
+    "ResendRejected",
+    // top-level values, one per topic
+    "BookingCommandEnvelope",
+    "BookingEventEnvelope",
+    "PaymentCommandEnvelope",
+    "PaymentEventEnvelope",
+    "IdentityCommandEnvelope",
+    "IdentityEventEnvelope",
+    "Reply",
+    "DeadLetter",
+];
+
+/// Every `.avsc` file of the contracts as `(file name, JSON)`, for a schema
+/// registry client and for documentation. Named types reference each other by
+/// full name (`com.slotstream.v1.Money`) across files.
+pub fn avsc_files() -> &'static [(&'static str, &'static str)] {
+    &AVSC_FILES
+}
+
+/// Namespace of every contract type.
+pub(crate) const NAMESPACE: &str = "com.slotstream.v1";
+
+/// The subjects, sorted; a subject's compiled schema id is its position + 1.
+///
+/// These ids are persisted inside every record the embedded backend writes, so
+/// they never change: a new subject is appended with the next id (even if that
+/// breaks the sort), and `tests/wire.rs` pins the table.
+const SUBJECTS: [(&str, &str); 8] = [
+    (
+        "slotstream.booking-commands-value",
+        "BookingCommandEnvelope",
+    ),
+    ("slotstream.booking-events-value", "BookingEventEnvelope"),
+    ("slotstream.dead-letters-value", "DeadLetter"),
+    (
+        "slotstream.identity-commands-value",
+        "IdentityCommandEnvelope",
+    ),
+    ("slotstream.identity-events-value", "IdentityEventEnvelope"),
+    (
+        "slotstream.payment-commands-value",
+        "PaymentCommandEnvelope",
+    ),
+    ("slotstream.payment-events-value", "PaymentEventEnvelope"),
+    ("slotstream.replies-value", "Reply"),
+];
+
+/// Index of a subject in [`SUBJECTS`], for the [`crate::Contract`] impls.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SubjectIdx {
+    BookingCommands = 0,
+    BookingEvents = 1,
+    DeadLetters = 2,
+    IdentityCommands = 3,
+    IdentityEvents = 4,
+    PaymentCommands = 5,
+    PaymentEvents = 6,
+    Replies = 7,
+}
+
+impl SubjectIdx {
+    /// The subject's name.
+    pub(crate) const fn subject(self) -> &'static str {
+        SUBJECTS[self as usize].0
+    }
+
+    /// The subject's compiled schema.
+    pub(crate) fn schema(self) -> &'static Schema {
+        &COMPILED[self as usize].schema
+    }
+}
+
+/// One top-level subject, compiled.
+struct Compiled {
+    /// Self-contained JSON: every referenced named type inlined at first use.
+    json: String,
+    /// Parsed from `json`.
+    schema: Arc<Schema>,
+}
+
+/// The top-level schemas in [`SUBJECTS`] order. The `.avsc` files are compiled
+/// into the binary and `tests/contracts.rs` parses every one of them, so a
+/// failure here is a build defect, never a run-time condition.
+static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| match compile() {
+    Ok(compiled) => compiled,
+    Err(e) => panic!(
+        "the embedded .avsc files are inconsistent (run cargo test -p slotstream-schemas): {e}"
+    ),
+});
+
+/// Every compiled top-level schema, in id order.
+pub(crate) fn compiled_schemas() -> impl Iterator<Item = &'static Schema> {
+    COMPILED.iter().map(|c| &*c.schema)
+}
+
+/// `(subject, schema)` pairs borrowed from [`COMPILED`].
+static SUBJECT_TABLE: LazyLock<Vec<(&'static str, &'static Schema)>> = LazyLock::new(|| {
+    SUBJECTS
+        .iter()
+        .zip(COMPILED.iter())
+        .map(|((subject, _), c)| (*subject, &*c.schema))
+        .collect()
+});
+
+fn compile() -> Result<Vec<Compiled>, String> {
+    // parse_list checks the named types as one set: every cross-file reference
+    // resolves and no name is defined twice. Its output names each file's type.
+    let parsed = Schema::parse_list(AVSC_FILES.iter().map(|(_, json)| *json))
+        .map_err(|e| format!("parse_list: {e}"))?;
+    let mut defs: HashMap<String, Json> = HashMap::with_capacity(parsed.len());
+    for (schema, (file, json)) in parsed.iter().zip(AVSC_FILES.iter()) {
+        let name = schema
+            .name()
+            .ok_or_else(|| format!("{file}: not a named type"))?
+            .fullname(None);
+        let json = serde_json::from_str(json).map_err(|e| format!("{file}: {e}"))?;
+        defs.insert(name, json);
+    }
+    SUBJECTS
+        .iter()
+        .map(|(subject, root)| {
+            let json = resolve_json(&format!("{NAMESPACE}.{root}"), &defs)?;
+            let json = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+            let schema = Schema::parse_str(&json).map_err(|e| format!("{subject}: {e}"))?;
+            Ok(Compiled {
+                json,
+                schema: Arc::new(schema),
+            })
+        })
+        .collect()
+}
+
+/// The self-contained JSON of the named type `root`: each referenced named type
+/// is inlined where it is first used (Avro allows one definition per name) and
+/// referenced by full name afterwards.
+fn resolve_json(root: &str, defs: &HashMap<String, Json>) -> Result<Json, String> {
+    let mut defined = HashSet::new();
+    inline_type(
+        &Json::String(root.to_owned()),
+        defs,
+        &mut defined,
+        NAMESPACE,
+    )
+}
+
+const PRIMITIVES: [&str; 8] = [
+    "null", "boolean", "int", "long", "float", "double", "bytes", "string",
+];
+
+fn full_name(name: &str, namespace: &str) -> String {
+    if name.contains('.') {
+        name.to_owned()
+    } else {
+        format!("{namespace}.{name}")
+    }
+}
+
+fn inline_type(
+    node: &Json,
+    defs: &HashMap<String, Json>,
+    defined: &mut HashSet<String>,
+    namespace: &str,
+) -> Result<Json, String> {
+    match node {
+        Json::String(name) if PRIMITIVES.contains(&name.as_str()) => Ok(node.clone()),
+        Json::String(name) => {
+            let full = full_name(name, namespace);
+            if defined.contains(&full) {
+                return Ok(Json::String(full));
+            }
+            let def = defs
+                .get(&full)
+                .ok_or_else(|| format!("unknown type {full}"))?;
+            inline_type(def, defs, defined, namespace)
+        }
+        Json::Array(branches) => branches
+            .iter()
+            .map(|b| inline_type(b, defs, defined, namespace))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Json::Array),
+        Json::Object(obj) => inline_object(obj, defs, defined, namespace),
+        other => Err(format!("not a schema: {other}")),
+    }
+}
+
+fn inline_object(
+    obj: &Map<String, Json>,
+    defs: &HashMap<String, Json>,
+    defined: &mut HashSet<String>,
+    namespace: &str,
+) -> Result<Json, String> {
+    let kind = obj.get("type").and_then(Json::as_str).unwrap_or_default();
+    let mut out = obj.clone();
+    match kind {
+        "record" | "enum" | "fixed" => {
+            let name = obj
+                .get("name")
+                .and_then(Json::as_str)
+                .ok_or("a named type without a name")?;
+            let ns = obj
+                .get("namespace")
+                .and_then(Json::as_str)
+                .unwrap_or(namespace);
+            let full = full_name(name, ns);
+            let own_ns = full.rsplit_once('.').map_or(ns, |(n, _)| n).to_owned();
+            if !defined.insert(full.clone()) {
+                return Err(format!("{full} is defined twice"));
+            }
+            if let Some(Json::Array(fields)) = obj.get("fields") {
+                let mut resolved = Vec::with_capacity(fields.len());
+                for field in fields {
+                    let mut field = field.clone();
+                    if let Json::Object(f) = &mut field
+                        && let Some(t) = f.get("type")
+                    {
+                        let t = inline_type(t, defs, defined, &own_ns)?;
+                        f.insert("type".into(), t);
+                    }
+                    resolved.push(field);
+                }
+                out.insert("fields".into(), Json::Array(resolved));
+            }
+        }
+        "array" => {
+            if let Some(items) = obj.get("items") {
+                out.insert(
+                    "items".into(),
+                    inline_type(items, defs, defined, namespace)?,
+                );
+            }
+        }
+        "map" => {
+            if let Some(values) = obj.get("values") {
+                out.insert(
+                    "values".into(),
+                    inline_type(values, defs, defined, namespace)?,
+                );
+            }
+        }
+        // A primitive with attributes, e.g. {"type": "long", "logicalType": ...}.
+        _ => {}
+    }
+    Ok(Json::Object(out))
+}
+
+/// The self-contained JSON of a subject's current schema (every named type
+/// inlined), as it is registered in a schema registry and written to
+/// `schemas/compat/`; `None` for a subject this crate does not define.
+pub fn subject_json(subject: &str) -> Option<&'static str> {
+    let i = SUBJECTS.iter().position(|(s, _)| *s == subject)?;
+    Some(COMPILED[i].json.as_str())
+}
+
+/// Where schema ids come from: compiled in (embedded mode) or a schema registry
+/// (distributed mode).
+pub trait SchemaResolver: Send + Sync + std::fmt::Debug {
+    /// The id our writer schema for `subject` has; `None` when it has none (the
+    /// subject is unknown or not registered yet).
+    fn id_for(&self, subject: &str) -> Option<u32>;
+    /// Any writer schema by id, so records written by other versions decode.
+    fn schema_for(&self, id: u32) -> Option<Arc<Schema>>;
+}
+
+/// The compiled-in schemas as a [`SchemaResolver`]: ids `1..=8`, one per
+/// subject, in this fixed order (never renumbered, new subjects are appended):
+///
+/// | id | subject |
+/// |---|---|
+/// | 1 | `slotstream.booking-commands-value` |
+/// | 2 | `slotstream.booking-events-value` |
+/// | 3 | `slotstream.dead-letters-value` |
+/// | 4 | `slotstream.identity-commands-value` |
+/// | 5 | `slotstream.identity-events-value` |
+/// | 6 | `slotstream.payment-commands-value` |
+/// | 7 | `slotstream.payment-events-value` |
+/// | 8 | `slotstream.replies-value` |
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CompiledSchemas;
+
+impl CompiledSchemas {
+    /// The resolver (it holds nothing: the schemas are process-wide statics).
+    pub fn new() -> Self {
+        Self
+    }
+
+    /// Every subject with its top-level schema, in id order (id = index + 1).
+    pub fn subjects() -> &'static [(&'static str, &'static Schema)] {
+        &SUBJECT_TABLE
+    }
+}
+
+impl SchemaResolver for CompiledSchemas {
+    fn id_for(&self, subject: &str) -> Option<u32> {
+        let i = SUBJECTS.iter().position(|(s, _)| *s == subject)?;
+        u32::try_from(i + 1).ok()
+    }
+
+    fn schema_for(&self, id: u32) -> Option<Arc<Schema>> {
+        let i = usize::try_from(id).ok()?.checked_sub(1)?;
+        COMPILED.get(i).map(|c| Arc::clone(&c.schema))
+    }
+}

@@ -1,0 +1,141 @@
+//! Strategies for the identity commands and events, one per union branch.
+
+use super::*;
+use proptest::prelude::*;
+use proptest::strategy::BoxedStrategy;
+use slotstream_domain::identity::*;
+
+/// One strategy per `IdentityCommand` branch, in union order.
+pub fn identity_command_branches() -> Vec<BoxedStrategy<IdentityCommand>> {
+    vec![
+        (
+            (command_id(), user_id(), text(), text()),
+            (role(), text(), otp(), ms()),
+        )
+            .prop_map(|((c, u, email, name), (role, hash, otp, at))| {
+                IdentityCommand::RegisterUser(RegisterUser {
+                    command_id: c,
+                    user_id: u,
+                    email,
+                    name,
+                    role,
+                    password_hash: hash,
+                    otp,
+                    requested_at: at,
+                })
+            })
+            .boxed(),
+        (command_id(), text(), text(), ms())
+            .prop_map(|(c, email, code_hash, at)| {
+                IdentityCommand::VerifyEmail(VerifyEmail {
+                    command_id: c,
+                    email,
+                    code_hash,
+                    requested_at: at,
+                })
+            })
+            .boxed(),
+        (command_id(), text(), otp(), ms())
+            .prop_map(|(c, email, otp, at)| {
+                IdentityCommand::ResendOtp(ResendOtp {
+                    command_id: c,
+                    email,
+                    otp,
+                    requested_at: at,
+                })
+            })
+            .boxed(),
+    ]
+}
+
+/// One strategy per `IdentityEvent` branch, in union order.
+pub fn identity_event_branches() -> Vec<BoxedStrategy<IdentityEvent>> {
+    use IdentityEvent as E;
+    let verify = prop_oneof![
+        Just(VerificationRejectionReason::Invalid),
+        Just(VerificationRejectionReason::Expired),
+        Just(VerificationRejectionReason::Burned),
+        Just(VerificationRejectionReason::NoPendingCode),
+    ];
+    let resend = prop_oneof![
+        Just(ResendRejectionReason::Throttled),
+        Just(ResendRejectionReason::NoPendingAccount),
+    ];
+    vec![
+        (
+            (command_id(), user_id(), text(), text()),
+            (role(), text(), ms()),
+        )
+            .prop_map(|((c, u, email, name), (role, hash, at))| {
+                E::UserRegistered(UserRegistered {
+                    command_id: c,
+                    user_id: u,
+                    email,
+                    name,
+                    role,
+                    password_hash: hash,
+                    registered_at: at,
+                })
+            })
+            .boxed(),
+        (
+            (command_id(), user_id(), text(), text()),
+            (text(), text(), ms(), ms()),
+        )
+            .prop_map(|((c, u, email, name), (nonce, hash, exp, at))| {
+                E::UserOTPGenerated(UserOtpGenerated {
+                    command_id: c,
+                    user_id: u,
+                    email,
+                    name,
+                    otp_nonce: nonce,
+                    code_hash: hash,
+                    expires_at: exp,
+                    generated_at: at,
+                })
+            })
+            .boxed(),
+        (command_id(), user_id(), text(), ms())
+            .prop_map(|(c, u, email, at)| {
+                E::EmailVerified(EmailVerified {
+                    command_id: c,
+                    user_id: u,
+                    email,
+                    verified_at: at,
+                })
+            })
+            .boxed(),
+        (command_id(), text(), ms())
+            .prop_map(|(c, email, at)| {
+                E::RegistrationRejected(RegistrationRejected {
+                    command_id: c,
+                    email,
+                    reason: RegistrationRejectionReason::EmailTaken,
+                    rejected_at: at,
+                })
+            })
+            .boxed(),
+        (command_id(), text(), verify, small_u32(), ms())
+            .prop_map(|(c, email, reason, left, at)| {
+                E::VerificationRejected(VerificationRejected {
+                    command_id: c,
+                    email,
+                    reason,
+                    attempts_left: left,
+                    rejected_at: at,
+                })
+            })
+            .boxed(),
+        (command_id(), text(), resend, ms(), ms())
+            .prop_map(|(c, email, reason, retry, at)| {
+                E::ResendRejected(ResendRejected {
+                    command_id: c,
+                    email,
+                    reason,
+                    retry_at: retry,
+                    rejected_at: at,
+                })
+            })
+            .boxed(),
+    ]
+}
