@@ -1,0 +1,32 @@
+//! The view store contract, run against the embedded backend.
+
+use slotstream_embedded::contract::views as contract;
+use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
+use std::sync::Arc;
+use tempfile::TempDir;
+
+fn open() -> (TempDir, Arc<EmbeddedBackend>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = EmbeddedBackend::open(dir.path(), EmbeddedOptions::default()).expect("open");
+    (dir, backend)
+}
+
+macro_rules! contract_tests {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let (_dir, backend) = open();
+            contract::$name(&*backend).await;
+        }
+    )*};
+}
+
+contract_tests!(
+    bookings_are_found_by_id_and_patched_idempotently,
+    bookings_by_user_are_newest_first_filtered_and_paginated,
+    bad_cursors_are_refused,
+    bookings_by_resource_overlap_half_open_windows,
+    resources_filter_by_vendor_and_kind,
+    payments_are_put_and_patched,
+    users_are_found_by_email_and_verified,
+);
