@@ -6,7 +6,9 @@
 //! one transaction on Kafka) covers up to `max_batch` records.
 
 use crate::clock::Clock;
-use crate::log::{Backend, ConsumedRecord, LogError, OutRecord, Poll, Session, TopicPartition, Transaction};
+use crate::log::{
+    Backend, ConsumedRecord, LogError, OutRecord, Poll, Session, TopicPartition, Transaction,
+};
 use crate::ports::{Effect, EffectError, Mailer, PaymentProvider};
 use crate::processor::{Output, Poison, Processor};
 use slotstream_domain::Millis;
@@ -16,10 +18,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// Turns a record no processor can read into a dead-letter record.
-pub type DeadLetterEncoder = fn(&ConsumedRecord, &Poison, Millis) -> OutRecord;
+pub type DeadLetterEncoder =
+    Arc<dyn Fn(&ConsumedRecord, &Poison, Millis) -> OutRecord + Send + Sync>;
 
 /// How a driver runs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DriverConfig {
     /// Most records per transaction.
     pub max_batch: usize,
@@ -31,6 +34,17 @@ pub struct DriverConfig {
     pub members: u32,
     /// How poison records are written to the dead-letter topic.
     pub dead_letter: DeadLetterEncoder,
+}
+
+impl std::fmt::Debug for DriverConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriverConfig")
+            .field("max_batch", &self.max_batch)
+            .field("max_wait", &self.max_wait)
+            .field("member", &self.member)
+            .field("members", &self.members)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DriverConfig {
@@ -90,8 +104,9 @@ pub async fn run<P: Processor>(
                 }
             }
         }
+        processor.before_commit(&mut out);
         if !out.is_empty() {
-            let Some(txn) = finish(out, Vec::new(), &ports, &mut shutdown).await else {
+            let Some(txn) = finish(out, Vec::new(), &ports, &shutdown).await else {
                 break;
             };
             if let Err(e) = commit(&mut *session, txn).await {
@@ -139,11 +154,12 @@ pub async fn run<P: Processor>(
                     }
                     offsets.insert((r.topic.clone(), r.partition), r.offset + 1);
                 }
+                processor.before_commit(&mut out);
                 let offsets = offsets
                     .into_iter()
                     .map(|((t, p), o)| (TopicPartition::new(&*t, p), o))
                     .collect();
-                let Some(txn) = finish(out, offsets, &ports, &mut shutdown).await else {
+                let Some(txn) = finish(out, offsets, &ports, &shutdown).await else {
                     break;
                 };
                 if let Err(e) = commit(&mut *session, txn).await {
@@ -156,6 +172,9 @@ pub async fn run<P: Processor>(
     Ok(())
 }
 
+/// Most effects of one batch in flight at once.
+const EFFECT_CONCURRENCY: usize = 64;
+
 /// Performs the effects, then packs the transaction. `None` when shutdown
 /// interrupted an effect: nothing may be committed, the batch runs again
 /// after restart (effects are idempotent by key).
@@ -163,12 +182,25 @@ async fn finish(
     out: Output,
     offsets: Vec<(TopicPartition, u64)>,
     ports: &EffectPorts,
-    shutdown: &mut watch::Receiver<bool>,
+    shutdown: &watch::Receiver<bool>,
 ) -> Option<Transaction> {
-    for effect in &out.effects {
-        if !perform(effect, ports, shutdown).await {
-            return None;
-        }
+    // Effects of one batch are independent (distinct idempotency keys): run
+    // them concurrently, so a batch of emails costs one round of fsyncs or
+    // SMTP round trips, not one per email.
+    use futures_util::StreamExt;
+    // Futures built up front: a `map` closure inside the stream would trip
+    // the compiler's higher-ranked lifetime check under `tokio::spawn`.
+    let pending: Vec<_> = out
+        .effects
+        .iter()
+        .map(|effect| perform(effect, ports, shutdown.clone()))
+        .collect();
+    let results: Vec<bool> = futures_util::stream::iter(pending)
+        .buffer_unordered(EFFECT_CONCURRENCY)
+        .collect()
+        .await;
+    if results.iter().any(|done| !done) {
+        return None;
     }
     Some(Transaction {
         outputs: out.records,
@@ -212,7 +244,11 @@ async fn recover<P: Processor>(
 /// Runs one effect until it succeeds or fails for good. Transient failures
 /// back off up to 5 s and retry: a mail server outage stalls this processor
 /// (losing nothing) instead of dropping email. False when shutdown came first.
-async fn perform(effect: &Effect, ports: &EffectPorts, shutdown: &mut watch::Receiver<bool>) -> bool {
+async fn perform(
+    effect: &Effect,
+    ports: &EffectPorts,
+    mut shutdown: watch::Receiver<bool>,
+) -> bool {
     let mut backoff = Duration::from_millis(50);
     loop {
         let result = match effect {
@@ -226,7 +262,9 @@ async fn perform(effect: &Effect, ports: &EffectPorts, shutdown: &mut watch::Rec
                 outcome,
             } => match &ports.payments {
                 Some(p) => p.submit_checkout(payment_id, resource_id, *outcome).await,
-                None => Err(EffectError::Permanent("no payment provider configured".into())),
+                None => Err(EffectError::Permanent(
+                    "no payment provider configured".into(),
+                )),
             },
             Effect::Refund {
                 payment_id,
@@ -234,13 +272,15 @@ async fn perform(effect: &Effect, ports: &EffectPorts, shutdown: &mut watch::Rec
                 amount,
             } => match &ports.payments {
                 Some(p) => p.refund(payment_id, refund_id, amount).await,
-                None => Err(EffectError::Permanent("no payment provider configured".into())),
+                None => Err(EffectError::Permanent(
+                    "no payment provider configured".into(),
+                )),
             },
         };
         match result {
             Ok(()) => return true,
             Err(EffectError::Permanent(reason)) => {
-                tracing::error!(?effect, %reason, "effect failed permanently; skipped");
+                tracing::error!(effect = %effect.describe(), %reason, "effect failed permanently; skipped");
                 return true;
             }
             Err(EffectError::Transient(reason)) => {
@@ -249,7 +289,7 @@ async fn perform(effect: &Effect, ports: &EffectPorts, shutdown: &mut watch::Rec
                     tracing::warn!(%reason, "effect still failing at shutdown");
                     return false;
                 }
-                tracing::warn!(%reason, ?backoff, "effect failed; retrying");
+                tracing::warn!(effect = %effect.describe(), %reason, ?backoff, "effect failed; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = shutdown.changed() => return false,

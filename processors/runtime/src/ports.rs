@@ -91,3 +91,15 @@ pub enum Effect {
         amount: Money,
     },
 }
+
+impl Effect {
+    /// A one-line description for logs: ids only, never an email body (it
+    /// may hold a one-time code) or an address.
+    pub fn describe(&self) -> String {
+        match self {
+            Effect::SendEmail(e) => format!("email {}", e.id),
+            Effect::SubmitCheckout { payment_id, .. } => format!("checkout of {payment_id}"),
+            Effect::Refund { refund_id, .. } => format!("refund {refund_id}"),
+        }
+    }
+}

@@ -71,4 +71,7 @@ pub trait Processor: Send + 'static {
     }
     /// Fires due timers (hold expiry) on `partition`.
     fn on_timer(&mut self, _partition: u32, _now: Millis, _out: &mut Output) {}
+    /// Called once before each commit: the place to write state keys made
+    /// dirty by the batch, once each, instead of once per event.
+    fn before_commit(&mut self, _out: &mut Output) {}
 }

@@ -33,10 +33,9 @@ pub struct BookingView {
     pub amount: Money,
     /// When the hold lapses if unpaid.
     pub hold_expires_at: Millis,
-    /// Its payment.
+    /// Its payment (its status lives in the payment view: booking and payment
+    /// events travel on different topics, so one row never mixes the two).
     pub payment_id: PaymentId,
-    /// Its payment's status.
-    pub payment_status: PaymentStatus,
     /// Refund owed on cancellation, if any.
     pub refund: Option<Money>,
     /// Creation time.
@@ -98,10 +97,8 @@ pub enum ViewWrite {
     PatchBooking {
         /// Which.
         id: BookingId,
-        /// New lifecycle state, if it changed.
-        status: Option<BookingStatus>,
-        /// New payment status, if it changed.
-        payment_status: Option<PaymentStatus>,
+        /// New lifecycle state.
+        status: BookingStatus,
         /// Refund owed, if set.
         refund: Option<Money>,
         /// When.

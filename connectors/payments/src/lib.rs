@@ -1,0 +1,168 @@
+//! # slotstream-payments: payment provider adapters
+//!
+//! [`SandboxProvider`] is the built-in provider. It behaves like a hosted
+//! checkout (Stripe-like): each payment has a checkout page; when the customer
+//! completes checkout, the provider reports the outcome back to the platform
+//! the way a remote provider would, as a **signed webhook** to
+//! `POST {public_url}/v1/webhooks/payments` (see [`webhook`] for the format and
+//! the signature scheme). Each report has a stable event id
+//! (`evt_<payment>_<outcome>`), so a redelivered webhook is recognised and
+//! ignored by the payment processor. Refunds are accepted idempotently per
+//! refund id.
+//!
+//! The invariant it keeps: **a checkout is reported with exactly one event id
+//! per (payment, outcome), and a delivery only counts as done when the
+//! platform answered 2xx**; anything else is an error the driver retries
+//! (transient) or logs (permanent), so no outcome is silently lost.
+
+pub mod webhook;
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+use slotstream_domain::payment::CheckoutOutcome;
+use slotstream_domain::{Money, PaymentId, ResourceId};
+use slotstream_runtime::{Clock, EffectError, PaymentProvider};
+use std::sync::Arc;
+use std::time::Duration;
+use webhook::{ProviderEvent, ProviderEventData, SIGNATURE_HEADER};
+
+/// How long one webhook delivery may take before it counts as a transient failure.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a provider could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The HTTP client (its TLS backend) could not be initialised.
+    #[error("cannot create the webhook HTTP client: {0}; check the TLS setup of this machine")]
+    HttpClient(String),
+}
+
+/// The built-in sandbox provider (see the crate docs).
+#[derive(Debug)]
+pub struct SandboxProvider {
+    base_url: String,
+    secret: SecretString,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+}
+
+impl SandboxProvider {
+    /// A provider whose checkout pages and webhook endpoint live under
+    /// `public_url` (the gateway's public base URL), signing its webhooks with
+    /// `webhook_secret` (the gateway verifies them with the same secret).
+    pub fn new(
+        public_url: impl Into<String>,
+        webhook_secret: SecretString,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ProviderError> {
+        let http = reqwest::Client::builder()
+            .timeout(DELIVERY_TIMEOUT)
+            .build()
+            .map_err(|e| ProviderError::HttpClient(e.to_string()))?;
+        Ok(Self {
+            base_url: public_url.into().trim_end_matches('/').to_owned(),
+            secret: webhook_secret,
+            clock,
+            http,
+        })
+    }
+
+    /// The stable id of the provider event reporting `outcome` for `payment`.
+    pub fn event_id(payment: &PaymentId, outcome: CheckoutOutcome) -> String {
+        let o = match outcome {
+            CheckoutOutcome::Succeeded => "succeeded",
+            CheckoutOutcome::Failed => "failed",
+        };
+        format!("evt_{payment}_{o}")
+    }
+
+    /// Where webhooks are delivered.
+    pub fn webhook_url(&self) -> String {
+        format!("{}/v1/webhooks/payments", self.base_url)
+    }
+
+    /// The event reporting `outcome` for `payment_id`, created at Unix second `created`.
+    pub fn event(
+        payment_id: &PaymentId,
+        resource_id: &ResourceId,
+        outcome: CheckoutOutcome,
+        created: i64,
+    ) -> ProviderEvent {
+        let reason = match outcome {
+            CheckoutOutcome::Succeeded => String::new(),
+            CheckoutOutcome::Failed => "card_declined".to_owned(),
+        };
+        ProviderEvent {
+            id: Self::event_id(payment_id, outcome),
+            kind: ProviderEvent::kind_for(outcome).to_owned(),
+            data: ProviderEventData {
+                payment_id: payment_id.clone(),
+                resource_id: resource_id.clone(),
+                reason,
+            },
+            created,
+        }
+    }
+}
+
+/// Maps an HTTP status of the receiver to the effect's outcome: 2xx done;
+/// 408, 429 and 5xx worth retrying; other 4xx never going to succeed.
+fn classify(status: reqwest::StatusCode) -> Result<(), EffectError> {
+    if status.is_success() {
+        Ok(())
+    } else if status.is_server_error()
+        || status == reqwest::StatusCode::REQUEST_TIMEOUT
+        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+    {
+        Err(EffectError::Transient(format!("webhook answered {status}")))
+    } else {
+        Err(EffectError::Permanent(format!(
+            "webhook refused with {status}: check the webhook secret and the public URL"
+        )))
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for SandboxProvider {
+    fn checkout_url(&self, payment_id: &PaymentId) -> String {
+        format!("{}/v1/sandbox/checkout/{payment_id}", self.base_url)
+    }
+
+    async fn submit_checkout(
+        &self,
+        payment_id: &PaymentId,
+        resource_id: &ResourceId,
+        outcome: CheckoutOutcome,
+    ) -> Result<(), EffectError> {
+        let now_secs = self.clock.now().div_euclid(1000);
+        let event = Self::event(payment_id, resource_id, outcome, now_secs);
+        let body = serde_json::to_vec(&event)
+            .map_err(|e| EffectError::Permanent(format!("encoding provider event: {e}")))?;
+        let signature = webhook::sign(self.secret.expose_secret().as_bytes(), now_secs, &body);
+        let response = self
+            .http
+            .post(self.webhook_url())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| EffectError::Transient(format!("delivering webhook {}: {e}", event.id)))?;
+        classify(response.status())?;
+        tracing::debug!(event = %event.id, "sandbox webhook delivered");
+        Ok(())
+    }
+
+    async fn refund(
+        &self,
+        payment_id: &PaymentId,
+        refund_id: &str,
+        amount: &Money,
+    ) -> Result<(), EffectError> {
+        tracing::info!(%payment_id, refund_id, amount = amount.amount, currency = %amount.currency, "sandbox refund accepted");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

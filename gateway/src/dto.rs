@@ -1,0 +1,410 @@
+//! The JSON shapes of the public API (request bodies refuse unknown fields),
+//! described for the OpenAPI document.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Money in integer minor units.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoneyDto {
+    /// Minor units (cents).
+    #[schema(example = 2500)]
+    pub amount: i64,
+    /// ISO 4217 code.
+    #[schema(example = "EUR")]
+    pub currency: String,
+}
+
+/// A user's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleDto {
+    /// Books resources.
+    Customer,
+    /// Owns resources.
+    Vendor,
+}
+
+/// `POST /v1/auth/register`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// Email address (case-insensitive).
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// At least 10 characters.
+    pub password: String,
+    /// Display name, 1 to 200 characters.
+    pub name: String,
+    /// `customer` or `vendor`.
+    pub role: RoleDto,
+}
+
+/// Answer of a registration.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisterResponse {
+    /// The account's id.
+    pub user_id: String,
+    /// Normalized email.
+    pub email: String,
+    /// Always `pending_verification`: a 6-digit code was emailed.
+    #[schema(example = "pending_verification")]
+    pub status: &'static str,
+}
+
+/// `POST /v1/auth/verify`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The registered email.
+    pub email: String,
+    /// The six digits from the email.
+    #[schema(example = "042917")]
+    pub code: String,
+}
+
+/// Answer of a verification.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyResponse {
+    /// The account's id.
+    pub user_id: String,
+    /// Always `verified`.
+    #[schema(example = "verified")]
+    pub status: &'static str,
+}
+
+/// `POST /v1/auth/resend`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResendRequest {
+    /// The registered email.
+    pub email: String,
+}
+
+/// Answer of a resend (also for unknown addresses, so accounts cannot be probed).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResendResponse {
+    /// Normalized email.
+    pub email: String,
+    /// Always `pending_verification`.
+    pub status: &'static str,
+}
+
+/// `POST /v1/auth/login`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The registered email.
+    pub email: String,
+    /// The password.
+    pub password: String,
+}
+
+/// An access token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// HS256 JWT; send as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+}
+
+/// A resource's list price: `amount` per started `unit_minutes`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceDto {
+    /// Minor units per unit.
+    #[schema(example = 2500)]
+    pub amount: i64,
+    /// ISO 4217 code, upper case.
+    #[schema(example = "EUR")]
+    pub currency: String,
+    /// Length of one billing unit in minutes.
+    #[schema(example = 60)]
+    pub unit_minutes: u32,
+}
+
+/// Refund rules on cancellation of a paid booking.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDto {
+    /// Cancelled at least this many hours before start: full refund.
+    #[schema(example = 24)]
+    pub full_refund_hours: u32,
+    /// Cancelled at least this many hours before start: `partial_refund_percent`.
+    #[schema(example = 2)]
+    pub partial_refund_hours: u32,
+    /// Percent refunded in the partial window (0 to 100).
+    #[schema(example = 50)]
+    pub partial_refund_percent: u8,
+}
+
+/// `POST /v1/resources`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateResourceRequest {
+    /// Display name, 1 to 200 characters.
+    pub name: String,
+    /// Free-form kind (`room`, `court`, ...), 1 to 100 characters.
+    pub kind: String,
+    /// List price.
+    pub price: PriceDto,
+    /// IANA time zone, for display (default `UTC`).
+    pub timezone: Option<String>,
+    /// Starts and ends align to this many minutes (default 15).
+    pub slot_minutes: Option<u32>,
+    /// Shortest booking in minutes (default 15).
+    pub min_minutes: Option<u32>,
+    /// Longest booking in minutes (default 43200 = 30 days).
+    pub max_minutes: Option<u32>,
+    /// Default `{24, 2, 50}`.
+    pub cancellation_policy: Option<PolicyDto>,
+}
+
+/// A bookable resource.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResourceDto {
+    /// Its id.
+    pub id: String,
+    /// The vendor who owns it.
+    pub vendor_id: String,
+    /// Display name.
+    pub name: String,
+    /// Free-form kind.
+    pub kind: String,
+    /// List price.
+    pub price: PriceDto,
+    /// IANA time zone, for display.
+    pub timezone: String,
+    /// Slot alignment in minutes.
+    pub slot_minutes: u32,
+    /// Shortest booking in minutes.
+    pub min_minutes: u32,
+    /// Longest booking in minutes.
+    pub max_minutes: u32,
+    /// Refund rules.
+    pub cancellation_policy: PolicyDto,
+    /// When it was registered (RFC 3339, UTC).
+    pub created_at: String,
+}
+
+/// A page of resources.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResourcePage {
+    /// The resources, by id.
+    pub items: Vec<ResourceDto>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/resources` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResourceQuery {
+    /// Only this vendor's resources.
+    pub vendor_id: Option<String>,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// A time range `[start, end)`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntervalDto {
+    /// Inclusive start (RFC 3339, UTC).
+    pub start: String,
+    /// Exclusive end (RFC 3339, UTC).
+    pub end: String,
+}
+
+/// `GET /v1/resources/{id}/availability` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RangeQuery {
+    /// Inclusive start (RFC 3339).
+    pub from: Option<String>,
+    /// Exclusive end (RFC 3339); at most 366 days after `from`.
+    pub to: Option<String>,
+}
+
+/// Busy time of a resource.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailabilityDto {
+    /// The resource.
+    pub resource_id: String,
+    /// Start of the range asked (RFC 3339, UTC).
+    pub from: String,
+    /// End of the range asked.
+    pub to: String,
+    /// Intervals held by pending or confirmed bookings, by start.
+    pub busy: Vec<IntervalDto>,
+}
+
+/// `POST /v1/bookings`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBookingRequest {
+    /// The resource to book.
+    pub resource_id: String,
+    /// Inclusive start (RFC 3339), aligned to the resource's slots.
+    #[schema(example = "2030-01-31T09:00:00Z")]
+    pub start: String,
+    /// Exclusive end (RFC 3339), aligned to the resource's slots.
+    #[schema(example = "2030-01-31T10:00:00Z")]
+    pub end: String,
+}
+
+/// A booking's payment, as shown on the booking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingPaymentDto {
+    /// Payment id.
+    pub id: String,
+    /// `requires_payment`, `processing`, `succeeded`, `failed`, `refunded`, `partially_refunded`, `canceled`.
+    pub status: &'static str,
+    /// Where the customer pays.
+    pub checkout_url: String,
+}
+
+/// The refund of a cancelled booking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundDto {
+    /// Minor units refunded (zero when unpaid or too late for a refund).
+    pub amount: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// `none` (nothing to refund), `pending` (ordered from the provider) or `succeeded`.
+    pub status: &'static str,
+}
+
+/// A booking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingDto {
+    /// Booking id.
+    pub id: String,
+    /// The resource.
+    pub resource_id: String,
+    /// The customer.
+    pub user_id: String,
+    /// Inclusive start (RFC 3339, UTC).
+    pub start: String,
+    /// Exclusive end (RFC 3339, UTC).
+    pub end: String,
+    /// `pending`, `confirmed`, `failed`, `expired` or `cancelled`.
+    pub status: &'static str,
+    /// Unpaid past this instant, the hold lapses (RFC 3339, UTC).
+    pub hold_expires_at: String,
+    /// Price.
+    pub amount: MoneyDto,
+    /// Its payment.
+    pub payment: BookingPaymentDto,
+    /// Present once cancelled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund: Option<RefundDto>,
+    /// When it was made (RFC 3339, UTC).
+    pub created_at: String,
+}
+
+/// A page of bookings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingPage {
+    /// The bookings.
+    pub items: Vec<BookingDto>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/bookings` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BookingQuery {
+    /// Only bookings in this status.
+    pub status: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// `GET /v1/vendor/bookings` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VendorBookingQuery {
+    /// One of the caller's resources (required).
+    pub resource_id: Option<String>,
+    /// Bookings overlapping `[from, to)`; default: all time.
+    pub from: Option<String>,
+    /// See `from`.
+    pub to: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// A decision that did not arrive within the wait budget.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcessingDto {
+    /// The booking or payment id; `GET` it later.
+    pub id: String,
+    /// Always `processing`.
+    #[schema(example = "processing")]
+    pub status: &'static str,
+}
+
+/// The customer's checkout result at the sandbox provider.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeDto {
+    /// The card goes through.
+    Succeeded,
+    /// The card is declined.
+    Failed,
+}
+
+/// `POST /v1/payments/{id}/complete`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompletePaymentRequest {
+    /// What the customer's card does.
+    pub outcome: OutcomeDto,
+}
+
+/// A payment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentDto {
+    /// Payment id.
+    pub id: String,
+    /// Its booking.
+    pub booking_id: String,
+    /// `requires_payment`, `processing`, `succeeded`, `failed`, `refunded`, `partially_refunded`, `canceled`.
+    pub status: &'static str,
+    /// Amount due or paid.
+    pub amount: MoneyDto,
+    /// Refunded so far.
+    pub refunded_amount: MoneyDto,
+    /// Where the customer pays.
+    pub checkout_url: String,
+}
+
+/// Acknowledgement of a webhook delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookAck {
+    /// Always true.
+    pub received: bool,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: &'static str,
+}

@@ -1,0 +1,99 @@
+//! The OpenAPI document, generated from the handlers' and DTOs' annotations.
+
+use crate::dto::*;
+use crate::error::{FieldError, Problem};
+use crate::routes::{auth, bookings, ops, payments, resources};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// Adds the bearer scheme the secured operations name.
+#[derive(Debug)]
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut http = Http::new(HttpAuthScheme::Bearer);
+        http.bearer_format = Some("JWT".to_owned());
+        components.add_security_scheme("bearer", SecurityScheme::Http(http));
+    }
+}
+
+/// The whole public API.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Slotstream",
+        description = "Resource booking as a streaming choreography. Errors are `application/problem+json` \
+            (RFC 9457) with a stable `code`. Timestamps are RFC 3339 (UTC on output); money is integer minor units. \
+            `POST /v1/bookings` and `POST /v1/payments/{id}/complete` require an `Idempotency-Key`: the same key, \
+            user and body return the first answer again; another body answers 422 `idempotency_key_reused`. \
+            Reads are eventually consistent (milliseconds); this gateway also serves what it has just answered, \
+            so a client that got 201 sees its booking at once. Rate limits answer 429 `rate_limited` with `Retry-After`."
+    ),
+    paths(
+        auth::register, auth::verify, auth::resend, auth::login,
+        resources::create, resources::get_one, resources::list, resources::availability,
+        bookings::create, bookings::get_one, bookings::list, bookings::cancel, bookings::vendor_list,
+        payments::get_one, payments::complete, payments::webhook, payments::checkout_page,
+        ops::healthz, ops::metrics, ops::openapi, ops::docs,
+    ),
+    components(schemas(
+        Problem, FieldError, MoneyDto, RoleDto, RegisterRequest, RegisterResponse, VerifyRequest, VerifyResponse,
+        ResendRequest, ResendResponse, LoginRequest, TokenResponse, PriceDto, PolicyDto, CreateResourceRequest,
+        ResourceDto, ResourcePage, IntervalDto, AvailabilityDto, CreateBookingRequest, BookingPaymentDto, RefundDto,
+        BookingDto, BookingPage, ProcessingDto, OutcomeDto, CompletePaymentRequest, PaymentDto, WebhookAck, Health,
+    )),
+    modifiers(&Bearer),
+    tags(
+        (name = "auth", description = "Registration, email verification, login"),
+        (name = "resources", description = "Bookable resources and their busy time"),
+        (name = "bookings", description = "Holding, reading and cancelling bookings"),
+        (name = "payments", description = "The sandbox provider's checkout, payments and webhooks"),
+        (name = "operations", description = "Health, metrics, this document"),
+    )
+)]
+pub struct ApiDoc;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_describes_every_contract_endpoint_and_the_bearer_scheme() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&ApiDoc::openapi().to_json().unwrap()).unwrap();
+        for (path, method) in [
+            ("/v1/auth/register", "post"),
+            ("/v1/auth/verify", "post"),
+            ("/v1/auth/resend", "post"),
+            ("/v1/auth/login", "post"),
+            ("/v1/resources", "post"),
+            ("/v1/resources", "get"),
+            ("/v1/resources/{id}", "get"),
+            ("/v1/resources/{id}/availability", "get"),
+            ("/v1/vendor/bookings", "get"),
+            ("/v1/bookings", "post"),
+            ("/v1/bookings", "get"),
+            ("/v1/bookings/{id}", "get"),
+            ("/v1/bookings/{id}/cancel", "post"),
+            ("/v1/payments/{id}", "get"),
+            ("/v1/payments/{id}/complete", "post"),
+            ("/v1/webhooks/payments", "post"),
+            ("/healthz", "get"),
+            ("/metrics", "get"),
+        ] {
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{method} {path} missing"
+            );
+        }
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+        assert!(
+            doc["components"]["schemas"]["BookingDto"]["properties"]["hold_expires_at"].is_object()
+        );
+    }
+}

@@ -1,0 +1,326 @@
+//! Views and events to API JSON. Answers to commands are rendered from the
+//! reply event alone (plus immutable booking facts), so a replayed request
+//! gets the same body as the first one.
+
+use crate::dto::*;
+use crate::rfc3339;
+use slotstream_domain::Money;
+use slotstream_domain::booking::{BookingCancelled, BookingHeld, BookingStatus};
+use slotstream_domain::payment::PaymentStatus;
+use slotstream_domain::resource::{CancellationPolicy, Resource};
+use slotstream_runtime::views::{BookingView, PaymentView};
+
+/// API name of a booking status.
+pub fn booking_status(s: BookingStatus) -> &'static str {
+    match s {
+        BookingStatus::Pending => "pending",
+        BookingStatus::Confirmed => "confirmed",
+        BookingStatus::Failed => "failed",
+        BookingStatus::Expired => "expired",
+        BookingStatus::Cancelled => "cancelled",
+    }
+}
+
+/// Parses an API booking status.
+pub fn parse_booking_status(s: &str) -> Option<BookingStatus> {
+    Some(match s {
+        "pending" => BookingStatus::Pending,
+        "confirmed" => BookingStatus::Confirmed,
+        "failed" => BookingStatus::Failed,
+        "expired" => BookingStatus::Expired,
+        "cancelled" => BookingStatus::Cancelled,
+        _ => return None,
+    })
+}
+
+/// API name of a payment status.
+pub fn payment_status(s: PaymentStatus) -> &'static str {
+    match s {
+        PaymentStatus::RequiresPayment => "requires_payment",
+        PaymentStatus::Processing => "processing",
+        PaymentStatus::Succeeded => "succeeded",
+        PaymentStatus::Failed => "failed",
+        PaymentStatus::Refunded => "refunded",
+        PaymentStatus::PartiallyRefunded => "partially_refunded",
+        PaymentStatus::Canceled => "canceled",
+    }
+}
+
+/// Money as JSON.
+pub fn money(m: &Money) -> MoneyDto {
+    MoneyDto {
+        amount: m.amount,
+        currency: m.currency.clone(),
+    }
+}
+
+fn policy(p: &CancellationPolicy) -> PolicyDto {
+    PolicyDto {
+        full_refund_hours: p.full_refund_hours,
+        partial_refund_hours: p.partial_refund_hours,
+        partial_refund_percent: p.partial_refund_percent,
+    }
+}
+
+/// A resource as JSON.
+pub fn resource(r: &Resource) -> ResourceDto {
+    ResourceDto {
+        id: r.id.to_string(),
+        vendor_id: r.vendor_id.to_string(),
+        name: r.name.clone(),
+        kind: r.kind.clone(),
+        price: PriceDto {
+            amount: r.price.amount,
+            currency: r.price.currency.clone(),
+            unit_minutes: r.price.unit_minutes,
+        },
+        timezone: r.timezone.clone(),
+        slot_minutes: r.slot_minutes,
+        min_minutes: r.min_minutes,
+        max_minutes: r.max_minutes,
+        cancellation_policy: policy(&r.cancellation_policy),
+        created_at: rfc3339::format(r.created_at),
+    }
+}
+
+/// The payment status a booking implies when its payment row is not visible yet.
+fn implied_payment_status(b: &BookingView) -> PaymentStatus {
+    match b.status {
+        BookingStatus::Pending => PaymentStatus::RequiresPayment,
+        BookingStatus::Confirmed => PaymentStatus::Succeeded,
+        BookingStatus::Failed => PaymentStatus::Failed,
+        BookingStatus::Expired | BookingStatus::Cancelled => PaymentStatus::Canceled,
+    }
+}
+
+fn refund_status(refund: &Money, refunded_so_far: Option<i64>) -> &'static str {
+    match refunded_so_far {
+        _ if refund.amount == 0 => "none",
+        Some(done) if done >= refund.amount => "succeeded",
+        _ => "pending",
+    }
+}
+
+/// A booking as JSON; `payment` is its payment row when visible.
+pub fn booking(b: &BookingView, payment: Option<&PaymentView>, checkout_url: String) -> BookingDto {
+    let pay_status = payment.map_or_else(|| implied_payment_status(b), |p| p.status);
+    let refund = match (&b.refund, b.status) {
+        (Some(r), BookingStatus::Cancelled) => Some(RefundDto {
+            amount: r.amount,
+            currency: r.currency.clone(),
+            status: refund_status(r, payment.map(|p| p.refunded_amount)),
+        }),
+        (None, BookingStatus::Cancelled) => Some(RefundDto {
+            amount: 0,
+            currency: b.amount.currency.clone(),
+            status: "none",
+        }),
+        _ => None,
+    };
+    BookingDto {
+        id: b.id.to_string(),
+        resource_id: b.resource_id.to_string(),
+        user_id: b.user_id.to_string(),
+        start: rfc3339::format(b.start),
+        end: rfc3339::format(b.end),
+        status: booking_status(b.status),
+        hold_expires_at: rfc3339::format(b.hold_expires_at),
+        amount: money(&b.amount),
+        payment: BookingPaymentDto {
+            id: b.payment_id.to_string(),
+            status: payment_status(pay_status),
+            checkout_url: payment.map_or(checkout_url, |p| p.checkout_url.clone()),
+        },
+        refund,
+        created_at: rfc3339::format(b.created_at),
+    }
+}
+
+/// The booking row a `BookingHeld` creates.
+pub fn held_view(e: &BookingHeld) -> BookingView {
+    BookingView {
+        id: e.booking_id.clone(),
+        resource_id: e.resource_id.clone(),
+        vendor_id: e.vendor_id.clone(),
+        user_id: e.user_id.clone(),
+        start: e.start,
+        end: e.end,
+        status: BookingStatus::Pending,
+        amount: e.amount.clone(),
+        hold_expires_at: e.hold_expires_at,
+        payment_id: e.payment_id.clone(),
+        refund: None,
+        created_at: e.held_at,
+        updated_at: e.held_at,
+    }
+}
+
+/// The payment row a `BookingHeld` leads to.
+pub fn intent_view(e: &BookingHeld, checkout_url: String) -> PaymentView {
+    PaymentView {
+        id: e.payment_id.clone(),
+        booking_id: e.booking_id.clone(),
+        resource_id: e.resource_id.clone(),
+        user_id: e.user_id.clone(),
+        status: PaymentStatus::RequiresPayment,
+        amount: e.amount.clone(),
+        refunded_amount: 0,
+        checkout_url,
+        updated_at: e.held_at,
+    }
+}
+
+/// The answer to a cancellation: the booking as the event leaves it, with the
+/// payment status the event implies.
+pub fn cancelled(
+    b: &BookingView,
+    e: &BookingCancelled,
+    checkout_url: String,
+) -> (BookingView, BookingDto) {
+    let mut after = b.clone();
+    after.status = BookingStatus::Cancelled;
+    after.refund = Some(e.refund.clone());
+    after.updated_at = after.updated_at.max(e.cancelled_at);
+    let pay_status = match (e.was_paid, e.refund.amount) {
+        (false, _) => PaymentStatus::Canceled,
+        (true, 0) => PaymentStatus::Succeeded,
+        (true, r) if r >= b.amount.amount => PaymentStatus::Refunded,
+        (true, _) => PaymentStatus::PartiallyRefunded,
+    };
+    let mut dto = booking(&after, None, checkout_url);
+    dto.payment.status = payment_status(pay_status);
+    if let Some(r) = dto.refund.as_mut() {
+        r.status = refund_status(&e.refund, None);
+    }
+    (after, dto)
+}
+
+/// A payment as JSON.
+pub fn payment(p: &PaymentView) -> PaymentDto {
+    PaymentDto {
+        id: p.id.to_string(),
+        booking_id: p.booking_id.to_string(),
+        status: payment_status(p.status),
+        amount: money(&p.amount),
+        refunded_amount: MoneyDto {
+            amount: p.refunded_amount,
+            currency: p.amount.currency.clone(),
+        },
+        checkout_url: p.checkout_url.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slotstream_domain::CommandId;
+
+    fn held() -> BookingHeld {
+        BookingHeld {
+            command_id: CommandId::from("c1"),
+            request_hash: "h1".into(),
+            booking_id: "bk_1".into(),
+            resource_id: "res_1".into(),
+            vendor_id: "usr_v".into(),
+            user_id: "usr_c".into(),
+            user_email: "c@x.io".into(),
+            start: 1_896_080_400_000,
+            end: 1_896_084_000_000,
+            amount: Money::new(2500, "EUR"),
+            payment_id: "pay_1".into(),
+            hold_expires_at: 1_896_000_900_000,
+            held_at: 1_896_000_000_000,
+        }
+    }
+
+    #[test]
+    fn a_held_booking_renders_exactly_as_the_contract_shows_it() {
+        let b = held_view(&held());
+        let v = serde_json::to_value(booking(
+            &b,
+            None,
+            "http://gw/v1/sandbox/checkout/pay_1".into(),
+        ))
+        .unwrap();
+        assert_eq!(v["id"], "bk_1");
+        assert_eq!(v["status"], "pending");
+        assert_eq!(v["start"], "2030-01-31T09:00:00Z");
+        assert_eq!(v["end"], "2030-01-31T10:00:00Z");
+        assert_eq!(
+            v["amount"],
+            serde_json::json!({"amount": 2500, "currency": "EUR"})
+        );
+        assert_eq!(v["payment"]["status"], "requires_payment");
+        assert_eq!(
+            v["payment"]["checkout_url"],
+            "http://gw/v1/sandbox/checkout/pay_1"
+        );
+        assert!(v.get("refund").is_none());
+    }
+
+    #[test]
+    fn a_cancelled_paid_booking_shows_its_refund_and_payment_status() {
+        let b = held_view(&held());
+        let e = BookingCancelled {
+            command_id: CommandId::from("c2"),
+            booking_id: "bk_1".into(),
+            resource_id: "res_1".into(),
+            user_id: "usr_c".into(),
+            user_email: "c@x.io".into(),
+            payment_id: "pay_1".into(),
+            was_paid: true,
+            refund: Money::new(1250, "EUR"),
+            cancelled_at: 1_896_000_100_000,
+        };
+        let (after, dto) = cancelled(&b, &e, String::new());
+        assert_eq!(after.status, BookingStatus::Cancelled);
+        let v = serde_json::to_value(dto).unwrap();
+        assert_eq!(v["status"], "cancelled");
+        assert_eq!(
+            v["refund"],
+            serde_json::json!({"amount": 1250, "currency": "EUR", "status": "pending"})
+        );
+        assert_eq!(v["payment"]["status"], "partially_refunded");
+
+        let mut pay = intent_view(&held(), String::new());
+        pay.status = PaymentStatus::PartiallyRefunded;
+        pay.refunded_amount = 1250;
+        let v = serde_json::to_value(booking(&after, Some(&pay), String::new())).unwrap();
+        assert_eq!(v["refund"]["status"], "succeeded");
+    }
+
+    #[test]
+    fn statuses_have_lower_case_api_names_that_parse_back() {
+        for s in [
+            BookingStatus::Pending,
+            BookingStatus::Confirmed,
+            BookingStatus::Failed,
+            BookingStatus::Expired,
+            BookingStatus::Cancelled,
+        ] {
+            assert_eq!(parse_booking_status(booking_status(s)), Some(s));
+        }
+        assert_eq!(parse_booking_status("PENDING"), None);
+        assert_eq!(
+            payment_status(PaymentStatus::PartiallyRefunded),
+            "partially_refunded"
+        );
+        assert_eq!(
+            payment_status(PaymentStatus::RequiresPayment),
+            "requires_payment"
+        );
+    }
+
+    #[test]
+    fn a_payment_renders_refunds_as_money() {
+        let mut p = intent_view(&held(), "u".into());
+        p.refunded_amount = 100;
+        let v = serde_json::to_value(payment(&p)).unwrap();
+        assert_eq!(v["status"], "requires_payment");
+        assert_eq!(
+            v["refunded_amount"],
+            serde_json::json!({"amount": 100, "currency": "EUR"})
+        );
+        assert_eq!(v["booking_id"], "bk_1");
+    }
+}

@@ -1,0 +1,485 @@
+//! `/v1/bookings` and `/v1/vendor/bookings`. The booking processor decides;
+//! the gateway only validates what it can know for sure beforehand.
+
+use super::{created, json, page_limit, unexpected, view_error};
+use crate::dto::*;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::extract::{ApiJson, IdempotencyKey};
+use crate::ids;
+use crate::render;
+use crate::rfc3339;
+use crate::state::{Answer, AppState};
+use crate::tokens::Caller;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use slotstream_domain::booking::*;
+use slotstream_domain::identity::Role;
+use slotstream_domain::resource::{Resource, price_for, validate_booking};
+use slotstream_domain::{BookingId, Interval, Millis, ResourceId};
+use slotstream_runtime::topics;
+use slotstream_runtime::views::BookingView;
+use slotstream_schemas::ReplyPayload;
+
+/// Latest instant a listing range may name: 9999-12-31T23:59:59.999Z.
+const END_OF_TIME: Millis = 253_402_300_799_999;
+
+/// Checks the rules that do not depend on the clock, so a synchronous 422 is
+/// exactly what the processor would answer (the "start in the past" rule is
+/// left to the processor: an idempotent retry after the start must still get
+/// its first answer).
+fn precheck(r: &Resource, iv: Interval) -> Result<(), ApiError> {
+    validate_booking(r, iv, Millis::MIN)
+        .and_then(|()| price_for(r, iv).map(|_| ()))
+        .map_err(|v| ApiError::validation(vec![FieldError::new(v.field, v.message)]))
+}
+
+/// The rejection answer of a booking request.
+fn rejected(e: &BookingRejected) -> ApiError {
+    match e.reason {
+        RejectionReason::SlotUnavailable => ApiError::conflict(
+            "slot_unavailable",
+            "the interval overlaps a pending or confirmed booking; choose another time",
+        ),
+        RejectionReason::ResourceNotFound => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "resource_not_found",
+            "no resource has this resource_id",
+        ),
+        RejectionReason::IdempotencyKeyReused => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used with a different request; use a new key",
+        ),
+        RejectionReason::InvalidRequest => {
+            // The domain writes "<field>: <message>".
+            let (field, message) = e.detail.split_once(": ").unwrap_or(("body", &e.detail));
+            ApiError::invalid(field, message)
+        }
+    }
+}
+
+fn outcome(reason: RejectionReason) -> &'static str {
+    match reason {
+        RejectionReason::SlotUnavailable => "slot_unavailable",
+        RejectionReason::ResourceNotFound => "resource_not_found",
+        RejectionReason::InvalidRequest => "invalid",
+        RejectionReason::IdempotencyKeyReused => "idempotency_key_reused",
+    }
+}
+
+/// Book `[start, end)` on a resource; the slot is held until `hold_expires_at`.
+#[utoipa::path(post, path = "/v1/bookings", tag = "bookings", request_body = CreateBookingRequest,
+    params(("Idempotency-Key" = String, Header, description = "Required, 1 to 255 characters; a retry with the same key and body returns the first answer")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Held; pay at `payment.checkout_url`", body = BookingDto),
+        (status = 202, description = "Decision still pending: repeat the request with the same Idempotency-Key to get the decision (nothing happens twice), or GET the booking later", body = ProcessingDto),
+        (status = 400, description = "`idempotency_key_missing`", body = Problem),
+        (status = 401, description = "`unauthorized`", body = Problem),
+        (status = 404, description = "`resource_not_found`", body = Problem),
+        (status = 409, description = "`slot_unavailable`", body = Problem),
+        (status = 422, description = "`validation_failed` or `idempotency_key_reused`", body = Problem),
+        (status = 429, description = "`rate_limited`", body = Problem),
+    ))]
+pub async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    ApiJson(body): ApiJson<CreateBookingRequest>,
+) -> Result<Response, ApiError> {
+    st.limits.write(caller.user_id.as_str())?;
+    let mut errors = Vec::new();
+    let resource_id = body.resource_id.trim().to_owned();
+    if resource_id.is_empty() || resource_id.len() > 200 {
+        errors.push(FieldError::new("resource_id", "must be a resource id"));
+    }
+    let start = rfc3339::parse("start", &body.start)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let end = rfc3339::parse("end", &body.end)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let (Some(start), Some(end), true) = (start, end, errors.is_empty()) else {
+        return Err(ApiError::validation(errors));
+    };
+    let iv = Interval::new(start, end);
+    let resource_id = ResourceId(resource_id);
+    // Unknown here may just mean the view lags: the processor decides then.
+    if let Some(r) = st.resource(&resource_id).await? {
+        precheck(&r, iv)?;
+    } else if end <= start {
+        return Err(ApiError::invalid("end", "must be after start"));
+    }
+    let command_id = ids::command_id(&caller.user_id, &key.0);
+    let canonical =
+        serde_json::json!({"resource_id": resource_id.as_str(), "start": start, "end": end});
+    let booking_id = ids::booking_id_for(&command_id);
+    let cmd = BookingCommand::RequestBooking(RequestBooking {
+        command_id: command_id.clone(),
+        request_hash: ids::request_hash(&canonical),
+        booking_id: booking_id.clone(),
+        payment_id: ids::payment_id_for(&command_id),
+        resource_id: resource_id.clone(),
+        user_id: caller.user_id.clone(),
+        user_email: caller.email.clone(),
+        start,
+        end,
+        requested_at: st.now(),
+    });
+    let p = match st
+        .ask(
+            "request_booking",
+            topics::BOOKING_COMMANDS,
+            resource_id.as_str(),
+            &command_id,
+            cmd,
+        )
+        .await?
+    {
+        Answer::Pending => {
+            return Ok(json(
+                StatusCode::ACCEPTED,
+                &ProcessingDto {
+                    id: booking_id.to_string(),
+                    status: "processing",
+                },
+            ));
+        }
+        Answer::Replied(p) => p,
+    };
+    match &*p {
+        ReplyPayload::Booking(BookingEvent::BookingHeld(e)) => {
+            st.metrics.decision("request_booking", "held");
+            let view = render::held_view(e);
+            let url = st.checkout_url(&e.payment_id);
+            let now = st.now();
+            st.recent.payments.put(
+                e.payment_id.clone(),
+                render::intent_view(e, url.clone()),
+                now,
+            );
+            // Keep a newer remembered state (a cancel) over the replayed hold.
+            if st.recent.bookings.get(&e.booking_id, now).is_none() {
+                st.recent
+                    .bookings
+                    .put(e.booking_id.clone(), view.clone(), now);
+            }
+            let location = format!("/v1/bookings/{}", e.booking_id);
+            Ok(created(&location, &render::booking(&view, None, url)))
+        }
+        ReplyPayload::Booking(BookingEvent::BookingRejected(e)) => {
+            st.metrics.decision("request_booking", outcome(e.reason));
+            Err(rejected(e))
+        }
+        other => Err(unexpected("request_booking", other)),
+    }
+}
+
+/// Renders a booking with its payment row (if visible).
+async fn render_booking(st: &AppState, b: &BookingView) -> Result<BookingDto, ApiError> {
+    let payment = st.payment(&b.payment_id).await?;
+    Ok(render::booking(
+        b,
+        payment.as_ref(),
+        st.checkout_url(&b.payment_id),
+    ))
+}
+
+/// One booking: its owner's, or on one of the caller's resources.
+#[utoipa::path(get, path = "/v1/bookings/{id}", tag = "bookings",
+    params(("id" = String, Path, description = "Booking id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The booking", body = BookingDto),
+        (status = 401, description = "`unauthorized`", body = Problem),
+        (status = 404, description = "`not_found`", body = Problem),
+    ))]
+pub async fn get_one(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let b = st
+        .booking(&BookingId(id))
+        .await?
+        .filter(|b| b.user_id == caller.user_id || b.vendor_id == caller.user_id)
+        .ok_or_else(|| ApiError::not_found("booking"))?;
+    Ok(json(StatusCode::OK, &render_booking(&st, &b).await?))
+}
+
+/// The caller's bookings, newest first.
+#[utoipa::path(get, path = "/v1/bookings", tag = "bookings", params(BookingQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of bookings", body = BookingPage),
+        (status = 401, description = "`unauthorized`", body = Problem),
+        (status = 422, description = "`validation_failed` (status, limit, cursor)", body = Problem),
+    ))]
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<BookingQuery>,
+) -> Result<Response, ApiError> {
+    let limit = page_limit(q.limit.as_deref())?;
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(render::parse_booking_status(s).ok_or_else(|| {
+            ApiError::invalid(
+                "status",
+                "must be one of pending, confirmed, failed, expired, cancelled",
+            )
+        })?),
+    };
+    let page = st
+        .views
+        .bookings_by_user(&caller.user_id, status, limit, q.cursor.as_deref())
+        .await
+        .map_err(view_error)?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for b in &page.items {
+        items.push(render_booking(&st, b).await?);
+    }
+    Ok(json(
+        StatusCode::OK,
+        &BookingPage {
+            items,
+            next_cursor: page.next_cursor,
+        },
+    ))
+}
+
+/// Bookings on one of the caller's resources overlapping `[from, to)`, by start.
+#[utoipa::path(get, path = "/v1/vendor/bookings", tag = "bookings", params(VendorBookingQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of bookings", body = BookingPage),
+        (status = 401, description = "`unauthorized`", body = Problem),
+        (status = 403, description = "`forbidden`: customers", body = Problem),
+        (status = 404, description = "`not_found`: not one of the caller's resources", body = Problem),
+        (status = 422, description = "`validation_failed`", body = Problem),
+    ))]
+pub async fn vendor_list(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<VendorBookingQuery>,
+) -> Result<Response, ApiError> {
+    if caller.role != Role::Vendor {
+        return Err(ApiError::forbidden(
+            "only vendors can list bookings of their resources",
+        ));
+    }
+    let limit = page_limit(q.limit.as_deref())?;
+    let resource_id = q
+        .resource_id
+        .filter(|s| !s.is_empty())
+        .map(ResourceId)
+        .ok_or_else(|| ApiError::invalid("resource_id", "is required: one of your resources"))?;
+    let from = q
+        .from
+        .as_deref()
+        .map(|v| rfc3339::parse("from", v))
+        .transpose()
+        .map_err(|e| ApiError::validation(vec![e]))?;
+    let to =
+        q.to.as_deref()
+            .map(|v| rfc3339::parse("to", v))
+            .transpose()
+            .map_err(|e| ApiError::validation(vec![e]))?;
+    let (from, to) = (from.unwrap_or(0), to.unwrap_or(END_OF_TIME));
+    if to <= from {
+        return Err(ApiError::invalid("to", "must be after from"));
+    }
+    st.resource(&resource_id)
+        .await?
+        .filter(|r| r.vendor_id == caller.user_id)
+        .ok_or_else(|| ApiError::not_found("resource"))?;
+    let page = st
+        .views
+        .bookings_by_resource(&resource_id, from, to, limit, q.cursor.as_deref())
+        .await
+        .map_err(view_error)?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for b in &page.items {
+        items.push(render_booking(&st, b).await?);
+    }
+    Ok(json(
+        StatusCode::OK,
+        &BookingPage {
+            items,
+            next_cursor: page.next_cursor,
+        },
+    ))
+}
+
+/// Cancel a booking (its owner, before it starts); refunds per the policy.
+#[utoipa::path(post, path = "/v1/bookings/{id}/cancel", tag = "bookings",
+    params(("id" = String, Path, description = "Booking id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Optional; a retry with the same key returns the first answer")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Cancelled, with its refund", body = BookingDto),
+        (status = 202, description = "Decision still pending", body = ProcessingDto),
+        (status = 401, description = "`unauthorized`", body = Problem),
+        (status = 404, description = "`not_found`", body = Problem),
+        (status = 409, description = "`not_cancellable`: already final, or at/after its start", body = Problem),
+        (status = 429, description = "`rate_limited`", body = Problem),
+    ))]
+pub async fn cancel(
+    State(st): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    st.limits.write(caller.user_id.as_str())?;
+    let booking_id = BookingId(id);
+    let command_id = match IdempotencyKey::optional(&headers)? {
+        Some(k) => ids::command_id(&caller.user_id, &format!("cancel\0{booking_id}\0{}", k.0)),
+        None => ids::fresh_command_id(),
+    };
+    let b = st
+        .booking(&booking_id)
+        .await?
+        .filter(|b| b.user_id == caller.user_id)
+        .ok_or_else(|| ApiError::not_found("booking"))?;
+    let cmd = BookingCommand::CancelBooking(CancelBooking {
+        command_id: command_id.clone(),
+        booking_id: booking_id.clone(),
+        resource_id: b.resource_id.clone(),
+        user_id: caller.user_id.clone(),
+        requested_at: st.now(),
+    });
+    let p = match st
+        .ask(
+            "cancel_booking",
+            topics::BOOKING_COMMANDS,
+            b.resource_id.as_str(),
+            &command_id,
+            cmd,
+        )
+        .await?
+    {
+        Answer::Pending => {
+            return Ok(json(
+                StatusCode::ACCEPTED,
+                &ProcessingDto {
+                    id: booking_id.to_string(),
+                    status: "processing",
+                },
+            ));
+        }
+        Answer::Replied(p) => p,
+    };
+    match &*p {
+        ReplyPayload::Booking(BookingEvent::BookingCancelled(e)) => {
+            st.metrics.decision("cancel_booking", "cancelled");
+            let (after, dto) = render::cancelled(&b, e, st.checkout_url(&b.payment_id));
+            st.recent.bookings.put(booking_id, after, st.now());
+            Ok(json(StatusCode::OK, &dto))
+        }
+        ReplyPayload::Booking(BookingEvent::CancellationRejected(e)) => match e.reason {
+            CancellationRejectionReason::NotFound => {
+                st.metrics.decision("cancel_booking", "not_found");
+                Err(ApiError::not_found("booking"))
+            }
+            CancellationRejectionReason::NotCancellable => {
+                st.metrics.decision("cancel_booking", "not_cancellable");
+                Err(ApiError::conflict(
+                    "not_cancellable",
+                    "this booking can no longer be cancelled: it is final, or it has started",
+                ))
+            }
+        },
+        other => Err(unexpected("cancel_booking", other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slotstream_domain::resource::{CancellationPolicy, Price};
+    use slotstream_domain::{CommandId, UserId};
+
+    fn resource() -> Resource {
+        Resource {
+            id: "res_1".into(),
+            vendor_id: UserId::from("usr_v"),
+            name: "Room".into(),
+            kind: "room".into(),
+            price: Price {
+                amount: 1000,
+                currency: "EUR".into(),
+                unit_minutes: 60,
+            },
+            timezone: "UTC".into(),
+            slot_minutes: 15,
+            min_minutes: 15,
+            max_minutes: 120,
+            cancellation_policy: CancellationPolicy::default(),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_precheck_refuses_clock_free_rule_breaks_but_not_past_starts() {
+        let r = resource();
+        let h = 3_600_000;
+        assert!(
+            precheck(&r, Interval::new(h, 2 * h)).is_ok(),
+            "a start long past is the processor's call"
+        );
+        assert_eq!(
+            precheck(&r, Interval::new(2 * h, h)).unwrap_err().errors[0].field,
+            "end"
+        );
+        assert_eq!(
+            precheck(&r, Interval::new(h + 60_000, 2 * h))
+                .unwrap_err()
+                .errors[0]
+                .field,
+            "start"
+        );
+        assert!(
+            precheck(&r, Interval::new(h, 4 * h)).unwrap_err().errors[0]
+                .message
+                .contains("too long")
+        );
+    }
+
+    #[test]
+    fn rejections_map_to_the_contract_codes() {
+        let mut e = BookingRejected {
+            command_id: CommandId::from("c"),
+            request_hash: "h".into(),
+            booking_id: "bk".into(),
+            resource_id: "res".into(),
+            user_id: "usr".into(),
+            reason: RejectionReason::SlotUnavailable,
+            detail: String::new(),
+            rejected_at: 0,
+        };
+        assert_eq!(
+            (rejected(&e).status.as_u16(), rejected(&e).code),
+            (409, "slot_unavailable")
+        );
+        e.reason = RejectionReason::ResourceNotFound;
+        assert_eq!(
+            (rejected(&e).status.as_u16(), rejected(&e).code),
+            (404, "resource_not_found")
+        );
+        e.reason = RejectionReason::IdempotencyKeyReused;
+        assert_eq!(
+            (rejected(&e).status.as_u16(), rejected(&e).code),
+            (422, "idempotency_key_reused")
+        );
+        e.reason = RejectionReason::InvalidRequest;
+        e.detail = "start: start in the past: choose a later start".into();
+        let err = rejected(&e);
+        assert_eq!((err.status.as_u16(), err.code), (422, "validation_failed"));
+        assert_eq!(err.errors[0].field, "start");
+        assert_eq!(
+            err.errors[0].message,
+            "start in the past: choose a later start"
+        );
+    }
+}

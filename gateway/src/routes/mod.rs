@@ -1,0 +1,221 @@
+//! The router: every endpoint of the public contract, and the layers around
+//! them (request id, trace span, metrics, problem+json for bare errors,
+//! timeout, body limit, per-IP limit on `/v1/auth/*`).
+
+pub mod auth;
+pub mod bookings;
+pub mod ops;
+pub mod payments;
+pub mod resources;
+
+use crate::error::{self, ApiError, PROBLEM_JSON};
+use crate::extract::client_ip;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use slotstream_runtime::ViewError;
+use slotstream_schemas::ReplyPayload;
+use std::time::Instant;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Default page size of listings.
+pub const DEFAULT_LIMIT: usize = 20;
+
+/// The whole API on `state`.
+pub fn router(state: AppState) -> Router {
+    let limit = state.cfg.body_limit;
+    let auth = Router::new()
+        .route("/v1/auth/register", post(auth::register))
+        .route("/v1/auth/verify", post(auth::verify))
+        .route("/v1/auth/resend", post(auth::resend))
+        .route("/v1/auth/login", post(auth::login))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit_auth));
+    let api = Router::new()
+        .route(
+            "/v1/resources",
+            post(resources::create).get(resources::list),
+        )
+        .route("/v1/resources/{id}", get(resources::get_one))
+        .route(
+            "/v1/resources/{id}/availability",
+            get(resources::availability),
+        )
+        .route("/v1/vendor/bookings", get(bookings::vendor_list))
+        .route("/v1/bookings", post(bookings::create).get(bookings::list))
+        .route("/v1/bookings/{id}", get(bookings::get_one))
+        .route("/v1/bookings/{id}/cancel", post(bookings::cancel))
+        .route("/v1/payments/{id}", get(payments::get_one))
+        .route("/v1/payments/{id}/complete", post(payments::complete))
+        .route("/v1/webhooks/payments", post(payments::webhook))
+        .route("/v1/sandbox/checkout/{id}", get(payments::checkout_page))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .route("/docs", get(ops::docs));
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(TraceLayer::new_for_http().make_span_with(span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            state.cfg.request_timeout,
+        ))
+        .layer(DefaultBodyLimit::max(limit));
+    auth.merge(api)
+        .fallback(|| async { error::for_status(StatusCode::NOT_FOUND) })
+        .method_not_allowed_fallback(|| async { error::for_status(StatusCode::METHOD_NOT_ALLOWED) })
+        .layer(layers)
+        .with_state(state)
+}
+
+/// The trace span of a request: bounded fields only.
+fn span(req: &Request) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("http", method = %req.method(), route, request_id)
+}
+
+/// Records latency by route template and status class, and gives bare error
+/// responses (from routing, limits, timeouts) the problem+json shape.
+async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = req.method().clone();
+    let mut res = next.run(req).await;
+    let status = res.status();
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        let mut fresh = error::for_status(status).into_response();
+        for name in [header::ALLOW, header::RETRY_AFTER] {
+            if let Some(v) = res.headers().get(&name) {
+                fresh.headers_mut().insert(name, v.clone());
+            }
+        }
+        res = fresh;
+    }
+    st.metrics.http(
+        &route,
+        &method,
+        status.as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    res
+}
+
+/// The per-IP limit of `/v1/auth/*`.
+async fn limit_auth(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    match st.limits.auth(client_ip(req.extensions())) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A JSON response with `status`.
+pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut res = (status, bytes).into_response();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            res
+        }
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+/// 201 with `Location: location`.
+pub fn created<T: serde::Serialize>(location: &str, body: &T) -> Response {
+    let mut res = json(StatusCode::CREATED, body);
+    if let Ok(v) = HeaderValue::from_str(location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+/// A page size: default 20, else 1 to 100.
+pub fn page_limit(raw: Option<&str>) -> Result<usize, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    match raw.trim().parse::<usize>() {
+        Ok(n) if (1..=100).contains(&n) => Ok(n),
+        _ => Err(ApiError::invalid(
+            "limit",
+            "must be an integer from 1 to 100",
+        )),
+    }
+}
+
+/// A view error as an answer: a foreign cursor is the client's mistake.
+pub fn view_error(e: ViewError) -> ApiError {
+    match e {
+        ViewError::BadCursor => ApiError::invalid(
+            "cursor",
+            "is not a cursor this API issued; pass a next_cursor from a previous page",
+        ),
+        other => ApiError::unavailable(&other),
+    }
+}
+
+/// A reply of a kind the command cannot have: a bug somewhere, logged.
+pub fn unexpected(command: &str, reply: &ReplyPayload) -> ApiError {
+    let kind = match reply {
+        ReplyPayload::Booking(_) => "booking event",
+        ReplyPayload::Payment(_) => "payment event",
+        ReplyPayload::Identity(_) => "identity event",
+    };
+    ApiError::internal(&format!("unexpected {kind} in reply to {command}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_limits_default_to_20_and_stay_within_1_to_100() {
+        assert_eq!(page_limit(None).unwrap(), 20);
+        assert_eq!(page_limit(Some("1")).unwrap(), 1);
+        assert_eq!(page_limit(Some("100")).unwrap(), 100);
+        for bad in ["0", "101", "-1", "ten", ""] {
+            assert_eq!(
+                page_limit(Some(bad)).unwrap_err().errors[0].field,
+                "limit",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_foreign_cursor_is_a_validation_failure_and_an_outage_is_503() {
+        assert_eq!(view_error(ViewError::BadCursor).errors[0].field, "cursor");
+        assert_eq!(
+            view_error(ViewError::Transient("down".into())).status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+}

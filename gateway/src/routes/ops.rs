@@ -1,0 +1,60 @@
+//! Operations endpoints: health, metrics, the OpenAPI document and its page.
+
+use super::json;
+use crate::dto::Health;
+use crate::error::ApiError;
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use std::sync::OnceLock;
+use utoipa::OpenApi;
+
+/// 200 once the gateway can answer (its reply router runs); 503 otherwise.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "`unavailable`: replies are not being read", body = crate::error::Problem),
+    ))]
+pub async fn healthz(State(st): State<AppState>) -> Response {
+    if st.replies.is_alive() {
+        json(StatusCode::OK, &Health { status: "ok" })
+    } else {
+        ApiError::unavailable(&"the reply router is not running").into_response()
+    }
+}
+
+/// Prometheus text exposition of this gateway's metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(st): State<AppState>) -> Response {
+    st.metrics.pending(st.replies.pending());
+    let mut res = st.metrics.render().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    res
+}
+
+/// The OpenAPI 3.1 document, generated from the code.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI document", content_type = "application/json")))]
+pub async fn openapi() -> Response {
+    static DOC: OnceLock<String> = OnceLock::new();
+    let doc = DOC.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_default());
+    let mut res = doc.clone().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// A browsable API reference.
+#[utoipa::path(get, path = "/docs", tag = "operations",
+    responses((status = 200, description = "HTML page", content_type = "text/html")))]
+pub async fn docs() -> Html<&'static str> {
+    Html(include_str!("docs.html"))
+}

@@ -1,0 +1,255 @@
+//! `/v1/payments`, the provider's webhook and the sandbox checkout page.
+
+use super::{json, unexpected};
+use crate::dto::*;
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, IdempotencyKey};
+use crate::ids;
+use crate::render;
+use crate::state::{Answer, AppState};
+use crate::tokens::Caller;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use bytes::Bytes;
+use secrecy::ExposeSecret;
+use slotstream_domain::PaymentId;
+use slotstream_domain::payment::*;
+use slotstream_payments::webhook::{self, ProviderEvent, SIGNATURE_HEADER, TOLERANCE_SECS};
+use slotstream_runtime::topics;
+use slotstream_runtime::views::PaymentView;
+use slotstream_schemas::ReplyPayload;
+use std::time::{Duration, Instant};
+
+/// Longest pause between two looks at the payment view while it catches up.
+const MAX_POLL: Duration = Duration::from_millis(100);
+
+/// The payment, waiting up to the wait budget for the view to show it (it
+/// lags the booking's 201 by milliseconds).
+async fn payment_eventually(
+    st: &AppState,
+    id: &PaymentId,
+) -> Result<Option<PaymentView>, ApiError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(2);
+    loop {
+        if let Some(p) = st.payment(id).await? {
+            return Ok(Some(p));
+        }
+        let left = st.cfg.wait_budget.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        tokio::time::sleep(pause.min(left)).await;
+        pause = (pause * 2).min(MAX_POLL);
+    }
+}
+
+/// One payment (its payer's).
+#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments",
+    params(("id" = String, Path, description = "Payment id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The payment", body = PaymentDto),
+        (status = 401, description = "`unauthorized`", body = Problem),
+        (status = 404, description = "`not_found`", body = Problem),
+    ))]
+pub async fn get_one(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let p = st
+        .payment(&PaymentId(id))
+        .await?
+        .filter(|p| p.user_id == caller.user_id)
+        .ok_or_else(|| ApiError::not_found("payment"))?;
+    Ok(json(StatusCode::OK, &render::payment(&p)))
+}
+
+/// Finish checkout at the sandbox provider; the outcome arrives by webhook.
+#[utoipa::path(post, path = "/v1/payments/{id}/complete", tag = "payments", request_body = CompletePaymentRequest,
+    params(("id" = String, Path, description = "Payment id"),
+        ("Idempotency-Key" = String, Header, description = "Required, 1 to 255 characters")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Submitted to the provider (or still deciding)", body = ProcessingDto),
+        (status = 400, description = "`idempotency_key_missing`", body = Problem),
+        (status = 401, description = "`unauthorized`", body = Problem),
+        (status = 404, description = "`not_found`", body = Problem),
+        (status = 409, description = "`payment_not_pending`", body = Problem),
+        (status = 422, description = "`validation_failed` or `idempotency_key_reused`", body = Problem),
+        (status = 429, description = "`rate_limited`", body = Problem),
+    ))]
+pub async fn complete(
+    State(st): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CompletePaymentRequest>,
+) -> Result<Response, ApiError> {
+    st.limits.write(caller.user_id.as_str())?;
+    let payment_id = PaymentId(id);
+    let p = payment_eventually(&st, &payment_id)
+        .await?
+        .filter(|p| p.user_id == caller.user_id)
+        .ok_or_else(|| ApiError::not_found("payment"))?;
+    let (outcome, name) = match body.outcome {
+        OutcomeDto::Succeeded => (CheckoutOutcome::Succeeded, "succeeded"),
+        OutcomeDto::Failed => (CheckoutOutcome::Failed, "failed"),
+    };
+    let command_id = ids::command_id(&caller.user_id, &key.0);
+    let canonical = serde_json::json!({"payment_id": payment_id.as_str(), "outcome": name});
+    let cmd = PaymentCommand::SubmitCheckout(SubmitCheckout {
+        command_id: command_id.clone(),
+        request_hash: ids::request_hash(&canonical),
+        payment_id: payment_id.clone(),
+        resource_id: p.resource_id.clone(),
+        user_id: caller.user_id.clone(),
+        outcome,
+        requested_at: st.now(),
+    });
+    let accepted = || {
+        json(
+            StatusCode::ACCEPTED,
+            &ProcessingDto {
+                id: payment_id.to_string(),
+                status: "processing",
+            },
+        )
+    };
+    let reply = match st
+        .ask(
+            "submit_checkout",
+            topics::PAYMENT_COMMANDS,
+            p.resource_id.as_str(),
+            &command_id,
+            cmd,
+        )
+        .await?
+    {
+        Answer::Pending => return Ok(accepted()),
+        Answer::Replied(r) => r,
+    };
+    match &*reply {
+        ReplyPayload::Payment(PaymentEvent::CheckoutSubmitted(e)) => {
+            st.metrics.decision("submit_checkout", "submitted");
+            let now = st.now();
+            let mut row = p.clone();
+            if row.status == PaymentStatus::RequiresPayment {
+                row.status = PaymentStatus::Processing;
+                row.updated_at = row.updated_at.max(e.submitted_at);
+                st.recent.payments.put(payment_id.clone(), row, now);
+            }
+            Ok(accepted())
+        }
+        ReplyPayload::Payment(PaymentEvent::CheckoutRejected(e)) => {
+            let err = match e.reason {
+                CheckoutRejectionReason::NotFound => ApiError::not_found("payment"),
+                CheckoutRejectionReason::NotPending => ApiError::conflict(
+                    "payment_not_pending",
+                    "this payment is not waiting for payment any more; GET it for its status",
+                ),
+                CheckoutRejectionReason::IdempotencyKeyReused => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was already used with a different request; use a new key",
+                ),
+            };
+            st.metrics.decision("submit_checkout", err.code);
+            Err(err)
+        }
+        other => Err(unexpected("submit_checkout", other)),
+    }
+}
+
+/// The payment provider reports an outcome (signed; see `Slotstream-Signature`).
+#[utoipa::path(post, path = "/v1/webhooks/payments", tag = "payments",
+    params(("Slotstream-Signature" = String, Header, description = "`t=<unix secs>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>`")),
+    request_body(content = String, description = "Provider event JSON: `{id, type, data: {payment_id, resource_id, reason}, created}`", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Recorded (redeliveries are harmless)", body = WebhookAck),
+        (status = 400, description = "`webhook_signature_invalid` or `malformed_json`", body = Problem),
+        (status = 503, description = "`unavailable`: retry the delivery", body = Problem),
+    ))]
+pub async fn webhook(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let secret = st.cfg.webhook_secret.expose_secret().as_bytes();
+    webhook::verify(
+        secret,
+        signature,
+        &body,
+        st.now().div_euclid(1000),
+        TOLERANCE_SECS,
+    )
+    .map_err(|e| ApiError::bad_request("webhook_signature_invalid", e.to_string()))?;
+    let event: ProviderEvent = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("not a provider event: {e}"))
+    })?;
+    let ack = || json(StatusCode::OK, &WebhookAck { received: true });
+    let Some(outcome) = event.outcome() else {
+        // Event types we do not handle are acknowledged, as providers expect.
+        return Ok(ack());
+    };
+    let resource_id = event.data.resource_id.clone();
+    let cmd = PaymentCommand::RecordProviderOutcome(RecordProviderOutcome {
+        provider_event_id: event.id,
+        payment_id: event.data.payment_id,
+        resource_id: resource_id.clone(),
+        outcome,
+        reason: event.data.reason,
+        occurred_at: event.created.saturating_mul(1000),
+    });
+    st.send(topics::PAYMENT_COMMANDS, resource_id.as_str(), cmd, None)
+        .await?;
+    Ok(ack())
+}
+
+fn escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '&' => "&amp;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// The sandbox provider's hosted checkout page.
+#[utoipa::path(get, path = "/v1/sandbox/checkout/{id}", tag = "payments",
+    params(("id" = String, Path, description = "Payment id")),
+    responses((status = 200, description = "An HTML page with a pay and a decline button", content_type = "text/html")))]
+pub async fn checkout_page(Path(id): Path<String>) -> Response {
+    let id = escape(&id);
+    let page = include_str!("checkout.html").replace("{{PAYMENT_ID}}", &id);
+    let mut res = Html(page).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'"),
+    );
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checkout_page_escapes_the_id() {
+        assert_eq!(
+            escape(r#"<script>"x"&'"#),
+            "&lt;script&gt;&quot;x&quot;&amp;&#39;"
+        );
+        assert_eq!(escape("pay_123"), "pay_123");
+    }
+}

@@ -1,0 +1,263 @@
+//! What every handler shares: the ports, the codec, the reply waiters, the
+//! read-your-writes caches, limiters, token keys and metrics; and the one way
+//! to write a command and wait for its answer.
+
+use crate::config::GatewayConfig;
+use crate::error::ApiError;
+use crate::limits::Limiters;
+use crate::metrics::Metrics;
+use crate::passwords::Passwords;
+use crate::recent::Recent;
+use crate::replies::Replies;
+use crate::tokens::Tokens;
+use bytes::Bytes;
+use secrecy::ExposeSecret;
+use slotstream_domain::resource::Resource;
+use slotstream_domain::{BookingId, CommandId, Millis, PaymentId, ResourceId};
+use slotstream_runtime::views::{BookingView, PaymentView, UserView};
+use slotstream_runtime::{Clock, OutRecord, Producer, TopicSpec, ViewStore};
+use slotstream_schemas::{Codec, Contract, Envelope, ReplyPayload};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::task::AbortHandle;
+
+/// The gateway's shared state (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct AppState(pub Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Bookings, payments, resources and accounts this gateway just answered.
+#[derive(Debug)]
+pub struct RecentWrites {
+    /// Bookings by id.
+    pub bookings: Recent<BookingId, BookingView>,
+    /// Payments by id.
+    pub payments: Recent<PaymentId, PaymentView>,
+    /// Resources by id.
+    pub resources: Recent<ResourceId, Resource>,
+    /// Accounts by normalized email.
+    pub users: Recent<String, UserView>,
+}
+
+/// See [`AppState`].
+#[derive(Debug)]
+pub struct Inner {
+    /// Configuration.
+    pub cfg: GatewayConfig,
+    /// Writes commands.
+    pub producer: Arc<dyn Producer>,
+    /// Read views.
+    pub views: Arc<dyn ViewStore>,
+    /// The gateway's clock.
+    pub clock: Arc<dyn Clock>,
+    /// Record codec.
+    pub codec: Codec,
+    /// Reply waiters.
+    pub replies: Arc<Replies>,
+    /// Read-your-writes caches.
+    pub recent: RecentWrites,
+    /// Rate limiters.
+    pub limits: Limiters,
+    /// Access tokens.
+    pub tokens: Tokens,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Background tasks, stopped when the last handle to the state goes.
+    pub tasks: std::sync::Mutex<Vec<AbortHandle>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let tasks = self.tasks.get_mut().map(std::mem::take).unwrap_or_default();
+        for t in tasks {
+            t.abort();
+        }
+    }
+}
+
+/// What a command's wait ended with.
+#[derive(Debug)]
+pub enum Answer {
+    /// The processor's reply.
+    Replied(Arc<ReplyPayload>),
+    /// Nothing within the wait budget: answer 202 `processing`.
+    Pending,
+}
+
+impl Inner {
+    /// Now, by the gateway's clock.
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    /// The OTP secret's bytes.
+    pub fn otp_secret(&self) -> &[u8] {
+        self.cfg.otp_secret.expose_secret().as_bytes()
+    }
+
+    /// Where `payment` is paid (the sandbox provider's page on this gateway).
+    pub fn checkout_url(&self, payment: &PaymentId) -> String {
+        format!("{}/v1/sandbox/checkout/{payment}", self.cfg.public_url)
+    }
+
+    fn record<T: Contract>(
+        &self,
+        topic: TopicSpec,
+        key: &str,
+        value: &T,
+    ) -> Result<OutRecord, ApiError> {
+        Ok(OutRecord {
+            topic: topic.name,
+            partition: None,
+            key: Bytes::copy_from_slice(key.as_bytes()),
+            value: self
+                .codec
+                .encode(value)
+                .map_err(|e| ApiError::internal(&e))?,
+            timestamp: self.now(),
+        })
+    }
+
+    /// Appends `payload` to `topic` keyed by `key`, without waiting for any
+    /// reply; resolves once the record is durable.
+    pub async fn send<C>(
+        &self,
+        topic: TopicSpec,
+        key: &str,
+        payload: C,
+        reply_to: Option<String>,
+    ) -> Result<(), ApiError>
+    where
+        Envelope<C>: Contract,
+    {
+        let env = Envelope {
+            event_id: uuid::Uuid::now_v7().to_string(),
+            occurred_at: self.now(),
+            reply_to,
+            payload,
+        };
+        let rec = self.record(topic, key, &env)?;
+        self.producer
+            .send(vec![rec])
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        Ok(())
+    }
+
+    /// Writes a command and waits up to the wait budget for its reply.
+    pub async fn ask<C>(
+        &self,
+        command: &'static str,
+        topic: TopicSpec,
+        key: &str,
+        command_id: &CommandId,
+        payload: C,
+    ) -> Result<Answer, ApiError>
+    where
+        Envelope<C>: Contract,
+    {
+        let started = Instant::now();
+        // Registered before sending: the reply cannot slip past us.
+        let waiter = self.replies.register(command_id.as_str());
+        self.send(topic, key, payload, Some(self.cfg.gateway_id.clone()))
+            .await?;
+        let budget = self.cfg.wait_budget.saturating_sub(started.elapsed());
+        let reply = waiter.wait(budget).await;
+        self.metrics
+            .reply_wait(command, reply.is_some(), started.elapsed().as_secs_f64());
+        Ok(match reply {
+            Some(r) => Answer::Replied(r),
+            None => {
+                self.metrics.decision(command, "timeout");
+                Answer::Pending
+            }
+        })
+    }
+
+    /// A resource: remembered ones first (resources never change once
+    /// registered, so a remembered copy is never stale), then the view.
+    pub async fn resource(&self, id: &ResourceId) -> Result<Option<Resource>, ApiError> {
+        let now = self.now();
+        if let Some(r) = self.recent.resources.get(id, now) {
+            return Ok(Some(r));
+        }
+        let found = self
+            .views
+            .resource(id)
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        if let Some(r) = &found {
+            self.recent.resources.put(id.clone(), r.clone(), now);
+        }
+        Ok(found)
+    }
+
+    /// A booking: the newer of the view's row and the one just answered.
+    pub async fn booking(&self, id: &BookingId) -> Result<Option<BookingView>, ApiError> {
+        let view = self
+            .views
+            .booking(id)
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        let mine = self.recent.bookings.get(id, self.now());
+        Ok(match (view, mine) {
+            (Some(v), Some(m)) if m.updated_at > v.updated_at => Some(m),
+            (Some(v), _) => Some(v),
+            (None, m) => m,
+        })
+    }
+
+    /// A payment: of the view's row and the one just answered, the one
+    /// further along its lifecycle. (Timestamps can't decide it: a provider
+    /// reports outcomes on its own clock, in whole seconds.)
+    pub async fn payment(&self, id: &PaymentId) -> Result<Option<PaymentView>, ApiError> {
+        let view = self
+            .views
+            .payment(id)
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        let mine = self.recent.payments.get(id, self.now());
+        Ok(match (view, mine) {
+            (Some(v), Some(m)) if progress(m.status) > progress(v.status) => Some(m),
+            (Some(v), _) => Some(v),
+            (None, m) => m,
+        })
+    }
+
+    /// An account by normalized email; a verification this gateway just
+    /// answered wins over a view that has not caught up.
+    pub async fn user(&self, email: &str) -> Result<Option<UserView>, ApiError> {
+        let view = self
+            .views
+            .user_by_email(email)
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        let mine = self.recent.users.get(&email.to_owned(), self.now());
+        Ok(match (view, mine) {
+            (Some(v), Some(m)) if m.verified && !v.verified && m.user_id == v.user_id => Some(m),
+            (Some(v), Some(m)) if m.created_at > v.created_at => Some(m),
+            (Some(v), _) => Some(v),
+            (None, m) => m,
+        })
+    }
+}
+
+/// How far along its lifecycle a payment status is; a row never goes back.
+fn progress(s: slotstream_domain::payment::PaymentStatus) -> u8 {
+    use slotstream_domain::payment::PaymentStatus as S;
+    match s {
+        S::RequiresPayment => 0,
+        S::Processing => 1,
+        S::Succeeded | S::Failed | S::Canceled => 2,
+        S::PartiallyRefunded => 3,
+        S::Refunded => 4,
+    }
+}

@@ -1,0 +1,217 @@
+//! The views processors: project events into the read views the gateway's
+//! GETs serve. They are the only writers of the views; the views can always be
+//! rebuilt by replaying the topics from offset 0 (reset the group's offsets).
+//!
+//! Booking and payment events share a partitioning (by resource), identity
+//! events have their own, hence two groups.
+
+use crate::support;
+use slotstream_domain::Millis;
+use slotstream_domain::booking::{BookingEvent, BookingStatus};
+use slotstream_domain::identity::IdentityEvent;
+use slotstream_domain::payment::{PaymentEvent, PaymentStatus};
+use slotstream_runtime::log::{ConsumedRecord, StateEntry};
+use slotstream_runtime::views::{BookingView, PaymentView, UserView};
+use slotstream_runtime::{Output, Poison, Processor, TopicSpec, ViewWrite, topics};
+use slotstream_schemas::{Codec, Envelope};
+
+/// Projects booking and payment events.
+#[derive(Debug)]
+pub struct BookingViews {
+    codec: Codec,
+}
+
+impl BookingViews {
+    /// A processor decoding with `codec`.
+    pub fn new(codec: Codec) -> Self {
+        Self { codec }
+    }
+}
+
+fn patch(id: &slotstream_domain::BookingId, status: BookingStatus, at: Millis) -> ViewWrite {
+    ViewWrite::PatchBooking {
+        id: id.clone(),
+        status,
+        refund: None,
+        updated_at: at,
+    }
+}
+
+/// View writes for one booking event.
+pub fn booking_writes(ev: &BookingEvent) -> Vec<ViewWrite> {
+    match ev {
+        BookingEvent::ResourceRegistered(e) => vec![ViewWrite::PutResource(e.resource.clone())],
+        BookingEvent::BookingHeld(e) => vec![ViewWrite::PutBooking(BookingView {
+            id: e.booking_id.clone(),
+            resource_id: e.resource_id.clone(),
+            vendor_id: e.vendor_id.clone(),
+            user_id: e.user_id.clone(),
+            start: e.start,
+            end: e.end,
+            status: BookingStatus::Pending,
+            amount: e.amount.clone(),
+            hold_expires_at: e.hold_expires_at,
+            payment_id: e.payment_id.clone(),
+            refund: None,
+            created_at: e.held_at,
+            updated_at: e.held_at,
+        })],
+        BookingEvent::BookingConfirmed(e) => vec![patch(
+            &e.booking_id,
+            BookingStatus::Confirmed,
+            e.confirmed_at,
+        )],
+        BookingEvent::BookingFailed(e) => {
+            vec![patch(&e.booking_id, BookingStatus::Failed, e.failed_at)]
+        }
+        BookingEvent::BookingExpired(e) => {
+            vec![patch(&e.booking_id, BookingStatus::Expired, e.expired_at)]
+        }
+        BookingEvent::BookingCancelled(e) => vec![ViewWrite::PatchBooking {
+            id: e.booking_id.clone(),
+            status: BookingStatus::Cancelled,
+            refund: Some(e.refund.clone()),
+            updated_at: e.cancelled_at,
+        }],
+        BookingEvent::BookingRejected(_)
+        | BookingEvent::CancellationRejected(_)
+        | BookingEvent::PaymentOrphaned(_) => Vec::new(),
+    }
+}
+
+fn pay(
+    id: &slotstream_domain::PaymentId,
+    status: PaymentStatus,
+    refunded: Option<i64>,
+    at: Millis,
+) -> ViewWrite {
+    ViewWrite::PatchPayment {
+        id: id.clone(),
+        status,
+        refunded_amount: refunded,
+        updated_at: at,
+    }
+}
+
+/// View writes for one payment event.
+pub fn payment_writes(ev: &PaymentEvent) -> Vec<ViewWrite> {
+    match ev {
+        PaymentEvent::PaymentIntentCreated(e) => vec![ViewWrite::PutPayment(PaymentView {
+            id: e.payment_id.clone(),
+            booking_id: e.booking_id.clone(),
+            resource_id: e.resource_id.clone(),
+            user_id: e.user_id.clone(),
+            status: PaymentStatus::RequiresPayment,
+            amount: e.amount.clone(),
+            refunded_amount: 0,
+            checkout_url: e.checkout_url.clone(),
+            updated_at: e.created_at,
+        })],
+        PaymentEvent::CheckoutSubmitted(e) => vec![pay(
+            &e.payment_id,
+            PaymentStatus::Processing,
+            None,
+            e.submitted_at,
+        )],
+        PaymentEvent::PaymentCompleted(e) => vec![pay(
+            &e.payment_id,
+            PaymentStatus::Succeeded,
+            None,
+            e.completed_at,
+        )],
+        PaymentEvent::PaymentFailed(e) => {
+            vec![pay(&e.payment_id, PaymentStatus::Failed, None, e.failed_at)]
+        }
+        PaymentEvent::PaymentCanceled(e) => vec![pay(
+            &e.payment_id,
+            PaymentStatus::Canceled,
+            None,
+            e.canceled_at,
+        )],
+        PaymentEvent::PaymentRefunded(e) => vec![pay(
+            &e.payment_id,
+            e.status,
+            Some(e.refunded_total.amount),
+            e.refunded_at,
+        )],
+        PaymentEvent::CheckoutRejected(_) => Vec::new(),
+    }
+}
+
+impl Processor for BookingViews {
+    fn group(&self) -> &'static str {
+        "slotstream.views.booking"
+    }
+    fn inputs(&self) -> Vec<TopicSpec> {
+        vec![topics::BOOKING_EVENTS, topics::PAYMENT_EVENTS]
+    }
+    fn restore(&mut self, _: u32, _: Vec<StateEntry>) -> Result<(), Poison> {
+        Ok(())
+    }
+    fn revoke(&mut self, _: u32) {}
+    fn process(
+        &mut self,
+        record: &ConsumedRecord,
+        _now: Millis,
+        out: &mut Output,
+    ) -> Result<(), Poison> {
+        if &*record.topic == topics::BOOKING_EVENTS.name {
+            let env: Envelope<BookingEvent> = support::decode(&self.codec, record)?;
+            out.views.extend(booking_writes(&env.payload));
+        } else {
+            let env: Envelope<PaymentEvent> = support::decode(&self.codec, record)?;
+            out.views.extend(payment_writes(&env.payload));
+        }
+        Ok(())
+    }
+}
+
+/// Projects identity events into the users view (login reads it).
+#[derive(Debug)]
+pub struct IdentityViews {
+    codec: Codec,
+}
+
+impl IdentityViews {
+    /// A processor decoding with `codec`.
+    pub fn new(codec: Codec) -> Self {
+        Self { codec }
+    }
+}
+
+impl Processor for IdentityViews {
+    fn group(&self) -> &'static str {
+        "slotstream.views.identity"
+    }
+    fn inputs(&self) -> Vec<TopicSpec> {
+        vec![topics::IDENTITY_EVENTS]
+    }
+    fn restore(&mut self, _: u32, _: Vec<StateEntry>) -> Result<(), Poison> {
+        Ok(())
+    }
+    fn revoke(&mut self, _: u32) {}
+    fn process(
+        &mut self,
+        record: &ConsumedRecord,
+        _now: Millis,
+        out: &mut Output,
+    ) -> Result<(), Poison> {
+        let env: Envelope<IdentityEvent> = support::decode(&self.codec, record)?;
+        match env.payload {
+            IdentityEvent::UserRegistered(e) => out.views.push(ViewWrite::PutUser(UserView {
+                user_id: e.user_id,
+                email: e.email,
+                name: e.name,
+                role: e.role,
+                password_hash: e.password_hash,
+                verified: false,
+                created_at: e.registered_at,
+            })),
+            IdentityEvent::EmailVerified(e) => {
+                out.views.push(ViewWrite::MarkVerified { email: e.email })
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
