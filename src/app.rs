@@ -1,0 +1,80 @@
+//! `slotstream up` as a value: the platform's processors plus the gateway on a
+//! bound listener. End-to-end tests start exactly this on port 0.
+
+use crate::platform::Platform;
+use crate::settings::Settings;
+use anyhow::Context;
+use slotstream_gateway::{Gateway, GatewayConfig};
+use slotstream_runtime::Clock;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running Slotstream: processors and the HTTP gateway.
+#[derive(Debug)]
+pub struct App {
+    /// Where the gateway listens (the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    /// The processors and backend.
+    pub platform: Platform,
+    server: JoinHandle<std::io::Result<()>>,
+    stop_server: oneshot::Sender<()>,
+}
+
+impl App {
+    /// Binds `settings.listen`, starts every processor and the gateway.
+    pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(&settings.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        let mut settings = settings.clone();
+        // Checkout links and the sandbox's webhooks must reach the real port.
+        if settings.public_url.is_none() {
+            settings.public_url = Some(format!("http://{addr}"));
+        }
+        let platform = Platform::start(&settings, clock.clone()).await?;
+        let backend = platform.backend();
+        let cfg = GatewayConfig::new(
+            GatewayConfig::fresh_gateway_id(),
+            settings.public_url(),
+            platform.keys.webhook.clone(),
+            platform.keys.jwt.clone(),
+            platform.keys.otp.clone(),
+        );
+        let gateway = Gateway::start(
+            cfg,
+            backend.producer(),
+            backend.reader(),
+            platform.views(),
+            clock,
+            platform.codec.clone(),
+        )
+        .await
+        .context("starting the gateway")?;
+        let (stop_server, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(gateway.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        Ok(Self {
+            addr,
+            platform,
+            server,
+            stop_server,
+        })
+    }
+
+    /// The gateway's base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Drains in-flight requests, then stops the processors after their
+    /// current batch is committed.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop_server.send(());
+        self.server.await.context("gateway task")??;
+        self.platform.stop().await
+    }
+}

@@ -1,0 +1,13 @@
+//! # slotstream
+//!
+//! The binary's library half: configuration and the composition root, so the
+//! end-to-end tests and benchmarks start the platform exactly as `slotstream up`
+//! does. See ARCHITECTURE.md for the map of topics and processors.
+
+pub mod app;
+pub mod platform;
+pub mod settings;
+
+pub use app::App;
+pub use platform::Platform;
+pub use settings::Settings;

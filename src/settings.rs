@@ -1,0 +1,162 @@
+//! One typed configuration, layered: compiled defaults < TOML file
+//! (`--config` or `SLOTSTREAM_CONFIG`) < `SLOTSTREAM_*` environment < flags.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which storage and log the platform runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// One process, durable embedded log and views under the data dir.
+    Embedded,
+    /// Kafka, a schema registry and ScyllaDB.
+    Kafka,
+}
+
+/// Everything configurable. Field names are the `SLOTSTREAM_*` variables,
+/// lower-cased, without the prefix.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    /// Gateway address (`SLOTSTREAM_LISTEN`).
+    pub listen: String,
+    /// Embedded log, views, keys, outbox (`SLOTSTREAM_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// How long an unpaid booking holds its slot, e.g. `15m`, `3s`.
+    pub hold_ttl: String,
+    /// HS256 signing secret; generated once into the data dir when unset.
+    #[serde(skip_serializing)]
+    pub jwt_secret: Option<SecretString>,
+    /// SMTP server; unset writes `.eml` files to `<data_dir>/outbox/`.
+    pub smtp_url: Option<String>,
+    /// Sender address of every email.
+    pub mail_from: String,
+    /// `embedded` or `kafka`.
+    pub backend: BackendKind,
+    /// Kafka bootstrap servers (distributed mode).
+    pub kafka_brokers: Option<String>,
+    /// Confluent-compatible schema registry URL (distributed mode).
+    pub schema_registry_url: Option<String>,
+    /// ScyllaDB / Cassandra contact points (distributed mode).
+    pub scylla_nodes: Option<String>,
+    /// Raw librdkafka properties passed through to every client.
+    pub librdkafka: BTreeMap<String, String>,
+    /// fsync every commit of the embedded log (off only for benchmarks).
+    pub durable: bool,
+    /// Public base URL of the gateway, used in checkout links.
+    pub public_url: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            hold_ttl: "15m".into(),
+            jwt_secret: None,
+            smtp_url: None,
+            mail_from: "Slotstream <no-reply@slotstream.local>".into(),
+            backend: BackendKind::Embedded,
+            kafka_brokers: None,
+            schema_registry_url: None,
+            scylla_nodes: None,
+            librdkafka: BTreeMap::new(),
+            durable: true,
+            public_url: None,
+        }
+    }
+}
+
+/// Why configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A value has the wrong type or the file does not parse.
+    #[error("configuration is invalid: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Defaults < optional TOML file < `SLOTSTREAM_*` environment.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, SettingsError> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        let file = file
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("SLOTSTREAM_CONFIG").map(PathBuf::from));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(SettingsError::Invalid(format!(
+                    "config file {} does not exist",
+                    f.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig.merge(Env::prefixed("SLOTSTREAM_").ignore(&["CONFIG"]));
+        let s: Settings = fig
+            .extract()
+            .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+        s.hold_ttl()?;
+        Ok(s)
+    }
+
+    /// The hold TTL as a duration.
+    pub fn hold_ttl(&self) -> Result<Duration, SettingsError> {
+        let d = humantime::parse_duration(&self.hold_ttl)
+            .map_err(|e| SettingsError::Invalid(format!("hold_ttl {:?}: {e}", self.hold_ttl)))?;
+        if d.is_zero() {
+            return Err(SettingsError::Invalid("hold_ttl must be positive".into()));
+        }
+        Ok(d)
+    }
+
+    /// Where checkout links point.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+}
+
+#[cfg(test)]
+// figment's Jail API fixes the closure's (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_public_contract() {
+        let s = Settings::default();
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert_eq!(s.hold_ttl().unwrap(), Duration::from_secs(900));
+        assert_eq!(s.backend, BackendKind::Embedded);
+        assert!(s.smtp_url.is_none());
+    }
+
+    #[test]
+    fn a_toml_file_is_overridden_by_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("s.toml", "hold_ttl = \"3s\"\nlisten = \"127.0.0.1:9000\"\n")?;
+            jail.set_env("SLOTSTREAM_LISTEN", "127.0.0.1:9100");
+            let s = Settings::load(Some(std::path::Path::new("s.toml"))).unwrap();
+            assert_eq!(s.hold_ttl().unwrap(), Duration::from_secs(3));
+            assert_eq!(s.listen, "127.0.0.1:9100");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_hold_ttl_is_reported() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SLOTSTREAM_HOLD_TTL", "soon");
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.to_string().contains("hold_ttl"), "{err}");
+            Ok(())
+        });
+    }
+}
