@@ -17,6 +17,10 @@ use slotstream_schemas::{Codec, Envelope};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+// The same allocator as the `slotstream` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const NOW: i64 = 1_800_000_000_000;
 
 fn env_num(name: &str, default: usize) -> usize {
@@ -159,7 +163,11 @@ async fn run(durable: bool, decisions: usize, resources: usize, concurrent: bool
             dyn_backend,
             EffectPorts::default(),
             Arc::new(SystemClock),
-            DriverConfig::new(dead_letter(codec.clone())),
+            {
+                let mut cfg = DriverConfig::new(dead_letter(codec.clone()));
+                cfg.max_batch = env_num("MAX_BATCH", cfg.max_batch);
+                cfg
+            },
             rx.clone(),
         ))
     };

@@ -7,6 +7,11 @@ use slotstream_runtime::SystemClock;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+// Profiled: glibc malloc/free took a third of the booking hot path (small
+// short-lived allocations per record); mimalloc cuts that (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Resource booking as a Kafka-streaming choreography.
 #[derive(Debug, Parser)]
 #[command(name = "slotstream", version, about)]
