@@ -337,7 +337,7 @@ pub struct BookingQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct VendorBookingQuery {
-    /// One of the caller's resources (required).
+    /// Only this one of the caller's resources (default: all of them).
     pub resource_id: Option<String>,
     /// Bookings overlapping `[from, to)`; default: all time.
     pub from: Option<String>,

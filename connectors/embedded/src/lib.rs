@@ -286,6 +286,17 @@ impl ViewStore for EmbeddedBackend {
         views::read::bookings_by_user(&self.handle.store, user, status, limit, cursor)
     }
 
+    async fn bookings_by_vendor(
+        &self,
+        vendor: &UserId,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<BookingView>, ViewError> {
+        views::read::bookings_by_vendor(&self.handle.store, vendor, from, to, limit, cursor)
+    }
+
     async fn bookings_by_resource(
         &self,
         resource: &ResourceId,

@@ -33,6 +33,11 @@ pub(crate) const BOOKINGS_BY_USER: TableDefinition<(&str, i64, &str), u8> =
 /// (resource, start, booking id) -> end.
 pub(crate) const BOOKINGS_BY_RESOURCE: TableDefinition<(&str, i64, &str), i64> =
     TableDefinition::new("view/bookings_by_resource");
+/// (vendor, start, booking id) -> end.
+pub(crate) const BOOKINGS_BY_VENDOR: TableDefinition<(&str, i64, &str), i64> =
+    TableDefinition::new("view/bookings_by_vendor");
+/// vendor -> the longest booking ever stored on any of its resources.
+pub(crate) const VENDOR_SPAN: TableDefinition<&str, i64> = TableDefinition::new("view/vendor_span");
 /// resource -> the longest booking (end - start) ever stored for it: how far
 /// before `from` an overlap query has to look.
 pub(crate) const BOOKING_SPAN: TableDefinition<&str, i64> =

@@ -178,6 +178,8 @@ fn create_tables(txn: &redb::WriteTransaction, log_tables: &[String]) -> Result<
         txn.open_table(schema::BOOKINGS_BY_USER)?;
         txn.open_table(schema::BOOKINGS_BY_RESOURCE)?;
         txn.open_table(schema::BOOKING_SPAN)?;
+        txn.open_table(schema::BOOKINGS_BY_VENDOR)?;
+        txn.open_table(schema::VENDOR_SPAN)?;
         txn.open_table(schema::RESOURCES)?;
         txn.open_table(schema::RESOURCES_BY_VENDOR)?;
         txn.open_table(schema::RESOURCES_BY_KIND)?;

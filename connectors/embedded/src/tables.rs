@@ -66,6 +66,10 @@ tables! {
     bookings_by_resource: schema::BOOKINGS_BY_RESOURCE => ((&'static str, i64, &'static str), i64);
     /// Longest booking per resource.
     booking_span: schema::BOOKING_SPAN => (&'static str, i64);
+    /// Bookings by vendor index.
+    bookings_by_vendor: schema::BOOKINGS_BY_VENDOR => ((&'static str, i64, &'static str), i64);
+    /// Longest booking per vendor.
+    vendor_span: schema::VENDOR_SPAN => (&'static str, i64);
     /// Resources by id.
     resources: schema::RESOURCES => (&'static str, &'static [u8]);
     /// Resources by vendor index.

@@ -26,6 +26,7 @@ contract_tests!(
     bookings_by_user_are_newest_first_filtered_and_paginated,
     bad_cursors_are_refused,
     bookings_by_resource_overlap_half_open_windows,
+    bookings_by_vendor_span_all_their_resources,
     resources_filter_by_vendor_and_kind,
     payments_are_put_and_patched,
     users_are_found_by_email_and_verified,

@@ -249,7 +249,8 @@ pub async fn list(
     ))
 }
 
-/// Bookings on one of the caller's resources overlapping `[from, to)`, by start.
+/// Bookings on the caller's resources (all of them, or the one named by
+/// `resource_id`) overlapping `[from, to)`, by start.
 #[utoipa::path(get, path = "/v1/vendor/bookings", tag = "bookings", params(VendorBookingQuery),
     security(("bearer" = [])),
     responses(
@@ -270,11 +271,7 @@ pub async fn vendor_list(
         ));
     }
     let limit = page_limit(q.limit.as_deref())?;
-    let resource_id = q
-        .resource_id
-        .filter(|s| !s.is_empty())
-        .map(ResourceId)
-        .ok_or_else(|| ApiError::invalid("resource_id", "is required: one of your resources"))?;
+    let resource_id = q.resource_id.filter(|s| !s.is_empty()).map(ResourceId);
     let from = q
         .from
         .as_deref()
@@ -290,15 +287,24 @@ pub async fn vendor_list(
     if to <= from {
         return Err(ApiError::invalid("to", "must be after from"));
     }
-    st.resource(&resource_id)
-        .await?
-        .filter(|r| r.vendor_id == caller.user_id)
-        .ok_or_else(|| ApiError::not_found("resource"))?;
-    let page = st
-        .views
-        .bookings_by_resource(&resource_id, from, to, limit, q.cursor.as_deref())
-        .await
-        .map_err(view_error)?;
+    let cursor = q.cursor.as_deref();
+    let page = match resource_id {
+        Some(resource_id) => {
+            st.resource(&resource_id)
+                .await?
+                .filter(|r| r.vendor_id == caller.user_id)
+                .ok_or_else(|| ApiError::not_found("resource"))?;
+            st.views
+                .bookings_by_resource(&resource_id, from, to, limit, cursor)
+                .await
+        }
+        None => {
+            st.views
+                .bookings_by_vendor(&caller.user_id, from, to, limit, cursor)
+                .await
+        }
+    }
+    .map_err(view_error)?;
     let mut items = Vec::with_capacity(page.items.len());
     for b in &page.items {
         items.push(render_booking(&st, b).await?);

@@ -174,6 +174,16 @@ pub trait ViewStore: Send + Sync + std::fmt::Debug {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<BookingView>, ViewError>;
+    /// Bookings on any resource of a vendor whose interval overlaps
+    /// `[from, to)`, by start.
+    async fn bookings_by_vendor(
+        &self,
+        vendor: &UserId,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<BookingView>, ViewError>;
     /// A resource by id.
     async fn resource(&self, id: &ResourceId) -> Result<Option<Resource>, ViewError>;
     /// Resources, optionally of one vendor and/or kind, by id.

@@ -370,6 +370,60 @@ pub async fn bookings_by_resource_overlap_half_open_windows(store: &dyn ViewStor
     );
 }
 
+/// `bookings_by_vendor` spans every resource of the vendor (and no other
+/// vendor's), overlapping the half-open window, by start, paginated.
+pub async fn bookings_by_vendor_span_all_their_resources(store: &dyn ViewStore) {
+    let vendor = unique("vendor");
+    let user = unique("u");
+    let p = unique("b");
+    let mine = |id: &str, res: &str, start: Millis, end: Millis| {
+        let mut b = booking(&format!("{p}-{id}"), &user, res, start, end, T);
+        b.vendor_id = UserId::new(&vendor);
+        b
+    };
+    let (r1, r2) = (unique("res"), unique("res"));
+    let a = mine("a", &r1, T, T + HOUR);
+    let b = mine("b", &r2, T + 30 * MINUTE, T + 90 * MINUTE);
+    let long = mine("long", &r2, T - 30 * DAY, T + 5 * MINUTE);
+    let later = mine("later", &r1, T + 5 * HOUR, T + 6 * HOUR);
+    let mut other = booking(&unique("other"), &user, &unique("res"), T, T + HOUR, T);
+    other.vendor_id = UserId::new(unique("vendor"));
+    let writes = [&a, &b, &long, &later, &other].map(|x| ViewWrite::PutBooking(x.clone()));
+    put(store, writes.to_vec()).await;
+
+    let v = UserId::new(&vendor);
+    let cases: [(Millis, Millis, Vec<&BookingView>); 4] = [
+        (T, T + 2 * HOUR, vec![&long, &a, &b]),
+        (T + HOUR, T + 5 * HOUR, vec![&b]),
+        (T + 6 * HOUR, T + 7 * HOUR, vec![]),
+        (T - 31 * DAY, T + 7 * HOUR, vec![&long, &a, &b, &later]),
+    ];
+    for (from, to, want) in cases {
+        let got = store
+            .bookings_by_vendor(&v, from, to, 100, None)
+            .await
+            .expect("list");
+        let want: Vec<&str> = want.iter().map(|x| x.id.as_str()).collect();
+        assert_eq!(
+            ids(&got.items),
+            want,
+            "window [{}, {}) relative to T",
+            from - T,
+            to - T
+        );
+    }
+    let got = all_pages(1, |cur| {
+        let v = v.clone();
+        async move {
+            store
+                .bookings_by_vendor(&v, T - 31 * DAY, T + 7 * HOUR, 1, cur.as_deref())
+                .await
+        }
+    })
+    .await;
+    assert_eq!(ids(&got), ids(&[long, a, b, later]), "paginated by start");
+}
+
 /// Resources by id, by vendor, by kind and by both, in id order, paginated;
 /// a re-put moves a resource between kinds.
 pub async fn resources_filter_by_vendor_and_kind(store: &dyn ViewStore) {

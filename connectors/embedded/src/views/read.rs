@@ -153,18 +153,48 @@ pub(crate) fn bookings_by_resource(
     limit: usize,
     after: Option<&str>,
 ) -> Result<Page<BookingView>, ViewError> {
+    let index = (schema::BOOKINGS_BY_RESOURCE, schema::BOOKING_SPAN);
+    overlapping(store, index, resource.as_str(), (from, to), limit, after)
+}
+
+/// Bookings on any resource of a vendor overlapping `[from, to)`, by start.
+pub(crate) fn bookings_by_vendor(
+    store: &Store,
+    vendor: &UserId,
+    from: Millis,
+    to: Millis,
+    limit: usize,
+    after: Option<&str>,
+) -> Result<Page<BookingView>, ViewError> {
+    let index = (schema::BOOKINGS_BY_VENDOR, schema::VENDOR_SPAN);
+    overlapping(store, index, vendor.as_str(), (from, to), limit, after)
+}
+
+/// An (owner, start, id) -> end index and the owner's longest booking.
+type OverlapIndex = (
+    redb::TableDefinition<'static, (&'static str, i64, &'static str), i64>,
+    redb::TableDefinition<'static, &'static str, i64>,
+);
+
+/// Bookings of `owner` in `index` whose `[start, end)` overlaps `[from, to)`.
+fn overlapping(
+    store: &Store,
+    (index, spans): OverlapIndex,
+    owner: &str,
+    (from, to): (Millis, Millis),
+    limit: usize,
+    after: Option<&str>,
+) -> Result<Page<BookingView>, ViewError> {
     let after = after.map(cursor::parse_resource).transpose()?;
     let mut page = Pager::new(limit);
     if from >= to {
         return Ok(page.finish());
     }
     let txn = store.begin_read().map_err(transient)?;
-    let spans = txn.open_table(schema::BOOKING_SPAN).map_err(transient)?;
-    let index = txn
-        .open_table(schema::BOOKINGS_BY_RESOURCE)
-        .map_err(transient)?;
+    let spans = txn.open_table(spans).map_err(transient)?;
+    let index = txn.open_table(index).map_err(transient)?;
     let rows = txn.open_table(schema::BOOKINGS).map_err(transient)?;
-    let r = resource.as_str();
+    let r = owner;
     // No booking of `r` is longer than its span, so none starting at or
     // before `from - span` can reach past `from`.
     let span = spans.get(r).map_err(transient)?.map_or(0, |g| g.value());
@@ -183,7 +213,7 @@ pub(crate) fn bookings_by_resource(
             break;
         }
         let b: BookingView = get_row(&rows, "booking", id)?.ok_or_else(|| {
-            ViewError::Corrupt(format!("resource index names missing booking {id}"))
+            ViewError::Corrupt(format!("overlap index names missing booking {id}"))
         })?;
         page.push(b, || cursor::resource(start, id));
     }

@@ -94,11 +94,18 @@ fn put_booking(t: &mut Tables<'_>, b: &BookingView) -> Result<(), ApplyError> {
     )?;
     t.bookings_by_resource()?
         .insert((b.resource_id.as_str(), b.start, id), b.end)?;
+    t.bookings_by_vendor()?
+        .insert((b.vendor_id.as_str(), b.start, id), b.end)?;
     let len = b.end.saturating_sub(b.start);
     let spans = t.booking_span()?;
     let widest = spans.get(b.resource_id.as_str())?.map_or(0, |g| g.value());
     if len > widest {
         spans.insert(b.resource_id.as_str(), len)?;
+    }
+    let spans = t.vendor_span()?;
+    let widest = spans.get(b.vendor_id.as_str())?.map_or(0, |g| g.value());
+    if len > widest {
+        spans.insert(b.vendor_id.as_str(), len)?;
     }
     Ok(())
 }
@@ -110,6 +117,8 @@ fn unindex_booking(t: &mut Tables<'_>, old: &BookingView) -> Result<(), ApplyErr
         .remove((old.user_id.as_str(), !old.created_at, id))?;
     t.bookings_by_resource()?
         .remove((old.resource_id.as_str(), old.start, id))?;
+    t.bookings_by_vendor()?
+        .remove((old.vendor_id.as_str(), old.start, id))?;
     Ok(())
 }
 

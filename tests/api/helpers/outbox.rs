@@ -1,0 +1,167 @@
+//! Reading the outbox folder (`<data_dir>/outbox/*.eml`) as a person would:
+//! who it is to, the subject, the body with its transfer encoding undone.
+
+use base64::Engine;
+use std::path::Path;
+use std::time::SystemTime;
+
+/// One email from the outbox.
+#[derive(Clone, Debug)]
+pub struct Email {
+    /// The recipient's address (without any display name).
+    pub to: String,
+    /// The subject line, unfolded.
+    pub subject: String,
+    /// The decoded body.
+    pub body: String,
+    /// When the file was written, for ordering.
+    pub written: SystemTime,
+    /// The file name, to tell emails apart.
+    pub file: String,
+}
+
+impl Email {
+    /// The subject, a blank line and the body.
+    pub fn text(&self) -> String {
+        format!("{}\n\n{}", self.subject, self.body)
+    }
+}
+
+/// Every email in `dir` addressed to `addr` (case-insensitive), oldest first.
+/// A missing folder is an empty outbox; a file that does not parse yet (being
+/// written) is skipped and seen on the next look.
+pub fn read(dir: &Path, addr: &str) -> Vec<Email> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Email> = entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            let written = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            parse(&text, written, e.file_name().to_string_lossy().into_owned())
+        })
+        .filter(|m| m.to.eq_ignore_ascii_case(addr))
+        .collect();
+    out.sort_by(|a, b| a.written.cmp(&b.written).then_with(|| a.file.cmp(&b.file)));
+    out
+}
+
+/// The first run of exactly six ASCII digits in `text`.
+pub fn six_digits(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_digit() {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i - start == 6 {
+                return Some(text[start..i].to_owned());
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+fn parse(text: &str, written: SystemTime, file: String) -> Option<Email> {
+    let text = text.replace("\r\n", "\n");
+    let (head, body) = text.split_once("\n\n")?;
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in head.lines() {
+        if line.starts_with([' ', '\t']) {
+            let (_, v) = headers.last_mut()?;
+            v.push(' ');
+            v.push_str(line.trim());
+        } else if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let get = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let to = get("to")?;
+    let to = match (to.find('<'), to.rfind('>')) {
+        (Some(a), Some(b)) if a < b => to[a + 1..b].to_owned(),
+        _ => to,
+    };
+    let encoding = get("content-transfer-encoding")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let body = match encoding.as_str() {
+        "quoted-printable" => quoted_printable(body),
+        "base64" => {
+            let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .ok()?;
+            String::from_utf8_lossy(&raw).into_owned()
+        }
+        _ => body.to_owned(),
+    };
+    Some(Email {
+        to: to.trim().to_owned(),
+        subject: get("subject").unwrap_or_default(),
+        body,
+        written,
+        file,
+    })
+}
+
+fn quoted_printable(body: &str) -> String {
+    let mut out = Vec::with_capacity(body.len());
+    for line in body.split('\n') {
+        let (line, soft) = match line.strip_suffix('=') {
+            Some(l) => (l, true),
+            None => (line, false),
+        };
+        let b = line.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+                (b'=', Some(byte)) => {
+                    out.push(byte);
+                    i += 3;
+                }
+                (c, _) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        if !soft {
+            out.push(b'\n');
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quoted_printable_body_is_decoded_and_its_soft_breaks_joined() {
+        let eml = "To: <a@example.com>\r\nSubject: Your code\r\n \r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nRefund: 10.00 =\r\nEUR =3D ok\r\n";
+        let m = parse(eml, SystemTime::UNIX_EPOCH, "x.eml".into()).expect("parses");
+        assert_eq!(m.to, "a@example.com");
+        assert_eq!(m.body, "Refund: 10.00 EUR = ok\n\n");
+    }
+
+    #[test]
+    fn only_a_run_of_exactly_six_digits_is_a_code() {
+        assert_eq!(
+            six_digits("2026-11-24 1234567 code 042917."),
+            Some("042917".into())
+        );
+        assert_eq!(six_digits("no code 12345"), None);
+    }
+}

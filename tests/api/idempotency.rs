@@ -1,0 +1,273 @@
+//! `Idempotency-Key` on `POST /v1/bookings` and `POST /v1/payments/{id}/complete`:
+//! a retry gets the first answer again and nothing happens twice.
+
+use crate::helpers::time::HOUR;
+use crate::helpers::{Role, rfc3339, spawn_app, unique};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrying_a_booking_with_the_same_key_and_body_returns_the_first_answer_and_books_once() {
+    let app = spawn_app().await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    let customer = app.register_and_login(Role::Customer).await;
+    let resource = app.create_room(&vendor.token).await;
+    let start = app.slot_after(24 * 60);
+    let key = unique("key");
+
+    let first = app
+        .book(&customer.token, &key, &resource, start, start + HOUR)
+        .await;
+    let again = app
+        .book(&customer.token, &key, &resource, start, start + HOUR)
+        .await;
+
+    first.expect(201, "the first request");
+    assert_eq!(
+        again.status, first.status,
+        "the retry's status; body {}",
+        again.text
+    );
+    assert_eq!(again.body, first.body, "the retry's body");
+    let mine = app
+        .await_get("/v1/bookings", &customer.token, |r| {
+            r.body["items"].as_array().is_some_and(|i| !i.is_empty())
+        })
+        .await;
+    assert_eq!(
+        mine.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "bookings: {}",
+        mine.text
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrying_a_refused_booking_returns_the_same_refusal() {
+    let app = spawn_app().await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    let alice = app.register_and_login(Role::Customer).await;
+    let bob = app.register_and_login(Role::Customer).await;
+    let resource = app.create_room(&vendor.token).await;
+    let start = app.slot_after(24 * 60);
+    app.book_ok(&alice.token, &resource, start, start + HOUR)
+        .await;
+    let key = unique("key");
+
+    let first = app
+        .book(&bob.token, &key, &resource, start, start + HOUR)
+        .await;
+    let again = app
+        .book(&bob.token, &key, &resource, start, start + HOUR)
+        .await;
+
+    first.problem(409, "slot_unavailable");
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert_eq!(again.body["code"], first.body["code"]);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reusing_a_booking_key_with_another_body_is_refused_with_idempotency_key_reused() {
+    let app = spawn_app().await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    let customer = app.register_and_login(Role::Customer).await;
+    let resource = app.create_room(&vendor.token).await;
+    let start = app.slot_after(24 * 60);
+    let key = unique("key");
+    app.book(&customer.token, &key, &resource, start, start + HOUR)
+        .await
+        .expect(201, "the first request");
+
+    let r = app
+        .book(
+            &customer.token,
+            &key,
+            &resource,
+            start + 2 * HOUR,
+            start + 3 * HOUR,
+        )
+        .await;
+
+    r.problem(422, "idempotency_key_reused");
+    let mine = app
+        .await_get("/v1/bookings", &customer.token, |r| {
+            r.body["items"].as_array().is_some_and(|i| !i.is_empty())
+        })
+        .await;
+    assert_eq!(
+        mine.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "bookings: {}",
+        mine.text
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_key_from_another_user_is_a_different_request() {
+    let app = spawn_app().await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    let alice = app.register_and_login(Role::Customer).await;
+    let bob = app.register_and_login(Role::Customer).await;
+    let resource = app.create_room(&vendor.token).await;
+    let start = app.slot_after(24 * 60);
+    let key = unique("shared-key");
+
+    let a = app
+        .book(&alice.token, &key, &resource, start, start + HOUR)
+        .await;
+    let b = app
+        .book(&bob.token, &key, &resource, start + HOUR, start + 2 * HOUR)
+        .await;
+
+    a.expect(201, "alice");
+    b.expect(201, "bob");
+    assert_ne!(a.body["id"], b.body["id"]);
+    assert_eq!(b.body["user_id"], bob.id.as_str());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_without_an_idempotency_key_is_refused() {
+    let app = spawn_app().await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    let customer = app.register_and_login(Role::Customer).await;
+    let resource = app.create_room(&vendor.token).await;
+    let start = app.slot_after(24 * 60);
+    let body =
+        json!({"resource_id": resource, "start": rfc3339(start), "end": rfc3339(start + HOUR)});
+
+    let r = app
+        .post("/v1/bookings", Some(&customer.token), None, &body)
+        .await;
+
+    r.problem(400, "idempotency_key_missing");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_longer_than_255_characters_is_refused_and_books_nothing() {
+    let app = spawn_app().await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    let customer = app.register_and_login(Role::Customer).await;
+    let resource = app.create_room(&vendor.token).await;
+    let start = app.slot_after(24 * 60);
+
+    let r = app
+        .book(
+            &customer.token,
+            &"k".repeat(256),
+            &resource,
+            start,
+            start + HOUR,
+        )
+        .await;
+
+    assert!(
+        (400..500).contains(&r.status),
+        "a 256-character key was accepted: {} {}",
+        r.status,
+        r.text
+    );
+    r.assert_problem_shape();
+    let mine = app.get("/v1/bookings", Some(&customer.token)).await;
+    assert_eq!(mine.expect(200, "my bookings")["items"], json!([]));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrying_a_payment_completion_returns_the_first_answer_and_confirms_once() {
+    let app = spawn_app().await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    let customer = app.register_and_login(Role::Customer).await;
+    let resource = app.create_room(&vendor.token).await;
+    let start = app.slot_after(24 * 60);
+    let b = app
+        .book_ok(&customer.token, &resource, start, start + HOUR)
+        .await;
+    let pay = b["payment"]["id"].as_str().expect("payment id");
+    let key = unique("pay");
+
+    let first = app.complete(&customer.token, pay, "succeeded", &key).await;
+    app.await_booking_status(&customer.token, b["id"].as_str().expect("id"), "confirmed")
+        .await;
+    let again = app.complete(&customer.token, pay, "succeeded", &key).await;
+
+    first.expect(202, "the first completion");
+    assert_eq!(
+        again.status, first.status,
+        "the retry's status; body {}",
+        again.text
+    );
+    assert_eq!(again.body, first.body, "the retry's body");
+    app.await_email_containing(&customer.email, &["confirm"])
+        .await;
+    app.await_payment_status(&customer.token, pay, "succeeded")
+        .await;
+    let confirmations = app
+        .emails_to(&customer.email)
+        .iter()
+        .filter(|m| m.to_lowercase().contains("confirm"))
+        .count();
+    assert_eq!(
+        confirmations,
+        1,
+        "confirmation emails: {:#?}",
+        app.emails_to(&customer.email)
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reusing_a_payment_key_with_another_outcome_is_refused_with_idempotency_key_reused() {
+    let app = spawn_app().await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    let customer = app.register_and_login(Role::Customer).await;
+    let resource = app.create_room(&vendor.token).await;
+    let start = app.slot_after(24 * 60);
+    let b = app
+        .book_ok(&customer.token, &resource, start, start + HOUR)
+        .await;
+    let pay = b["payment"]["id"].as_str().expect("payment id");
+    let key = unique("pay");
+    app.complete(&customer.token, pay, "succeeded", &key)
+        .await
+        .expect(202, "the first completion");
+
+    let r = app.complete(&customer.token, pay, "failed", &key).await;
+
+    r.problem(422, "idempotency_key_reused");
+    app.await_booking_status(&customer.token, b["id"].as_str().expect("id"), "confirmed")
+        .await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_completion_without_an_idempotency_key_is_refused() {
+    let app = spawn_app().await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    let customer = app.register_and_login(Role::Customer).await;
+    let resource = app.create_room(&vendor.token).await;
+    let start = app.slot_after(24 * 60);
+    let b = app
+        .book_ok(&customer.token, &resource, start, start + HOUR)
+        .await;
+    let pay = b["payment"]["id"].as_str().expect("payment id");
+
+    let r = app
+        .post(
+            &format!("/v1/payments/{pay}/complete"),
+            Some(&customer.token),
+            None,
+            &json!({"outcome": "succeeded"}),
+        )
+        .await;
+
+    r.problem(400, "idempotency_key_missing");
+    let p = app
+        .await_payment_status(&customer.token, pay, "requires_payment")
+        .await;
+    assert_eq!(p["id"], pay);
+    app.stop().await;
+}

@@ -1,0 +1,20 @@
+//! The end-to-end suite: the whole product over real HTTP, tested against the
+//! public contract (`docs/api-contract.md`): status codes, problem+json
+//! `code`s, bodies and headers; never implementation details.
+//!
+//! Every test starts its own product on port 0 with a fresh data dir and a
+//! manual clock (`helpers::spawn_app`), and stops it at the end. Nothing
+//! sleeps to synchronise: observable states are awaited with bounded polls.
+
+mod helpers;
+
+mod auth;
+mod bookings;
+mod cancellation;
+mod concurrency;
+mod docs;
+mod errors;
+mod idempotency;
+mod payments;
+mod resources;
+mod security;
