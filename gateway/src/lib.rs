@@ -135,6 +135,7 @@ impl Gateway {
             metrics: Metrics::new(),
             producer,
             views,
+            reader: reader.clone(),
             clock,
             codec: codec.clone(),
             tasks: std::sync::Mutex::new(Vec::new()),

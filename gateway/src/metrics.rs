@@ -8,6 +8,7 @@
 //! | `slotstream_gateway_decisions_total` (counter) | `command`, `outcome` (`held`, `slot_unavailable`, ..., `timeout`) |
 //! | `slotstream_gateway_reply_wait_seconds` (histogram) | `command`, `outcome` (`replied`, `timeout`) |
 //! | `slotstream_gateway_replies_pending` (gauge) | none |
+//! | `slotstream_consumer_lag` (gauge): records not yet consumed and committed | `group`, `topic`, `partition` |
 
 use metrics::Recorder;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
@@ -104,6 +105,20 @@ impl Metrics {
         self.with(|| {
             metrics::histogram!("slotstream_gateway_reply_wait_seconds", "command" => command, "outcome" => outcome)
                 .record(secs);
+        });
+    }
+
+    /// Records of `topic`/`partition` that `group` has not yet consumed
+    /// and committed.
+    pub fn lag(&self, group: &'static str, topic: &'static str, partition: u32, lag: u64) {
+        self.with(|| {
+            metrics::gauge!(
+                "slotstream_consumer_lag",
+                "group" => group,
+                "topic" => topic,
+                "partition" => partition.to_string()
+            )
+            .set(lag as f64)
         });
     }
 

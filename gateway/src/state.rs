@@ -54,6 +54,8 @@ pub struct Inner {
     pub producer: Arc<dyn Producer>,
     /// Read views.
     pub views: Arc<dyn ViewStore>,
+    /// Reads log positions (consumer lag for `/metrics`).
+    pub reader: Arc<dyn slotstream_runtime::LogReader>,
     /// The gateway's clock.
     pub clock: Arc<dyn Clock>,
     /// Record codec.

@@ -80,6 +80,19 @@ async fn metrics_expose_request_latency_by_route_template_and_never_by_id() {
         !r.text.contains(raw_id),
         "a booking id leaked into a metric label"
     );
+    // Consumer lag is exported per processor group and input partition.
+    let lag_series = r
+        .text
+        .lines()
+        .filter(|l| l.starts_with("slotstream_consumer_lag{"))
+        .filter(|l| l.contains("group=\"slotstream.booking\"") && l.contains("partition=\""))
+        .count();
+    assert_eq!(
+        lag_series,
+        2 * 12,
+        "one lag series per input partition of the booking group:\n{}",
+        r.text
+    );
     app.stop().await;
 }
 

@@ -218,12 +218,7 @@ impl EmbeddedBackend {
         group: &str,
         tp: &TopicPartition,
     ) -> Result<Option<u64>, LogError> {
-        let txn = self.handle.store.begin_read().map_err(log::transient)?;
-        let table = txn.open_table(schema::OFFSETS).map_err(log::transient)?;
-        let found = table
-            .get((group, tp.topic.as_str(), tp.partition))
-            .map_err(log::transient)?;
-        Ok(found.map(|g| g.value()))
+        log::committed(&self.handle, group, tp)
     }
 }
 

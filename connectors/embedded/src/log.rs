@@ -98,8 +98,30 @@ pub struct EmbeddedReader {
     pub(crate) handle: Arc<Handle>,
 }
 
+/// The committed next offset of `group` on `tp`.
+pub(crate) fn committed(
+    handle: &Handle,
+    group: &str,
+    tp: &TopicPartition,
+) -> Result<Option<u64>, LogError> {
+    let txn = handle.store.begin_read().map_err(transient)?;
+    let table = txn.open_table(schema::OFFSETS).map_err(transient)?;
+    let found = table
+        .get((group, tp.topic.as_str(), tp.partition))
+        .map_err(transient)?;
+    Ok(found.map(|g| g.value()))
+}
+
 #[async_trait]
 impl LogReader for EmbeddedReader {
+    async fn committed_offset(
+        &self,
+        group: &str,
+        tp: &TopicPartition,
+    ) -> Result<Option<u64>, LogError> {
+        committed(&self.handle, group, tp)
+    }
+
     async fn read(
         &self,
         tp: &TopicPartition,

@@ -30,6 +30,20 @@ pub async fn healthz(State(st): State<AppState>) -> Response {
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(State(st): State<AppState>) -> Response {
     st.metrics.pending(st.replies.pending());
+    // Lag per processor group and input partition, read at scrape time.
+    for group in slotstream_runtime::topics::groups::ALL {
+        for topic in group.inputs {
+            for p in 0..topic.partitions {
+                let tp = slotstream_runtime::TopicPartition::new(topic.name, p);
+                let end = st.reader.end_offset(&tp).await;
+                let done = st.reader.committed_offset(group.name, &tp).await;
+                if let (Ok(end), Ok(done)) = (end, done) {
+                    let lag = end.saturating_sub(done.unwrap_or(0));
+                    st.metrics.lag(group.name, topic.name, p, lag);
+                }
+            }
+        }
+    }
     let mut res = st.metrics.render().into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

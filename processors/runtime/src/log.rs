@@ -165,6 +165,13 @@ pub trait LogReader: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<ConsumedRecord>, LogError>;
     /// The offset the next appended record will get.
     async fn end_offset(&self, tp: &TopicPartition) -> Result<u64, LogError>;
+    /// The next offset consumer group `group` will read from `tp`, as last
+    /// committed; `None` when the group never committed there.
+    async fn committed_offset(
+        &self,
+        group: &str,
+        tp: &TopicPartition,
+    ) -> Result<Option<u64>, LogError>;
 }
 
 /// A consumer-group member running one processor.

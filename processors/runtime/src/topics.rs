@@ -82,6 +82,66 @@ pub const ALL: [TopicSpec; 8] = [
     DEAD_LETTERS,
 ];
 
+/// A consumer group and the topics it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// The group id.
+    pub name: &'static str,
+    /// Its input topics (one partition count).
+    pub inputs: &'static [TopicSpec],
+}
+
+/// Every processor's consumer group (lag is reported for these).
+pub mod groups {
+    use super::*;
+
+    /// The booking processor.
+    pub const BOOKING: Group = Group {
+        name: "slotstream.booking",
+        inputs: &[BOOKING_COMMANDS, PAYMENT_EVENTS],
+    };
+    /// The payment processor.
+    pub const PAYMENT: Group = Group {
+        name: "slotstream.payment",
+        inputs: &[BOOKING_EVENTS, PAYMENT_COMMANDS],
+    };
+    /// The identity processor.
+    pub const IDENTITY: Group = Group {
+        name: "slotstream.identity",
+        inputs: &[IDENTITY_COMMANDS],
+    };
+    /// Emails about bookings.
+    pub const NOTIFICATION_BOOKING: Group = Group {
+        name: "slotstream.notification.booking",
+        inputs: &[BOOKING_EVENTS],
+    };
+    /// Emails about accounts.
+    pub const NOTIFICATION_IDENTITY: Group = Group {
+        name: "slotstream.notification.identity",
+        inputs: &[IDENTITY_EVENTS],
+    };
+    /// Booking and payment views.
+    pub const VIEWS_BOOKING: Group = Group {
+        name: "slotstream.views.booking",
+        inputs: &[BOOKING_EVENTS, PAYMENT_EVENTS],
+    };
+    /// The users view.
+    pub const VIEWS_IDENTITY: Group = Group {
+        name: "slotstream.views.identity",
+        inputs: &[IDENTITY_EVENTS],
+    };
+    /// All of them.
+    pub const ALL: [Group; 7] = [
+        BOOKING,
+        PAYMENT,
+        IDENTITY,
+        NOTIFICATION_BOOKING,
+        NOTIFICATION_IDENTITY,
+        VIEWS_BOOKING,
+        VIEWS_IDENTITY,
+    ];
+}
+
 /// Looks a topic up by name.
 pub fn by_name(name: &str) -> Option<TopicSpec> {
     ALL.iter().copied().find(|t| t.name == name)

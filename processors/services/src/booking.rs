@@ -93,11 +93,11 @@ fn command_id(cmd: &BookingCommand) -> &slotstream_domain::CommandId {
 
 impl Processor for BookingProcessor {
     fn group(&self) -> &'static str {
-        "slotstream.booking"
+        topics::groups::BOOKING.name
     }
 
     fn inputs(&self) -> Vec<TopicSpec> {
-        vec![topics::BOOKING_COMMANDS, topics::PAYMENT_EVENTS]
+        topics::groups::BOOKING.inputs.to_vec()
     }
 
     fn restore(&mut self, partition: u32, state: Vec<StateEntry>) -> Result<(), Poison> {

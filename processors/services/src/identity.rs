@@ -56,11 +56,11 @@ fn email_key(ev: &IdentityEvent) -> &str {
 
 impl Processor for IdentityProcessor {
     fn group(&self) -> &'static str {
-        "slotstream.identity"
+        topics::groups::IDENTITY.name
     }
 
     fn inputs(&self) -> Vec<TopicSpec> {
-        vec![topics::IDENTITY_COMMANDS]
+        topics::groups::IDENTITY.inputs.to_vec()
     }
 
     fn restore(&mut self, partition: u32, state: Vec<StateEntry>) -> Result<(), Poison> {

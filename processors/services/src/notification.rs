@@ -105,10 +105,10 @@ fn booking_email(ev: &BookingEvent) -> Option<(String, String, String)> {
 
 impl Processor for BookingNotifications {
     fn group(&self) -> &'static str {
-        "slotstream.notification.booking"
+        topics::groups::NOTIFICATION_BOOKING.name
     }
     fn inputs(&self) -> Vec<TopicSpec> {
-        vec![topics::BOOKING_EVENTS]
+        topics::groups::NOTIFICATION_BOOKING.inputs.to_vec()
     }
     fn restore(&mut self, _: u32, _: Vec<StateEntry>) -> Result<(), Poison> {
         Ok(())
@@ -155,10 +155,10 @@ impl IdentityNotifications {
 
 impl Processor for IdentityNotifications {
     fn group(&self) -> &'static str {
-        "slotstream.notification.identity"
+        topics::groups::NOTIFICATION_IDENTITY.name
     }
     fn inputs(&self) -> Vec<TopicSpec> {
-        vec![topics::IDENTITY_EVENTS]
+        topics::groups::NOTIFICATION_IDENTITY.inputs.to_vec()
     }
     fn restore(&mut self, _: u32, _: Vec<StateEntry>) -> Result<(), Poison> {
         Ok(())

@@ -105,11 +105,11 @@ fn resource_key(ev: &PaymentEvent) -> &str {
 
 impl Processor for PaymentProcessor {
     fn group(&self) -> &'static str {
-        "slotstream.payment"
+        topics::groups::PAYMENT.name
     }
 
     fn inputs(&self) -> Vec<TopicSpec> {
-        vec![topics::BOOKING_EVENTS, topics::PAYMENT_COMMANDS]
+        topics::groups::PAYMENT.inputs.to_vec()
     }
 
     fn restore(&mut self, partition: u32, state: Vec<StateEntry>) -> Result<(), Poison> {

@@ -140,10 +140,10 @@ pub fn payment_writes(ev: &PaymentEvent) -> Vec<ViewWrite> {
 
 impl Processor for BookingViews {
     fn group(&self) -> &'static str {
-        "slotstream.views.booking"
+        topics::groups::VIEWS_BOOKING.name
     }
     fn inputs(&self) -> Vec<TopicSpec> {
-        vec![topics::BOOKING_EVENTS, topics::PAYMENT_EVENTS]
+        topics::groups::VIEWS_BOOKING.inputs.to_vec()
     }
     fn restore(&mut self, _: u32, _: Vec<StateEntry>) -> Result<(), Poison> {
         Ok(())
@@ -181,10 +181,10 @@ impl IdentityViews {
 
 impl Processor for IdentityViews {
     fn group(&self) -> &'static str {
-        "slotstream.views.identity"
+        topics::groups::VIEWS_IDENTITY.name
     }
     fn inputs(&self) -> Vec<TopicSpec> {
-        vec![topics::IDENTITY_EVENTS]
+        topics::groups::VIEWS_IDENTITY.inputs.to_vec()
     }
     fn restore(&mut self, _: u32, _: Vec<StateEntry>) -> Result<(), Poison> {
         Ok(())

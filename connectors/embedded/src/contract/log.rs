@@ -329,6 +329,15 @@ pub async fn committed_offsets_resume_in_a_new_session(backend: &dyn Backend) {
         .map(|i| record(BOOKING_COMMANDS.name, &key, &i.to_string(), None))
         .collect();
     let base = backend.producer().send(records).await.expect("send")[0].offset;
+    let reader = backend.reader();
+    assert_eq!(
+        reader
+            .committed_offset(&group, &tp)
+            .await
+            .expect("committed"),
+        None,
+        "a new group has committed nothing"
+    );
 
     let mut first = backend
         .subscribe(&group, &[BOOKING_COMMANDS], 0, 1)
@@ -345,6 +354,14 @@ pub async fn committed_offsets_resume_in_a_new_session(backend: &dyn Backend) {
     };
     first.commit(txn).await.expect("commit offsets");
     drop(first);
+    assert_eq!(
+        reader
+            .committed_offset(&group, &tp)
+            .await
+            .expect("committed"),
+        Some(base + 4),
+        "the reader sees the committed offset"
+    );
 
     let mut second = backend
         .subscribe(&group, &[BOOKING_COMMANDS], 0, 1)
