@@ -121,8 +121,22 @@ pub async fn run<P: Processor>(
             wait = wait.min(Duration::from_millis(until as u64));
         }
         let polled = tokio::select! {
-            r = session.poll(cfg.max_batch, wait) => r?,
+            r = session.poll(cfg.max_batch, wait) => r,
             _ = shutdown.changed() => break,
+        };
+        let polled = match polled {
+            Ok(p) => p,
+            // A broker or disk hiccup: back off and poll again from the
+            // session's positions rather than stop the processor.
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(group, error = %e, "poll failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    _ = shutdown.changed() => break,
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
         };
         match polled {
             Poll::Idle => {}
