@@ -2,7 +2,7 @@
 //! login. The identity processor decides (one writer per email); the gateway
 //! hashes passwords, derives code hashes and issues tokens.
 
-use super::{json, unexpected};
+use super::{json, processing, unexpected};
 use crate::dto::*;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::ApiJson;
@@ -194,13 +194,7 @@ pub async fn verify(
         .await?
     {
         Answer::Pending => {
-            return Ok(json(
-                StatusCode::ACCEPTED,
-                &ProcessingDto {
-                    id: email,
-                    status: "processing",
-                },
-            ));
+            return Ok(processing(email));
         }
         Answer::Replied(p) => p,
     };

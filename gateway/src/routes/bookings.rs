@@ -1,7 +1,7 @@
 //! `/v1/bookings` and `/v1/vendor/bookings`. The booking processor decides;
 //! the gateway only validates what it can know for sure beforehand.
 
-use super::{created, json, page_limit, unexpected, view_error};
+use super::{created, json, page_limit, processing, unexpected, view_error};
 use crate::dto::*;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{ApiJson, IdempotencyKey};
@@ -138,13 +138,7 @@ pub async fn create(
         .await?
     {
         Answer::Pending => {
-            return Ok(json(
-                StatusCode::ACCEPTED,
-                &ProcessingDto {
-                    id: booking_id.to_string(),
-                    status: "processing",
-                },
-            ));
+            return Ok(processing(booking_id));
         }
         Answer::Replied(p) => p,
     };
@@ -366,13 +360,7 @@ pub async fn cancel(
         .await?
     {
         Answer::Pending => {
-            return Ok(json(
-                StatusCode::ACCEPTED,
-                &ProcessingDto {
-                    id: booking_id.to_string(),
-                    status: "processing",
-                },
-            ));
+            return Ok(processing(booking_id));
         }
         Answer::Replied(p) => p,
     };

@@ -133,6 +133,18 @@ async fn limit_auth(State(st): State<AppState>, req: Request, next: Next) -> Res
     }
 }
 
+/// 202 `{id, status: "processing"}`: the decision did not arrive within the
+/// wait budget; the client GETs `id` later or repeats the keyed request.
+pub fn processing(id: impl std::fmt::Display) -> Response {
+    json(
+        StatusCode::ACCEPTED,
+        &crate::dto::ProcessingDto {
+            id: id.to_string(),
+            status: "processing",
+        },
+    )
+}
+
 /// A JSON response with `status`.
 pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {

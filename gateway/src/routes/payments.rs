@@ -1,6 +1,6 @@
 //! `/v1/payments`, the provider's webhook and the sandbox checkout page.
 
-use super::{json, unexpected};
+use super::{json, processing, unexpected};
 use crate::dto::*;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, IdempotencyKey};
@@ -109,15 +109,7 @@ pub async fn complete(
         outcome,
         requested_at: st.now(),
     });
-    let accepted = || {
-        json(
-            StatusCode::ACCEPTED,
-            &ProcessingDto {
-                id: payment_id.to_string(),
-                status: "processing",
-            },
-        )
-    };
+    let accepted = || processing(&payment_id);
     let reply = match st
         .ask(
             "submit_checkout",

@@ -1,7 +1,7 @@
 //! `/v1/resources`: vendors register resources; anyone signed in reads them
 //! and their busy time.
 
-use super::{created, json, page_limit, unexpected, view_error};
+use super::{created, json, page_limit, processing, unexpected, view_error};
 use crate::dto::*;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{ApiJson, IdempotencyKey};
@@ -115,13 +115,7 @@ pub async fn create(
         )
         .await?
     {
-        Answer::Pending => Ok(json(
-            StatusCode::ACCEPTED,
-            &ProcessingDto {
-                id: id.to_string(),
-                status: "processing",
-            },
-        )),
+        Answer::Pending => Ok(processing(id)),
         Answer::Replied(p) => match &*p {
             ReplyPayload::Booking(BookingEvent::ResourceRegistered(e)) => {
                 st.metrics.decision("register_resource", "registered");
