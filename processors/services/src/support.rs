@@ -75,13 +75,13 @@ pub(crate) fn reply(
 
 /// Keys changed during a batch, written once each before the commit.
 #[derive(Debug, Default)]
-pub(crate) struct Dirty(BTreeSet<(u32, String)>);
+pub(crate) struct Dirty(BTreeSet<(u32, StateKey)>);
 
 impl Dirty {
     /// Remembers that `keys` of `partition` changed.
     pub(crate) fn mark(&mut self, partition: u32, keys: Vec<StateKey>) {
         for k in keys {
-            self.0.insert((partition, k.encode()));
+            self.0.insert((partition, k));
         }
     }
 
@@ -91,10 +91,8 @@ impl Dirty {
         out: &mut Output,
         mut lookup: impl FnMut(u32, &StateKey) -> Option<StateRecord>,
     ) {
-        for (partition, key) in std::mem::take(&mut self.0) {
-            let Some(parsed) = StateKey::decode(&key) else {
-                continue;
-            };
+        for (partition, parsed) in std::mem::take(&mut self.0) {
+            let key = parsed.encode();
             let value =
                 lookup(partition, &parsed).map(|rec| {
                     Bytes::from(postcard::to_stdvec(&rec).unwrap_or_else(|e| {
