@@ -1,8 +1,9 @@
 //! `slotstream up` as a value: the platform's processors plus the gateway on a
 //! bound listener. End-to-end tests start exactly this on port 0.
 
-use crate::platform::Platform;
-use crate::settings::Settings;
+use crate::platform::{Platform, Role};
+use crate::settings::{BackendKind, Settings};
+use crate::storage;
 use anyhow::Context;
 use slotstream_gateway::{Gateway, GatewayConfig};
 use slotstream_runtime::Clock;
@@ -23,8 +24,26 @@ pub struct App {
 }
 
 impl App {
-    /// Binds `settings.listen`, starts every processor and the gateway.
+    /// Binds `settings.listen`, starts every processor and the gateway: the
+    /// whole platform in one process (`slotstream up`). On the kafka backend
+    /// it first creates whatever is missing ([`storage::init`]), so one
+    /// command runs it against empty engines.
     pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        if settings.backend == BackendKind::Kafka {
+            for line in storage::init(settings).await? {
+                tracing::info!("init: {line}");
+            }
+        }
+        Self::start_roles(settings, clock, &Role::ALL).await
+    }
+
+    /// Binds `settings.listen` and starts the gateway with the processors of
+    /// `roles` beside it (none: `slotstream gateway`).
+    pub async fn start_roles(
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+        roles: &[Role],
+    ) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -34,7 +53,7 @@ impl App {
         if settings.public_url.is_none() {
             settings.public_url = Some(format!("http://{addr}"));
         }
-        let platform = Platform::start(&settings, clock.clone()).await?;
+        let platform = Platform::start_roles(&settings, clock.clone(), None, roles).await?;
         let backend = platform.backend();
         let cfg = GatewayConfig::new(
             GatewayConfig::fresh_gateway_id(),

@@ -7,7 +7,8 @@
 pub mod app;
 pub mod platform;
 pub mod settings;
+pub mod storage;
 
 pub use app::App;
-pub use platform::Platform;
+pub use platform::{Platform, Role};
 pub use settings::Settings;

@@ -1,13 +1,13 @@
-//! The composition root: picks the adapters from [`Settings`] and starts every
-//! processor on them. Embedded vs distributed is this one choice; nothing
-//! below it knows which backend runs.
+//! The composition root: opens the adapters [`Settings`] pick ([`Storage`])
+//! and starts the processors of the roles asked for on them. Embedded vs
+//! distributed is that one choice; nothing below it knows which backend runs.
 
-use crate::settings::{BackendKind, Settings};
+use crate::settings::Settings;
+use crate::storage::Storage;
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use slotstream_domain::booking::BookingConfig;
 use slotstream_domain::identity::IdentityConfig;
-use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
 use slotstream_payments::SandboxProvider;
 use slotstream_processors as procs;
 use slotstream_runtime::driver::{self, DriverConfig, EffectPorts};
@@ -34,19 +34,20 @@ pub struct Keys {
 impl Keys {
     /// Loads the keys from `<data_dir>/keys/`, creating them on first start;
     /// `jwt_override` (from configuration) wins over the stored JWT key.
-    pub fn load_or_create(
-        data_dir: &Path,
-        jwt_override: Option<SecretString>,
-    ) -> anyhow::Result<Self> {
+    /// Keys set in configuration win over the stored ones; processes that
+    /// share a data dir (one machine) share the stored ones.
+    pub fn load_or_create(data_dir: &Path, settings: &Settings) -> anyhow::Result<Self> {
         let dir = data_dir.join("keys");
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let jwt = match jwt_override {
-            Some(s) => s,
-            None => read_or_create(&dir.join("jwt.key"))?,
+        let pick = |configured: &Option<SecretString>, file: &str| match configured {
+            Some(s) => Ok(s.clone()),
+            None => read_or_create(&dir.join(file)),
         };
-        let otp = read_or_create(&dir.join("otp.key"))?;
-        let webhook = read_or_create(&dir.join("webhook.key"))?;
-        Ok(Self { jwt, otp, webhook })
+        Ok(Self {
+            jwt: pick(&settings.jwt_secret, "jwt.key")?,
+            otp: pick(&settings.otp_secret, "otp.key")?,
+            webhook: pick(&settings.webhook_secret, "webhook.key")?,
+        })
     }
 
     /// The OTP key as bytes.
@@ -75,10 +76,39 @@ fn read_or_create(path: &Path) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(s))
 }
 
-/// A running platform: the backend and every processor's driver.
+/// One processor kind, as `slotstream processor <role>` names it. Each is one
+/// or two consumer groups (notification and views have a booking and an
+/// identity half).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Role {
+    /// Decides availability, holds, expiry, confirmation, cancellation.
+    Booking,
+    /// Payment intents, checkout, provider outcomes, refunds.
+    Payment,
+    /// Registration, OTP verification.
+    Identity,
+    /// Every email.
+    Notification,
+    /// The read views the gateway's GETs read.
+    Views,
+}
+
+impl Role {
+    /// Every role: what `slotstream up` runs.
+    pub const ALL: [Role; 5] = [
+        Role::Booking,
+        Role::Payment,
+        Role::Identity,
+        Role::Notification,
+        Role::Views,
+    ];
+}
+
+/// A running platform: the backend and the drivers of the processors it runs
+/// (all of them for `up`, one role for `processor <role>`, none for `gateway`).
 #[derive(Debug)]
 pub struct Platform {
-    backend: Arc<EmbeddedBackend>,
+    storage: Storage,
     /// Encodes and decodes every record.
     pub codec: Codec,
     /// The clock every processor reads through its driver.
@@ -93,7 +123,7 @@ impl Platform {
     /// Opens the backend and starts every processor, with the built-in
     /// sandbox payment provider reporting through the gateway's webhook.
     pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        Self::start_with(settings, clock, None).await
+        Self::start_roles(settings, clock, None, &Role::ALL).await
     }
 
     /// As [`Platform::start`], with another payment provider (processor-level
@@ -103,51 +133,26 @@ impl Platform {
         clock: Arc<dyn Clock>,
         provider: Option<Arc<dyn PaymentProvider>>,
     ) -> anyhow::Result<Self> {
-        anyhow::ensure!(
-            settings.backend == BackendKind::Embedded,
-            "backend {:?} is not available in this build yet; use SLOTSTREAM_BACKEND=embedded",
-            settings.backend
-        );
+        Self::start_roles(settings, clock, provider, &Role::ALL).await
+    }
+
+    /// Opens the backend and starts the processors of `roles` only.
+    pub async fn start_roles(
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+        provider: Option<Arc<dyn PaymentProvider>>,
+        roles: &[Role],
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
-        let keys = Keys::load_or_create(&settings.data_dir, settings.jwt_secret.clone())?;
-        let backend = EmbeddedBackend::open(
-            &settings.data_dir,
-            EmbeddedOptions {
-                durable: settings.durable,
-                ..EmbeddedOptions::default()
-            },
-        )
-        .with_context(|| {
-            format!(
-                "opening the embedded log in {}",
-                settings.data_dir.display()
-            )
-        })?;
-        let codec = Codec::embedded();
+        let keys = Keys::load_or_create(&settings.data_dir, settings)?;
+        let storage = Storage::open(settings).await?;
+        let codec = storage.codec.clone();
         let hold_ttl = settings.hold_ttl()?.as_millis() as i64;
-
-        let mailer = slotstream_mail::mailer_from_config(
-            settings.smtp_url.as_deref(),
-            &settings.data_dir,
-            &settings.mail_from,
-        )?;
-        let provider: Arc<dyn PaymentProvider> = match provider {
-            Some(p) => p,
-            None => Arc::new(SandboxProvider::new(
-                settings.public_url(),
-                keys.webhook.clone(),
-                clock.clone(),
-            )?),
-        };
-        let checkout: procs::payment::CheckoutUrl = {
-            let p = provider.clone();
-            Arc::new(move |id| p.checkout_url(id))
-        };
 
         let (shutdown, rx) = watch::channel(false);
         let mut platform = Self {
-            backend,
+            storage,
             codec: codec.clone(),
             clock: clock.clone(),
             keys,
@@ -155,45 +160,77 @@ impl Platform {
             tasks: Vec::new(),
         };
         let none = EffectPorts::default();
+        let c = codec;
+        let needs_mail = roles.contains(&Role::Notification);
         let mail = EffectPorts {
-            mailer: Some(mailer),
+            mailer: if needs_mail {
+                Some(slotstream_mail::mailer_from_config(
+                    settings.smtp_url.as_deref(),
+                    &settings.data_dir,
+                    &settings.mail_from,
+                )?)
+            } else {
+                None
+            },
             payments: None,
         };
-        let pay = EffectPorts {
-            mailer: None,
-            payments: Some(provider),
-        };
-        let c = codec.clone();
-        platform.spawn(
-            procs::BookingProcessor::new(c.clone(), BookingConfig { hold_ttl }),
-            none.clone(),
-            &rx,
-        );
-        platform.spawn(procs::PaymentProcessor::new(c.clone(), checkout), pay, &rx);
-        platform.spawn(
-            procs::IdentityProcessor::new(c.clone(), IdentityConfig::default()),
-            none.clone(),
-            &rx,
-        );
-        platform.spawn(
-            procs::BookingNotifications::new(c.clone()),
-            mail.clone(),
-            &rx,
-        );
-        platform.spawn(
-            procs::IdentityNotifications::new(c.clone(), platform.keys.otp_bytes()),
-            mail,
-            &rx,
-        );
-        platform.spawn(procs::BookingViews::new(c.clone()), none.clone(), &rx);
-        platform.spawn(procs::IdentityViews::new(c), none, &rx);
+        for role in roles {
+            match role {
+                Role::Booking => platform.spawn(
+                    procs::BookingProcessor::new(c.clone(), BookingConfig { hold_ttl }),
+                    none.clone(),
+                    &rx,
+                ),
+                Role::Payment => {
+                    let provider: Arc<dyn PaymentProvider> = match provider.clone() {
+                        Some(p) => p,
+                        None => Arc::new(SandboxProvider::new(
+                            settings.public_url(),
+                            platform.keys.webhook.clone(),
+                            clock.clone(),
+                        )?),
+                    };
+                    let checkout: procs::payment::CheckoutUrl = {
+                        let p = provider.clone();
+                        Arc::new(move |id| p.checkout_url(id))
+                    };
+                    let pay = EffectPorts {
+                        mailer: None,
+                        payments: Some(provider),
+                    };
+                    platform.spawn(procs::PaymentProcessor::new(c.clone(), checkout), pay, &rx);
+                }
+                Role::Identity => platform.spawn(
+                    procs::IdentityProcessor::new(c.clone(), IdentityConfig::default()),
+                    none.clone(),
+                    &rx,
+                ),
+                Role::Notification => {
+                    platform.spawn(
+                        procs::BookingNotifications::new(c.clone()),
+                        mail.clone(),
+                        &rx,
+                    );
+                    let otp = platform.keys.otp_bytes();
+                    platform.spawn(
+                        procs::IdentityNotifications::new(c.clone(), otp),
+                        mail.clone(),
+                        &rx,
+                    );
+                }
+                Role::Views => {
+                    platform.spawn(procs::BookingViews::new(c.clone()), none.clone(), &rx);
+                    platform.spawn(procs::IdentityViews::new(c.clone()), none.clone(), &rx);
+                }
+            }
+        }
         Ok(platform)
     }
 
     fn spawn<P: Processor>(&mut self, p: P, ports: EffectPorts, rx: &watch::Receiver<bool>) {
         let group = p.group();
         let cfg = DriverConfig::new(procs::dead_letter(self.codec.clone()));
-        let backend: Arc<dyn Backend> = self.backend.clone();
+        let backend = self.storage.backend.clone();
         let task = tokio::spawn(driver::run(
             p,
             backend,
@@ -207,17 +244,17 @@ impl Platform {
 
     /// The log, for producing commands and reading topics.
     pub fn backend(&self) -> Arc<dyn Backend> {
-        self.backend.clone()
+        self.storage.backend.clone()
     }
 
     /// A producer of commands.
     pub fn producer(&self) -> Arc<dyn Producer> {
-        self.backend.producer()
+        self.storage.backend.producer()
     }
 
     /// The read views.
     pub fn views(&self) -> Arc<dyn ViewStore> {
-        self.backend.clone()
+        self.storage.views.clone()
     }
 
     /// Resolves when any processor stops on its own (an error): the process

@@ -48,8 +48,40 @@ pub struct Settings {
     pub librdkafka: BTreeMap<String, String>,
     /// fsync every commit of the embedded log (off only for benchmarks).
     pub durable: bool,
-    /// Public base URL of the gateway, used in checkout links.
+    /// Public base URL of the gateway, used in checkout links (and, in
+    /// distributed mode, where the payment processor's sandbox provider posts
+    /// its webhooks: a gateway's address).
     pub public_url: Option<String>,
+    /// Distributed mode: a prefix for every topic, consumer group and schema
+    /// subject (`<namespace>.slotstream.booking-events`), so several
+    /// deployments (or test runs) share one Kafka cluster; empty for none.
+    pub namespace: String,
+    /// Distributed mode: this process's id in transactional ids and client ids;
+    /// unset picks a random one per start.
+    pub instance: Option<String>,
+    /// Distributed mode: how long a processor keeps collecting records after
+    /// the first before committing its transaction (latency vs throughput).
+    pub kafka_commit_interval: String,
+    /// Distributed mode: how long a processor's open transaction may live
+    /// (`transaction.timeout.ms`); also how long a crashed processor's last
+    /// open transaction can hold back read_committed readers.
+    pub kafka_transaction_timeout: String,
+    /// Distributed mode: replication factor of the topics `init` creates.
+    pub kafka_replication_factor: i16,
+    /// Distributed mode: the keyspace of the read views.
+    pub scylla_keyspace: String,
+    /// Distributed mode: replication factor of the keyspace `init` creates.
+    pub scylla_replication_factor: u32,
+    /// Distributed mode: the local datacenter, for DC-aware token-aware routing.
+    pub scylla_local_dc: Option<String>,
+    /// Key for OTP derivation; generated into the data dir when unset. Every
+    /// identity-notification process and gateway must share it.
+    #[serde(skip_serializing)]
+    pub otp_secret: Option<SecretString>,
+    /// Key the payment provider signs webhooks with; generated into the data
+    /// dir when unset. Every payment processor and gateway must share it.
+    #[serde(skip_serializing)]
+    pub webhook_secret: Option<SecretString>,
 }
 
 impl Default for Settings {
@@ -68,6 +100,16 @@ impl Default for Settings {
             librdkafka: BTreeMap::new(),
             durable: true,
             public_url: None,
+            namespace: String::new(),
+            instance: None,
+            kafka_commit_interval: "5ms".into(),
+            kafka_transaction_timeout: "10s".into(),
+            kafka_replication_factor: 1,
+            scylla_keyspace: "slotstream".into(),
+            scylla_replication_factor: 1,
+            scylla_local_dc: None,
+            otp_secret: None,
+            webhook_secret: None,
         }
     }
 }
@@ -101,6 +143,8 @@ impl Settings {
             .extract()
             .map_err(|e| SettingsError::Invalid(e.to_string()))?;
         s.hold_ttl()?;
+        s.kafka_commit_interval()?;
+        s.kafka_transaction_timeout()?;
         Ok(s)
     }
 
@@ -112,6 +156,45 @@ impl Settings {
             return Err(SettingsError::Invalid("hold_ttl must be positive".into()));
         }
         Ok(d)
+    }
+
+    /// The Kafka transaction commit interval as a duration (`0ms` allowed).
+    pub fn kafka_commit_interval(&self) -> Result<Duration, SettingsError> {
+        humantime::parse_duration(&self.kafka_commit_interval).map_err(|e| {
+            SettingsError::Invalid(format!(
+                "kafka_commit_interval {:?}: {e}",
+                self.kafka_commit_interval
+            ))
+        })
+    }
+
+    /// The Kafka transaction timeout as a duration.
+    pub fn kafka_transaction_timeout(&self) -> Result<Duration, SettingsError> {
+        let d = humantime::parse_duration(&self.kafka_transaction_timeout).map_err(|e| {
+            SettingsError::Invalid(format!(
+                "kafka_transaction_timeout {:?}: {e}",
+                self.kafka_transaction_timeout
+            ))
+        })?;
+        if d < Duration::from_secs(1) {
+            return Err(SettingsError::Invalid(
+                "kafka_transaction_timeout must be at least 1s".into(),
+            ));
+        }
+        Ok(d)
+    }
+
+    /// A distributed-mode setting that must be present.
+    pub fn required(&self, name: &str, value: &Option<String>) -> Result<String, SettingsError> {
+        value
+            .clone()
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| {
+                SettingsError::Invalid(format!(
+                    "backend kafka needs {name} (set SLOTSTREAM_{})",
+                    name.to_ascii_uppercase()
+                ))
+            })
     }
 
     /// Where checkout links point.

@@ -207,6 +207,7 @@ async fn retrying_a_payment_completion_returns_the_first_answer_and_confirms_onc
         .await;
     let confirmations = app
         .emails_to(&customer.email)
+        .await
         .iter()
         .filter(|m| m.to_lowercase().contains("confirm"))
         .count();
@@ -214,7 +215,7 @@ async fn retrying_a_payment_completion_returns_the_first_answer_and_confirms_onc
         confirmations,
         1,
         "confirmation emails: {:#?}",
-        app.emails_to(&customer.email)
+        app.emails_to(&customer.email).await
     );
     app.stop().await;
 }

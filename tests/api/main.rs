@@ -12,6 +12,7 @@ mod auth;
 mod bookings;
 mod cancellation;
 mod concurrency;
+mod distributed;
 mod docs;
 mod errors;
 mod idempotency;

@@ -24,17 +24,21 @@ use std::time::{Duration, Instant};
 /// Longest pause between two looks at the payment view while it catches up.
 const MAX_POLL: Duration = Duration::from_millis(100);
 
-/// The payment, waiting up to the wait budget for the view to show it (it
-/// lags the booking's 201 by milliseconds).
-async fn payment_eventually(
-    st: &AppState,
-    id: &PaymentId,
-) -> Result<Option<PaymentView>, ApiError> {
+/// The payment once the views have it (they lag the booking's 201 by
+/// milliseconds), waiting up to the wait budget; `None` if they never show it
+/// in time. Existence is never taken from the gateway's memory.
+async fn intent_eventually(st: &AppState, id: &PaymentId) -> Result<Option<PaymentView>, ApiError> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(2);
     loop {
-        if let Some(p) = st.payment(id).await? {
-            return Ok(Some(p));
+        let view = st
+            .views
+            .payment(id)
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        if view.is_some() {
+            // The newer of the view and this gateway's memory, as GETs see it.
+            return st.payment(id).await;
         }
         let left = st.cfg.wait_budget.saturating_sub(started.elapsed());
         if left.is_zero() {
@@ -90,10 +94,29 @@ pub async fn complete(
 ) -> Result<Response, ApiError> {
     st.limits.write(caller.user_id.as_str())?;
     let payment_id = PaymentId(id);
-    let p = payment_eventually(&st, &payment_id)
+    // The checkout goes out only once the payment *view* shows the intent: the
+    // views processor writes it after the payment processor committed the
+    // intent, so the command cannot overtake it. (The intent arrives on the
+    // booking-events topic and the checkout on payment-commands; two topics
+    // promise no order between them, and on Kafka they really arrive either
+    // way round.) The gateway's own memory of the 201 is not enough for that.
+    let p = intent_eventually(&st, &payment_id)
         .await?
-        .filter(|p| p.user_id == caller.user_id)
-        .ok_or_else(|| ApiError::not_found("payment"))?;
+        .filter(|p| p.user_id == caller.user_id);
+    let p = match p {
+        Some(p) => p,
+        None if st
+            .recent
+            .payments
+            .get(&payment_id, st.now())
+            .is_some_and(|p| p.user_id == caller.user_id) =>
+        {
+            return Err(ApiError::unavailable(
+                &"the payment is still being set up; retry with the same Idempotency-Key",
+            ));
+        }
+        None => return Err(ApiError::not_found("payment")),
+    };
     let (outcome, name) = match body.outcome {
         OutcomeDto::Succeeded => (CheckoutOutcome::Succeeded, "succeeded"),
         OutcomeDto::Failed => (CheckoutOutcome::Failed, "failed"),

@@ -60,6 +60,60 @@ pub struct User {
     pub email: String,
 }
 
+/// Which backend the suite runs on: `SLOTSTREAM_TEST_BACKEND=kafka` runs the
+/// same tests against Kafka + the schema registry + Cassandra + Mailpit that
+/// `scripts/engines.sh` starts; anything else (or unset) is the embedded one.
+pub fn kafka_under_test() -> bool {
+    std::env::var("SLOTSTREAM_TEST_BACKEND").is_ok_and(|b| b == "kafka")
+}
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is unset but SLOTSTREAM_TEST_BACKEND=kafka: start the engines with \
+             `eval \"$(scripts/engines.sh start)\"` (scripts/test.sh does)"
+        )
+    })
+}
+
+/// Settings for one test app: the embedded backend in `data_dir`, or, under
+/// `SLOTSTREAM_TEST_BACKEND=kafka`, a namespace of its own on the test
+/// engines (its own topics, consumer groups, subjects and keyspace) and real
+/// SMTP.
+pub fn test_settings(data_dir: &std::path::Path, hold_ttl: &str, kafka: bool) -> Settings {
+    let mut s = Settings {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data_dir.to_path_buf(),
+        hold_ttl: hold_ttl.into(),
+        ..Settings::default()
+    };
+    if kafka {
+        let ns = unique("e2e").replace('-', "_").to_ascii_lowercase();
+        s.backend = slotstream::settings::BackendKind::Kafka;
+        s.kafka_brokers = Some(required_env("SLOTSTREAM_TEST_KAFKA_BROKERS"));
+        s.schema_registry_url = Some(required_env("SLOTSTREAM_TEST_SCHEMA_REGISTRY_URL"));
+        s.scylla_nodes = Some(required_env("SLOTSTREAM_TEST_SCYLLA_NODES"));
+        s.smtp_url = Some(required_env("SLOTSTREAM_TEST_SMTP_URL"));
+        s.scylla_keyspace = ns.clone();
+        s.namespace = ns;
+        // Commit as soon as a batch is there: tests wait on each answer.
+        s.kafka_commit_interval = "0ms".into();
+    }
+    s
+}
+
+/// Where a test app's emails go.
+#[derive(Debug)]
+enum MailSource {
+    /// `<data_dir>/outbox/*.eml` (embedded runs without SMTP).
+    Outbox(PathBuf),
+    /// A real SMTP server, read through Mailpit's HTTP API.
+    Mailpit {
+        api: String,
+        seen: std::sync::Mutex<std::collections::HashMap<String, outbox::Email>>,
+    },
+}
+
 /// The product, running for one test.
 #[derive(Debug)]
 pub struct TestApp {
@@ -73,20 +127,35 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     /// The running product.
     pub app: App,
+    /// How it was configured (a Kafka run removes its namespace at stop).
+    pub settings: Settings,
+    mail: MailSource,
 }
 
 /// Starts the product on a free port with a fresh data dir, a 15 minute hold
 /// TTL, and a [`ManualClock`] standing at the real current time.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_on(kafka_under_test(), "15m").await
+}
+
+/// As [`spawn_app`], on the backend asked for (`kafka`: the test engines,
+/// whatever `SLOTSTREAM_TEST_BACKEND` says) with `hold_ttl`.
+pub async fn spawn_app_on(kafka: bool, hold_ttl: &str) -> TestApp {
+    spawn_app_custom(kafka, hold_ttl, &slotstream::Role::ALL).await
+}
+
+/// As [`spawn_app_on`], with only the processors of `roles` in the process
+/// (others may run as separate processes on the same namespace).
+pub async fn spawn_app_custom(kafka: bool, hold_ttl: &str, roles: &[slotstream::Role]) -> TestApp {
     let data_dir = tempfile::tempdir().expect("a temp dir for the data dir");
-    let settings = Settings {
-        listen: "127.0.0.1:0".into(),
-        data_dir: data_dir.path().to_path_buf(),
-        hold_ttl: "15m".into(),
-        ..Settings::default()
-    };
+    let settings = test_settings(data_dir.path(), hold_ttl, kafka);
     let clock = ManualClock::new(time::system_now_ms());
-    let app = App::start(&settings, Arc::new(clock.clone()))
+    if kafka {
+        slotstream::storage::init(&settings)
+            .await
+            .expect("the test's namespace is created");
+    }
+    let app = App::start_roles(&settings, Arc::new(clock.clone()), roles)
         .await
         .expect("the app starts");
     let client = reqwest::Client::builder()
@@ -94,12 +163,22 @@ pub async fn spawn_app() -> TestApp {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("an HTTP client");
+    let mail = if kafka {
+        MailSource::Mailpit {
+            api: required_env("SLOTSTREAM_TEST_MAILPIT_API"),
+            seen: Default::default(),
+        }
+    } else {
+        MailSource::Outbox(data_dir.path().join("outbox"))
+    };
     let t = TestApp {
         addr: app.addr,
         client,
         clock,
         data_dir,
         app,
+        settings,
+        mail,
     };
     t.await_ready().await;
     t
@@ -145,6 +224,11 @@ impl TestApp {
     /// test if any of them stopped uncleanly.
     pub async fn stop(self) {
         self.app.stop().await.expect("the app stops cleanly");
+        if self.settings.backend == slotstream::settings::BackendKind::Kafka {
+            slotstream::storage::destroy(&self.settings)
+                .await
+                .expect("the test's namespace is removed");
+        }
     }
 
     /// Sends a request and reads the whole answer.
@@ -301,11 +385,32 @@ impl TestApp {
 
     /// Every email to `addr` in the outbox so far, each as its subject, a
     /// blank line and its decoded body, oldest first.
-    pub fn emails_to(&self, addr: &str) -> Vec<String> {
-        outbox::read(&self.dir().join("outbox"), addr)
+    pub async fn emails_to(&self, addr: &str) -> Vec<String> {
+        self.mails(addr)
+            .await
             .into_iter()
             .map(|m| m.text())
             .collect()
+    }
+
+    /// The `Message-ID`s of every message to `addr` at the SMTP server (Kafka
+    /// runs; duplicates show up as repeats).
+    pub async fn message_ids_to(&self, addr: &str) -> Vec<String> {
+        let MailSource::Mailpit { api, .. } = &self.mail else {
+            panic!("message ids need a Kafka run (real SMTP)");
+        };
+        outbox::mailpit_message_ids(&self.client, api, addr).await
+    }
+
+    /// Every email to `addr` so far, oldest first: from the outbox folder, or
+    /// from the SMTP server's API in a Kafka run.
+    pub async fn mails(&self, addr: &str) -> Vec<outbox::Email> {
+        match &self.mail {
+            MailSource::Outbox(dir) => outbox::read(dir, addr),
+            MailSource::Mailpit { api, seen } => {
+                outbox::read_mailpit(&self.client, api, seen, addr).await
+            }
+        }
     }
 
     /// Bounded poll of the outbox (a folder, not a log: nothing to block on)
@@ -315,10 +420,9 @@ impl TestApp {
         addr: &str,
         mut pick: impl FnMut(&outbox::Email) -> bool,
     ) -> outbox::Email {
-        let dir = self.dir().join("outbox");
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let mails = outbox::read(&dir, addr);
+            let mails = self.mails(addr).await;
             if let Some(m) = mails.iter().find(|m| pick(m)) {
                 return m.clone();
             }

@@ -1,5 +1,6 @@
 //! Reading the outbox folder (`<data_dir>/outbox/*.eml`) as a person would:
-//! who it is to, the subject, the body with its transfer encoding undone.
+//! who it is to, the subject, the body with its transfer encoding undone; or,
+//! in a Kafka run, the real SMTP server's mailbox through Mailpit's API.
 
 use base64::Engine;
 use std::path::Path;
@@ -49,6 +50,94 @@ pub fn read(dir: &Path, addr: &str) -> Vec<Email> {
         .collect();
     out.sort_by(|a, b| a.written.cmp(&b.written).then_with(|| a.file.cmp(&b.file)));
     out
+}
+
+/// Every email to `addr` that reached the SMTP server, from Mailpit's HTTP API
+/// (`api`), oldest first. Bodies are fetched once per message and kept in
+/// `seen`. An API error is a failed test, not an empty mailbox.
+pub async fn read_mailpit(
+    client: &reqwest::Client,
+    api: &str,
+    seen: &std::sync::Mutex<std::collections::HashMap<String, Email>>,
+    addr: &str,
+) -> Vec<Email> {
+    let get = |url: String| async move {
+        client
+            .get(&url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("Mailpit API {url}: {e}"))
+            .json::<serde_json::Value>()
+            .await
+            .unwrap_or_else(|e| panic!("Mailpit API {url}: not JSON: {e}"))
+    };
+    let query = format!("to:\"{addr}\"");
+    let found = get(format!(
+        "{api}/api/v1/search?limit=500&query={}",
+        super::encode_query(&query)
+    ))
+    .await;
+    let summaries = found["messages"].as_array().cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    // Newest first from the API; number them oldest first.
+    for (i, summary) in summaries.iter().rev().enumerate() {
+        let Some(id) = summary["ID"].as_str() else {
+            continue;
+        };
+        let cached = seen.lock().ok().and_then(|m| m.get(id).cloned());
+        let mail = match cached {
+            Some(m) => m,
+            None => {
+                let full = get(format!("{api}/api/v1/message/{id}")).await;
+                let m = Email {
+                    to: full["To"][0]["Address"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    subject: full["Subject"].as_str().unwrap_or_default().to_owned(),
+                    body: full["Text"].as_str().unwrap_or_default().to_owned(),
+                    written: SystemTime::UNIX_EPOCH,
+                    file: id.to_owned(),
+                };
+                if let Ok(mut map) = seen.lock() {
+                    map.insert(id.to_owned(), m.clone());
+                }
+                m
+            }
+        };
+        if mail.to.eq_ignore_ascii_case(addr) {
+            out.push(Email {
+                written: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(i as u64),
+                ..mail
+            });
+        }
+    }
+    out
+}
+
+/// The `MessageID` of every message to `addr` at Mailpit (repeats included).
+pub async fn mailpit_message_ids(client: &reqwest::Client, api: &str, addr: &str) -> Vec<String> {
+    let url = format!(
+        "{api}/api/v1/search?limit=1000&query={}",
+        super::encode_query(&format!("to:\"{addr}\""))
+    );
+    let found: serde_json::Value = client
+        .get(&url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("Mailpit API {url}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("Mailpit API {url}: not JSON: {e}"));
+    found["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| m["MessageID"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// The first run of exactly six ASCII digits in `text`.
