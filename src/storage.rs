@@ -84,7 +84,15 @@ pub async fn init(settings: &Settings) -> anyhow::Result<Vec<String>> {
     let report = slotstream_kafka::ensure_topics(&kafka)
         .await
         .context("creating the Kafka topics")?;
-    done.push(format!("kafka topics: {report:?}"));
+    done.push(format!(
+        "kafka: {} topics created, {} already there (namespace {:?})",
+        report.created.len(),
+        report.existing.len(),
+        settings.namespace
+    ));
+    for t in &report.created {
+        done.push(format!("  created {t}"));
+    }
     let scylla = scylla_options(settings)?;
     ScyllaViews::ensure_schema(&scylla)
         .await
