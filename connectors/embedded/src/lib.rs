@@ -16,8 +16,10 @@
 //!
 //! * One redb file, `<dir>/slotstream.redb`. Tables: one log table per topic,
 //!   `(partition, offset) -> (timestamp, key, value)`; committed offsets
-//!   `(group, topic, partition) -> next`; processor state
-//!   `(group, partition, key) -> value`; member epochs `(group, member) -> epoch`;
+//!   `(group, topic, partition) -> next`; processor state as a changelog
+//!   `(group, partition, sequence) -> (key, value or tombstone)`, folded by
+//!   `restore` and compacted by it when it has grown well past the live
+//!   entries; member epochs `(group, member) -> epoch`;
 //!   and the views (bookings by id, by user newest first, by resource and
 //!   start; resources by id, vendor and kind; payments; users by email).
 //! * **One writer thread** owns every write transaction. Producers, sessions
@@ -28,6 +30,12 @@
 //!   request that fails validation (unknown topic, bad partition, fenced
 //!   epoch) is refused on its own; a failed commit fails the whole group with
 //!   [`LogError::Transient`] and rolls the in-memory end offsets back.
+//! * Every group that appends records is fsynced before anything in it is
+//!   acknowledged or visible. A group of session commits that append nothing
+//!   (state, views, offsets: data derived from the log) may skip its own
+//!   fsync ([`EmbeddedOptions::relaxed_derived`]); redb persists it with the
+//!   next fsynced commit, and a crash only rolls such a processor back to an
+//!   earlier consistent commit, from which it reprocesses durable records.
 //! * After each commit the writer publishes the new end offsets and bumps one
 //!   commit sequence (a `tokio::sync::watch`); readers and sessions wait on
 //!   it, so nobody polls on a timer. Reads use MVCC read snapshots, which never
@@ -52,6 +60,7 @@
 mod log;
 mod schema;
 mod session;
+mod state;
 mod store;
 mod tables;
 mod views;
@@ -87,6 +96,14 @@ pub struct EmbeddedOptions {
     pub durable: bool,
     /// Most requests merged into one write transaction (default 4096).
     pub max_group: usize,
+    /// With `durable`, let a group made only of session commits that append
+    /// no record (state, views, offsets: derived data, such as the views and
+    /// notification processors commit) skip its own fsync (default `true`).
+    /// The next fsynced commit persists it, at most a second later; a crash
+    /// can roll those processors back to an earlier commit, and they then
+    /// reprocess durable records. Appends (commands, decisions, replies) are
+    /// always fsynced before they are acknowledged or visible.
+    pub relaxed_derived: bool,
 }
 
 impl Default for EmbeddedOptions {
@@ -94,6 +111,7 @@ impl Default for EmbeddedOptions {
         Self {
             durable: true,
             max_group: 4096,
+            relaxed_derived: true,
         }
     }
 }
@@ -174,7 +192,13 @@ impl EmbeddedBackend {
         let (store, recovered) = Store::open(dir)?;
         let store = Arc::new(store);
         let (tx, rx) = mpsc::channel();
-        let writer = Writer::new(Arc::clone(&store), recovered, opts.durable, opts.max_group);
+        let writer = Writer::new(
+            Arc::clone(&store),
+            recovered,
+            opts.durable,
+            opts.relaxed_derived,
+            opts.max_group,
+        );
         let thread = std::thread::Builder::new()
             .name("slotstream-writer".into())
             .spawn(move || writer.run(rx))

@@ -9,7 +9,12 @@ use slotstream_domain::booking::BookingStatus;
 use slotstream_runtime::topics::{self, TopicSpec};
 
 /// Version of the on-disk layout, stored in [`META`] under `"format"`.
-pub(crate) const FORMAT_VERSION: u64 = 1;
+/// Version 2 added [`STATE_LOG`]; a version-1 file is upgraded at open (its
+/// [`STATE`] entries stay readable and are compacted away by restores).
+pub(crate) const FORMAT_VERSION: u64 = 2;
+
+/// The oldest format this build opens (and upgrades).
+pub(crate) const OLDEST_FORMAT: u64 = 1;
 
 /// Key of a log record: (partition, offset).
 pub(crate) type LogKey = (u32, u64);
@@ -20,7 +25,14 @@ pub(crate) type LogValue = (i64, &'static [u8], &'static [u8]);
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// Committed consumer offsets: (group, topic, partition) -> next offset to read.
 pub(crate) const OFFSETS: TableDefinition<(&str, &str, u32), u64> = TableDefinition::new("offsets");
-/// Processor state stores: (group, task partition, key) -> value.
+/// Key of a state changelog entry: (group, task partition, sequence).
+pub(crate) type StateLogKey<'a> = (&'a str, u32, u64);
+/// Processor state changelog: (group, task partition, sequence) -> entry
+/// (see `state.rs` for the encoding). Last write per key wins.
+pub(crate) const STATE_LOG: TableDefinition<(&str, u32, u64), &[u8]> =
+    TableDefinition::new("state_log");
+/// Format-1 processor state: (group, task partition, key) -> value. Read
+/// before the changelog by restores, emptied by their compactions.
 pub(crate) const STATE: TableDefinition<(&str, u32, &[u8]), &[u8]> = TableDefinition::new("state");
 /// Member epochs for fencing: (group, member) -> epoch.
 pub(crate) const EPOCHS: TableDefinition<(&str, u32), u64> = TableDefinition::new("epochs");

@@ -5,9 +5,9 @@
 use crate::Handle;
 use crate::log::{call, read_partition, transient, wait_for_commit};
 use crate::schema;
+use crate::state;
 use crate::writer::Request;
 use async_trait::async_trait;
-use bytes::Bytes;
 use slotstream_runtime::{
     ConsumedRecord, LogError, Poll, Session, StateEntry, TopicPartition, TopicSpec, Transaction,
 };
@@ -219,27 +219,27 @@ impl Session for EmbeddedSession {
 
     async fn restore(&mut self, partition: u32) -> Result<Vec<StateEntry>, LogError> {
         self.check_fenced()?;
-        let txn = self.handle.store.begin_read().map_err(transient)?;
-        let state = txn.open_table(schema::STATE).map_err(transient)?;
-        let group = &*self.group;
-        let lo = (group, partition, &[][..]);
-        let mut entries = Vec::new();
-        let range = match partition.checked_add(1) {
-            Some(next) => state.range(lo..(group, next, &[][..])),
-            None => state.range(lo..),
+        let restored = {
+            let txn = self.handle.store.begin_read().map_err(transient)?;
+            state::restore(&txn, &self.group, partition).map_err(|e| match e {
+                state::RestoreError::Storage(e) => transient(e),
+                corrupt @ state::RestoreError::Corrupt => LogError::Invalid(corrupt.to_string()),
+            })?
         };
-        for entry in range.map_err(transient)? {
-            let (k, v) = entry.map_err(transient)?;
-            let (g, p, key) = k.value();
-            if g != group || p != partition {
-                break;
-            }
-            entries.push((
-                Bytes::copy_from_slice(key),
-                Bytes::copy_from_slice(v.value()),
-            ));
+        if restored.compact {
+            let live = restored.entries.clone();
+            let (group, member, epoch) = (Arc::clone(&self.group), self.member, self.epoch);
+            call(&self.handle, |ack| Request::CompactState {
+                group,
+                member,
+                epoch,
+                partition,
+                live,
+                ack,
+            })
+            .await?;
         }
-        Ok(entries)
+        Ok(restored.entries)
     }
 
     async fn commit(&mut self, txn: Transaction) -> Result<(), LogError> {

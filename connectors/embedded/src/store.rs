@@ -153,6 +153,10 @@ fn init_tables(db: &Database, log_tables: &[String]) -> Result<(), EmbeddedError
                     .map_err(redb::Error::from)?;
             }
             Some(v) if v == schema::FORMAT_VERSION => {}
+            Some(v) if (schema::OLDEST_FORMAT..schema::FORMAT_VERSION).contains(&v) => {
+                meta.insert("format", schema::FORMAT_VERSION)
+                    .map_err(redb::Error::from)?;
+            }
             Some(found) => {
                 return Err(EmbeddedError::Format {
                     found,
@@ -173,6 +177,7 @@ fn create_tables(txn: &redb::WriteTransaction, log_tables: &[String]) -> Result<
         }
         txn.open_table(schema::OFFSETS)?;
         txn.open_table(schema::STATE)?;
+        txn.open_table(schema::STATE_LOG)?;
         txn.open_table(schema::EPOCHS)?;
         txn.open_table(schema::BOOKINGS)?;
         txn.open_table(schema::BOOKINGS_BY_USER)?;

@@ -54,8 +54,10 @@ macro_rules! tables {
 tables! {
     /// Committed offsets.
     offsets: schema::OFFSETS => ((&'static str, &'static str, u32), u64);
-    /// Processor state.
+    /// Format-1 processor state.
     state: schema::STATE => ((&'static str, u32, &'static [u8]), &'static [u8]);
+    /// Processor state changelog.
+    state_log: schema::STATE_LOG => ((&'static str, u32, u64), &'static [u8]);
     /// Member epochs.
     epochs: schema::EPOCHS => ((&'static str, u32), u64);
     /// Bookings by id.

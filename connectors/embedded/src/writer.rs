@@ -10,22 +10,35 @@
 //!
 //! Nothing is acknowledged before the commit returns, and nothing is made
 //! visible to readers before it either.
+//!
+//! **Which commits are fsynced.** Every group that appends a record, joins a
+//! member or writes views directly is committed with `Durability::Immediate`.
+//! A group made only of session commits that append no record (state, views
+//! and offsets: data derived from the log, as the views and notification
+//! processors commit) may be committed with `Durability::None` when
+//! `relaxed_derived` is on: redb persists it with the next immediate commit,
+//! and each commit stays atomic. A crash can then roll such a processor back
+//! to an earlier consistent commit, from which it reprocesses records that
+//! are all durable (only fsynced commits append), so nothing a client was
+//! promised is ever carried by an unsynced commit.
 
 use crate::schema;
+use crate::state::Sequences;
 use crate::store::{Recovered, Store};
 use crate::tables::Tables;
 use crate::views;
 use redb::{Durability, WriteTransaction};
 use slotstream_runtime::partitioner::partition_for;
-use slotstream_runtime::{LogError, OutRecord, RecordPosition, Transaction, ViewWrite};
+use slotstream_runtime::{LogError, OutRecord, RecordPosition, StateEntry, Transaction, ViewWrite};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-/// In non-durable mode, how often a commit is made durable anyway (it also
-/// lets redb reclaim pages freed by the non-durable commits before it).
+/// How often a commit is made durable anyway when commits are not fsynced
+/// (non-durable mode, or a run of derived-only groups); it also lets redb
+/// reclaim pages freed by the non-durable commits before it.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// A request to the writer.
@@ -54,8 +67,33 @@ pub(crate) enum Request {
         member: u32,
         ack: oneshot::Sender<Result<u64, LogError>>,
     },
+    /// A session's compaction of one task partition's state (after a
+    /// restore): replaces what is stored by the live entries.
+    CompactState {
+        group: Arc<str>,
+        member: u32,
+        epoch: u64,
+        partition: u32,
+        live: Vec<StateEntry>,
+        ack: oneshot::Sender<Result<(), LogError>>,
+    },
     /// Finish what came before, then stop.
     Shutdown,
+}
+
+impl Request {
+    /// Whether the group carrying this request must be fsynced before acks:
+    /// everything except a session commit that appends no record.
+    fn needs_sync(&self) -> bool {
+        match self {
+            Request::Commit { txn, .. } => !txn.outputs.is_empty(),
+            Request::Produce { .. }
+            | Request::Views { .. }
+            | Request::Join { .. }
+            | Request::CompactState { .. } => true,
+            Request::Shutdown => false,
+        }
+    }
 }
 
 /// An applied request waiting for the commit.
@@ -118,9 +156,13 @@ pub(crate) struct Writer {
     store: Arc<Store>,
     ends: Vec<Vec<u64>>,
     epochs: HashMap<Arc<str>, HashMap<u32, u64>>,
+    seqs: Sequences,
     durable: bool,
+    relaxed_derived: bool,
     max_group: usize,
     last_durable: Instant,
+    /// A commit since the last durable one was not fsynced.
+    unsynced: bool,
 }
 
 impl Writer {
@@ -129,22 +171,26 @@ impl Writer {
         store: Arc<Store>,
         recovered: Recovered,
         durable: bool,
+        relaxed_derived: bool,
         max_group: usize,
     ) -> Self {
         Self {
             store,
             ends: recovered.ends,
             epochs: recovered.epochs,
+            seqs: Sequences::default(),
             durable,
+            relaxed_derived,
             max_group: max_group.max(1),
             last_durable: Instant::now(),
+            unsynced: false,
         }
     }
 
     /// Serves requests until `Shutdown` or until every sender is gone.
     pub(crate) fn run(mut self, rx: Receiver<Request>) {
         let mut batch = Vec::with_capacity(self.max_group);
-        'serve: while let Ok(first) = rx.recv() {
+        'serve: while let Some(first) = self.next_request(&rx) {
             let mut stop = matches!(first, Request::Shutdown);
             if !stop {
                 batch.push(first);
@@ -168,9 +214,25 @@ impl Writer {
         tracing::debug!("embedded log writer stopped");
     }
 
+    /// The next request; while a commit is unsynced, waits at most
+    /// [`FLUSH_EVERY`] before making it durable and waiting again. `None`
+    /// once every sender is gone.
+    fn next_request(&mut self, rx: &Receiver<Request>) -> Option<Request> {
+        loop {
+            if !self.unsynced {
+                return rx.recv().ok();
+            }
+            match rx.recv_timeout(FLUSH_EVERY) {
+                Ok(req) => return Some(req),
+                Err(RecvTimeoutError::Timeout) => self.flush(),
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
     /// Makes every earlier non-durable commit durable.
     fn flush(&mut self) {
-        if self.durable {
+        if !self.unsynced {
             return;
         }
         let result = self
@@ -180,13 +242,17 @@ impl Writer {
             .map_err(redb::Error::from)
             .and_then(|txn| txn.commit().map_err(redb::Error::from));
         match result {
-            Ok(()) => self.last_durable = Instant::now(),
+            Ok(()) => {
+                self.last_durable = Instant::now();
+                self.unsynced = false;
+            }
             Err(e) => tracing::error!(error = %e, "embedded log: durable flush failed"),
         }
     }
 
     fn commit_group(&mut self, batch: Vec<Request>) {
-        let txn = match self.begin() {
+        let needs_sync = batch.iter().any(Request::needs_sync);
+        let (txn, synced) = match self.begin(needs_sync) {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!(error = %e, "embedded log: cannot begin a write transaction");
@@ -198,6 +264,7 @@ impl Writer {
             }
         };
         let saved_ends = self.ends.clone();
+        let saved_seqs = self.seqs.clone();
         let mut joined: Vec<(Arc<str>, u32, u64)> = Vec::new();
         let mut acks = Vec::with_capacity(batch.len());
         let mut failure = None;
@@ -232,6 +299,7 @@ impl Writer {
         };
         match failure {
             None => {
+                self.unsynced = !synced;
                 self.store.publish(&self.ends, &joined);
                 for ack in acks {
                     ack.succeed();
@@ -240,6 +308,7 @@ impl Writer {
             Some(msg) => {
                 tracing::error!(error = %msg, "embedded log: group commit failed; rolled back");
                 self.ends = saved_ends;
+                self.seqs = saved_seqs;
                 for (group, member, epoch) in joined.iter().rev() {
                     if let Some(m) = self.epochs.get_mut(group) {
                         m.insert(*member, epoch - 1);
@@ -252,16 +321,25 @@ impl Writer {
         }
     }
 
-    fn begin(&mut self) -> Result<WriteTransaction, redb::Error> {
+    /// A write transaction, fsynced at commit unless neither the options nor
+    /// the group (`needs_sync`) ask for it; even then one commit a second is
+    /// fsynced, which also lets redb reuse the pages unsynced commits freed.
+    fn begin(&mut self, needs_sync: bool) -> Result<(WriteTransaction, bool), redb::Error> {
         let mut txn = self.store.db.begin_write()?;
-        if !self.durable {
-            if self.last_durable.elapsed() >= FLUSH_EVERY {
-                self.last_durable = Instant::now();
-            } else {
-                txn.set_durability(Durability::None)?;
-            }
+        let sync = if self.durable {
+            needs_sync || !self.relaxed_derived
+        } else {
+            false
+        };
+        if sync || self.last_durable.elapsed() >= FLUSH_EVERY {
+            // A failed commit leaves this a little early: harmless, it
+            // only paces the periodic sync.
+            self.last_durable = Instant::now();
+            Ok((txn, true))
+        } else {
+            txn.set_durability(Durability::None)?;
+            Ok((txn, false))
         }
-        Ok(txn)
     }
 
     fn apply(
@@ -322,6 +400,23 @@ impl Writer {
                 }
                 Step::Applied(Ack::Unit(ack))
             }
+            Request::CompactState {
+                group,
+                member,
+                epoch,
+                partition,
+                live,
+                ack,
+            } => {
+                if let Err(e) = self.check_epoch(&group, member, epoch) {
+                    drop(ack.send(Err(e)));
+                    return Step::Rejected;
+                }
+                match self.seqs.rewrite(t, &group, partition, &live) {
+                    Ok(()) => Step::Applied(Ack::Unit(ack)),
+                    Err(e) => Step::Failed(Ack::Unit(ack), e),
+                }
+            }
             Request::Join { group, member, ack } => {
                 let next = self.epoch_of(&group, member) + 1;
                 let stored = t
@@ -344,23 +439,15 @@ impl Writer {
     fn apply_commit(
         &mut self,
         t: &mut Tables<'_>,
-        group: &str,
+        group: &Arc<str>,
         txn: &Transaction,
         targets: Vec<(usize, u32)>,
     ) -> Result<(), ApplyError> {
         for (r, (ti, p)) in txn.outputs.iter().zip(targets) {
             self.append(t, ti, p, r)?;
         }
-        if !txn.state.is_empty() {
-            let state = t.state()?;
-            for w in &txn.state {
-                let key = (group, w.partition, &w.key[..]);
-                match &w.value {
-                    Some(v) => drop(state.insert(key, &v[..])?),
-                    None => drop(state.remove(key)?),
-                }
-            }
-        }
+        self.seqs.append(t, group, &txn.state)?;
+        let group: &str = group;
         for w in &txn.views {
             views::write::apply(t, w)?;
         }
@@ -445,7 +532,9 @@ pub(crate) fn resolve(
 fn reject(req: Request, err: LogError) {
     match req {
         Request::Produce { ack, .. } => drop(ack.send(Err(err))),
-        Request::Commit { ack, .. } | Request::Views { ack, .. } => drop(ack.send(Err(err))),
+        Request::Commit { ack, .. }
+        | Request::Views { ack, .. }
+        | Request::CompactState { ack, .. } => drop(ack.send(Err(err))),
         Request::Join { ack, .. } => drop(ack.send(Err(err))),
         Request::Shutdown => {}
     }

@@ -190,6 +190,7 @@ async fn non_durable_writes_are_kept_by_a_clean_close() {
     let fast = EmbeddedOptions {
         durable: false,
         max_group: 64,
+        ..EmbeddedOptions::default()
     };
     {
         let backend = EmbeddedBackend::open(dir.path(), fast).expect("open");

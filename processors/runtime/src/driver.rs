@@ -3,7 +3,12 @@
 //! transaction, fire due timers. One driver per group member.
 //!
 //! Batching is what makes it fast: one commit (one fsync on the embedded log,
-//! one transaction on Kafka) covers up to `max_batch` records.
+//! one transaction on Kafka) covers up to `max_batch` records. A driver can
+//! also *linger*: when a poll returns a small batch it keeps polling for up to
+//! [`DriverConfig::linger`] before processing, so it commits less often with
+//! bigger batches (for processors no request waits on). Lingering only delays
+//! a batch; what is processed, and the one atomic commit per batch, are
+//! unchanged.
 
 use crate::clock::Clock;
 use crate::log::{
@@ -16,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// Turns a record no processor can read into a dead-letter record.
 pub type DeadLetterEncoder =
@@ -34,6 +40,11 @@ pub struct DriverConfig {
     pub members: u32,
     /// How poison records are written to the dead-letter topic.
     pub dead_letter: DeadLetterEncoder,
+    /// How long to keep polling for more records when a poll returned fewer
+    /// than `max_batch` (default zero: process at once). Worth setting only
+    /// for processors no request waits on; it delays their output by up to
+    /// this much.
+    pub linger: Duration,
 }
 
 impl std::fmt::Debug for DriverConfig {
@@ -43,12 +54,13 @@ impl std::fmt::Debug for DriverConfig {
             .field("max_wait", &self.max_wait)
             .field("member", &self.member)
             .field("members", &self.members)
+            .field("linger", &self.linger)
             .finish_non_exhaustive()
     }
 }
 
 impl DriverConfig {
-    /// Defaults: batches of 1024, 50 ms waits, one member.
+    /// Defaults: batches of 1024, 50 ms waits, one member, no linger.
     pub fn new(dead_letter: DeadLetterEncoder) -> Self {
         Self {
             max_batch: 1024,
@@ -56,6 +68,7 @@ impl DriverConfig {
             member: 0,
             members: 1,
             dead_letter,
+            linger: Duration::ZERO,
         }
     }
 }
@@ -84,7 +97,10 @@ pub async fn run<P: Processor>(
         .subscribe(group, &processor.inputs(), cfg.member, cfg.members)
         .await?;
     let mut owned: BTreeSet<u32> = BTreeSet::new();
-    tracing::info!(group, "processor started");
+    let linger = cfg.linger;
+    // A poll result that arrived while lingering, handled next round.
+    let mut pending: Option<Poll> = None;
+    tracing::info!(group, ?linger, "processor started");
 
     loop {
         if *shutdown.borrow() {
@@ -120,9 +136,12 @@ pub async fn run<P: Processor>(
             let until = (d - clock.now()).max(1);
             wait = wait.min(Duration::from_millis(until as u64));
         }
-        let polled = tokio::select! {
-            r = session.poll(cfg.max_batch, wait) => r,
-            _ = shutdown.changed() => break,
+        let polled = match pending.take() {
+            Some(p) => Ok(p),
+            None => tokio::select! {
+                r = session.poll(cfg.max_batch, wait) => r,
+                _ = shutdown.changed() => break,
+            },
         };
         let polled = match polled {
             Ok(p) => p,
@@ -157,7 +176,17 @@ pub async fn run<P: Processor>(
                 }
                 tracing::info!(group, partitions = ?owned, "revoked");
             }
-            Poll::Records(records) => {
+            Poll::Records(mut records) => {
+                if !linger.is_zero() && records.len() < cfg.max_batch {
+                    pending = linger_for_more(
+                        &mut *session,
+                        &mut records,
+                        cfg.max_batch,
+                        linger,
+                        &mut shutdown,
+                    )
+                    .await;
+                }
                 let now = clock.now();
                 let mut out = Output::default();
                 let mut offsets: BTreeMap<(Arc<str>, u32), u64> = BTreeMap::new();
@@ -184,6 +213,40 @@ pub async fn run<P: Processor>(
     }
     tracing::info!(group, "processor stopped");
     Ok(())
+}
+
+/// Keeps polling into `records` until `max` records, `linger` elapsed, an
+/// empty poll, or shutdown. Returns a non-record poll result (an assignment
+/// change) for the caller to handle after this batch. A poll error ends the
+/// linger; the next regular poll meets it again.
+async fn linger_for_more(
+    session: &mut dyn Session,
+    records: &mut Vec<ConsumedRecord>,
+    max: usize,
+    linger: Duration,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Poll> {
+    let until = Instant::now() + linger;
+    while records.len() < max {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let polled = tokio::select! {
+            r = session.poll(max - records.len(), left) => r,
+            _ = shutdown.changed() => break,
+        };
+        match polled {
+            Ok(Poll::Records(more)) => records.extend(more),
+            Ok(Poll::Idle) => break,
+            Ok(other) => return Some(other),
+            Err(e) => {
+                tracing::debug!(error = %e, "poll failed while lingering; processing what we have");
+                break;
+            }
+        }
+    }
+    None
 }
 
 /// Most effects of one batch in flight at once.
