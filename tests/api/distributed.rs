@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use slotstream::Role as Proc;
 use slotstream_domain::booking::BookingEvent;
-use slotstream_runtime::{TopicPartition, topics};
+use slotstream_runtime::{ConsumedRecord, TopicPartition, topics};
 use slotstream_schemas::Envelope;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::{Child, Command, Stdio};
@@ -83,21 +83,10 @@ async fn a_data_teams_consumer_decodes_every_record_through_the_registry() {
         .collect();
 
     // Every record the platform wrote, counted with our own reader.
-    let reader = app.app.platform.backend().reader();
     let mut ours = 0u64;
     for t in topics::ALL {
         for p in 0..t.partitions {
-            let tp = TopicPartition::new(t.name, p);
-            let mut from = 0;
-            loop {
-                let batch = reader
-                    .read(&tp, from, 1000, Duration::from_millis(10))
-                    .await
-                    .expect("read");
-                let Some(last) = batch.last() else { break };
-                from = last.offset + 1;
-                ours += batch.len() as u64;
-            }
+            ours += read_all(&app, t.name, p).await.len() as u64;
         }
     }
     assert!(ours > 20, "the flow wrote records ({ours})");
@@ -395,26 +384,34 @@ async fn a_booking_processor_killed_mid_run_loses_nothing_and_doubles_nothing() 
 
 /// How many `BookingExpired` events each booking has on the events topic.
 async fn expirations(app: &TestApp) -> HashMap<String, usize> {
-    let reader = app.app.platform.backend().reader();
     let codec = &app.app.platform.codec;
     let mut out = HashMap::new();
     for p in 0..topics::BOOKING_EVENTS.partitions {
-        let tp = TopicPartition::new(topics::BOOKING_EVENTS.name, p);
-        let mut from = 0;
-        loop {
-            let batch = reader
-                .read(&tp, from, 1000, Duration::from_millis(10))
-                .await
-                .expect("read booking events");
-            let Some(last) = batch.last() else { break };
-            from = last.offset + 1;
-            for r in &batch {
-                let e: Envelope<BookingEvent> = codec.decode(&r.value).expect("decodes");
-                if let BookingEvent::BookingExpired(x) = e.payload {
-                    *out.entry(x.booking_id.to_string()).or_default() += 1;
-                }
+        for r in read_all(app, topics::BOOKING_EVENTS.name, p).await {
+            let e: Envelope<BookingEvent> = codec.decode(&r.value).expect("decodes");
+            if let BookingEvent::BookingExpired(x) = e.payload {
+                *out.entry(x.booking_id.to_string()).or_default() += 1;
             }
         }
     }
     out
+}
+
+/// Every committed record of one partition of `app`'s namespace, read with
+/// the platform's own reader until a read finds nothing more.
+async fn read_all(app: &TestApp, topic: &str, partition: u32) -> Vec<ConsumedRecord> {
+    let reader = app.app.platform.backend().reader();
+    let tp = TopicPartition::new(topic, partition);
+    let mut out = Vec::new();
+    loop {
+        let from = out.last().map_or(0, |r: &ConsumedRecord| r.offset + 1);
+        let batch = reader
+            .read(&tp, from, 1000, Duration::from_millis(10))
+            .await
+            .unwrap_or_else(|e| panic!("reading {topic}[{partition}]: {e}"));
+        if batch.is_empty() {
+            return out;
+        }
+        out.extend(batch);
+    }
 }
