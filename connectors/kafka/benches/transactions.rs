@@ -19,7 +19,8 @@ fn out(topic: &'static str, i: usize) -> OutRecord {
         partition: None,
         key: Bytes::from(format!("res_{}", i % 500)),
         value: Bytes::from(vec![b'x'; 200]),
-        timestamp: 1_700_000_000_000,
+        // Now: a broker deletes records older than the topic's retention.
+        timestamp: slotstream_embedded::contract::log::now_ms(),
     }
 }
 

@@ -24,8 +24,18 @@ pub fn record(topic: &'static str, key: &str, value: &str, partition: Option<u32
         partition,
         key: Bytes::copy_from_slice(key.as_bytes()),
         value: Bytes::copy_from_slice(value.as_bytes()),
-        timestamp: 1_700_000_000_000,
+        timestamp: now_ms(),
     }
+}
+
+/// Wall-clock milliseconds. Records carry the time they are written: a
+/// broker deletes records older than a topic's `retention.ms` at its next
+/// retention check, so a fixed old timestamp would let a real broker drop
+/// test records between the write and the read.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The partition the platform partitioner gives `key` on `spec`.

@@ -18,7 +18,24 @@ pub fn brokers() -> String {
 pub fn options() -> KafkaOptions {
     let mut opts = KafkaOptions::new(brokers());
     opts.namespace = unique("t");
+    debug_clients(&mut opts);
     opts
+}
+
+/// With `SLOTSTREAM_TEST_RDKAFKA_DEBUG=<contexts>` (librdkafka's `debug`
+/// list, e.g. `cgrp,fetch`), every client logs those contexts to stderr
+/// through `tracing`: the way to see what a client did in a failed test.
+fn debug_clients(opts: &mut KafkaOptions) {
+    let Ok(contexts) = std::env::var("SLOTSTREAM_TEST_RDKAFKA_DEBUG") else {
+        return;
+    };
+    opts.librdkafka.insert("debug".into(), contexts);
+    opts.librdkafka.insert("log_level".into(), "7".into());
+    // A second test in the same binary finds the subscriber already set.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter("debug")
+        .try_init();
 }
 
 /// Creates the namespace's topics, runs `body`, then deletes them, also
