@@ -226,12 +226,18 @@ impl Inner {
             .payment(id)
             .await
             .map_err(|e| ApiError::unavailable(&e))?;
+        Ok(self.newer_payment(id, view))
+    }
+
+    /// The newer of a payment's view row (already read) and this gateway's
+    /// memory of it.
+    pub fn newer_payment(&self, id: &PaymentId, view: Option<PaymentView>) -> Option<PaymentView> {
         let mine = self.recent.payments.get(id, self.now());
-        Ok(match (view, mine) {
+        match (view, mine) {
             (Some(v), Some(m)) if progress(m.status) > progress(v.status) => Some(m),
             (Some(v), _) => Some(v),
             (None, m) => m,
-        })
+        }
     }
 
     /// An account by normalized email; a verification this gateway just

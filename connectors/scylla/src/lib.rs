@@ -22,7 +22,6 @@
 //! `ensure_schema` creates a missing keyspace with `SimpleStrategy` and
 //! [`ScyllaOptions::replication_factor`].
 
-mod cursor;
 mod error;
 mod read;
 mod rows;

@@ -4,7 +4,6 @@
 //! is how a page knows a next one exists, so a cursor is handed out only when
 //! at least one more item follows.
 
-use crate::cursor::{self, Listing};
 use crate::error::{self, undecodable};
 use crate::rows::{BookingRow, PaymentRow, ResourceRow, UserRow, booking_status_word, day_of};
 use crate::statements::{DayTable, Statements};
@@ -18,6 +17,7 @@ use scylla::value::{CqlDate, CqlTimestamp, CqlValue};
 use slotstream_domain::booking::BookingStatus;
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{Millis, UserId};
+use slotstream_runtime::cursor::{self, Listing};
 use slotstream_runtime::{BookingView, Page, PaymentView, UserView, ViewError};
 
 /// Largest page a listing returns, whatever `limit` asks.

@@ -38,7 +38,7 @@ async fn intent_eventually(st: &AppState, id: &PaymentId) -> Result<Option<Payme
             .map_err(|e| ApiError::unavailable(&e))?;
         if view.is_some() {
             // The newer of the view and this gateway's memory, as GETs see it.
-            return st.payment(id).await;
+            return Ok(st.newer_payment(id, view));
         }
         let left = st.cfg.wait_budget.saturating_sub(started.elapsed());
         if left.is_zero() {

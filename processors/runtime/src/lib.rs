@@ -10,6 +10,7 @@
 //! in a processor knows which backend runs it.
 
 pub mod clock;
+pub mod cursor;
 pub mod driver;
 pub mod log;
 pub mod partitioner;

@@ -6,6 +6,5 @@
 //! entry is written and removed in the same transaction as its row, so an
 //! index never points at a missing or stale row.
 
-pub(crate) mod cursor;
 pub(crate) mod read;
 pub(crate) mod write;

@@ -5,12 +5,12 @@
 
 use crate::schema::{self, status_code};
 use crate::store::Store;
-use crate::views::cursor;
 use redb::{ReadOnlyTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use slotstream_domain::booking::BookingStatus;
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, Millis, PaymentId, ResourceId, UserId};
+use slotstream_runtime::cursor::{self, Listing};
 use slotstream_runtime::{BookingView, Page, PaymentView, UserView, ViewError};
 use std::ops::Bound;
 
@@ -112,7 +112,9 @@ pub(crate) fn bookings_by_user(
     limit: usize,
     after: Option<&str>,
 ) -> Result<Page<BookingView>, ViewError> {
-    let after = after.map(cursor::parse_user).transpose()?;
+    let after = after
+        .map(|c| cursor::decode(Listing::User, c))
+        .transpose()?;
     let txn = store.begin_read().map_err(transient)?;
     let index = txn
         .open_table(schema::BOOKINGS_BY_USER)
@@ -139,7 +141,7 @@ pub(crate) fn bookings_by_user(
         }
         let b: BookingView = get_row(&rows, "booking", id)?
             .ok_or_else(|| ViewError::Corrupt(format!("user index names missing booking {id}")))?;
-        page.push(b, || cursor::user(inv, id));
+        page.push(b, || cursor::encode(Listing::User, inv, id));
     }
     Ok(page.finish())
 }
@@ -185,7 +187,9 @@ fn overlapping(
     limit: usize,
     after: Option<&str>,
 ) -> Result<Page<BookingView>, ViewError> {
-    let after = after.map(cursor::parse_resource).transpose()?;
+    let after = after
+        .map(|c| cursor::decode(Listing::Resource, c))
+        .transpose()?;
     let mut page = Pager::new(limit);
     if from >= to {
         return Ok(page.finish());
@@ -215,7 +219,7 @@ fn overlapping(
         let b: BookingView = get_row(&rows, "booking", id)?.ok_or_else(|| {
             ViewError::Corrupt(format!("overlap index names missing booking {id}"))
         })?;
-        page.push(b, || cursor::resource(start, id));
+        page.push(b, || cursor::encode(Listing::Resource, start, id));
     }
     Ok(page.finish())
 }
@@ -228,7 +232,7 @@ pub(crate) fn resources(
     limit: usize,
     after: Option<&str>,
 ) -> Result<Page<Resource>, ViewError> {
-    let after = after.map(cursor::parse_catalog).transpose()?;
+    let after = after.map(cursor::decode_catalog).transpose()?;
     let txn = store.begin_read().map_err(transient)?;
     let rows = txn.open_table(schema::RESOURCES).map_err(transient)?;
     let mut page = Pager::new(limit);
@@ -259,7 +263,7 @@ pub(crate) fn resources(
                 if !page.wants_more() {
                     break;
                 }
-                page.push(r, || cursor::catalog(id));
+                page.push(r, || cursor::encode_catalog(id));
             }
         }
         None => {
@@ -276,7 +280,9 @@ pub(crate) fn resources(
                     break;
                 }
                 let id = key.value();
-                page.push(decode("resource", value.value())?, || cursor::catalog(id));
+                page.push(decode("resource", value.value())?, || {
+                    cursor::encode_catalog(id)
+                });
             }
         }
     }

@@ -1,13 +1,14 @@
-//! Opaque pagination cursors: lower-case hex of a tag byte, an optional
-//! big-endian instant and the last id a page returned. Anything that does not
-//! decode, or was issued by another listing, is [`ViewError::BadCursor`].
+//! Opaque pagination cursors, the same on every view backend: lower-case hex
+//! of a tag byte, an optional big-endian number (an instant) and the last id
+//! a page returned. Anything that does not decode, or was issued by another
+//! listing, is [`ViewError::BadCursor`].
 
-use slotstream_runtime::ViewError;
+use crate::views::ViewError;
 
 /// Which listing issued a cursor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Listing {
-    /// `bookings_by_user`: after (`created_at`, id), newest first.
+pub enum Listing {
+    /// `bookings_by_user`: after (an instant derived from `created_at`, id).
     User,
     /// `bookings_by_resource`: after (start, id).
     Resource,
@@ -28,7 +29,7 @@ impl Listing {
 const CATALOG: u8 = b'c';
 
 /// A cursor after (`at`, `id`) in `listing`.
-pub(crate) fn encode(listing: Listing, at: i64, id: &str) -> String {
+pub fn encode(listing: Listing, at: i64, id: &str) -> String {
     let mut bytes = Vec::with_capacity(9 + id.len());
     bytes.push(listing.tag());
     bytes.extend_from_slice(&at.to_be_bytes());
@@ -37,7 +38,7 @@ pub(crate) fn encode(listing: Listing, at: i64, id: &str) -> String {
 }
 
 /// Reads a cursor of `listing`.
-pub(crate) fn decode(listing: Listing, cursor: &str) -> Result<(i64, String), ViewError> {
+pub fn decode(listing: Listing, cursor: &str) -> Result<(i64, String), ViewError> {
     let bytes = unhex(cursor)?;
     match bytes.split_first() {
         Some((&tag, rest)) if tag == listing.tag() && rest.len() >= 8 => {
@@ -52,14 +53,14 @@ pub(crate) fn decode(listing: Listing, cursor: &str) -> Result<(i64, String), Vi
 }
 
 /// A `resources` cursor: after this resource id.
-pub(crate) fn encode_catalog(id: &str) -> String {
+pub fn encode_catalog(id: &str) -> String {
     let mut bytes = vec![CATALOG];
     bytes.extend_from_slice(id.as_bytes());
     hex(&bytes)
 }
 
 /// Reads a `resources` cursor.
-pub(crate) fn decode_catalog(cursor: &str) -> Result<String, ViewError> {
+pub fn decode_catalog(cursor: &str) -> Result<String, ViewError> {
     match unhex(cursor)?.split_first() {
         Some((&CATALOG, id)) => String::from_utf8(id.to_vec()).map_err(|_| ViewError::BadCursor),
         _ => Err(ViewError::BadCursor),
