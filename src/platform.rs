@@ -168,6 +168,7 @@ impl Platform {
                     settings.smtp_url.as_deref(),
                     &settings.data_dir,
                     &settings.mail_from,
+                    platform.storage.sent_ledger.clone(),
                 )?)
             } else {
                 None
@@ -240,6 +241,12 @@ impl Platform {
             rx.clone(),
         ));
         self.tasks.push((group, task));
+    }
+
+    /// What the platform runs on: the log, the views, the codec and the
+    /// shared sent-ledger (if any).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     /// The log, for producing commands and reading topics.

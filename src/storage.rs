@@ -7,7 +7,7 @@ use anyhow::Context;
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
 use slotstream_kafka::{KafkaBackend, KafkaOptions};
 use slotstream_registry::{RegistryOptions, RegistryResolver};
-use slotstream_runtime::{Backend, ViewStore};
+use slotstream_runtime::{Backend, SentLedger, ViewStore};
 use slotstream_schemas::Codec;
 use slotstream_scylla::{ScyllaOptions, ScyllaViews};
 use std::sync::Arc;
@@ -21,6 +21,9 @@ pub struct Storage {
     pub views: Arc<dyn ViewStore>,
     /// Encodes and decodes every record (compiled-in ids or the registry's).
     pub codec: Codec,
+    /// The SMTP sent-ledger every notification processor shares (ScyllaDB in
+    /// distributed mode); `None` keeps it in the data dir (one process).
+    pub sent_ledger: Option<Arc<dyn SentLedger>>,
 }
 
 impl Storage {
@@ -47,14 +50,17 @@ impl Storage {
                     backend: backend.clone(),
                     views: backend,
                     codec: Codec::embedded(),
+                    sent_ledger: None,
                 })
             }
             BackendKind::Kafka => {
                 let codec = registry_codec(settings).await?;
                 let scylla = scylla_options(settings)?;
-                let views: Arc<dyn ViewStore> = ScyllaViews::connect(&scylla)
+                let scylla_views = ScyllaViews::connect(&scylla)
                     .await
                     .with_context(|| format!("connecting to ScyllaDB at {:?}", scylla.nodes))?;
+                let sent_ledger: Arc<dyn SentLedger> = scylla_views.clone();
+                let views: Arc<dyn ViewStore> = scylla_views;
                 let backend = KafkaBackend::connect(kafka_options(settings)?, Some(views.clone()))
                     .await
                     .context("connecting to Kafka")?;
@@ -62,6 +68,7 @@ impl Storage {
                     backend,
                     views,
                     codec,
+                    sent_ledger: Some(sent_ledger),
                 })
             }
         }

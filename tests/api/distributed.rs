@@ -5,7 +5,10 @@
 //!   topic through the registry and decodes every record;
 //! - processors in separate processes share partitions, and one killed with
 //!   SIGKILL mid-run loses nothing: no overlap, every 201 in the views, no
-//!   email twice, every hold expired exactly once.
+//!   email twice, every hold expired exactly once;
+//! - the SMTP sent-ledger is shared: a notification processor on another
+//!   machine (another data dir) that takes a partition over does not send
+//!   again what its predecessor sent.
 
 use crate::helpers::time::system_now_ms;
 use crate::helpers::{MINUTE, Role, TestApp, User, spawn_app_custom, unique};
@@ -14,9 +17,11 @@ use serde_json::Value;
 use slotstream::Role as Proc;
 use slotstream_domain::booking::BookingEvent;
 use slotstream_runtime::{ConsumedRecord, TopicPartition, topics};
+use slotstream_runtime::{Email, Mailer};
 use slotstream_schemas::Envelope;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The wire names of every platform topic of `app`'s namespace.
@@ -414,4 +419,82 @@ async fn read_all(app: &TestApp, topic: &str, partition: u32) -> Vec<ConsumedRec
         }
         out.extend(batch);
     }
+}
+
+/// The notification processor's mailer as the platform builds it in
+/// distributed mode, on a data dir of its own (another machine); `shared:
+/// false` keeps the ledger in that data dir only (the control).
+fn notification_mailer(app: &TestApp, shared: bool) -> (tempfile::TempDir, Arc<dyn Mailer>) {
+    let dir = tempfile::tempdir().expect("a data dir");
+    let ledger = shared.then(|| {
+        app.app
+            .platform
+            .storage()
+            .sent_ledger
+            .clone()
+            .expect("distributed mode has a shared sent-ledger")
+    });
+    let mailer = slotstream_mail::mailer_from_config(
+        Some(&env("SLOTSTREAM_TEST_SMTP_URL")),
+        dir.path(),
+        slotstream_mail::DEFAULT_FROM,
+        ledger,
+    )
+    .expect("an SMTP mailer");
+    (dir, mailer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_processor_taking_over_does_not_resend_what_its_predecessor_sent() {
+    let app = spawn_app_custom(true, "15m", &[Proc::Booking]).await;
+    let api = env("SLOTSTREAM_TEST_MAILPIT_API");
+    let to = format!("{}@example.com", unique("takeover"));
+    let email = |id: &str| Email {
+        id: id.to_owned(),
+        to: to.clone(),
+        subject: "Booking confirmed".into(),
+        body: "See you then.".into(),
+    };
+    let (_a_dir, first_owner) = notification_mailer(&app, true);
+    let (_b_dir, next_owner) = notification_mailer(&app, true);
+    let shared_id = unique("confirmed");
+    first_owner.send(&email(&shared_id)).await.expect("sent");
+    // The partition moves (the first owner died before committing its
+    // offsets), and the new owner is handed the same event again.
+    next_owner.send(&email(&shared_id)).await.expect("skipped");
+
+    // Control: with only a local ledger, the new owner cannot know.
+    let local_id = unique("confirmed");
+    let (_c_dir, local_first) = notification_mailer(&app, false);
+    let (_d_dir, local_next) = notification_mailer(&app, false);
+    local_first.send(&email(&local_id)).await.expect("sent");
+    local_next
+        .send(&email(&local_id))
+        .await
+        .expect("sent again");
+
+    // Mailpit stores a message before its `250`, and the sends ran one after
+    // another: once both control copies are listed, everything sent before
+    // them is too.
+    let want = |id: &str| {
+        let left = slotstream_mail::escape_id(id);
+        format!("{left}@{}", slotstream_mail::MESSAGE_ID_DOMAIN)
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ids = loop {
+        let ids = crate::helpers::outbox::mailpit_message_ids(&app.client, &api, &to).await;
+        let controls = ids.iter().filter(|m| **m == want(&local_id)).count();
+        if controls >= 2 || Instant::now() > deadline {
+            break ids;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let count = |id: &str| ids.iter().filter(|m| **m == want(id)).count();
+    assert_eq!(count(&local_id), 2, "the control duplicates: {ids:?}");
+    assert_eq!(
+        count(&shared_id),
+        1,
+        "sent once between both owners: {ids:?}"
+    );
+    app.stop().await;
 }

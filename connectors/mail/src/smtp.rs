@@ -3,15 +3,18 @@
 //!
 //! # Exactly once, as far as SMTP allows
 //!
-//! Before sending, the mailer looks for `<ledger_dir>/<escape_id(id)>.sent`;
-//! if it exists the email counts as sent and nothing goes on the wire. Right
-//! after the server accepts the message (its `250` to the end of `DATA`) the
-//! mailer creates that empty file and fsyncs it and the directory. So a send
-//! repeated after a processor restart, a rebalance or a retry does not deliver
-//! again.
+//! Before sending, the mailer asks its [`SentLedger`] whether the email id is
+//! recorded; if it is, the email counts as sent and nothing goes on the wire.
+//! Right after the server accepts the message (its `250` to the end of
+//! `DATA`) the mailer records the id durably: by default an empty
+//! `<ledger_dir>/<escape_id(id)>.sent` file, fsynced with its directory
+//! ([`FileLedger`]); in distributed mode a row in a shared table, so the
+//! instance that takes a partition over knows what the previous owner sent.
+//! So a send repeated after a processor restart, a rebalance or a retry does
+//! not deliver again.
 //!
-//! **The remaining window**: if the process dies (or the disk fails) *after*
-//! the server's `250` and *before* the ledger file is durable, the next attempt
+//! **The remaining window**: if the process dies (or the disk or ledger store
+//! fails) *after* the server's `250` and *before* the ledger entry is durable, the next attempt
 //! finds no ledger entry and sends a second copy. SMTP has no way to ask a
 //! server "did you already take this?", so this window cannot be closed from
 //! the client side; it is a few milliseconds per email. The duplicate carries
@@ -37,7 +40,7 @@
 //! transient.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -47,12 +50,12 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::{AsyncSmtpTransportBuilder, PoolConfig};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use slotstream_runtime::{EffectError, Email, Mailer};
+use slotstream_runtime::{EffectError, Email, Mailer, SentLedger};
 use url::{Host, Url};
 
 use crate::MailError;
-use crate::durable::{self, Created};
-use crate::message::{self, compose, escape_id};
+use crate::ledger::FileLedger;
+use crate::message::{self, compose};
 
 /// How long one whole send (connect, dialogue, `DATA`) may take by default.
 pub const DEFAULT_SMTP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,7 +77,7 @@ pub struct SmtpMailer {
     transport: Mutex<Option<Arc<AsyncSmtpTransport<Tokio1Executor>>>>,
     timeout: Duration,
     from: Mailbox,
-    ledger_dir: PathBuf,
+    ledger: Arc<dyn SentLedger>,
     /// Ids being sent right now, so two concurrent sends of one id in this
     /// process cannot both reach the server.
     in_flight: Mutex<HashSet<String>>,
@@ -83,7 +86,8 @@ pub struct SmtpMailer {
 impl SmtpMailer {
     /// A mailer for `url` (`smtp://`, `smtp+starttls://` or `smtps://`, with an
     /// optional `user:password@`; the password percent-encoded), sending as
-    /// `from`, keeping its sent-ledger in `ledger_dir` (created if missing).
+    /// `from`, keeping its sent-ledger in `ledger_dir` (created if missing;
+    /// [`SmtpMailer::with_ledger`] puts it elsewhere).
     /// Uses [`DEFAULT_SMTP_TIMEOUT`]. Nothing is connected until the first send.
     pub fn from_url(url: &str, from: &str, ledger_dir: PathBuf) -> Result<Self, MailError> {
         Self::from_url_with_timeout(url, from, ledger_dir, DEFAULT_SMTP_TIMEOUT)
@@ -100,28 +104,28 @@ impl SmtpMailer {
             .timeout(Some(timeout))
             .pool_config(PoolConfig::new().max_size(POOL_MAX_SIZE));
         let from = message::parse_from(from)?;
-        durable::ensure_dir(&ledger_dir).map_err(|source| MailError::CreateDir {
-            path: ledger_dir.clone(),
-            source,
-        })?;
+        let ledger = Arc::new(FileLedger::new(ledger_dir)?);
         Ok(Self {
             builder,
             transport: Mutex::new(None),
             timeout,
             from,
-            ledger_dir,
+            ledger,
             in_flight: Mutex::new(HashSet::new()),
         })
     }
 
-    /// The directory holding one empty `<escape_id(id)>.sent` file per sent email.
-    pub fn ledger_dir(&self) -> &Path {
-        &self.ledger_dir
+    /// Keeps the sent-ledger in `ledger` instead (a shared one, so several
+    /// instances never send one email twice between them).
+    #[must_use]
+    pub fn with_ledger(mut self, ledger: Arc<dyn SentLedger>) -> Self {
+        self.ledger = ledger;
+        self
     }
 
     /// Whether the ledger records `id` as sent.
-    pub fn is_recorded_sent(&self, id: &str) -> bool {
-        self.ledger_dir.join(ledger_name(id)).exists()
+    pub async fn is_recorded_sent(&self, id: &str) -> Result<bool, EffectError> {
+        self.ledger.is_sent(id).await
     }
 
     fn transport(&self) -> Arc<AsyncSmtpTransport<Tokio1Executor>> {
@@ -147,8 +151,7 @@ impl SmtpMailer {
     }
 
     async fn send_unledgered(&self, email: &Email) -> Result<(), EffectError> {
-        let name = ledger_name(&email.id);
-        if self.ledger_has(&name).await? {
+        if self.ledger.is_sent(&email.id).await? {
             return Ok(());
         }
         let message = compose(email, &self.from)?;
@@ -164,34 +167,14 @@ impl SmtpMailer {
             }
         };
         tracing::info!(email_id = %email.id, code = %response.code(), "email accepted by SMTP server");
-        self.record_sent(&email.id, name).await;
-        Ok(())
-    }
-
-    async fn ledger_has(&self, name: &str) -> Result<bool, EffectError> {
-        let path = self.ledger_dir.join(name);
-        tokio::fs::try_exists(&path).await.map_err(|e| {
-            EffectError::Transient(format!(
-                "cannot read sent-ledger entry {}: {e}",
-                path.display()
-            ))
-        })
-    }
-
-    /// The server has the email; failing to note it only risks a duplicate on
-    /// redelivery, so it is logged rather than reported (reporting it would make
-    /// the driver resend right away).
-    async fn record_sent(&self, id: &str, name: String) {
-        let dir = self.ledger_dir.clone();
-        let written =
-            tokio::task::spawn_blocking(move || durable::create_once(&dir, &name, b"")).await;
-        match written {
-            Ok(Ok(Created::New | Created::AlreadyThere)) => {}
-            Ok(Err(e)) => tracing::error!(email_id = %id, error = %e,
-                "email sent but not recorded in the sent-ledger; a redelivery would send it again"),
-            Err(e) => tracing::error!(email_id = %id, error = %e,
-                "email sent but the ledger writer task failed; a redelivery would send it again"),
+        // The server has the email; failing to note it only risks a duplicate
+        // on redelivery, so it is logged rather than reported (reporting it
+        // would make the driver resend right away).
+        if let Err(e) = self.ledger.record_sent(&email.id).await {
+            tracing::error!(email_id = %email.id, error = %e,
+                "email sent but not recorded in the sent-ledger; a redelivery would send it again");
         }
+        Ok(())
     }
 }
 
@@ -245,10 +228,6 @@ impl Drop for InFlight<'_> {
         let mut ids = self.set.lock().unwrap_or_else(PoisonError::into_inner);
         ids.remove(&self.id);
     }
-}
-
-fn ledger_name(id: &str) -> String {
-    format!("{}.sent", escape_id(id))
 }
 
 /// Maps a lettre error to the driver's retry decision (see the module doc).

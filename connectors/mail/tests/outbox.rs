@@ -205,7 +205,7 @@ async fn a_malformed_recipient_fails_permanently_and_writes_nothing() -> TestRes
 #[tokio::test]
 async fn the_configured_sender_is_used_and_the_outbox_is_the_default() -> TestResult {
     let data = tempfile::tempdir()?;
-    let mailer = mailer_from_config(None, data.path(), "Bookings <bookings@example.org>")?;
+    let mailer = mailer_from_config(None, data.path(), "Bookings <bookings@example.org>", None)?;
     mailer.send(&email("welcome", "s", "b")).await?;
 
     let raw = fs::read(data.path().join("outbox").join("welcome.eml"))?;
@@ -219,7 +219,7 @@ async fn the_configured_sender_is_used_and_the_outbox_is_the_default() -> TestRe
 #[tokio::test]
 async fn a_blank_smtp_url_means_the_outbox() -> TestResult {
     let data = tempfile::tempdir()?;
-    let mailer = mailer_from_config(Some("  "), data.path(), slotstream_mail::DEFAULT_FROM)?;
+    let mailer = mailer_from_config(Some("  "), data.path(), slotstream_mail::DEFAULT_FROM, None)?;
     mailer.send(&email("blank-url", "s", "b")).await?;
     assert!(data.path().join("outbox").join("blank-url.eml").is_file());
     Ok(())
@@ -228,9 +228,9 @@ async fn a_blank_smtp_url_means_the_outbox() -> TestResult {
 #[test]
 fn bad_configuration_is_reported_before_anything_is_sent() -> TestResult {
     let data = tempfile::tempdir()?;
-    let bad_url = mailer_from_config(Some("http://mail.example.com"), data.path(), "a@b.c");
+    let bad_url = mailer_from_config(Some("http://mail.example.com"), data.path(), "a@b.c", None);
     assert!(matches!(bad_url, Err(MailError::InvalidUrl { .. })));
-    let bad_from = mailer_from_config(None, data.path(), "nobody");
+    let bad_from = mailer_from_config(None, data.path(), "nobody", None);
     assert!(matches!(bad_from, Err(MailError::InvalidFrom { .. })));
 
     let file = data.path().join("a-file");

@@ -141,7 +141,7 @@ async fn an_email_sent_over_smtp_arrives_with_its_subject_body_and_message_id() 
     assert_eq!(m["From"]["Address"], "tests@slotstream.local");
     let text = m["Text"].as_str().ok_or("no text body")?;
     assert_eq!(text.replace("\r\n", "\n").trim_end(), body);
-    assert!(mailer.is_recorded_sent(&id));
+    assert!(mailer.is_recorded_sent(&id).await?);
     Ok(())
 }
 
@@ -225,7 +225,7 @@ async fn a_refused_connection_is_transient_and_records_nothing() -> TestResult {
         matches!(result, Err(EffectError::Transient(_))),
         "{result:?}"
     );
-    assert!(!mailer.is_recorded_sent(&id));
+    assert!(!mailer.is_recorded_sent(&id).await?);
     assert_eq!(ledger_entries(ledger.path())?, 0);
     Ok(())
 }
@@ -275,7 +275,7 @@ async fn a_mailbox_the_server_refuses_is_a_permanent_failure() -> TestResult {
         matches!(&result, Err(EffectError::Permanent(m)) if m.contains("550")),
         "{result:?}"
     );
-    assert!(!mailer.is_recorded_sent(&id));
+    assert!(!mailer.is_recorded_sent(&id).await?);
     assert!(Mailpit::from_env().messages_for(&id)?.is_empty());
     Ok(())
 }
@@ -320,7 +320,7 @@ async fn refused_or_missing_credentials_are_transient_so_no_email_is_dropped() -
 async fn mailer_from_config_with_a_url_sends_over_smtp_with_its_ledger_in_the_data_dir()
 -> TestResult {
     let data = tempfile::tempdir()?;
-    let mailer = mailer_from_config(Some(&smtp_url()), data.path(), SENDER)?;
+    let mailer = mailer_from_config(Some(&smtp_url()), data.path(), SENDER, None)?;
     let id = fresh_id("config");
     send_bounded(
         mailer.as_ref(),

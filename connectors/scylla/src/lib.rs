@@ -42,7 +42,8 @@ use slotstream_domain::booking::BookingStatus;
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, Millis, PaymentId, ResourceId, UserId};
 use slotstream_runtime::{
-    BookingView, Page, PaymentView, UserView, ViewError, ViewStore, ViewWrite,
+    BookingView, EffectError, Page, PaymentView, SentLedger, UserView, ViewError, ViewStore,
+    ViewWrite,
 };
 use statements::Statements;
 use std::sync::Arc;
@@ -176,6 +177,42 @@ impl ScyllaViews {
         )
         .await
     }
+}
+
+/// The shared SMTP sent-ledger (table `emails_sent`), read and written at
+/// `LOCAL_QUORUM` like the views: a notification processor that takes a
+/// partition over sees every email its predecessor had recorded. Failures are
+/// transient (the driver retries; nothing is sent while the ledger is down).
+#[async_trait]
+impl SentLedger for ScyllaViews {
+    async fn is_sent(&self, email_id: &str) -> Result<bool, EffectError> {
+        let result = self
+            .session
+            .execute_unpaged(&self.st.get_sent, (email_id,))
+            .await
+            .map_err(|e| ledger_error(error::execution(e)))?
+            .into_rows_result()
+            .map_err(|e| ledger_error(error::undecodable(e)))?;
+        Ok(result.rows_num() > 0)
+    }
+
+    async fn record_sent(&self, email_id: &str) -> Result<(), EffectError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        self.session
+            .execute_unpaged(
+                &self.st.put_sent,
+                (email_id, scylla::value::CqlTimestamp(now)),
+            )
+            .await
+            .map_err(|e| ledger_error(error::execution(e)))?;
+        Ok(())
+    }
+}
+
+fn ledger_error(e: ViewError) -> EffectError {
+    EffectError::Transient(format!("the shared sent-ledger: {e}"))
 }
 
 #[async_trait]

@@ -34,6 +34,7 @@ pub(crate) const TABLES: &[&str] = &[
     "resource_catalog",
     "payments",
     "users_by_email",
+    "emails_sent",
 ];
 
 /// The production keyspace, which `drop_keyspace` refuses.
@@ -158,6 +159,12 @@ pub(crate) fn create_tables(ks: &str) -> Vec<(&'static str, String)> {
         ),
         table("payments", format!("{payment}, PRIMARY KEY (payment_id)")),
         table("users_by_email", format!("{user}, PRIMARY KEY (email)")),
+        // The notification processors' shared SMTP sent-ledger (not a view):
+        // whichever instance owns a partition skips what any instance sent.
+        table(
+            "emails_sent",
+            "email_id text, sent_at timestamp, PRIMARY KEY (email_id)".to_owned(),
+        ),
     ]
 }
 

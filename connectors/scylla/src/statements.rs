@@ -58,6 +58,8 @@ pub(crate) struct Statements {
     pub resources_by_vendor: ResourceList,
     pub resources_by_kind: ResourceList,
     pub catalog: ResourceList,
+    pub get_sent: PreparedStatement,
+    pub put_sent: PreparedStatement,
     pub get_payment: PreparedStatement,
     pub put_payment: PreparedStatement,
     pub get_user: PreparedStatement,
@@ -299,6 +301,16 @@ impl Statements {
                 .await?,
             put_user: p
                 .prepare(insert(ks, "users_by_email", none, USER_COLUMNS))
+                .await?,
+            get_sent: p
+                .prepare(format!(
+                    "SELECT email_id FROM {ks}.emails_sent WHERE email_id = ?"
+                ))
+                .await?,
+            put_sent: p
+                .prepare(format!(
+                    "INSERT INTO {ks}.emails_sent (email_id, sent_at) VALUES (?, ?)"
+                ))
                 .await?,
         })
     }

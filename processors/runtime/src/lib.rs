@@ -24,7 +24,7 @@ pub use log::{
     Backend, ConsumedRecord, LogError, LogReader, OutRecord, Poll, Producer, RecordPosition,
     Session, StateEntry, StateWrite, TopicPartition, Transaction,
 };
-pub use ports::{Effect, EffectError, Email, Mailer, PaymentProvider};
+pub use ports::{Effect, EffectError, Email, Mailer, PaymentProvider, SentLedger};
 pub use processor::{Output, Poison, Processor};
 pub use topics::TopicSpec;
 pub use views::{BookingView, Page, PaymentView, UserView, ViewError, ViewStore, ViewWrite};

@@ -45,6 +45,18 @@ pub trait Mailer: Send + Sync + std::fmt::Debug {
     async fn send(&self, email: &Email) -> Result<(), EffectError>;
 }
 
+/// Where a mailer notes the emails a server has accepted, so a redelivered
+/// event sends nothing. A file per id under the data dir for one process;
+/// a shared table in distributed mode, so the instance that takes over a
+/// partition knows what the previous one sent.
+#[async_trait]
+pub trait SentLedger: Send + Sync + std::fmt::Debug {
+    /// Whether `email_id` is recorded as sent.
+    async fn is_sent(&self, email_id: &str) -> Result<bool, EffectError>;
+    /// Records `email_id` as sent, durably before returning.
+    async fn record_sent(&self, email_id: &str) -> Result<(), EffectError>;
+}
+
 /// A payment provider (the built-in sandbox, or a real one behind a connector).
 #[async_trait]
 pub trait PaymentProvider: Send + Sync + std::fmt::Debug {
