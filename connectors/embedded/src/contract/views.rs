@@ -126,6 +126,24 @@ pub async fn bookings_are_found_by_id_and_patched_idempotently(store: &dyn ViewS
         (T - 1, b.start),
         "other fields kept"
     );
+    let on_resource = store
+        .bookings_by_resource(&b.resource_id, T, T + HOUR, 10, None)
+        .await
+        .expect("by resource");
+    let on_vendor = store
+        .bookings_by_vendor(&b.vendor_id, T, T + HOUR, 10, None)
+        .await
+        .expect("by vendor");
+    assert_eq!(
+        on_resource.items,
+        vec![once.clone()],
+        "the resource listing follows the patch"
+    );
+    assert_eq!(
+        on_vendor.items,
+        vec![once.clone()],
+        "the vendor listing follows the patch"
+    );
 
     let ghost = BookingId::new(unique("ghost"));
     put(

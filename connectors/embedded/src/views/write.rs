@@ -33,7 +33,7 @@ pub(crate) fn apply(t: &mut Tables<'_>, w: &ViewWrite) -> Result<(), ApplyError>
                 b.refund = Some(r.clone());
             }
             b.updated_at = *updated_at;
-            put_booking(t, &b)
+            put_patched_booking(t, &b)
         }
         ViewWrite::PutPayment(p) => put_payment(t, p),
         ViewWrite::PatchPayment {
@@ -107,6 +107,20 @@ fn put_booking(t: &mut Tables<'_>, b: &BookingView) -> Result<(), ApplyError> {
     if len > widest {
         spans.insert(b.vendor_id.as_str(), len)?;
     }
+    Ok(())
+}
+
+/// Rewrites a patched booking: the row and the by-user entry (its value is
+/// the status). A patch never moves the interval, resource or vendor, so the
+/// other index entries and the spans stay as they are.
+fn put_patched_booking(t: &mut Tables<'_>, b: &BookingView) -> Result<(), ApplyError> {
+    let id = b.id.as_str();
+    let row = postcard::to_stdvec(b)?;
+    t.bookings()?.insert(id, &row[..])?;
+    t.bookings_by_user()?.insert(
+        (b.user_id.as_str(), !b.created_at, id),
+        status_code(b.status),
+    )?;
     Ok(())
 }
 
