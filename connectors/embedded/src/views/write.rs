@@ -83,15 +83,11 @@ fn get_booking(t: &mut Tables<'_>, id: &str) -> Result<Option<BookingView>, Appl
     Ok(found.transpose()?)
 }
 
-/// Writes the row and both index entries, and widens the resource's span.
+/// Writes the row and every index entry, and widens the resource's and the
+/// vendor's spans.
 fn put_booking(t: &mut Tables<'_>, b: &BookingView) -> Result<(), ApplyError> {
+    put_patched_booking(t, b)?;
     let id = b.id.as_str();
-    let row = postcard::to_stdvec(b)?;
-    t.bookings()?.insert(id, &row[..])?;
-    t.bookings_by_user()?.insert(
-        (b.user_id.as_str(), !b.created_at, id),
-        status_code(b.status),
-    )?;
     t.bookings_by_resource()?
         .insert((b.resource_id.as_str(), b.start, id), b.end)?;
     t.bookings_by_vendor()?
