@@ -21,7 +21,10 @@ use bytes::Bytes;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError as RdError;
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::Message;
+use rdkafka::topic_partition_list::TopicPartitionList;
+use rdkafka::types::RDKafkaRespErr;
 use slotstream_runtime::{
     ConsumedRecord, LogError, Poll, Session, StateEntry, TopicSpec, Transaction, ViewStore, topics,
 };
@@ -39,9 +42,9 @@ pub(crate) enum Change {
     Revoke(Vec<(String, i32)>),
 }
 
-/// Records assignment changes as librdkafka's rebalance callback runs them
-/// (inside `poll`, on the polling thread); the default incremental
-/// assign/unassign is kept.
+/// Applies librdkafka's rebalances incrementally and records the assignment
+/// changes as its rebalance callback runs them (inside `poll`, on the
+/// polling thread).
 #[derive(Debug, Default)]
 pub(crate) struct GroupContext {
     changes: Mutex<Vec<Change>>,
@@ -58,6 +61,38 @@ impl GroupContext {
 impl ClientContext for GroupContext {}
 
 impl ConsumerContext for GroupContext {
+    /// Assigns and unassigns incrementally, without rdkafka's default, which
+    /// first asks librdkafka for the rebalance protocol: a blocking request
+    /// that can wait forever when the callback runs while the consumer
+    /// closes (librdkafka #4041, rust-rdkafka #509). It froze a consumer's
+    /// drop in CI. The KIP-848 consumer protocol is always incremental.
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let rebalance = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                if let Err(e) = consumer.incremental_assign(tpl) {
+                    tracing::warn!(error = %e, "incremental assign failed");
+                }
+                Rebalance::Assign(tpl)
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                if let Err(e) = consumer.incremental_unassign(tpl) {
+                    tracing::warn!(error = %e, "incremental unassign failed");
+                }
+                Rebalance::Revoke(tpl)
+            }
+            other => {
+                let code: RDKafkaErrorCode = other.into();
+                Rebalance::Error(RdError::Rebalance(code))
+            }
+        };
+        self.post_rebalance(consumer, &rebalance);
+    }
+
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let list = |tpl: &rdkafka::TopicPartitionList| {
             tpl.elements()
