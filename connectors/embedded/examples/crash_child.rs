@@ -10,11 +10,20 @@
 //!   and, per input, writes one output (value `<partition>:<offset>`) to the
 //!   same partition of booking-events, plus a per-partition counter in its
 //!   state store, plus the consumed offsets: all in one commit.
+//! * A view group (`slotstream.views.booking`, kept in the views file, whose
+//!   commits are not fsynced) reads the same topic and, per input, puts one
+//!   user row (email `<partition>-<offset>@crash.test`) plus a per-partition
+//!   counter plus the consumed offsets: all in one commit.
 
 use bytes::Bytes;
+use slotstream_domain::UserId;
+use slotstream_domain::identity::Role;
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
-use slotstream_runtime::topics::{BOOKING_COMMANDS, BOOKING_EVENTS};
-use slotstream_runtime::{Backend, OutRecord, Poll, StateWrite, TopicPartition, Transaction};
+use slotstream_runtime::topics::{BOOKING_COMMANDS, BOOKING_EVENTS, groups};
+use slotstream_runtime::{
+    Backend, ConsumedRecord, OutRecord, Poll, Session, StateWrite, TopicPartition, Transaction,
+    UserView, ViewWrite,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::PathBuf;
@@ -44,13 +53,20 @@ async fn main() -> Result<(), Error> {
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let first_seq: u64 = args.next().ok_or(usage)?.parse()?;
     let seed: u64 = args.next().ok_or(usage)?.parse()?;
-    let backend = EmbeddedBackend::open(&dir, EmbeddedOptions::default())?;
+    // Views made durable often, so that kills land both before and after.
+    let opts = EmbeddedOptions {
+        flush_every: Duration::from_millis(40),
+        ..EmbeddedOptions::default()
+    };
+    let backend = EmbeddedBackend::open(&dir, opts)?;
 
     let ctp = tokio::spawn(transform(Arc::clone(&backend)));
+    let views = tokio::spawn(project(Arc::clone(&backend)));
     let produce = tokio::spawn(produce(Arc::clone(&backend), first_seq, seed | 1));
-    // Both loops run until the process is killed; either ending is a failure.
+    // The loops run until the process is killed; any ending is a failure.
     tokio::select! {
         r = ctp => r??,
+        r = views => r??,
         r = produce => r??,
     }
     Err("a loop ended".into())
@@ -85,9 +101,47 @@ async fn produce(backend: Arc<EmbeddedBackend>, mut seq: u64, seed: u64) -> Resu
 }
 
 async fn transform(backend: Arc<EmbeddedBackend>) -> Result<(), Error> {
-    let mut session = backend
+    let session = backend
         .subscribe("crash-ctp", &[BOOKING_COMMANDS], 0, 1)
         .await?;
+    counting_loop(session, |r, txn| {
+        txn.outputs.push(OutRecord {
+            topic: BOOKING_EVENTS.name,
+            partition: Some(r.partition),
+            key: r.key.clone(),
+            value: Bytes::from(format!("{}:{}", r.partition, r.offset)),
+            timestamp: r.timestamp,
+        });
+    })
+    .await
+}
+
+async fn project(backend: Arc<EmbeddedBackend>) -> Result<(), Error> {
+    let session = backend
+        .subscribe(groups::VIEWS_BOOKING.name, &[BOOKING_COMMANDS], 0, 1)
+        .await?;
+    counting_loop(session, |r, txn| {
+        let email = format!("{}-{}@crash.test", r.partition, r.offset);
+        txn.views.push(ViewWrite::PutUser(UserView {
+            user_id: UserId::new(email.clone()),
+            email,
+            name: "crash".into(),
+            role: Role::Customer,
+            password_hash: String::new(),
+            verified: false,
+            created_at: r.timestamp,
+        }));
+    })
+    .await
+}
+
+/// Polls the session forever; per record, `each` adds its effect to the
+/// batch's transaction, which also carries a per-partition counter of the
+/// records seen and the consumed offsets.
+async fn counting_loop(
+    mut session: Box<dyn Session>,
+    each: impl Fn(&ConsumedRecord, &mut Transaction),
+) -> Result<(), Error> {
     let mut counters: HashMap<u32, u64> = HashMap::new();
     loop {
         match session.poll(256, Duration::from_millis(50)).await? {
@@ -106,13 +160,7 @@ async fn transform(backend: Arc<EmbeddedBackend>) -> Result<(), Error> {
                 let mut txn = Transaction::default();
                 let mut next: BTreeMap<u32, u64> = BTreeMap::new();
                 for r in &records {
-                    txn.outputs.push(OutRecord {
-                        topic: BOOKING_EVENTS.name,
-                        partition: Some(r.partition),
-                        key: r.key.clone(),
-                        value: Bytes::from(format!("{}:{}", r.partition, r.offset)),
-                        timestamp: r.timestamp,
-                    });
+                    each(r, &mut txn);
                     *counters.entry(r.partition).or_insert(0) += 1;
                     next.insert(r.partition, r.offset + 1);
                 }

@@ -14,16 +14,34 @@
 //!
 //! ## Design
 //!
-//! * One redb file, `<dir>/slotstream.redb`. Tables: one log table per topic,
-//!   `(partition, offset) -> (timestamp, key, value)`; committed offsets
-//!   `(group, topic, partition) -> next`; processor state as a changelog
-//!   `(group, partition, sequence) -> (key, value or tombstone)`, folded by
-//!   `restore` and compacted by it when it has grown well past the live
-//!   entries; member epochs `(group, member) -> epoch`;
-//!   and the views (bookings by id, by user newest first, by resource and
-//!   start; resources by id, vendor and kind; payments; users by email).
-//! * **One writer thread** owns every write transaction. Producers, sessions
-//!   and view writers send it requests over a channel; it drains what is
+//! * Two redb files. `<dir>/slotstream.redb`, the log file: one log table per
+//!   topic, `(partition, offset) -> (timestamp, key, value)`; committed
+//!   offsets `(group, topic, partition) -> next`; processor state as a
+//!   changelog `(group, partition, sequence) -> (key, value or tombstone)`,
+//!   folded by `restore` and compacted by it when it has grown well past the
+//!   live entries; member epochs `(group, member) -> epoch`.
+//!   `<dir>/views.redb`, the views file: the views (bookings by id, by user
+//!   newest first, by resource and start; resources by id, vendor and kind;
+//!   payments; users by email), and the offsets, state and epochs of the
+//!   **view groups** ([`EmbeddedOptions::view_groups`]), so that a view
+//!   group's commit (views + state + offsets) stays one atomic commit.
+//! * **Why two files.** Profiling showed one writer thread as the ceiling of
+//!   the whole platform, and most of its work was the views: random-key
+//!   B-tree inserts (booking id, payment id, user, resource, vendor), each
+//!   dirtying its own page, written and fsynced with every group commit
+//!   that appended a record. The views file has its own writer thread, so
+//!   view work runs beside the log's commits instead of inside them, and a
+//!   view group's commits are never fsynced on their own (they append
+//!   nothing; see `relaxed_derived`): the views file is made durable about
+//!   once a second, so a page dirtied by many commits is written once. A
+//!   crash rolls the views file back to a consistent earlier commit (views
+//!   with their offsets), from which the view groups replay durable records.
+//!   A data directory of format 2 (one file) is split at open (`migrate.rs`);
+//!   deleting `views.redb` makes the view groups rebuild every view from the
+//!   log.
+//! * **One writer thread per file** owns every write transaction on it.
+//!   Producers, sessions and view writers send it requests over a channel;
+//!   it drains what is
 //!   queued (up to [`EmbeddedOptions::max_group`] requests), applies it all in
 //!   one transaction and commits once: **group commit**, one fsync for many
 //!   requests. Offsets are assigned at apply time, dense per partition. A
@@ -42,9 +60,11 @@
 //!   block the writer. End offsets are recovered at open from the last key of
 //!   each partition.
 //! * Sessions use a static split (`p % members == member`). Joining bumps the
-//!   member's epoch in the same file; a commit carrying an older epoch is
-//!   refused with [`LogError::Fenced`] and writes nothing, as Kafka fences a
-//!   zombie `transactional.id`.
+//!   member's epoch in its group's file (so the same writer checks epochs and
+//!   applies commits, in order); a commit carrying an older epoch is refused
+//!   with [`LogError::Fenced`] and writes nothing, as Kafka fences a zombie
+//!   `transactional.id`. A session reads records from the log file and waits
+//!   on its commits, whichever file its group lives in.
 //!
 //! ## Why redb
 //!
@@ -58,6 +78,7 @@
 //! the measured numbers).
 
 mod log;
+mod migrate;
 mod schema;
 mod session;
 mod state;
@@ -84,7 +105,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use store::Store;
+use std::time::Duration;
+use store::{FileKind, Recovered, Store};
 use writer::{Request, Writer};
 
 /// How the embedded backend runs.
@@ -104,6 +126,16 @@ pub struct EmbeddedOptions {
     /// reprocess durable records. Appends (commands, decisions, replies) are
     /// always fsynced before they are acknowledged or visible.
     pub relaxed_derived: bool,
+    /// The groups whose offsets, state and epochs live in the views file
+    /// (default: the platform's view groups, `topics::groups::VIEWS`). Their
+    /// sessions may commit views, state and offsets but no records. Keep
+    /// the list the same across opens of one data directory: a group that
+    /// moves files starts again from offset 0.
+    pub view_groups: Vec<String>,
+    /// How often commits that were not fsynced (the view groups', and every
+    /// commit without `durable`) are made durable anyway (default 1 s): the
+    /// most a crash can roll the views back.
+    pub flush_every: Duration,
 }
 
 impl Default for EmbeddedOptions {
@@ -112,6 +144,11 @@ impl Default for EmbeddedOptions {
             durable: true,
             max_group: 4096,
             relaxed_derived: true,
+            view_groups: slotstream_runtime::topics::groups::VIEWS
+                .iter()
+                .map(|g| g.name.to_owned())
+                .collect(),
+            flush_every: Duration::from_secs(1),
         }
     }
 }
@@ -148,6 +185,15 @@ pub enum EmbeddedError {
         /// Version this build writes.
         expected: u64,
     },
+    /// A file of the data directory could not be moved or removed while
+    /// upgrading it.
+    #[error("cannot update {path}: {source}; check the disk and the directory's permissions")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The writer thread could not be started.
     #[error("cannot start the writer thread: {0}; the system may be out of threads or memory")]
     Spawn(std::io::Error),
@@ -175,38 +221,57 @@ impl std::fmt::Debug for Handle {
     }
 }
 
-/// The embedded backend: a durable partitioned log, state store and view
-/// store in one redb file. Hand `Arc<EmbeddedBackend>` out as both
-/// `Arc<dyn Backend>` and `Arc<dyn ViewStore>`.
+/// The handles of both files, and which groups live in the views file.
+#[derive(Clone, Debug)]
+pub(crate) struct Files {
+    /// The log file.
+    pub(crate) log: Arc<Handle>,
+    /// The views file.
+    pub(crate) views: Arc<Handle>,
+    view_groups: Arc<[String]>,
+}
+
+impl Files {
+    /// The file that keeps `group`'s offsets, state and epochs, and takes
+    /// its joins and commits.
+    pub(crate) fn home(&self, group: &str) -> &Arc<Handle> {
+        if self.view_groups.iter().any(|g| g == group) {
+            &self.views
+        } else {
+            &self.log
+        }
+    }
+}
+
+/// The embedded backend: a durable partitioned log and state store in one
+/// redb file, and the views in another. Hand `Arc<EmbeddedBackend>` out as
+/// both `Arc<dyn Backend>` and `Arc<dyn ViewStore>`.
 #[derive(Debug)]
 pub struct EmbeddedBackend {
-    handle: Arc<Handle>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    files: Files,
+    writers: Mutex<Vec<JoinHandle<()>>>,
     dir: PathBuf,
 }
 
 impl EmbeddedBackend {
-    /// Opens (or creates) the store in `dir` and starts its writer thread.
-    /// Fails if another process has the same directory open.
+    /// Opens (or creates) the files in `dir`, splitting a format-2 directory
+    /// first, and starts a writer thread per file. Fails if another process
+    /// has the same directory open.
     pub fn open(dir: &Path, opts: EmbeddedOptions) -> Result<Arc<EmbeddedBackend>, EmbeddedError> {
-        let (store, recovered) = Store::open(dir)?;
-        let store = Arc::new(store);
-        let (tx, rx) = mpsc::channel();
-        let writer = Writer::new(
-            Arc::clone(&store),
-            recovered,
-            opts.durable,
-            opts.relaxed_derived,
-            opts.max_group,
-        );
-        let thread = std::thread::Builder::new()
-            .name("slotstream-writer".into())
-            .spawn(move || writer.run(rx))
-            .map_err(EmbeddedError::Spawn)?;
+        // The log file first: opening an older one writes the views file.
+        let (log_store, log_recovered) = Store::open(dir, FileKind::Log, &opts.view_groups)?;
+        let (view_store, view_recovered) = Store::open(dir, FileKind::Views, &opts.view_groups)?;
+        let (log, log_thread) = start_writer(log_store, log_recovered, &opts, "slotstream-writer")?;
+        let (views, view_thread) =
+            start_writer(view_store, view_recovered, &opts, "slotstream-views")?;
         tracing::info!(dir = %dir.display(), durable = opts.durable, "embedded backend open");
         Ok(Arc::new(EmbeddedBackend {
-            handle: Arc::new(Handle { store, tx }),
-            writer: Mutex::new(Some(thread)),
+            files: Files {
+                log,
+                views,
+                view_groups: opts.view_groups.into(),
+            },
+            writers: Mutex::new(vec![log_thread, view_thread]),
             dir: dir.to_owned(),
         }))
     }
@@ -221,16 +286,17 @@ impl EmbeddedBackend {
     /// working. The file itself closes when the last producer, reader and
     /// session are dropped. Also done on drop.
     pub fn close(&self) {
-        let thread = self
-            .writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(thread) = thread {
-            // Fails only if the writer is already gone, which is what we want.
-            drop(self.handle.send(Request::Shutdown));
+        let threads =
+            std::mem::take(&mut *self.writers.lock().unwrap_or_else(PoisonError::into_inner));
+        if threads.is_empty() {
+            return;
+        }
+        // Each fails only if its writer is already gone, which is what we want.
+        drop(self.files.log.send(Request::Shutdown));
+        drop(self.files.views.send(Request::Shutdown));
+        for thread in threads {
             if thread.join().is_err() {
-                tracing::error!("embedded log writer panicked");
+                tracing::error!("embedded writer panicked");
             }
         }
     }
@@ -242,8 +308,25 @@ impl EmbeddedBackend {
         group: &str,
         tp: &TopicPartition,
     ) -> Result<Option<u64>, LogError> {
-        log::committed(&self.handle, group, tp)
+        log::committed(self.files.home(group), group, tp)
     }
+}
+
+/// Starts the writer thread of one file.
+fn start_writer(
+    store: Store,
+    recovered: Recovered,
+    opts: &EmbeddedOptions,
+    name: &str,
+) -> Result<(Arc<Handle>, JoinHandle<()>), EmbeddedError> {
+    let store = Arc::new(store);
+    let (tx, rx) = mpsc::channel();
+    let writer = Writer::new(Arc::clone(&store), recovered, opts);
+    let thread = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || writer.run(rx))
+        .map_err(EmbeddedError::Spawn)?;
+    Ok((Arc::new(Handle { store, tx }), thread))
 }
 
 impl Drop for EmbeddedBackend {
@@ -256,13 +339,13 @@ impl Drop for EmbeddedBackend {
 impl Backend for EmbeddedBackend {
     fn producer(&self) -> Arc<dyn Producer> {
         Arc::new(EmbeddedProducer {
-            handle: Arc::clone(&self.handle),
+            handle: Arc::clone(&self.files.log),
         })
     }
 
     fn reader(&self) -> Arc<dyn LogReader> {
         Arc::new(EmbeddedReader {
-            handle: Arc::clone(&self.handle),
+            files: self.files.clone(),
         })
     }
 
@@ -274,7 +357,7 @@ impl Backend for EmbeddedBackend {
         members: u32,
     ) -> Result<Box<dyn Session>, LogError> {
         let session =
-            EmbeddedSession::join(Arc::clone(&self.handle), group, inputs, member, members).await?;
+            EmbeddedSession::join(self.files.clone(), group, inputs, member, members).await?;
         Ok(Box::new(session))
     }
 }
@@ -286,13 +369,13 @@ impl ViewStore for EmbeddedBackend {
             return Ok(());
         }
         let writes = writes.to_vec();
-        log::call(&self.handle, |ack| Request::Views { writes, ack })
+        log::call(&self.files.views, |ack| Request::Views { writes, ack })
             .await
             .map_err(|e| ViewError::Transient(e.to_string()))
     }
 
     async fn booking(&self, id: &BookingId) -> Result<Option<BookingView>, ViewError> {
-        views::read::booking(&self.handle.store, id)
+        views::read::booking(&self.files.views.store, id)
     }
 
     async fn bookings_by_user(
@@ -302,7 +385,7 @@ impl ViewStore for EmbeddedBackend {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<BookingView>, ViewError> {
-        views::read::bookings_by_user(&self.handle.store, user, status, limit, cursor)
+        views::read::bookings_by_user(&self.files.views.store, user, status, limit, cursor)
     }
 
     async fn bookings_by_vendor(
@@ -313,7 +396,7 @@ impl ViewStore for EmbeddedBackend {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<BookingView>, ViewError> {
-        views::read::bookings_by_vendor(&self.handle.store, vendor, from, to, limit, cursor)
+        views::read::bookings_by_vendor(&self.files.views.store, vendor, from, to, limit, cursor)
     }
 
     async fn bookings_by_resource(
@@ -324,11 +407,18 @@ impl ViewStore for EmbeddedBackend {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<BookingView>, ViewError> {
-        views::read::bookings_by_resource(&self.handle.store, resource, from, to, limit, cursor)
+        views::read::bookings_by_resource(
+            &self.files.views.store,
+            resource,
+            from,
+            to,
+            limit,
+            cursor,
+        )
     }
 
     async fn resource(&self, id: &ResourceId) -> Result<Option<Resource>, ViewError> {
-        views::read::resource(&self.handle.store, id)
+        views::read::resource(&self.files.views.store, id)
     }
 
     async fn resources(
@@ -338,14 +428,14 @@ impl ViewStore for EmbeddedBackend {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Resource>, ViewError> {
-        views::read::resources(&self.handle.store, vendor, kind, limit, cursor)
+        views::read::resources(&self.files.views.store, vendor, kind, limit, cursor)
     }
 
     async fn payment(&self, id: &PaymentId) -> Result<Option<PaymentView>, ViewError> {
-        views::read::payment(&self.handle.store, id)
+        views::read::payment(&self.files.views.store, id)
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<UserView>, ViewError> {
-        views::read::user_by_email(&self.handle.store, email)
+        views::read::user_by_email(&self.files.views.store, email)
     }
 }

@@ -1,9 +1,9 @@
 //! The producer and the direct reader, plus the record-reading and waiting
 //! helpers sessions share with them.
 
-use crate::Handle;
 use crate::schema::{self, LogKey};
 use crate::writer::{self, Request};
+use crate::{Files, Handle};
 use async_trait::async_trait;
 use bytes::Bytes;
 use redb::ReadTransaction;
@@ -95,7 +95,7 @@ impl Producer for EmbeddedProducer {
 /// Reads partitions directly from read snapshots.
 #[derive(Debug, Clone)]
 pub struct EmbeddedReader {
-    pub(crate) handle: Arc<Handle>,
+    pub(crate) files: Files,
 }
 
 /// The committed next offset of `group` on `tp`.
@@ -119,7 +119,7 @@ impl LogReader for EmbeddedReader {
         group: &str,
         tp: &TopicPartition,
     ) -> Result<Option<u64>, LogError> {
-        committed(&self.handle, group, tp)
+        committed(self.files.home(group), group, tp)
     }
 
     async fn read(
@@ -130,7 +130,8 @@ impl LogReader for EmbeddedReader {
         wait: Duration,
     ) -> Result<Vec<ConsumedRecord>, LogError> {
         let (topic, partition) = writer::resolve(&tp.topic, Some(tp.partition), &[])?;
-        let store = &self.handle.store;
+        let handle = &self.files.log;
+        let store = &handle.store;
         let mut commits = store.watch_commits();
         let deadline = Instant::now() + wait;
         let mut out = Vec::new();
@@ -140,7 +141,7 @@ impl LogReader for EmbeddedReader {
             if end > from && max > 0 {
                 let n = (end - from).min(max as u64);
                 let txn = store.begin_read().map_err(transient)?;
-                read_partition(&txn, &self.handle, topic, partition, from, n, &mut out)?;
+                read_partition(&txn, handle, topic, partition, from, n, &mut out)?;
                 return Ok(out);
             }
             if !wait_for_commit(&mut commits, deadline).await {
@@ -151,6 +152,6 @@ impl LogReader for EmbeddedReader {
 
     async fn end_offset(&self, tp: &TopicPartition) -> Result<u64, LogError> {
         let (topic, partition) = writer::resolve(&tp.topic, Some(tp.partition), &[])?;
-        Ok(self.handle.store.end(topic, partition))
+        Ok(self.files.log.store.end(topic, partition))
     }
 }

@@ -8,10 +8,23 @@ use redb::TableDefinition;
 use slotstream_domain::booking::BookingStatus;
 use slotstream_runtime::topics::{self, TopicSpec};
 
-/// Version of the on-disk layout, stored in [`META`] under `"format"`.
+/// Version of the log file's layout, stored in [`META`] under `"format"`.
 /// Version 2 added [`STATE_LOG`]; a version-1 file is upgraded at open (its
 /// [`STATE`] entries stay readable and are compacted away by restores).
-pub(crate) const FORMAT_VERSION: u64 = 2;
+/// Version 3 moved the views, and the offsets, state and epochs of the view
+/// groups, into their own file ([`VIEWS_FILE`]); an older file is split at
+/// open (see `migrate.rs`).
+pub(crate) const FORMAT_VERSION: u64 = 3;
+
+/// Version of the views file's layout, stored in its own [`META`].
+pub(crate) const VIEWS_FORMAT_VERSION: u64 = 1;
+
+/// The log file: every topic, and the offsets, state and epochs of every
+/// group except the view groups.
+pub(crate) const LOG_FILE: &str = "slotstream.redb";
+/// The views file: the view tables, and the offsets, state and epochs of the
+/// view groups, written by their own writer thread.
+pub(crate) const VIEWS_FILE: &str = "views.redb";
 
 /// The oldest format this build opens (and upgrades).
 pub(crate) const OLDEST_FORMAT: u64 = 1;

@@ -1,12 +1,17 @@
 //! Consumer-group sessions: a static split of task partitions, positions
 //! resumed from committed offsets, fair round-robin polling that waits on the
 //! writer's commit notifications, and epoch fencing of older sessions.
+//!
+//! A session reads records from the log file and waits on the log writer's
+//! commits; it joins, restores and commits through its group's home file
+//! (the views file for a view group, else the log file), whose writer
+//! checks its epoch.
 
-use crate::Handle;
 use crate::log::{call, read_partition, transient, wait_for_commit};
 use crate::schema;
 use crate::state;
 use crate::writer::Request;
+use crate::{Files, Handle};
 use async_trait::async_trait;
 use slotstream_runtime::{
     ConsumedRecord, LogError, Poll, Session, StateEntry, TopicPartition, TopicSpec, Transaction,
@@ -31,7 +36,10 @@ struct Slot {
 /// A member of a consumer group on the embedded log.
 #[derive(Debug)]
 pub struct EmbeddedSession {
+    /// The log file: records and their commit notifications.
     handle: Arc<Handle>,
+    /// The group's home file: joins, offsets, state, commits.
+    home: Arc<Handle>,
     group: Arc<str>,
     member: u32,
     epoch: u64,
@@ -47,7 +55,7 @@ impl EmbeddedSession {
     /// Validates the subscription, bumps the member's epoch (fencing any older
     /// session of the same member) and loads the committed positions.
     pub(crate) async fn join(
-        handle: Arc<Handle>,
+        files: Files,
         group: &str,
         inputs: &[TopicSpec],
         member: u32,
@@ -61,19 +69,21 @@ impl EmbeddedSession {
         }
         let partitions = inputs[0].partitions;
         let tasks: Vec<u32> = (0..partitions).filter(|p| p % members == member).collect();
+        let home = Arc::clone(files.home(group));
+        let handle = files.log;
         let group: Arc<str> = Arc::from(group);
         // Subscribe to commits before joining, so no commit after the join is missed.
         let commits = handle.store.watch_commits();
         let g = Arc::clone(&group);
-        let epoch = call(&handle, |ack| Request::Join {
+        let epoch = call(&home, |ack| Request::Join {
             group: g,
             member,
             ack,
         })
         .await?;
-        let live_epoch = handle.store.epoch_cell(&group, member);
+        let live_epoch = home.store.epoch_cell(&group, member);
 
-        let txn = handle.store.begin_read().map_err(transient)?;
+        let txn = home.store.begin_read().map_err(transient)?;
         let offsets = txn.open_table(schema::OFFSETS).map_err(transient)?;
         let mut slots = Vec::with_capacity(tasks.len() * topics.len());
         for &partition in &tasks {
@@ -93,6 +103,7 @@ impl EmbeddedSession {
         }
         Ok(Self {
             handle,
+            home,
             group,
             member,
             epoch,
@@ -220,7 +231,7 @@ impl Session for EmbeddedSession {
     async fn restore(&mut self, partition: u32) -> Result<Vec<StateEntry>, LogError> {
         self.check_fenced()?;
         let restored = {
-            let txn = self.handle.store.begin_read().map_err(transient)?;
+            let txn = self.home.store.begin_read().map_err(transient)?;
             state::restore(&txn, &self.group, partition).map_err(|e| match e {
                 state::RestoreError::Storage(e) => transient(e),
                 corrupt @ state::RestoreError::Corrupt => LogError::Invalid(corrupt.to_string()),
@@ -229,7 +240,7 @@ impl Session for EmbeddedSession {
         if restored.compact {
             let live = restored.entries.clone();
             let (group, member, epoch) = (Arc::clone(&self.group), self.member, self.epoch);
-            call(&self.handle, |ack| Request::CompactState {
+            call(&self.home, |ack| Request::CompactState {
                 group,
                 member,
                 epoch,
@@ -250,7 +261,7 @@ impl Session for EmbeddedSession {
         let committed: Vec<(TopicPartition, u64)> = txn.offsets.clone();
         let group = Arc::clone(&self.group);
         let (member, epoch) = (self.member, self.epoch);
-        let result = call(&self.handle, |ack| Request::Commit {
+        let result = call(&self.home, |ack| Request::Commit {
             group,
             member,
             epoch,

@@ -21,8 +21,10 @@ type EpochCells = HashMap<Arc<str>, HashMap<u32, Arc<AtomicU64>>>;
 
 /// State shared by the writer thread, producers, readers and sessions.
 pub(crate) struct Store {
-    /// The one database file.
+    /// The database file.
     pub db: Database,
+    /// Which file it is.
+    pub kind: FileKind,
     /// Topic names as shared strings, by topic index.
     pub topic_names: Vec<Arc<str>>,
     /// Log table names, by topic index.
@@ -38,8 +40,38 @@ pub(crate) struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
+            .field("file", &self.kind)
             .field("topics", &self.topic_names)
             .finish_non_exhaustive()
+    }
+}
+
+/// The two files of a data directory, each with its own writer thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FileKind {
+    /// The log: every topic, and the offsets, state and epochs of every group
+    /// but the view groups.
+    Log,
+    /// The views, and the offsets, state and epochs of the view groups. It
+    /// holds no log: its writer refuses appends.
+    Views,
+}
+
+impl FileKind {
+    /// The file's name in the data directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            FileKind::Log => schema::LOG_FILE,
+            FileKind::Views => schema::VIEWS_FILE,
+        }
+    }
+
+    /// The layout version this build writes, and the oldest it upgrades.
+    fn formats(self) -> (u64, u64) {
+        match self {
+            FileKind::Log => (schema::FORMAT_VERSION, schema::OLDEST_FORMAT),
+            FileKind::Views => (schema::VIEWS_FORMAT_VERSION, schema::VIEWS_FORMAT_VERSION),
+        }
     }
 }
 
@@ -52,14 +84,20 @@ pub(crate) struct Recovered {
 }
 
 impl Store {
-    /// Opens (or creates) `<dir>/slotstream.redb`, creates missing tables and
-    /// recovers the end offsets and epochs.
-    pub fn open(dir: &Path) -> Result<(Store, Recovered), EmbeddedError> {
+    /// Opens (or creates) one of the two files in `dir`, creates missing
+    /// tables and recovers the end offsets (the log file's) and epochs. The
+    /// log file is opened first: an older one is split at open, which writes
+    /// the views file (`migrate.rs`).
+    pub fn open(
+        dir: &Path,
+        kind: FileKind,
+        view_groups: &[String],
+    ) -> Result<(Store, Recovered), EmbeddedError> {
         std::fs::create_dir_all(dir).map_err(|source| EmbeddedError::CreateDir {
             dir: dir.to_owned(),
             source,
         })?;
-        let path = dir.join("slotstream.redb");
+        let path = dir.join(kind.file_name());
         let db = Database::builder()
             .create(&path)
             .map_err(|source| EmbeddedError::Open {
@@ -67,12 +105,18 @@ impl Store {
                 source,
             })?;
         let topics = schema::all_topics();
-        let log_tables: Vec<String> = topics
-            .iter()
-            .map(|t| schema::log_table_name(t.name))
-            .collect();
-        init_tables(&db, &log_tables)?;
-        let recovered = recover(&db, topics, &log_tables)?;
+        let log_tables: Vec<String> = match kind {
+            FileKind::Log => {
+                crate::migrate::split_views(&db, dir, view_groups)?;
+                topics
+                    .iter()
+                    .map(|t| schema::log_table_name(t.name))
+                    .collect()
+            }
+            FileKind::Views => Vec::new(),
+        };
+        init_tables(&db, kind, &log_tables)?;
+        let recovered = recover(&db, kind, topics, &log_tables)?;
         let ends = recovered
             .ends
             .iter()
@@ -87,6 +131,7 @@ impl Store {
         }
         let store = Store {
             db,
+            kind,
             topic_names: topics.iter().map(|t| Arc::from(t.name)).collect(),
             log_tables,
             ends,
@@ -139,7 +184,8 @@ impl Store {
 }
 
 /// Creates every table once, and checks or writes the format version.
-fn init_tables(db: &Database, log_tables: &[String]) -> Result<(), EmbeddedError> {
+fn init_tables(db: &Database, kind: FileKind, log_tables: &[String]) -> Result<(), EmbeddedError> {
+    let (current, oldest) = kind.formats();
     let txn = db.begin_write().map_err(redb::Error::from)?;
     {
         let mut meta = txn.open_table(schema::META).map_err(redb::Error::from)?;
@@ -149,36 +195,38 @@ fn init_tables(db: &Database, log_tables: &[String]) -> Result<(), EmbeddedError
             .map(|v| v.value());
         match stored {
             None => {
-                meta.insert("format", schema::FORMAT_VERSION)
-                    .map_err(redb::Error::from)?;
+                meta.insert("format", current).map_err(redb::Error::from)?;
             }
-            Some(v) if v == schema::FORMAT_VERSION => {}
-            Some(v) if (schema::OLDEST_FORMAT..schema::FORMAT_VERSION).contains(&v) => {
-                meta.insert("format", schema::FORMAT_VERSION)
-                    .map_err(redb::Error::from)?;
+            Some(v) if v == current => {}
+            Some(v) if (oldest..current).contains(&v) => {
+                meta.insert("format", current).map_err(redb::Error::from)?;
             }
             Some(found) => {
                 return Err(EmbeddedError::Format {
                     found,
-                    expected: schema::FORMAT_VERSION,
+                    expected: current,
                 });
             }
         }
-        create_tables(&txn, log_tables)?;
+        create_tables(&txn, kind, log_tables)?;
     }
     txn.commit().map_err(redb::Error::from)?;
     Ok(())
 }
 
-fn create_tables(txn: &redb::WriteTransaction, log_tables: &[String]) -> Result<(), redb::Error> {
-    {
-        for name in log_tables {
-            txn.open_table(schema::log_table(name))?;
-        }
-        txn.open_table(schema::OFFSETS)?;
-        txn.open_table(schema::STATE)?;
-        txn.open_table(schema::STATE_LOG)?;
-        txn.open_table(schema::EPOCHS)?;
+fn create_tables(
+    txn: &redb::WriteTransaction,
+    kind: FileKind,
+    log_tables: &[String],
+) -> Result<(), redb::Error> {
+    for name in log_tables {
+        txn.open_table(schema::log_table(name))?;
+    }
+    txn.open_table(schema::OFFSETS)?;
+    txn.open_table(schema::STATE)?;
+    txn.open_table(schema::STATE_LOG)?;
+    txn.open_table(schema::EPOCHS)?;
+    if kind == FileKind::Views {
         txn.open_table(schema::BOOKINGS)?;
         txn.open_table(schema::BOOKINGS_BY_USER)?;
         txn.open_table(schema::BOOKINGS_BY_RESOURCE)?;
@@ -197,11 +245,14 @@ fn create_tables(txn: &redb::WriteTransaction, log_tables: &[String]) -> Result<
 /// Reads each partition's last offset and every member epoch.
 fn recover(
     db: &Database,
+    kind: FileKind,
     topics: &[TopicSpec],
     log_tables: &[String],
 ) -> Result<Recovered, redb::Error> {
     let txn = db.begin_read()?;
     let mut ends = Vec::with_capacity(topics.len());
+    // The views file holds no log: `log_tables` is empty and so are the ends.
+    debug_assert!(kind == FileKind::Log || log_tables.is_empty());
     for (spec, name) in topics.iter().zip(log_tables) {
         let table = txn.open_table(schema::log_table(name))?;
         let mut parts = Vec::with_capacity(spec.partitions as usize);

@@ -1,4 +1,4 @@
-//! The single writer thread and its group commit.
+//! The writer thread of one file and its group commit.
 //!
 //! Every change to the file goes through here: producers' appends, sessions'
 //! commits and joins, view writes. The thread drains whatever is queued (up to
@@ -22,9 +22,10 @@
 //! are all durable (only fsynced commits append), so nothing a client was
 //! promised is ever carried by an unsynced commit.
 
+use crate::EmbeddedOptions;
 use crate::schema;
 use crate::state::Sequences;
-use crate::store::{Recovered, Store};
+use crate::store::{FileKind, Recovered, Store};
 use crate::tables::Tables;
 use crate::views;
 use redb::{Durability, WriteTransaction};
@@ -35,11 +36,6 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
-
-/// How often a commit is made durable anyway when commits are not fsynced
-/// (non-durable mode, or a run of derived-only groups); it also lets redb
-/// reclaim pages freed by the non-durable commits before it.
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// A request to the writer.
 pub(crate) enum Request {
@@ -160,6 +156,10 @@ pub(crate) struct Writer {
     durable: bool,
     relaxed_derived: bool,
     max_group: usize,
+    /// How often a commit is made durable anyway when commits are not
+    /// fsynced (non-durable mode, or a run of derived-only groups); it also
+    /// lets redb reclaim the pages freed by the non-durable commits before it.
+    flush_every: Duration,
     last_durable: Instant,
     /// A commit since the last durable one was not fsynced.
     unsynced: bool,
@@ -167,21 +167,16 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// A writer starting from what `Store::open` recovered.
-    pub(crate) fn new(
-        store: Arc<Store>,
-        recovered: Recovered,
-        durable: bool,
-        relaxed_derived: bool,
-        max_group: usize,
-    ) -> Self {
+    pub(crate) fn new(store: Arc<Store>, recovered: Recovered, opts: &EmbeddedOptions) -> Self {
         Self {
             store,
             ends: recovered.ends,
             epochs: recovered.epochs,
             seqs: Sequences::default(),
-            durable,
-            relaxed_derived,
-            max_group: max_group.max(1),
+            durable: opts.durable,
+            relaxed_derived: opts.relaxed_derived,
+            max_group: opts.max_group.max(1),
+            flush_every: opts.flush_every,
             last_durable: Instant::now(),
             unsynced: false,
         }
@@ -215,14 +210,14 @@ impl Writer {
     }
 
     /// The next request; while a commit is unsynced, waits at most
-    /// [`FLUSH_EVERY`] before making it durable and waiting again. `None`
+    /// `flush_every` before making it durable and waiting again. `None`
     /// once every sender is gone.
     fn next_request(&mut self, rx: &Receiver<Request>) -> Option<Request> {
         loop {
             if !self.unsynced {
                 return rx.recv().ok();
             }
-            match rx.recv_timeout(FLUSH_EVERY) {
+            match rx.recv_timeout(self.flush_every) {
                 Ok(req) => return Some(req),
                 Err(RecvTimeoutError::Timeout) => self.flush(),
                 Err(RecvTimeoutError::Disconnected) => return None,
@@ -331,7 +326,7 @@ impl Writer {
         } else {
             false
         };
-        if sync || self.last_durable.elapsed() >= FLUSH_EVERY {
+        if sync || self.last_durable.elapsed() >= self.flush_every {
             // A failed commit leaves this a little early: harmless, it
             // only paces the periodic sync.
             self.last_durable = Instant::now();
@@ -378,6 +373,7 @@ impl Writer {
             } => {
                 let checked = self
                     .check_epoch(&group, member, epoch)
+                    .and_then(|()| self.check_views(&group, &txn.views))
                     .and_then(|()| self.resolve_all(&txn.outputs))
                     .and_then(|targets| self.check_offsets(&txn).map(|()| targets));
                 let targets = match checked {
@@ -393,6 +389,10 @@ impl Writer {
                 }
             }
             Request::Views { writes, ack } => {
+                if let Err(e) = self.check_views("", &writes) {
+                    drop(ack.send(Err(e)));
+                    return Step::Rejected;
+                }
                 for w in &writes {
                     if let Err(e) = views::write::apply(t, w) {
                         return Step::Failed(Ack::Unit(ack), e);
@@ -475,10 +475,30 @@ impl Writer {
     }
 
     fn resolve_all(&self, records: &[OutRecord]) -> Result<Vec<(usize, u32)>, LogError> {
+        if self.ends.is_empty() && !records.is_empty() {
+            return Err(LogError::Invalid(
+                "a view group's session commits views, state and offsets only: \
+                 the views file holds no log to append records to"
+                    .into(),
+            ));
+        }
         records
             .iter()
             .map(|r| resolve(r.topic, r.partition, &r.key))
             .collect()
+    }
+
+    /// Views live in the views file only: a group that commits them must be
+    /// one of the view groups.
+    fn check_views(&self, group: &str, views: &[ViewWrite]) -> Result<(), LogError> {
+        if views.is_empty() || self.store.kind == FileKind::Views {
+            Ok(())
+        } else {
+            Err(LogError::Invalid(format!(
+                "group {group:?} committed view writes, but views are kept in the views \
+                 file: only the view groups (EmbeddedOptions::view_groups) may write them"
+            )))
+        }
     }
 
     fn check_offsets(&self, txn: &Transaction) -> Result<(), LogError> {

@@ -2,11 +2,16 @@
 //! runs a consume-transform-produce loop on one data directory and is killed
 //! at random moments, again and again. Afterwards every acknowledged record
 //! must be where its ack said, exactly once, and the transform's outputs,
-//! state and committed offsets must agree exactly.
+//! state and committed offsets must agree exactly. So must a view group's
+//! views, state and offsets: that group lives in the views file, whose
+//! commits are not fsynced, so a kill rolls it back to an earlier commit,
+//! but never to a mix of two.
 
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
-use slotstream_runtime::topics::{BOOKING_COMMANDS, BOOKING_EVENTS, TopicSpec};
-use slotstream_runtime::{Backend, ConsumedRecord, LogReader, Poll, TopicPartition};
+use slotstream_runtime::topics::{BOOKING_COMMANDS, BOOKING_EVENTS, TopicSpec, groups};
+use slotstream_runtime::{
+    Backend, ConsumedRecord, LogReader, Poll, Session, TopicPartition, ViewStore,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -227,18 +232,11 @@ async fn verify(dir: &Path, acked: &[Ack]) {
             (0..committed).collect::<Vec<_>>(),
             "outputs of partition {p}"
         );
-        let state = session.restore(p).await.expect("restore");
-        let count = state
-            .iter()
-            .find(|(k, _)| &k[..] == b"count")
-            .map(|(_, v)| {
-                std::str::from_utf8(v)
-                    .expect("utf-8")
-                    .parse::<u64>()
-                    .expect("count")
-            })
-            .unwrap_or(0);
-        assert_eq!(count, committed, "state counter of partition {p}");
+        assert_eq!(
+            counter(&mut *session, p).await,
+            committed,
+            "state counter of partition {p}"
+        );
         total += committed;
     }
     assert!(
@@ -246,10 +244,65 @@ async fn verify(dir: &Path, acked: &[Ack]) {
         "outputs for unknown partitions: {produced:?}"
     );
     assert!(total > 0, "the transform committed some work");
+
+    // The view group: a user row for exactly the inputs below its committed
+    // offset, and a counter equal to it.
+    let view_group = groups::VIEWS_BOOKING.name;
+    let mut session = backend
+        .subscribe(view_group, &[BOOKING_COMMANDS], 0, 1)
+        .await
+        .expect("subscribe the view group");
+    assert!(matches!(
+        session.poll(1, Duration::ZERO).await,
+        Ok(Poll::Assigned(_))
+    ));
+    let mut projected = 0;
+    for p in 0..BOOKING_COMMANDS.partitions {
+        let tp = TopicPartition::new(BOOKING_COMMANDS.name, p);
+        let committed = backend
+            .committed_offset(view_group, &tp)
+            .expect("view group offset")
+            .unwrap_or(0);
+        assert_eq!(
+            counter(&mut *session, p).await,
+            committed,
+            "view group counter of partition {p}"
+        );
+        let end = reader.end_offset(&tp).await.expect("end offset");
+        for o in 0..end {
+            let row = backend
+                .user_by_email(&format!("{p}-{o}@crash.test"))
+                .await
+                .expect("read the users view");
+            assert_eq!(
+                row.is_some(),
+                o < committed,
+                "view row of input {p}@{o} (view group committed {committed})"
+            );
+        }
+        projected += committed;
+    }
+    assert!(projected > 0, "the view group committed some work");
     eprintln!(
-        "crash test: {} acks, {} inputs stored, {} transformed",
+        "crash test: {} acks, {} inputs stored, {} transformed, {} projected",
         acked.len(),
         inputs.len(),
-        total
+        total,
+        projected
     );
+}
+
+/// The per-partition counter the child keeps in its state.
+async fn counter(session: &mut dyn Session, p: u32) -> u64 {
+    let state = session.restore(p).await.expect("restore");
+    state
+        .iter()
+        .find(|(k, _)| &k[..] == b"count")
+        .map(|(_, v)| {
+            std::str::from_utf8(v)
+                .expect("utf-8")
+                .parse::<u64>()
+                .expect("count")
+        })
+        .unwrap_or(0)
 }

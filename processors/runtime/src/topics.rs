@@ -130,6 +130,9 @@ pub mod groups {
         name: "slotstream.views.identity",
         inputs: &[IDENTITY_EVENTS],
     };
+    /// The groups that only maintain views (they append no records): the
+    /// embedded backend keeps their offsets and state beside the views.
+    pub const VIEWS: [Group; 2] = [VIEWS_BOOKING, VIEWS_IDENTITY];
     /// All of them.
     pub const ALL: [Group; 7] = [
         BOOKING,

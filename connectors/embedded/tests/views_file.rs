@@ -1,0 +1,205 @@
+//! The views file (format 3): the view groups' joins, commits and offsets go
+//! to it, its commits keep their rules (epochs fence, no appends), a clean
+//! close keeps its unsynced commits, and a views file that does not belong
+//! to the log next to it is not trusted.
+
+use bytes::Bytes;
+use slotstream_domain::UserId;
+use slotstream_domain::identity::Role;
+use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
+use slotstream_runtime::topics::{BOOKING_COMMANDS, BOOKING_EVENTS, groups};
+use slotstream_runtime::{
+    Backend, LogError, OutRecord, Poll, Session, TopicPartition, Transaction, UserView, ViewStore,
+    ViewWrite,
+};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const VIEW_GROUP: &str = groups::VIEWS_IDENTITY.name;
+const OTHER_GROUP: &str = "views-file-test";
+
+fn open(dir: &Path) -> Arc<EmbeddedBackend> {
+    EmbeddedBackend::open(dir, EmbeddedOptions::default()).expect("open")
+}
+
+fn user(email: &str) -> ViewWrite {
+    ViewWrite::PutUser(UserView {
+        user_id: UserId::new(email),
+        email: email.into(),
+        name: "n".into(),
+        role: Role::Customer,
+        password_hash: String::new(),
+        verified: false,
+        created_at: 1,
+    })
+}
+
+async fn join(backend: &EmbeddedBackend, group: &str) -> Box<dyn Session> {
+    let mut s = backend
+        .subscribe(group, &[BOOKING_COMMANDS], 0, 1)
+        .await
+        .expect("subscribe");
+    assert!(matches!(
+        s.poll(1, Duration::ZERO).await,
+        Ok(Poll::Assigned(_))
+    ));
+    s
+}
+
+fn tp0() -> TopicPartition {
+    TopicPartition::new(BOOKING_COMMANDS.name, 0)
+}
+
+/// A view row and an offset, as a view group commits them.
+fn projection(email: &str, offset: u64) -> Transaction {
+    let mut txn = Transaction::default();
+    txn.views.push(user(email));
+    txn.offsets.push((tp0(), offset));
+    txn
+}
+
+#[tokio::test]
+async fn a_view_groups_commits_survive_a_clean_close() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = open(dir.path());
+    let mut s = join(&backend, VIEW_GROUP).await;
+    s.commit(projection("kept@x.test", 3))
+        .await
+        .expect("commit");
+    drop(s);
+    backend.close();
+    drop(backend);
+
+    let backend = open(dir.path());
+    assert!(
+        backend
+            .user_by_email("kept@x.test")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        backend.committed_offset(VIEW_GROUP, &tp0()).unwrap(),
+        Some(3)
+    );
+    assert_eq!(
+        backend.committed_offset(OTHER_GROUP, &tp0()).unwrap(),
+        None,
+        "offsets are per group"
+    );
+}
+
+#[tokio::test]
+async fn an_older_session_of_a_view_group_is_fenced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = open(dir.path());
+    let mut old = join(&backend, VIEW_GROUP).await;
+    let mut new = join(&backend, VIEW_GROUP).await;
+    let refused = old.commit(projection("zombie@x.test", 9)).await;
+    assert!(matches!(refused, Err(LogError::Fenced(_))), "{refused:?}");
+    new.commit(projection("live@x.test", 4))
+        .await
+        .expect("commit");
+    assert!(
+        backend
+            .user_by_email("zombie@x.test")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        backend
+            .user_by_email("live@x.test")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        backend.committed_offset(VIEW_GROUP, &tp0()).unwrap(),
+        Some(4)
+    );
+}
+
+#[tokio::test]
+async fn a_view_group_cannot_append_and_other_groups_cannot_write_views() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = open(dir.path());
+
+    let mut s = join(&backend, VIEW_GROUP).await;
+    let mut txn = projection("appending@x.test", 2);
+    txn.outputs.push(OutRecord {
+        topic: BOOKING_EVENTS.name,
+        partition: Some(0),
+        key: Bytes::from_static(b"k"),
+        value: Bytes::from_static(b"v"),
+        timestamp: 0,
+    });
+    let refused = s.commit(txn).await;
+    assert!(matches!(refused, Err(LogError::Invalid(_))), "{refused:?}");
+
+    let mut s = join(&backend, OTHER_GROUP).await;
+    let refused = s.commit(projection("stray@x.test", 2)).await;
+    assert!(matches!(refused, Err(LogError::Invalid(_))), "{refused:?}");
+
+    // Neither wrote anything.
+    for email in ["appending@x.test", "stray@x.test"] {
+        assert!(backend.user_by_email(email).await.unwrap().is_none());
+    }
+    for group in [VIEW_GROUP, OTHER_GROUP] {
+        assert_eq!(backend.committed_offset(group, &tp0()).unwrap(), None);
+    }
+    let end = backend
+        .reader()
+        .end_offset(&TopicPartition::new(BOOKING_EVENTS.name, 0))
+        .await
+        .unwrap();
+    assert_eq!(end, 0, "no record appended");
+}
+
+#[tokio::test]
+async fn a_deleted_views_file_is_rebuilt_from_the_start_of_the_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = open(dir.path());
+    let mut s = join(&backend, VIEW_GROUP).await;
+    s.commit(projection("before@x.test", 6))
+        .await
+        .expect("commit");
+    drop(s);
+    backend.close();
+    drop(backend);
+    std::fs::remove_file(dir.path().join("views.redb")).expect("delete the views file");
+
+    let backend = open(dir.path());
+    assert!(
+        backend
+            .user_by_email("before@x.test")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        backend.committed_offset(VIEW_GROUP, &tp0()).unwrap(),
+        None,
+        "the view group starts again from offset 0"
+    );
+}
+
+#[tokio::test]
+async fn a_views_file_left_next_to_a_new_log_is_discarded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = open(dir.path());
+    backend.apply(&[user("old@x.test")]).await.expect("views");
+    let mut s = join(&backend, VIEW_GROUP).await;
+    s.commit(projection("older@x.test", 8))
+        .await
+        .expect("commit");
+    drop(s);
+    backend.close();
+    drop(backend);
+    std::fs::remove_file(dir.path().join("slotstream.redb")).expect("delete the log file");
+
+    let backend = open(dir.path());
+    assert!(backend.user_by_email("old@x.test").await.unwrap().is_none());
+    assert_eq!(backend.committed_offset(VIEW_GROUP, &tp0()).unwrap(), None);
+}
