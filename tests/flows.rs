@@ -133,18 +133,27 @@ async fn a_paid_booking_is_confirmed_viewed_and_emailed() {
     assert!(mails[0].contains("confirmed"), "{}", mails[0]);
 
     // The views catch up: the booking is confirmed and the payment succeeded.
+    views_show_paid(&t, "1").await;
+    let views = t.p().views();
+    let b = views.booking(&BookingId::new("bk-1")).await.expect("view");
+    let p = views.payment(&PaymentId::new("pay-1")).await.expect("view");
+    assert_eq!(b.expect("booking row").user_id.as_str(), "alice");
+    assert_eq!(p.expect("payment row").amount.amount, 5000);
+}
+
+/// Waits until the views show booking `bk-<n>` confirmed and its payment
+/// `pay-<n>` succeeded.
+async fn views_show_paid(t: &TestPlatform, n: &str) {
     let views = t.p().views();
     let deadline = std::time::Instant::now() + PATIENCE;
     loop {
-        let b = views.booking(&BookingId::new("bk-1")).await.expect("view");
-        let p = views.payment(&PaymentId::new("pay-1")).await.expect("view");
-        if let (Some(b), Some(p)) = (b, p)
+        let b = views.booking(&BookingId::new(format!("bk-{n}"))).await;
+        let p = views.payment(&PaymentId::new(format!("pay-{n}"))).await;
+        if let (Some(b), Some(p)) = (b.expect("view"), p.expect("view"))
             && b.status == BookingStatus::Confirmed
             && p.status == PaymentStatus::Succeeded
         {
-            assert_eq!(b.user_id.as_str(), "alice");
-            assert_eq!(p.amount.amount, 5000);
-            break;
+            return;
         }
         assert!(
             std::time::Instant::now() < deadline,
@@ -152,6 +161,32 @@ async fn a_paid_booking_is_confirmed_viewed_and_emailed() {
         );
         tokio::task::yield_now().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_views_are_rebuilt_from_the_log() {
+    let t = TestPlatform::start().await;
+    register(&t, "room-v").await;
+    let start = T0 + 30 * HOUR;
+    let held = book(&t, request("v1", "room-v", "vic", start, start + HOUR)).await;
+    assert!(matches!(held, BookingEvent::BookingHeld(_)), "{held:?}");
+    intent_created(&t, "pay-v1").await;
+    pay(&t, "pay-v1", "room-v", "vic", CheckoutOutcome::Succeeded).await;
+    views_show_paid(&t, "v1").await;
+
+    let t = t
+        .restart_with(|dir| {
+            std::fs::remove_file(dir.join("views.redb")).expect("delete the views file")
+        })
+        .await;
+    views_show_paid(&t, "v1").await;
+    let listed = t
+        .p()
+        .views()
+        .bookings_by_user(&UserId::new("vic"), None, 10, None)
+        .await
+        .expect("list");
+    assert_eq!(listed.items.len(), 1, "the by-user index was rebuilt too");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

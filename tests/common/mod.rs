@@ -67,7 +67,13 @@ impl TestPlatform {
     }
 
     /// Stops the processors (commit and drain) and starts them again on the same data dir.
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Like [`TestPlatform::restart`], doing `meanwhile` to the data dir
+    /// while nothing runs.
+    pub async fn restart_with(mut self, meanwhile: impl FnOnce(&Path)) -> Self {
         self.platform
             .take()
             .expect("running")
@@ -75,6 +81,7 @@ impl TestPlatform {
             .await
             .expect("clean stop");
         let Self { dir, clock, .. } = self;
+        meanwhile(dir.path());
         Self::start_in(dir, clock).await
     }
 
