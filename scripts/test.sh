@@ -16,10 +16,26 @@ scripts/engines.sh start > "$engines_env"
 # shellcheck disable=SC1090
 source "$engines_env"
 
+# A hung test (a stuck consumer, say) must fail the run with a clear message
+# instead of stalling it until CI's own limit. `timeout` signals its whole
+# process group, so the test binaries go too. Limits are about twice what a
+# run takes on a loaded 2-core machine (the workspace ~10 min, the Kafka
+# end-to-end run ~6 min).
+bounded() {
+  local limit=$1
+  shift
+  local rc=0
+  timeout --kill-after=30s "$limit" "$@" || rc=$?
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    echo "scripts/test.sh: '$*' did not finish within $limit; a test hangs" >&2
+  fi
+  return "$rc"
+}
+
 status=0
-cargo test --workspace --locked --no-fail-fast "$@" || status=$?
+bounded 25m cargo test --workspace --locked --no-fail-fast "$@" || status=$?
 # The same end-to-end suite on Kafka + registry + Cassandra + SMTP. The
 # distributed-only tests already ran above (they always use the engines).
-SLOTSTREAM_TEST_BACKEND=kafka cargo test --locked -p slotstream --test api "$@" \
+SLOTSTREAM_TEST_BACKEND=kafka bounded 15m cargo test --locked -p slotstream --test api "$@" \
   -- --skip distributed:: || status=$?
 exit "$status"
