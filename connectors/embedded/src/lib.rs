@@ -38,7 +38,8 @@
 //!   with their offsets), from which the view groups replay durable records.
 //!   A data directory of format 2 (one file) is split at open (`migrate.rs`);
 //!   deleting `views.redb` makes the view groups rebuild every view from the
-//!   log.
+//!   log, and so does opening a views file whose offsets are past the end of
+//!   the log beside it (a log restored from an older backup alone).
 //! * **One writer thread per file** owns every write transaction on it.
 //!   Producers, sessions and view writers send it requests over a channel;
 //!   it drains what is
@@ -260,7 +261,22 @@ impl EmbeddedBackend {
     pub fn open(dir: &Path, opts: EmbeddedOptions) -> Result<Arc<EmbeddedBackend>, EmbeddedError> {
         // The log file first: opening an older one writes the views file.
         let (log_store, log_recovered) = Store::open(dir, FileKind::Log, &opts.view_groups)?;
-        let (view_store, view_recovered) = Store::open(dir, FileKind::Views, &opts.view_groups)?;
+        let (mut view_store, mut view_recovered) =
+            Store::open(dir, FileKind::Views, &opts.view_groups)?;
+        if let Some(ahead) = migrate::views_ahead_of_log(&view_store.db, &log_recovered.ends)? {
+            // Views of records the log does not have: rebuild them from it.
+            tracing::warn!(
+                group = %ahead.group,
+                topic = %ahead.topic,
+                partition = ahead.partition,
+                committed = ahead.committed,
+                end = ahead.end,
+                "embedded backend: the views file is ahead of the log; rebuilding the views from the log"
+            );
+            drop(view_store);
+            migrate::discard_views(dir)?;
+            (view_store, view_recovered) = Store::open(dir, FileKind::Views, &opts.view_groups)?;
+        }
         let (log, log_thread) = start_writer(log_store, log_recovered, &opts, "slotstream-writer")?;
         let (views, view_thread) =
             start_writer(view_store, view_recovered, &opts, "slotstream-views")?;

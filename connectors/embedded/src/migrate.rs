@@ -211,6 +211,55 @@ fn drop_from_log(db: &Database, groups: &[String]) -> Result<(), redb::Error> {
     Ok(())
 }
 
+/// A view group's committed offset past the end of its partition.
+#[derive(Debug)]
+pub(crate) struct Ahead {
+    pub group: String,
+    pub topic: String,
+    pub partition: u32,
+    pub committed: u64,
+    pub end: u64,
+}
+
+/// Whether the views file has consumed past the end of the log next to it
+/// (a log file restored from an older backup without its views file, say):
+/// then its views describe records that are not there. Returns the first
+/// such offset.
+pub(crate) fn views_ahead_of_log(
+    views: &Database,
+    ends: &[Vec<u64>],
+) -> Result<Option<Ahead>, redb::Error> {
+    let r = views.begin_read()?;
+    let Some(offsets) = open_or_none(&r, schema::OFFSETS)? else {
+        return Ok(None);
+    };
+    for entry in offsets.iter()? {
+        let (k, v) = entry?;
+        let (group, topic, partition) = k.value();
+        let end = schema::topic_index(topic)
+            .and_then(|ti| ends.get(ti))
+            .and_then(|parts| parts.get(partition as usize))
+            .copied()
+            .unwrap_or(0);
+        if v.value() > end {
+            return Ok(Some(Ahead {
+                group: group.to_owned(),
+                topic: topic.to_owned(),
+                partition,
+                committed: v.value(),
+                end,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Removes the views file, so that it is created empty and the view groups
+/// rebuild the views from offset 0.
+pub(crate) fn discard_views(dir: &Path) -> Result<(), EmbeddedError> {
+    remove_if_present(&dir.join(VIEWS_FILE)).map(drop)
+}
+
 /// Whether there was a file to remove.
 fn remove_if_present(path: &Path) -> Result<bool, EmbeddedError> {
     match std::fs::remove_file(path) {
@@ -292,6 +341,17 @@ mod tests {
     async fn format_2_dir() -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("tempdir");
         let backend = EmbeddedBackend::open(dir.path(), EmbeddedOptions::default()).expect("open");
+        // Records for the committed offsets below to point at.
+        let records = (0..7)
+            .map(|i| slotstream_runtime::OutRecord {
+                topic: BOOKING_COMMANDS.name,
+                partition: Some(0),
+                key: Bytes::from(format!("k{i}")),
+                value: Bytes::from_static(b"v"),
+                timestamp: 0,
+            })
+            .collect();
+        backend.producer().send(records).await.expect("append");
         backend
             .apply(&[user("direct@x.test")])
             .await

@@ -51,6 +51,21 @@ fn tp0() -> TopicPartition {
     TopicPartition::new(BOOKING_COMMANDS.name, 0)
 }
 
+/// Appends `n` records to partition 0 of the input topic, so that a view
+/// group's offsets up to `n` point at records that exist.
+async fn fill(backend: &EmbeddedBackend, n: usize) {
+    let records = (0..n)
+        .map(|i| OutRecord {
+            topic: BOOKING_COMMANDS.name,
+            partition: Some(0),
+            key: Bytes::from(format!("k{i}")),
+            value: Bytes::from_static(b"v"),
+            timestamp: 0,
+        })
+        .collect();
+    backend.producer().send(records).await.expect("append");
+}
+
 /// A view row and an offset, as a view group commits them.
 fn projection(email: &str, offset: u64) -> Transaction {
     let mut txn = Transaction::default();
@@ -63,6 +78,7 @@ fn projection(email: &str, offset: u64) -> Transaction {
 async fn a_view_groups_commits_survive_a_clean_close() {
     let dir = tempfile::tempdir().expect("tempdir");
     let backend = open(dir.path());
+    fill(&backend, 3).await;
     let mut s = join(&backend, VIEW_GROUP).await;
     s.commit(projection("kept@x.test", 3))
         .await
@@ -201,5 +217,30 @@ async fn a_views_file_left_next_to_a_new_log_is_discarded() {
 
     let backend = open(dir.path());
     assert!(backend.user_by_email("old@x.test").await.unwrap().is_none());
+    assert_eq!(backend.committed_offset(VIEW_GROUP, &tp0()).unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_views_file_ahead_of_its_log_is_rebuilt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = open(dir.path());
+    fill(&backend, 2).await;
+    let mut s = join(&backend, VIEW_GROUP).await;
+    // Two records exist; an offset of 5 says views of records that do not.
+    s.commit(projection("ahead@x.test", 5))
+        .await
+        .expect("commit");
+    drop(s);
+    backend.close();
+    drop(backend);
+
+    let backend = open(dir.path());
+    assert!(
+        backend
+            .user_by_email("ahead@x.test")
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(backend.committed_offset(VIEW_GROUP, &tp0()).unwrap(), None);
 }
