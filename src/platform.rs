@@ -20,6 +20,9 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// How long a view group's driver gathers records before a commit.
+const VIEWS_LINGER: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// The secrets the platform keeps in its data dir.
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -230,7 +233,16 @@ impl Platform {
 
     fn spawn<P: Processor>(&mut self, p: P, ports: EffectPorts, rx: &watch::Receiver<bool>) {
         let group = p.group();
-        let cfg = DriverConfig::new(procs::dead_letter(self.codec.clone()));
+        let mut cfg = DriverConfig::new(procs::dead_letter(self.codec.clone()));
+        if slotstream_runtime::topics::groups::VIEWS
+            .iter()
+            .any(|g| g.name == group)
+        {
+            // Views are off the request path: gathering 5 ms of records per
+            // commit made fewer, larger view commits and saved ~9 % of the
+            // server's CPU at 5,000 bookings/s (BENCHMARKS.md).
+            cfg.linger = VIEWS_LINGER;
+        }
         let backend = self.storage.backend.clone();
         let task = tokio::spawn(driver::run(
             p,

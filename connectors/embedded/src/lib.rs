@@ -277,9 +277,8 @@ impl EmbeddedBackend {
             migrate::discard_views(dir)?;
             (view_store, view_recovered) = Store::open(dir, FileKind::Views, &opts.view_groups)?;
         }
-        let (log, log_thread) = start_writer(log_store, log_recovered, &opts, "slotstream-writer")?;
-        let (views, view_thread) =
-            start_writer(view_store, view_recovered, &opts, "slotstream-views")?;
+        let (log, log_thread) = start_writer(log_store, log_recovered, &opts, dir)?;
+        let (views, view_thread) = start_writer(view_store, view_recovered, &opts, dir)?;
         tracing::info!(dir = %dir.display(), durable = opts.durable, "embedded backend open");
         Ok(Arc::new(EmbeddedBackend {
             files: Files {
@@ -328,16 +327,27 @@ impl EmbeddedBackend {
     }
 }
 
-/// Starts the writer thread of one file.
+/// Starts the writer thread of one file (the views file's trickles its
+/// writeback: see `Writer::with_trickle`).
 fn start_writer(
     store: Store,
     recovered: Recovered,
     opts: &EmbeddedOptions,
-    name: &str,
+    dir: &Path,
 ) -> Result<(Arc<Handle>, JoinHandle<()>), EmbeddedError> {
     let store = Arc::new(store);
     let (tx, rx) = mpsc::channel();
-    let writer = Writer::new(Arc::clone(&store), recovered, opts);
+    let mut writer = Writer::new(Arc::clone(&store), recovered, opts);
+    let name = match store.kind {
+        FileKind::Log => "slotstream-writer",
+        FileKind::Views => {
+            let path = dir.join(store.kind.file_name());
+            let file =
+                std::fs::File::open(&path).map_err(|source| EmbeddedError::Io { path, source })?;
+            writer = writer.with_trickle(file);
+            "slotstream-views"
+        }
+    };
     let thread = std::thread::Builder::new()
         .name(name.into())
         .spawn(move || writer.run(rx))

@@ -46,6 +46,13 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// redb's cache for the views file. Half of it may hold pages of commits
+/// that were not fsynced; beyond that redb writes them to the file, where
+/// the writer's trickle (`Writer::with_trickle`) sends them to the disk a
+/// little at a time instead of all at the next durable commit. Reads that
+/// miss it are served by the OS page cache.
+const VIEWS_CACHE_BYTES: usize = 16 << 20;
+
 /// The two files of a data directory, each with its own writer thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FileKind {
@@ -98,7 +105,11 @@ impl Store {
             source,
         })?;
         let path = dir.join(kind.file_name());
-        let db = Database::builder()
+        let mut builder = Database::builder();
+        if kind == FileKind::Views {
+            builder.set_cache_size(VIEWS_CACHE_BYTES);
+        }
+        let db = builder
             .create(&path)
             .map_err(|source| EmbeddedError::Open {
                 path: path.clone(),
