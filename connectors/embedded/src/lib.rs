@@ -33,7 +33,9 @@
 //!   view work runs beside the log's commits instead of inside them, and a
 //!   view group's commits are never fsynced on their own (they append
 //!   nothing; see `relaxed_derived`): the views file is made durable about
-//!   once a second, so a page dirtied by many commits is written once. A
+//!   once a second, and in between its writer writes back, every 50 ms, the
+//!   pages redb spills from its small cache, so that durable commit is no
+//!   burst on the disk the log's fsyncs share (`Writer::with_trickle`). A
 //!   crash rolls the views file back to a consistent earlier commit (views
 //!   with their offsets), from which the view groups replay durable records.
 //!   A data directory of format 2 (one file) is split at open (`migrate.rs`);

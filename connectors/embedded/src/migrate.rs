@@ -106,46 +106,25 @@ fn copy_out(src: &Database, dst: &Database, groups: &[String]) -> Result<u64, re
         n += copy_all(&r, &w, schema::RESOURCES_BY_KIND)?;
         n += copy_all(&r, &w, schema::PAYMENTS)?;
         n += copy_all(&r, &w, schema::USERS)?;
-        if let Some(from) = open_or_none(&r, schema::OFFSETS)? {
-            let mut to = w.open_table(schema::OFFSETS)?;
-            for entry in from.iter()? {
-                let (k, v) = entry?;
-                if is_view(k.value().0) {
-                    to.insert(k.value(), v.value())?;
-                    n += 1;
+        // The tables keyed by (group, ...): only the view groups' rows.
+        macro_rules! copy_view_group_rows {
+            ($def:expr) => {
+                if let Some(from) = open_or_none(&r, $def)? {
+                    let mut to = w.open_table($def)?;
+                    for entry in from.iter()? {
+                        let (k, v) = entry?;
+                        if is_view(k.value().0) {
+                            to.insert(k.value(), v.value())?;
+                            n += 1;
+                        }
+                    }
                 }
-            }
+            };
         }
-        if let Some(from) = open_or_none(&r, schema::STATE)? {
-            let mut to = w.open_table(schema::STATE)?;
-            for entry in from.iter()? {
-                let (k, v) = entry?;
-                if is_view(k.value().0) {
-                    to.insert(k.value(), v.value())?;
-                    n += 1;
-                }
-            }
-        }
-        if let Some(from) = open_or_none(&r, schema::STATE_LOG)? {
-            let mut to = w.open_table(schema::STATE_LOG)?;
-            for entry in from.iter()? {
-                let (k, v) = entry?;
-                if is_view(k.value().0) {
-                    to.insert(k.value(), v.value())?;
-                    n += 1;
-                }
-            }
-        }
-        if let Some(from) = open_or_none(&r, schema::EPOCHS)? {
-            let mut to = w.open_table(schema::EPOCHS)?;
-            for entry in from.iter()? {
-                let (k, v) = entry?;
-                if is_view(k.value().0) {
-                    to.insert(k.value(), v.value())?;
-                    n += 1;
-                }
-            }
-        }
+        copy_view_group_rows!(schema::OFFSETS);
+        copy_view_group_rows!(schema::STATE);
+        copy_view_group_rows!(schema::STATE_LOG);
+        copy_view_group_rows!(schema::EPOCHS);
     }
     w.commit()?;
     Ok(n)

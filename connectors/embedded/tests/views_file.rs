@@ -74,27 +74,32 @@ fn projection(email: &str, offset: u64) -> Transaction {
     txn
 }
 
+/// Opens `dir`, appends `records` records, commits a view row for `email`
+/// with `offset` as the view group, and closes it all.
+async fn project_and_close(dir: &Path, records: usize, email: &str, offset: u64) {
+    let backend = open(dir);
+    fill(&backend, records).await;
+    let mut s = join(&backend, VIEW_GROUP).await;
+    s.commit(projection(email, offset)).await.expect("commit");
+    drop(s);
+    backend.close();
+}
+
+async fn has_user(backend: &EmbeddedBackend, email: &str) -> bool {
+    backend
+        .user_by_email(email)
+        .await
+        .expect("read the users view")
+        .is_some()
+}
+
 #[tokio::test]
 async fn a_view_groups_commits_survive_a_clean_close() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = open(dir.path());
-    fill(&backend, 3).await;
-    let mut s = join(&backend, VIEW_GROUP).await;
-    s.commit(projection("kept@x.test", 3))
-        .await
-        .expect("commit");
-    drop(s);
-    backend.close();
-    drop(backend);
+    project_and_close(dir.path(), 3, "kept@x.test", 3).await;
 
     let backend = open(dir.path());
-    assert!(
-        backend
-            .user_by_email("kept@x.test")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(has_user(&backend, "kept@x.test").await);
     assert_eq!(
         backend.committed_offset(VIEW_GROUP, &tp0()).unwrap(),
         Some(3)
@@ -117,20 +122,8 @@ async fn an_older_session_of_a_view_group_is_fenced() {
     new.commit(projection("live@x.test", 4))
         .await
         .expect("commit");
-    assert!(
-        backend
-            .user_by_email("zombie@x.test")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        backend
-            .user_by_email("live@x.test")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(!has_user(&backend, "zombie@x.test").await);
+    assert!(has_user(&backend, "live@x.test").await);
     assert_eq!(
         backend.committed_offset(VIEW_GROUP, &tp0()).unwrap(),
         Some(4)
@@ -160,7 +153,7 @@ async fn a_view_group_cannot_append_and_other_groups_cannot_write_views() {
 
     // Neither wrote anything.
     for email in ["appending@x.test", "stray@x.test"] {
-        assert!(backend.user_by_email(email).await.unwrap().is_none());
+        assert!(!has_user(&backend, email).await);
     }
     for group in [VIEW_GROUP, OTHER_GROUP] {
         assert_eq!(backend.committed_offset(group, &tp0()).unwrap(), None);
@@ -176,24 +169,11 @@ async fn a_view_group_cannot_append_and_other_groups_cannot_write_views() {
 #[tokio::test]
 async fn a_deleted_views_file_is_rebuilt_from_the_start_of_the_log() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = open(dir.path());
-    let mut s = join(&backend, VIEW_GROUP).await;
-    s.commit(projection("before@x.test", 6))
-        .await
-        .expect("commit");
-    drop(s);
-    backend.close();
-    drop(backend);
+    project_and_close(dir.path(), 6, "before@x.test", 6).await;
     std::fs::remove_file(dir.path().join("views.redb")).expect("delete the views file");
 
     let backend = open(dir.path());
-    assert!(
-        backend
-            .user_by_email("before@x.test")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!has_user(&backend, "before@x.test").await);
     assert_eq!(
         backend.committed_offset(VIEW_GROUP, &tp0()).unwrap(),
         None,
@@ -204,43 +184,21 @@ async fn a_deleted_views_file_is_rebuilt_from_the_start_of_the_log() {
 #[tokio::test]
 async fn a_views_file_left_next_to_a_new_log_is_discarded() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = open(dir.path());
-    backend.apply(&[user("old@x.test")]).await.expect("views");
-    let mut s = join(&backend, VIEW_GROUP).await;
-    s.commit(projection("older@x.test", 8))
-        .await
-        .expect("commit");
-    drop(s);
-    backend.close();
-    drop(backend);
+    project_and_close(dir.path(), 8, "older@x.test", 8).await;
     std::fs::remove_file(dir.path().join("slotstream.redb")).expect("delete the log file");
 
     let backend = open(dir.path());
-    assert!(backend.user_by_email("old@x.test").await.unwrap().is_none());
+    assert!(!has_user(&backend, "older@x.test").await);
     assert_eq!(backend.committed_offset(VIEW_GROUP, &tp0()).unwrap(), None);
 }
 
 #[tokio::test]
 async fn a_views_file_ahead_of_its_log_is_rebuilt() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = open(dir.path());
-    fill(&backend, 2).await;
-    let mut s = join(&backend, VIEW_GROUP).await;
     // Two records exist; an offset of 5 says views of records that do not.
-    s.commit(projection("ahead@x.test", 5))
-        .await
-        .expect("commit");
-    drop(s);
-    backend.close();
-    drop(backend);
+    project_and_close(dir.path(), 2, "ahead@x.test", 5).await;
 
     let backend = open(dir.path());
-    assert!(
-        backend
-            .user_by_email("ahead@x.test")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!has_user(&backend, "ahead@x.test").await);
     assert_eq!(backend.committed_offset(VIEW_GROUP, &tp0()).unwrap(), None);
 }
