@@ -16,13 +16,12 @@
 //!   counter plus the consumed offsets: all in one commit.
 
 use bytes::Bytes;
-use slotstream_domain::UserId;
-use slotstream_domain::identity::Role;
+use slotstream_embedded::contract::views::user;
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
 use slotstream_runtime::topics::{BOOKING_COMMANDS, BOOKING_EVENTS, groups};
 use slotstream_runtime::{
     Backend, ConsumedRecord, OutRecord, Poll, Session, StateWrite, TopicPartition, Transaction,
-    UserView, ViewWrite,
+    ViewWrite,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -122,15 +121,7 @@ async fn project(backend: Arc<EmbeddedBackend>) -> Result<(), Error> {
         .await?;
     counting_loop(session, |r, txn| {
         let email = format!("{}-{}@crash.test", r.partition, r.offset);
-        txn.views.push(ViewWrite::PutUser(UserView {
-            user_id: UserId::new(email.clone()),
-            email,
-            name: "crash".into(),
-            role: Role::Customer,
-            password_hash: String::new(),
-            verified: false,
-            created_at: r.timestamp,
-        }));
+        txn.views.push(ViewWrite::PutUser(user(&email)));
     })
     .await
 }

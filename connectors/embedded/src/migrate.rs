@@ -265,42 +265,34 @@ fn io_error(path: &Path, source: std::io::Error) -> EmbeddedError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{EmbeddedBackend, EmbeddedOptions};
+    use crate::{EmbeddedBackend, EmbeddedOptions, contract};
     use bytes::Bytes;
     use redb::TableHandle;
-    use slotstream_domain::UserId;
-    use slotstream_domain::identity::Role;
     use slotstream_runtime::topics::{BOOKING_COMMANDS, groups};
     use slotstream_runtime::{
-        Backend, Poll, StateWrite, TopicPartition, Transaction, UserView, ViewStore, ViewWrite,
+        Backend, Session, StateWrite, TopicPartition, Transaction, ViewStore, ViewWrite,
     };
-    use std::time::Duration;
 
     const OTHER: &str = "slotstream.booking";
 
     fn user(email: &str) -> ViewWrite {
-        ViewWrite::PutUser(UserView {
-            user_id: UserId::new(email),
-            email: email.into(),
-            name: "n".into(),
-            role: Role::Vendor,
-            password_hash: String::new(),
-            verified: true,
-            created_at: 1,
-        })
+        ViewWrite::PutUser(contract::views::user(email))
+    }
+
+    /// A session of `group` on the input topic, past its assignment.
+    async fn joined(backend: &EmbeddedBackend, group: &str) -> Box<dyn Session> {
+        let mut s = backend
+            .subscribe(group, &[BOOKING_COMMANDS], 0, 1)
+            .await
+            .expect("subscribe");
+        contract::log::assignment(&mut *s).await;
+        s
     }
 
     /// Commits `offset` on partition 0 (and, for a view group, a view row
     /// and a state entry) as `group`.
     async fn commit(backend: &EmbeddedBackend, group: &str, offset: u64) {
-        let mut s = backend
-            .subscribe(group, &[BOOKING_COMMANDS], 0, 1)
-            .await
-            .expect("subscribe");
-        assert!(matches!(
-            s.poll(1, Duration::ZERO).await,
-            Ok(Poll::Assigned(_))
-        ));
+        let mut s = joined(backend, group).await;
         let mut txn = Transaction::default();
         txn.state.push(StateWrite {
             partition: 0,
@@ -322,13 +314,7 @@ mod tests {
         let backend = EmbeddedBackend::open(dir.path(), EmbeddedOptions::default()).expect("open");
         // Records for the committed offsets below to point at.
         let records = (0..7)
-            .map(|i| slotstream_runtime::OutRecord {
-                topic: BOOKING_COMMANDS.name,
-                partition: Some(0),
-                key: Bytes::from(format!("k{i}")),
-                value: Bytes::from_static(b"v"),
-                timestamp: 0,
-            })
+            .map(|i| contract::log::record(BOOKING_COMMANDS.name, &format!("k{i}"), "v", Some(0)))
             .collect();
         backend.producer().send(records).await.expect("append");
         backend
@@ -371,14 +357,7 @@ mod tests {
         assert_eq!(backend.committed_offset(view_group, &tp).unwrap(), Some(7));
         assert_eq!(backend.committed_offset(OTHER, &tp).unwrap(), Some(5));
         for group in [view_group, OTHER] {
-            let mut s = backend
-                .subscribe(group, &[BOOKING_COMMANDS], 0, 1)
-                .await
-                .expect("subscribe");
-            assert!(matches!(
-                s.poll(1, Duration::ZERO).await,
-                Ok(Poll::Assigned(_))
-            ));
+            let mut s = joined(&backend, group).await;
             let state = s.restore(0).await.expect("restore");
             assert_eq!(
                 state,

@@ -7,11 +7,10 @@
 //! commits are not fsynced, so a kill rolls it back to an earlier commit,
 //! but never to a mix of two.
 
+use slotstream_embedded::contract::log::assignment;
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
 use slotstream_runtime::topics::{BOOKING_COMMANDS, BOOKING_EVENTS, TopicSpec, groups};
-use slotstream_runtime::{
-    Backend, ConsumedRecord, LogReader, Poll, Session, TopicPartition, ViewStore,
-};
+use slotstream_runtime::{Backend, ConsumedRecord, LogReader, Session, TopicPartition, ViewStore};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -210,14 +209,7 @@ async fn verify(dir: &Path, acked: &[Ack]) {
             .or_default()
             .push(o.parse().expect("offset"));
     }
-    let mut session = backend
-        .subscribe(GROUP, &[BOOKING_COMMANDS], 0, 1)
-        .await
-        .expect("subscribe");
-    assert!(matches!(
-        session.poll(1, Duration::ZERO).await,
-        Ok(Poll::Assigned(_))
-    ));
+    let mut session = joined(&backend, GROUP).await;
     let mut total = 0;
     for p in 0..BOOKING_COMMANDS.partitions {
         let tp = TopicPartition::new(BOOKING_COMMANDS.name, p);
@@ -248,14 +240,7 @@ async fn verify(dir: &Path, acked: &[Ack]) {
     // The view group: a user row for exactly the inputs below its committed
     // offset, and a counter equal to it.
     let view_group = groups::VIEWS_BOOKING.name;
-    let mut session = backend
-        .subscribe(view_group, &[BOOKING_COMMANDS], 0, 1)
-        .await
-        .expect("subscribe the view group");
-    assert!(matches!(
-        session.poll(1, Duration::ZERO).await,
-        Ok(Poll::Assigned(_))
-    ));
+    let mut session = joined(&backend, view_group).await;
     let mut projected = 0;
     for p in 0..BOOKING_COMMANDS.partitions {
         let tp = TopicPartition::new(BOOKING_COMMANDS.name, p);
@@ -290,6 +275,16 @@ async fn verify(dir: &Path, acked: &[Ack]) {
         total,
         projected
     );
+}
+
+/// A session of `group` on the input topic, past its assignment.
+async fn joined(backend: &EmbeddedBackend, group: &str) -> Box<dyn Session> {
+    let mut session = backend
+        .subscribe(group, &[BOOKING_COMMANDS], 0, 1)
+        .await
+        .expect("subscribe");
+    assignment(&mut *session).await;
+    session
 }
 
 /// The per-partition counter the child keeps in its state.

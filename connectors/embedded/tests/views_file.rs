@@ -3,18 +3,15 @@
 //! close keeps its unsynced commits, and a views file that does not belong
 //! to the log next to it is not trusted.
 
-use bytes::Bytes;
-use slotstream_domain::UserId;
-use slotstream_domain::identity::Role;
+use slotstream_embedded::contract::log::{assignment, record};
+use slotstream_embedded::contract::views::user;
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
 use slotstream_runtime::topics::{BOOKING_COMMANDS, BOOKING_EVENTS, groups};
 use slotstream_runtime::{
-    Backend, LogError, OutRecord, Poll, Session, TopicPartition, Transaction, UserView, ViewStore,
-    ViewWrite,
+    Backend, LogError, Session, TopicPartition, Transaction, ViewStore, ViewWrite,
 };
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 const VIEW_GROUP: &str = groups::VIEWS_IDENTITY.name;
 const OTHER_GROUP: &str = "views-file-test";
@@ -23,27 +20,12 @@ fn open(dir: &Path) -> Arc<EmbeddedBackend> {
     EmbeddedBackend::open(dir, EmbeddedOptions::default()).expect("open")
 }
 
-fn user(email: &str) -> ViewWrite {
-    ViewWrite::PutUser(UserView {
-        user_id: UserId::new(email),
-        email: email.into(),
-        name: "n".into(),
-        role: Role::Customer,
-        password_hash: String::new(),
-        verified: false,
-        created_at: 1,
-    })
-}
-
 async fn join(backend: &EmbeddedBackend, group: &str) -> Box<dyn Session> {
     let mut s = backend
         .subscribe(group, &[BOOKING_COMMANDS], 0, 1)
         .await
         .expect("subscribe");
-    assert!(matches!(
-        s.poll(1, Duration::ZERO).await,
-        Ok(Poll::Assigned(_))
-    ));
+    assignment(&mut *s).await;
     s
 }
 
@@ -55,13 +37,7 @@ fn tp0() -> TopicPartition {
 /// group's offsets up to `n` point at records that exist.
 async fn fill(backend: &EmbeddedBackend, n: usize) {
     let records = (0..n)
-        .map(|i| OutRecord {
-            topic: BOOKING_COMMANDS.name,
-            partition: Some(0),
-            key: Bytes::from(format!("k{i}")),
-            value: Bytes::from_static(b"v"),
-            timestamp: 0,
-        })
+        .map(|i| record(BOOKING_COMMANDS.name, &format!("k{i}"), "v", Some(0)))
         .collect();
     backend.producer().send(records).await.expect("append");
 }
@@ -69,7 +45,7 @@ async fn fill(backend: &EmbeddedBackend, n: usize) {
 /// A view row and an offset, as a view group commits them.
 fn projection(email: &str, offset: u64) -> Transaction {
     let mut txn = Transaction::default();
-    txn.views.push(user(email));
+    txn.views.push(ViewWrite::PutUser(user(email)));
     txn.offsets.push((tp0(), offset));
     txn
 }
@@ -137,13 +113,8 @@ async fn a_view_group_cannot_append_and_other_groups_cannot_write_views() {
 
     let mut s = join(&backend, VIEW_GROUP).await;
     let mut txn = projection("appending@x.test", 2);
-    txn.outputs.push(OutRecord {
-        topic: BOOKING_EVENTS.name,
-        partition: Some(0),
-        key: Bytes::from_static(b"k"),
-        value: Bytes::from_static(b"v"),
-        timestamp: 0,
-    });
+    txn.outputs
+        .push(record(BOOKING_EVENTS.name, "k", "v", Some(0)));
     let refused = s.commit(txn).await;
     assert!(matches!(refused, Err(LogError::Invalid(_))), "{refused:?}");
 

@@ -14,6 +14,19 @@ use slotstream_runtime::{
 
 const T: Millis = 1_800_000_000_000;
 
+/// A customer's users-view row for `email` (its id is the email too).
+pub fn user(email: &str) -> UserView {
+    UserView {
+        user_id: UserId::new(email),
+        email: email.into(),
+        name: "n".into(),
+        role: Role::Customer,
+        password_hash: String::new(),
+        verified: false,
+        created_at: T,
+    }
+}
+
 /// A booking view with the given identity and interval.
 pub fn booking(
     id: &str,
