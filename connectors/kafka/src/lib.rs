@@ -24,6 +24,7 @@
 //! the embedded log and Kafka put a key on the same partition.
 
 mod admin;
+mod closing;
 mod config;
 mod errors;
 mod producer;

@@ -5,13 +5,16 @@
 //! `read_committed` consumer, kept while `from` equals the position it
 //! stopped at, so a steady loop never seeks and keeps librdkafka's prefetch.
 
+use crate::closing::Closing;
 use crate::config::KafkaOptions;
 use crate::errors::{joined, to_log};
 use async_trait::async_trait;
 use bytes::Bytes;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::Message;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use slotstream_runtime::{ConsumedRecord, LogError, LogReader, TopicPartition, topics};
 use std::collections::HashMap;
@@ -21,9 +24,33 @@ use std::time::{Duration, Instant};
 /// Bound on metadata and offset queries.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The context of every consumer that reads assigned partitions directly
+/// (readers, restores, offset queries): rdkafka's default, except that an
+/// end-of-partition report that reaches the client's error callback (it
+/// happens around an unassign or a close) is logged at debug, not as the
+/// error it is not.
+#[derive(Debug, Default)]
+pub(crate) struct ReaderContext;
+
+impl ClientContext for ReaderContext {
+    fn error(&self, error: RdError, reason: &str) {
+        match error {
+            RdError::Global(RDKafkaErrorCode::PartitionEOF) => {
+                tracing::debug!(%reason, "end of partition");
+            }
+            error => tracing::error!(%error, %reason, "librdkafka error"),
+        }
+    }
+}
+
+impl ConsumerContext for ReaderContext {}
+
+/// A consumer of assigned partitions; see [`ReaderContext`].
+pub(crate) type PlainConsumer = BaseConsumer<ReaderContext>;
+
 /// One partition's consumer and where it stands.
 struct Cursor {
-    consumer: BaseConsumer,
+    consumer: Closing<ReaderContext>,
     /// The next offset this consumer delivers, when it is assigned.
     position: Option<u64>,
     /// The consumer reported reaching the end at `position`.
@@ -92,13 +119,13 @@ impl KafkaReader {
         if let Some(c) = cursors.get(tp) {
             return Ok(Arc::clone(c));
         }
-        let consumer: BaseConsumer = self
+        let consumer: PlainConsumer = self
             .opts
             .plain_consumer(true)
-            .create()
+            .create_with_context(ReaderContext)
             .map_err(|e| to_log("creating a reader", &e))?;
         let cursor = Arc::new(Mutex::new(Cursor {
-            consumer,
+            consumer: Closing::new(consumer),
             position: None,
             at_end: false,
         }));
@@ -241,11 +268,12 @@ impl LogReader for KafkaReader {
         tp: &TopicPartition,
     ) -> Result<Option<u64>, LogError> {
         check(tp)?;
-        let consumer: BaseConsumer = self
+        let consumer: PlainConsumer = self
             .opts
             .offsets_consumer(group)
-            .create()
+            .create_with_context(ReaderContext)
             .map_err(|e| to_log("creating an offsets reader", &e))?;
+        let consumer = Closing::new(consumer);
         let wire = self.opts.wire(&tp.topic);
         let partition = tp.partition as i32;
         tokio::task::spawn_blocking(move || {

@@ -12,6 +12,7 @@
 //! A poll cancelled by the caller keeps its blocking half running; its
 //! records are picked up by the next poll, never lost.
 
+use crate::closing::Closing;
 use crate::config::KafkaOptions;
 use crate::errors::{joined, to_log};
 use crate::txn;
@@ -66,21 +67,38 @@ impl ConsumerContext for GroupContext {
     /// that can wait forever when the callback runs while the consumer
     /// closes (librdkafka #4041, rust-rdkafka #509). It froze a consumer's
     /// drop in CI. The KIP-848 consumer protocol is always incremental.
+    ///
+    /// Once the consumer's group has terminated (`closed()`), a rebalance
+    /// event still queued is stale and is not applied. librdkafka drops a
+    /// group request that is served after its group terminated without
+    /// answering it, so an `incremental_unassign` caught by the termination
+    /// waits for its reply forever (librdkafka #4884). gdb caught exactly
+    /// that freezing a processor's shutdown in the Kafka e2e suite, about one
+    /// test app stop in 400: the close loop's poll stuck in this callback's
+    /// unassign, the group's thread idle. Nothing is assigned to a
+    /// terminated group, so skipping the call loses nothing. The check
+    /// narrows the race to the instant between it and the request; what
+    /// remains is bounded by [`crate::closing`].
     fn rebalance(
         &self,
         consumer: &BaseConsumer<Self>,
         err: RDKafkaRespErr,
         tpl: &mut TopicPartitionList,
     ) {
+        let terminated = consumer.closed();
         let rebalance = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                if terminated {
+                    tracing::debug!("ignoring an assignment that reached a closed consumer");
+                    return;
+                }
                 if let Err(e) = consumer.incremental_assign(tpl) {
                     tracing::warn!(error = %e, "incremental assign failed");
                 }
                 Rebalance::Assign(tpl)
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                if let Err(e) = consumer.incremental_unassign(tpl) {
+                if !terminated && let Err(e) = consumer.incremental_unassign(tpl) {
                     tracing::warn!(error = %e, "incremental unassign failed");
                 }
                 Rebalance::Revoke(tpl)
@@ -118,6 +136,10 @@ impl ConsumerContext for GroupContext {
 
 pub(crate) type GroupConsumer = BaseConsumer<GroupContext>;
 
+/// The session's consumer, shared with its in-flight poll; the last owner
+/// to drop it closes it within [`crate::closing::CLOSE_DEADLINE`].
+pub(crate) type SharedConsumer = Arc<Closing<GroupContext>>;
+
 /// One input topic: its wire name and the platform name records carry.
 #[derive(Clone, Debug)]
 pub(crate) struct Input {
@@ -137,7 +159,7 @@ pub struct KafkaSession {
     pub(crate) partitions: u32,
     /// Wire name of `{group}-changelog`.
     pub(crate) changelog: String,
-    pub(crate) consumer: Option<Arc<GroupConsumer>>,
+    pub(crate) consumer: Option<SharedConsumer>,
     pub(crate) producer: Option<Arc<TxnProducer>>,
     /// Input partitions librdkafka assigned us: (input index, partition).
     owned: BTreeSet<(usize, u32)>,
@@ -224,7 +246,7 @@ impl KafkaSession {
             group: group.to_owned(),
             inputs,
             partitions,
-            consumer: Some(Arc::new(consumer)),
+            consumer: Some(Arc::new(Closing::new(consumer))),
             producer: Some(producer),
             owned: BTreeSet::new(),
             announced: BTreeSet::new(),
@@ -236,7 +258,7 @@ impl KafkaSession {
     }
 
     /// `Fenced` once this session is a zombie; the live consumer otherwise.
-    pub(crate) fn consumer(&self) -> Result<Arc<GroupConsumer>, LogError> {
+    pub(crate) fn consumer(&self) -> Result<SharedConsumer, LogError> {
         match (&self.zombie, &self.consumer) {
             (Some(why), _) => Err(LogError::Fenced(why.clone())),
             (None, Some(c)) => Ok(Arc::clone(c)),
@@ -432,9 +454,10 @@ impl Session for KafkaSession {
 
 impl KafkaSession {
     /// Leaves the group and drops the clients. Closing a consumer blocks
-    /// until it has left: on a multi-threaded runtime this thread does it
-    /// in place (so a session subscribed right after sees the partitions
-    /// free); elsewhere it runs in the background.
+    /// until it has left (at most [`crate::closing::CLOSE_DEADLINE`]): on a
+    /// multi-threaded runtime this thread does it in place (so a session
+    /// subscribed right after sees the partitions free); elsewhere it runs
+    /// in the background.
     pub(crate) fn close(&mut self) {
         let consumer = self.consumer.take();
         let producer = self.producer.take();
@@ -470,4 +493,53 @@ impl Drop for KafkaSession {
 /// Helper for tests and tools: the state entries of a map, sorted by key.
 pub(crate) fn entries(map: std::collections::BTreeMap<Bytes, Bytes>) -> Vec<StateEntry> {
     map.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::ClientConfig;
+    use std::sync::mpsc;
+
+    /// A KIP-848 member whose group has terminated: subscribed through an
+    /// address where no broker listens, then closed. No engine needed.
+    fn closed_member() -> GroupConsumer {
+        let consumer: GroupConsumer = ClientConfig::new()
+            .set("bootstrap.servers", "127.0.0.1:9")
+            .set("group.id", "slotstream.session-test")
+            .set("group.protocol", "consumer")
+            .set("log_level", "0")
+            .create_with_context(GroupContext::default())
+            .expect("a consumer");
+        consumer.subscribe(&["t"]).expect("subscribe");
+        consumer.close_queue().expect("close");
+        let started = Instant::now();
+        while !consumer.closed() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the close never finished"
+            );
+            drop(consumer.poll(Duration::from_millis(100)));
+        }
+        consumer
+    }
+
+    /// A stale assignment must not be reported: the session would announce
+    /// a task partition its closed consumer will never fetch.
+    #[test]
+    fn an_assignment_reaching_a_closed_consumer_is_ignored() {
+        let consumer = closed_member();
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition("t", 0);
+            let err = RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+            consumer.context().rebalance(&consumer, err, &mut tpl);
+            let _ = done.send(consumer.context().take());
+        });
+        let changes = finished
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the rebalance callback returned");
+        assert!(changes.is_empty(), "{changes:?}");
+    }
 }

@@ -2,12 +2,14 @@
 //! committing a step as one Kafka transaction, and recovering from a failed
 //! one (abort, recreate a broken producer, rewind the consumer).
 
+use crate::closing::Closing;
 use crate::config::KafkaOptions;
 use crate::errors::{is_group_fenced, is_producer_fenced, joined, to_log};
 use crate::producer::place;
+use crate::reader::{PlainConsumer, ReaderContext};
 use crate::session::{KafkaSession, entries};
 use bytes::Bytes;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::{KafkaError as RdError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
@@ -59,11 +61,12 @@ pub(crate) async fn restore(
             session.group, session.partitions
         )));
     }
-    let consumer: BaseConsumer = session
+    let consumer: PlainConsumer = session
         .opts
         .plain_consumer(true)
-        .create()
+        .create_with_context(ReaderContext)
         .map_err(|e| to_log("creating a restore consumer", &e))?;
+    let consumer = Closing::new(consumer);
     let topic = session.changelog.clone();
     tokio::task::spawn_blocking(move || read_changelog(&consumer, &topic, partition as i32))
         .await
@@ -71,7 +74,7 @@ pub(crate) async fn restore(
 }
 
 fn read_changelog(
-    consumer: &BaseConsumer,
+    consumer: &PlainConsumer,
     topic: &str,
     partition: i32,
 ) -> Result<Vec<StateEntry>, LogError> {

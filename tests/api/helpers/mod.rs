@@ -147,17 +147,21 @@ pub async fn spawn_app_on(kafka: bool, hold_ttl: &str) -> TestApp {
 /// As [`spawn_app_on`], with only the processors of `roles` in the process
 /// (others may run as separate processes on the same namespace).
 pub async fn spawn_app_custom(kafka: bool, hold_ttl: &str, roles: &[slotstream::Role]) -> TestApp {
+    init_tracing();
     let data_dir = tempfile::tempdir().expect("a temp dir for the data dir");
     let settings = test_settings(data_dir.path(), hold_ttl, kafka);
     let clock = ManualClock::new(time::system_now_ms());
     if kafka {
-        slotstream::storage::init(&settings)
+        bounded("namespace init", slotstream::storage::init(&settings))
             .await
             .expect("the test's namespace is created");
     }
-    let app = App::start_roles(&settings, Arc::new(clock.clone()), roles)
-        .await
-        .expect("the app starts");
+    let app = bounded(
+        "start",
+        App::start_roles(&settings, Arc::new(clock.clone()), roles),
+    )
+    .await
+    .expect("the app starts");
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
@@ -182,6 +186,35 @@ pub async fn spawn_app_custom(kafka: bool, hold_ttl: &str, roles: &[slotstream::
     };
     t.await_ready().await;
     t
+}
+
+/// Sends the product's logs (warnings and errors; `SLOTSTREAM_LOG` to
+/// change) to the test harness's captured output, so a failing test shows
+/// what the product complained about while it ran.
+fn init_tracing() {
+    // Every test calls this; the first one installs the subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SLOTSTREAM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// How long one phase of a test app's life (namespace set-up, start, stop,
+/// namespace removal) may take before the test fails naming it. Generous:
+/// these take seconds on Kafka even on a loaded 2-core machine. The bound
+/// exists so a hang fails one test with its phase instead of stalling the
+/// whole suite until the runner's outer timeout.
+const PHASE_LIMIT: Duration = Duration::from_secs(180);
+
+/// Awaits `fut`, failing the test if it takes longer than [`PHASE_LIMIT`].
+async fn bounded<T>(phase: &str, fut: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(PHASE_LIMIT, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("the test app's {phase} did not finish within {PHASE_LIMIT:?}"),
+    }
 }
 
 /// A process-wide counter for unique names (emails, idempotency keys).
@@ -223,11 +256,16 @@ impl TestApp {
     /// Stops the gateway (drain) and every processor (commit), and fails the
     /// test if any of them stopped uncleanly.
     pub async fn stop(self) {
-        self.app.stop().await.expect("the app stops cleanly");
+        bounded("stop", self.app.stop())
+            .await
+            .expect("the app stops cleanly");
         if self.settings.backend == slotstream::settings::BackendKind::Kafka {
-            slotstream::storage::destroy(&self.settings)
-                .await
-                .expect("the test's namespace is removed");
+            bounded(
+                "namespace removal",
+                slotstream::storage::destroy(&self.settings),
+            )
+            .await
+            .expect("the test's namespace is removed");
         }
     }
 
