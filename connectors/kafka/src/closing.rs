@@ -101,13 +101,14 @@ pub(crate) fn drop_within<C: ConsumerContext + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::KafkaOptions;
+    use crate::admin::{delete_namespace, ensure_changelog};
     use crate::session::GroupContext;
-    use rdkafka::ClientConfig;
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::client::{ClientContext, DefaultClientContext};
+    use rdkafka::client::ClientContext;
     use rdkafka::consumer::{Consumer, Rebalance};
     use rdkafka::topic_partition_list::TopicPartitionList;
     use rdkafka::types::RDKafkaRespErr;
+    use slotstream_embedded::contract::unique;
 
     /// A context that takes partitions but never gives them back: librdkafka
     /// then waits forever for the revocation it asked for, so the close
@@ -133,57 +134,30 @@ mod tests {
         fn post_rebalance(&self, _: &BaseConsumer<Self>, _: &Rebalance<'_>) {}
     }
 
-    fn brokers() -> String {
-        std::env::var("SLOTSTREAM_TEST_KAFKA_BROKERS")
-            .expect("start Kafka: eval \"$(scripts/engines/kafka.sh start)\"")
-    }
-
-    fn unique(prefix: &str) -> String {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("a clock after 1970")
-            .as_nanos();
-        format!(
-            "slotstream.closing-test.{prefix}.{}.{nanos}",
-            std::process::id()
-        )
-    }
-
-    /// Creates a topic of one partition (the caller deletes it).
-    async fn topic(admin: &AdminClient<DefaultClientContext>, name: &str) {
-        let created = admin
-            .create_topics(
-                &[NewTopic::new(name, 1, TopicReplication::Fixed(1))],
-                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
-            )
-            .await
-            .expect("create_topics answers");
-        for r in created {
-            r.expect("the test topic is created");
-        }
-    }
-
-    /// Subscribes a KIP-848 member with `context` to a fresh topic, polls
+    /// Subscribes a member with `context` (and the session's consumer
+    /// configuration) to a one-partition topic of a fresh namespace, polls
     /// until it holds the partition, then drops it with `deadline` on the
-    /// blocking pool; returns whether it closed and how long that took.
+    /// blocking pool; returns whether it closed in time and how long the
+    /// drop took.
     async fn subscribe_then_close<C: ConsumerContext + 'static>(
         context: C,
         deadline: Duration,
     ) -> (bool, Duration) {
-        let brokers = brokers();
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &brokers)
-            .create()
-            .expect("an admin client");
-        let name = unique("t");
-        topic(&admin, &name).await;
-        let consumer: BaseConsumer<C> = ClientConfig::new()
-            .set("bootstrap.servers", &brokers)
-            .set("group.id", unique("g"))
-            .set("group.protocol", "consumer")
+        let brokers = std::env::var("SLOTSTREAM_TEST_KAFKA_BROKERS")
+            .expect("start Kafka: eval \"$(scripts/engines/kafka.sh start)\"");
+        let mut opts = KafkaOptions::new(brokers);
+        opts.namespace = unique("closing");
+        let topic = KafkaOptions::changelog("closing");
+        ensure_changelog(&opts, &topic, 1)
+            .await
+            .expect("the test topic is created");
+        let consumer: BaseConsumer<C> = opts
+            .group_consumer("closing")
             .create_with_context(context)
             .expect("a consumer");
-        consumer.subscribe(&[&name]).expect("subscribe");
+        consumer
+            .subscribe(&[&opts.wire(&topic)])
+            .expect("subscribe");
         let outcome = tokio::task::spawn_blocking(move || {
             let waiting = Instant::now();
             while consumer.assignment().expect("the assignment").count() == 0 {
@@ -199,10 +173,9 @@ mod tests {
         })
         .await
         .expect("the close does not panic");
-        admin
-            .delete_topics(&[&name], &AdminOptions::new())
+        delete_namespace(&opts)
             .await
-            .expect("delete_topics answers");
+            .expect("the test topic is deleted");
         outcome
     }
 
@@ -218,7 +191,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_session_consumer_leaves_its_group_well_within_the_deadline() {
+    async fn a_session_consumer_leaves_its_group_within_the_deadline() {
         let (closed, took) = subscribe_then_close(GroupContext::default(), CLOSE_DEADLINE).await;
         assert!(
             closed,
