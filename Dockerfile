@@ -7,12 +7,13 @@
 
 # ---- build -----------------------------------------------------------------
 FROM rust:1.95-slim-bookworm AS build
-# cmake/g++ build librdkafka (rdkafka's cmake-build); the -dev packages are the
-# headers its optional features (TLS, SASL, OIDC over curl, zlib) compile against.
+# cmake/g++ build librdkafka (rdkafka's cmake-build) and the bundled libcurl
+# (rdkafka's curl-static, for librdkafka's OIDC code); the -dev packages are
+# the headers of the system libraries they link: OpenSSL and zlib.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       cmake g++ make pkg-config perl \
-      libssl-dev libsasl2-dev libcurl4-openssl-dev zlib1g-dev \
+      libssl-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -24,11 +25,11 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 # ---- runtime ---------------------------------------------------------------
 FROM debian:bookworm-slim AS runtime
-# curl is for the compose health checks; the libraries match the build stage's
-# -dev packages in case librdkafka links them dynamically.
+# curl is for the compose health checks (the binary carries its own libcurl);
+# the libraries match the build stage's -dev packages.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      ca-certificates curl libssl3 libsasl2-2 libcurl4 zlib1g \
+      ca-certificates curl libssl3 zlib1g \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/slotstream --create-home slotstream
 COPY --from=build /out/slotstream /usr/local/bin/slotstream
