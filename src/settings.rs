@@ -48,6 +48,16 @@ pub struct Settings {
     pub librdkafka: BTreeMap<String, String>,
     /// fsync every commit of the embedded log (off only for benchmarks).
     pub durable: bool,
+    /// Embedded mode: how long the command topics keep records (`7d`;
+    /// `forever` keeps them). Kafka topics get theirs from `init`.
+    pub retention_commands: String,
+    /// Embedded mode: how long the replies topic keeps records (`1h`).
+    pub retention_replies: String,
+    /// Embedded mode: how long the dead-letter topic keeps records (`30d`).
+    pub retention_dead_letters: String,
+    /// Embedded mode: how long the event topics keep records (`forever`:
+    /// events are the source of truth the views and state are rebuilt from).
+    pub retention_events: String,
     /// Public base URL of the gateway, used in checkout links (and, in
     /// distributed mode, where the payment processor's sandbox provider posts
     /// its webhooks: a gateway's address).
@@ -99,6 +109,10 @@ impl Default for Settings {
             scylla_nodes: None,
             librdkafka: BTreeMap::new(),
             durable: true,
+            retention_commands: "7d".into(),
+            retention_replies: "1h".into(),
+            retention_dead_letters: "30d".into(),
+            retention_events: "forever".into(),
             public_url: None,
             namespace: String::new(),
             instance: None,
@@ -145,7 +159,43 @@ impl Settings {
         s.hold_ttl()?;
         s.kafka_commit_interval()?;
         s.kafka_transaction_timeout()?;
+        s.retention()?;
         Ok(s)
+    }
+
+    /// The embedded log's retention per topic, from the four
+    /// `retention_*` settings.
+    pub fn retention(&self) -> Result<slotstream_embedded::Retention, SettingsError> {
+        use slotstream_runtime::topics;
+        let parse = |name: &str, value: &str| -> Result<Option<Duration>, SettingsError> {
+            if value.trim().eq_ignore_ascii_case("forever") {
+                return Ok(None);
+            }
+            let d = humantime::parse_duration(value).map_err(|e| {
+                SettingsError::Invalid(format!("{name} {value:?}: {e} (or \"forever\")"))
+            })?;
+            if d < Duration::from_secs(60) {
+                return Err(SettingsError::Invalid(format!(
+                    "{name} must be at least 1m (or \"forever\")"
+                )));
+            }
+            Ok(Some(d))
+        };
+        let commands = parse("retention_commands", &self.retention_commands)?;
+        let replies = parse("retention_replies", &self.retention_replies)?;
+        let dead = parse("retention_dead_letters", &self.retention_dead_letters)?;
+        let events = parse("retention_events", &self.retention_events)?;
+        let mut r = slotstream_embedded::Retention::platform();
+        for t in topics::ALL {
+            let keep = match t.name {
+                n if n == topics::REPLIES.name => replies,
+                n if n == topics::DEAD_LETTERS.name => dead,
+                n if n.ends_with("-events") => events,
+                _ => commands,
+            };
+            r = r.with(t.name, keep);
+        }
+        Ok(r)
     }
 
     /// The hold TTL as a duration.
@@ -239,6 +289,32 @@ mod tests {
             jail.set_env("SLOTSTREAM_HOLD_TTL", "soon");
             let err = Settings::load(None).unwrap_err();
             assert!(err.to_string().contains("hold_ttl"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn retention_defaults_to_the_kafka_topics_policy_and_is_configurable() {
+        let platform = slotstream_embedded::Retention::platform();
+        assert_eq!(Settings::default().retention().unwrap(), {
+            // Same policy, listed in the settings' order.
+            let mut p = platform.clone();
+            for t in slotstream_runtime::topics::ALL {
+                p = p.with(t.name, slotstream_runtime::topics::retention(&t));
+            }
+            p
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SLOTSTREAM_RETENTION_REPLIES", "2h");
+            jail.set_env("SLOTSTREAM_RETENTION_COMMANDS", "forever");
+            let r = Settings::load(None).unwrap().retention().unwrap();
+            let of = |name: &str| r.topics.iter().find(|(t, _)| t == name).unwrap().1;
+            assert_eq!(of("slotstream.replies"), Some(Duration::from_secs(7200)));
+            assert_eq!(of("slotstream.booking-commands"), None);
+            assert_eq!(of("slotstream.booking-events"), None);
+            jail.set_env("SLOTSTREAM_RETENTION_EVENTS", "5s");
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.to_string().contains("retention_events"), "{err}");
             Ok(())
         });
     }

@@ -37,6 +37,7 @@ impl Storage {
                     &settings.data_dir,
                     EmbeddedOptions {
                         durable: settings.durable,
+                        retention: settings.retention()?,
                         ..EmbeddedOptions::default()
                     },
                 )

@@ -164,7 +164,7 @@ async fn views_show_paid(t: &TestPlatform, n: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deleted_views_are_rebuilt_from_the_log() {
+async fn views_marked_for_rebuild_are_rebuilt_from_the_log() {
     let t = TestPlatform::start().await;
     register(&t, "room-v").await;
     let start = T0 + 30 * HOUR;
@@ -176,7 +176,8 @@ async fn deleted_views_are_rebuilt_from_the_log() {
 
     let t = t
         .restart_with(|dir| {
-            std::fs::remove_file(dir.join("views.redb")).expect("delete the views file")
+            slotstream_embedded::EmbeddedBackend::rebuild_views_at_next_open(dir)
+                .expect("mark the views for a rebuild")
         })
         .await;
     views_show_paid(&t, "v1").await;

@@ -10,10 +10,11 @@
 //!   and, per input, writes one output (value `<partition>:<offset>`) to the
 //!   same partition of booking-events, plus a per-partition counter in its
 //!   state store, plus the consumed offsets: all in one commit.
-//! * A view group (`slotstream.views.booking`, kept in the views file, whose
-//!   commits are not fsynced) reads the same topic and, per input, puts one
-//!   user row (email `<partition>-<offset>@crash.test`) plus a per-partition
-//!   counter plus the consumed offsets: all in one commit.
+//! * A view group (`slotstream.views.booking`, whose commits append nothing
+//!   and so are not fsynced on their own) reads the same topic and, per
+//!   input, puts one user row (email `<partition>-<offset>@crash.test`)
+//!   plus a per-partition counter plus the consumed offsets: all in one
+//!   commit.
 
 use bytes::Bytes;
 use slotstream_embedded::contract::views::user;

@@ -1,4 +1,4 @@
-//! # slotstream-embedded: the log, state and views in one redb file
+//! # slotstream-embedded: the log, state and views in one log-structured store
 //!
 //! The default backend ("no Kafka, no Docker, one process, nothing lost on a
 //! crash"). It implements the runtime's [`Backend`] and [`ViewStore`] ports
@@ -8,85 +8,75 @@
 //! state changes, view changes and consumed offsets.
 //!
 //! **The invariant it keeps: nothing is acknowledged or made visible before
-//! it is committed to the file, and a commit is all or nothing.** After a
-//! crash (even SIGKILL), [`EmbeddedBackend::open`] recovers everything the
-//! running process had acknowledged, and nothing else is needed from memory.
+//! it is durable, and a commit is all or nothing.** After a crash (even
+//! SIGKILL), [`EmbeddedBackend::open`] recovers everything the running
+//! process had acknowledged, and nothing else is needed from memory.
 //!
 //! ## Design
 //!
-//! * Two redb files. `<dir>/slotstream.redb`, the log file: one log table per
-//!   topic, `(partition, offset) -> (timestamp, key, value)`; committed
-//!   offsets `(group, topic, partition) -> next`; processor state as a
-//!   changelog `(group, partition, sequence) -> (key, value or tombstone)`,
-//!   folded by `restore` and compacted by it when it has grown well past the
-//!   live entries; member epochs `(group, member) -> epoch`.
-//!   `<dir>/views.redb`, the views file: the views (bookings by id, by user
-//!   newest first, by resource and start; resources by id, vendor and kind;
-//!   payments; users by email), and the offsets, state and epochs of the
-//!   **view groups** ([`EmbeddedOptions::view_groups`]), so that a view
-//!   group's commit (views + state + offsets) stays one atomic commit.
-//! * **Why two files.** Profiling showed one writer thread as the ceiling of
-//!   the whole platform, and most of its work was the views: random-key
-//!   B-tree inserts (booking id, payment id, user, resource, vendor), each
-//!   dirtying its own page, written and fsynced with every group commit
-//!   that appended a record. The views file has its own writer thread, so
-//!   view work runs beside the log's commits instead of inside them, and a
-//!   view group's commits are never fsynced on their own (they append
-//!   nothing; see `relaxed_derived`): the views file is made durable about
-//!   once a second, and in between its writer writes back, every 50 ms, the
-//!   pages redb spills from its small cache, so that durable commit is no
-//!   burst on the disk the log's fsyncs share (`Writer::with_trickle`). A
-//!   crash rolls the views file back to a consistent earlier commit (views
-//!   with their offsets), from which the view groups replay durable records.
-//!   A data directory of format 2 (one file) is split at open (`migrate.rs`);
-//!   deleting `views.redb` makes the view groups rebuild every view from the
-//!   log, and so does opening a views file whose offsets are past the end of
-//!   the log beside it (a log restored from an older backup alone).
-//! * **One writer thread per file** owns every write transaction on it.
-//!   Producers, sessions and view writers send it requests over a channel;
-//!   it drains what is
-//!   queued (up to [`EmbeddedOptions::max_group`] requests), applies it all in
-//!   one transaction and commits once: **group commit**, one fsync for many
-//!   requests. Offsets are assigned at apply time, dense per partition. A
-//!   request that fails validation (unknown topic, bad partition, fenced
-//!   epoch) is refused on its own; a failed commit fails the whole group with
+//! * **One LSM database** (fjall) in `<dir>/store/`: one write-ahead journal
+//!   shared by every keyspace, and a keyspace (an LSM tree) per topic
+//!   partition (`offset -> timestamp, key, value`), for committed offsets,
+//!   member epochs, processor state (`(group, partition) ++ key -> value`,
+//!   deletes are tombstones) and each view table and index. A commit is one
+//!   atomic write batch: one checksummed entry appended to the journal, so
+//!   a commit's outputs, state, views and offsets survive a crash together
+//!   or not at all, and a torn tail is cut at open. Memtables are flushed to
+//!   sorted tables and compacted in the background: every write the disk
+//!   sees is sequential.
+//! * **Why an LSM.** The redb B-tree this replaced copied ~48 pages per
+//!   commit (one random leaf per touched key), so the platform ran at the
+//!   disk's random-write latency, and nothing ever shrank. Here a group
+//!   commit is one sequential journal append and one `fdatasync`; state and
+//!   views keep only their live values after compaction; old log records
+//!   are deleted a table at a time (`retention.rs`). See README.md for the
+//!   measurements.
+//! * **Two writer threads** own every write: the log writer (appends, and
+//!   the commits and joins of every group but the view groups) and the
+//!   views writer (the view groups' commits and joins, direct view writes),
+//!   so view work runs beside the log's commits. Each drains what is queued
+//!   (up to [`EmbeddedOptions::max_group`] requests) into one batch and
+//!   commits it once: **group commit**, one fsync for many requests.
+//!   Offsets are assigned at apply time, dense per partition. A request
+//!   that fails validation (unknown topic, bad partition, fenced epoch) is
+//!   refused on its own; a failed commit fails the whole group with
 //!   [`LogError::Transient`] and rolls the in-memory end offsets back.
 //! * Every group that appends records is fsynced before anything in it is
 //!   acknowledged or visible. A group of session commits that append nothing
-//!   (state, views, offsets: data derived from the log) may skip its own
-//!   fsync ([`EmbeddedOptions::relaxed_derived`]); redb persists it with the
-//!   next fsynced commit, and a crash only rolls such a processor back to an
-//!   earlier consistent commit, from which it reprocesses durable records.
-//! * After each commit the writer publishes the new end offsets and bumps one
-//!   commit sequence (a `tokio::sync::watch`); readers and sessions wait on
-//!   it, so nobody polls on a timer. Reads use MVCC read snapshots, which never
-//!   block the writer. End offsets are recovered at open from the last key of
-//!   each partition.
+//!   (state, views, offsets: data derived from the log) skips its own fsync
+//!   ([`EmbeddedOptions::relaxed_derived`]); the next fsync of the shared
+//!   journal persists it, and since the journal is one sequential file a
+//!   crash keeps a prefix of the commits: derived data never survives
+//!   without the records it came from.
+//! * After each commit the writer publishes the new end offsets and bumps
+//!   one commit sequence (a `tokio::sync::watch`); readers and sessions wait
+//!   on it, so nobody polls on a timer, and they read below the published
+//!   end offsets only (the database already holds records of a group that
+//!   is still being fsynced). Reads use consistent snapshots, which never
+//!   block the writers. End offsets are recovered at open from the last key
+//!   of each partition.
 //! * Sessions use a static split (`p % members == member`). Joining bumps the
-//!   member's epoch in its group's file (so the same writer checks epochs and
-//!   applies commits, in order); a commit carrying an older epoch is refused
-//!   with [`LogError::Fenced`] and writes nothing, as Kafka fences a zombie
-//!   `transactional.id`. A session reads records from the log file and waits
-//!   on its commits, whichever file its group lives in.
-//!
-//! ## Why redb
-//!
-//! One-file ACID storage with copy-on-write B-trees and checksummed commit
-//! slots: crash-safe without a write-ahead log to replay, so recovery is
-//! opening the file. MVCC readers never block the single writer, which is the
-//! shape of a log. Pure Rust, a small dependency, a stable file format. An LSM
-//! (fjall) writes faster, but we would lean much harder on its atomic
-//! cross-keyspace batches and recovery semantics; with group commit redb's
-//! write cost is amortized well past the platform's needs (see README.md for
-//! the measured numbers).
+//!   member's epoch (so the writer that checks epochs also applies commits,
+//!   in order); a commit carrying an older epoch is refused with
+//!   [`LogError::Fenced`] and writes nothing, as Kafka fences a zombie
+//!   `transactional.id`.
+//! * **Retention** ([`EmbeddedOptions::retention`]): by default the policy
+//!   `slotstream init` gives Kafka (commands 7 days, replies 1 hour, dead
+//!   letters 30 days, events forever); a background thread drops whole
+//!   tables of expired records, never a partition's newest record.
+//! * Older data directories (redb files, formats 1–3) are migrated at open
+//!   (`migrate.rs`); an empty `REBUILD_VIEWS` file in the data directory
+//!   makes the next open clear the views and rebuild them from the log.
 
+mod keys;
 mod log;
 mod migrate;
+mod retention;
 mod schema;
 mod session;
 mod state;
 mod store;
-mod tables;
+mod txn;
 mod views;
 mod writer;
 
@@ -109,8 +99,10 @@ use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use store::{FileKind, Recovered, Store};
-use writer::{Request, Writer};
+use store::{Recovered, Store};
+use writer::{Request, Role, Writer};
+
+pub use retention::Retention;
 
 /// How the embedded backend runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,16 +121,18 @@ pub struct EmbeddedOptions {
     /// reprocess durable records. Appends (commands, decisions, replies) are
     /// always fsynced before they are acknowledged or visible.
     pub relaxed_derived: bool,
-    /// The groups whose offsets, state and epochs live in the views file
-    /// (default: the platform's view groups, `topics::groups::VIEWS`). Their
-    /// sessions may commit views, state and offsets but no records. Keep
-    /// the list the same across opens of one data directory: a group that
-    /// moves files starts again from offset 0.
+    /// The groups the views writer serves (default: the platform's view
+    /// groups, `topics::groups::VIEWS`): the only ones that may commit view
+    /// writes, and they may not append records. Their views are cleared and
+    /// rebuilt by [`EmbeddedBackend::rebuild_views_at_next_open`].
     pub view_groups: Vec<String>,
     /// How often commits that were not fsynced (the view groups', and every
     /// commit without `durable`) are made durable anyway (default 1 s): the
     /// most a crash can roll the views back.
     pub flush_every: Duration,
+    /// How long each topic keeps its records (default: the platform policy,
+    /// [`Retention::platform`]).
+    pub retention: Retention,
 }
 
 impl Default for EmbeddedOptions {
@@ -152,6 +146,7 @@ impl Default for EmbeddedOptions {
                 .map(|g| g.name.to_owned())
                 .collect(),
             flush_every: Duration::from_secs(1),
+            retention: Retention::platform(),
         }
     }
 }
@@ -167,7 +162,15 @@ pub enum EmbeddedError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The database file could not be opened or created.
+    /// Another process has the database open.
+    #[error(
+        "{path} is locked: another slotstream process is using this data directory; stop it first"
+    )]
+    Locked {
+        /// The database directory.
+        path: PathBuf,
+    },
+    /// A data file of an older release could not be opened for migration.
     #[error(
         "cannot open {path}: {source}; is another slotstream process using this data directory?"
     )]
@@ -177,9 +180,9 @@ pub enum EmbeddedError {
         /// redb's reason.
         source: redb::DatabaseError,
     },
-    /// Preparing or recovering the database failed.
+    /// Preparing, recovering or migrating the database failed.
     #[error("cannot prepare the database: {0}; check the disk, or restore the data directory")]
-    Storage(#[from] redb::Error),
+    Storage(String),
     /// The file was written by an incompatible version.
     #[error("data file format {found}, this build reads {expected}: run a matching slotstream")]
     Format {
@@ -197,8 +200,8 @@ pub enum EmbeddedError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The writer thread could not be started.
-    #[error("cannot start the writer thread: {0}; the system may be out of threads or memory")]
+    /// A writer or the retention thread could not be started.
+    #[error("cannot start a storage thread: {0}; the system may be out of threads or memory")]
     Spawn(std::io::Error),
 }
 
@@ -224,19 +227,20 @@ impl std::fmt::Debug for Handle {
     }
 }
 
-/// The handles of both files, and which groups live in the views file.
+/// The handles of both writers (over the one database), and which groups
+/// the views writer serves.
 #[derive(Clone, Debug)]
 pub(crate) struct Files {
-    /// The log file.
+    /// The log writer.
     pub(crate) log: Arc<Handle>,
-    /// The views file.
+    /// The views writer.
     pub(crate) views: Arc<Handle>,
     view_groups: Arc<[String]>,
 }
 
 impl Files {
-    /// The file that keeps `group`'s offsets, state and epochs, and takes
-    /// its joins and commits.
+    /// The writer that takes `group`'s joins and commits (and so checks its
+    /// epochs).
     pub(crate) fn home(&self, group: &str) -> &Arc<Handle> {
         if self.view_groups.iter().any(|g| g == group) {
             &self.views
@@ -246,41 +250,28 @@ impl Files {
     }
 }
 
-/// The embedded backend: a durable partitioned log and state store in one
-/// redb file, and the views in another. Hand `Arc<EmbeddedBackend>` out as
-/// both `Arc<dyn Backend>` and `Arc<dyn ViewStore>`.
+/// The embedded backend: a durable partitioned log, state store and views
+/// in one log-structured database. Hand `Arc<EmbeddedBackend>` out as both
+/// `Arc<dyn Backend>` and `Arc<dyn ViewStore>`.
 #[derive(Debug)]
 pub struct EmbeddedBackend {
     files: Files,
     writers: Mutex<Vec<JoinHandle<()>>>,
+    retention: Mutex<Option<retention::Handle>>,
     dir: PathBuf,
 }
 
 impl EmbeddedBackend {
-    /// Opens (or creates) the files in `dir`, splitting a format-2 directory
-    /// first, and starts a writer thread per file. Fails if another process
-    /// has the same directory open.
+    /// Opens (or creates) the database in `dir`, migrating an older data
+    /// directory first, and starts the writer threads and the retention
+    /// thread. Fails if another process has the same directory open.
     pub fn open(dir: &Path, opts: EmbeddedOptions) -> Result<Arc<EmbeddedBackend>, EmbeddedError> {
-        // The log file first: opening an older one writes the views file.
-        let (log_store, log_recovered) = Store::open(dir, FileKind::Log, &opts.view_groups)?;
-        let (mut view_store, mut view_recovered) =
-            Store::open(dir, FileKind::Views, &opts.view_groups)?;
-        if let Some(ahead) = migrate::views_ahead_of_log(&view_store.db, &log_recovered.ends)? {
-            // Views of records the log does not have: rebuild them from it.
-            tracing::warn!(
-                group = %ahead.group,
-                topic = %ahead.topic,
-                partition = ahead.partition,
-                committed = ahead.committed,
-                end = ahead.end,
-                "embedded backend: the views file is ahead of the log; rebuilding the views from the log"
-            );
-            drop(view_store);
-            migrate::discard_views(dir)?;
-            (view_store, view_recovered) = Store::open(dir, FileKind::Views, &opts.view_groups)?;
-        }
-        let (log, log_thread) = start_writer(log_store, log_recovered, &opts, dir)?;
-        let (views, view_thread) = start_writer(view_store, view_recovered, &opts, dir)?;
+        let (store, recovered) = Store::open(dir, &opts)?;
+        let store = Arc::new(store);
+        let (log, log_thread) = start_writer(&store, Role::Log, &recovered, &opts)?;
+        let (views, view_thread) = start_writer(&store, Role::Views, &recovered, &opts)?;
+        let retention = retention::start(Arc::clone(&store), opts.retention.clone())
+            .map_err(EmbeddedError::Spawn)?;
         tracing::info!(dir = %dir.display(), durable = opts.durable, "embedded backend open");
         Ok(Arc::new(EmbeddedBackend {
             files: Files {
@@ -289,8 +280,40 @@ impl EmbeddedBackend {
                 view_groups: opts.view_groups.into(),
             },
             writers: Mutex::new(vec![log_thread, view_thread]),
+            retention: Mutex::new(Some(retention)),
             dir: dir.to_owned(),
         }))
+    }
+
+    /// Marks the views of the data directory `dir` for a rebuild: the next
+    /// open clears them and the view groups project the whole log again.
+    /// Call it while no process has `dir` open.
+    pub fn rebuild_views_at_next_open(dir: &Path) -> Result<(), EmbeddedError> {
+        let path = dir.join(schema::REBUILD_VIEWS);
+        std::fs::write(&path, b"").map_err(|source| EmbeddedError::Io { path, source })
+    }
+
+    /// Bytes the database takes on disk (journal and tables).
+    pub fn disk_space(&self) -> u64 {
+        self.files.log.store.db.disk_space().unwrap_or(0)
+    }
+
+    /// Runs one retention pass now, as if the wall clock read `now` (epoch
+    /// ms), instead of waiting for the retention thread: for tools and
+    /// tests. Returns how many partitions had tables dropped.
+    pub fn enforce_retention(&self, policy: &Retention, now: Millis) -> Result<usize, LogError> {
+        retention::run_once(&self.files.log.store, policy, now).map_err(log::transient)
+    }
+
+    /// Flushes every log partition's memtable to a table and waits, so the
+    /// records written so far can be dropped by retention: for tests (the
+    /// journal's size limit does this on its own in a running platform).
+    #[doc(hidden)]
+    pub fn flush_log_tables(&self) -> Result<(), LogError> {
+        for ks in self.files.log.store.ks.log.iter().flatten() {
+            ks.rotate_memtable_and_wait().map_err(log::transient)?;
+        }
+        Ok(())
     }
 
     /// The data directory.
@@ -305,6 +328,14 @@ impl EmbeddedBackend {
     pub fn close(&self) {
         let threads =
             std::mem::take(&mut *self.writers.lock().unwrap_or_else(PoisonError::into_inner));
+        if let Some(r) = self
+            .retention
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            r.stop();
+        }
         if threads.is_empty() {
             return;
         }
@@ -329,32 +360,30 @@ impl EmbeddedBackend {
     }
 }
 
-/// Starts the writer thread of one file (the views file's trickles its
-/// writeback: see `Writer::with_trickle`).
+/// Starts one writer thread.
 fn start_writer(
-    store: Store,
-    recovered: Recovered,
+    store: &Arc<Store>,
+    role: Role,
+    recovered: &Recovered,
     opts: &EmbeddedOptions,
-    dir: &Path,
 ) -> Result<(Arc<Handle>, JoinHandle<()>), EmbeddedError> {
-    let store = Arc::new(store);
     let (tx, rx) = mpsc::channel();
-    let mut writer = Writer::new(Arc::clone(&store), recovered, opts);
-    let name = match store.kind {
-        FileKind::Log => "slotstream-writer",
-        FileKind::Views => {
-            let path = dir.join(store.kind.file_name());
-            let file =
-                std::fs::File::open(&path).map_err(|source| EmbeddedError::Io { path, source })?;
-            writer = writer.with_trickle(file);
-            "slotstream-views"
-        }
+    let writer = Writer::new(Arc::clone(store), role, recovered, opts);
+    let name = match role {
+        Role::Log => "slotstream-writer",
+        Role::Views => "slotstream-views",
     };
     let thread = std::thread::Builder::new()
         .name(name.into())
         .spawn(move || writer.run(rx))
         .map_err(EmbeddedError::Spawn)?;
-    Ok((Arc::new(Handle { store, tx }), thread))
+    Ok((
+        Arc::new(Handle {
+            store: Arc::clone(store),
+            tx,
+        }),
+        thread,
+    ))
 }
 
 impl Drop for EmbeddedBackend {

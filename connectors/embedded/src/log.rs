@@ -1,12 +1,14 @@
 //! The producer and the direct reader, plus the record-reading and waiting
 //! helpers sessions share with them.
 
-use crate::schema::{self, LogKey};
+use crate::keys;
+use crate::schema;
+use crate::store::Store;
 use crate::writer::{self, Request};
 use crate::{Files, Handle};
 use async_trait::async_trait;
 use bytes::Bytes;
-use redb::ReadTransaction;
+use fjall::{Readable, Snapshot};
 use slotstream_runtime::{
     ConsumedRecord, LogError, LogReader, OutRecord, Producer, RecordPosition, TopicPartition,
 };
@@ -16,34 +18,41 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
 /// Maps a storage error to the retryable log error.
-pub(crate) fn transient(e: impl Into<redb::Error>) -> LogError {
-    LogError::Transient(e.into().to_string())
+pub(crate) fn transient(e: impl std::fmt::Display) -> LogError {
+    LogError::Transient(e.to_string())
 }
 
-/// Appends up to `max` records of one partition from `from` on to `out`.
+/// Appends up to `max` records of one partition with offsets in
+/// `[from, end)` to `out`, and returns the offset to read from next.
+///
+/// Offsets are dense, but retention may have deleted the oldest records: a
+/// read from below the partition's first record continues at it, as a Kafka
+/// consumer reset to the earliest offset would. `end` must be a published
+/// end offset: records above it may be in the database but not yet durable.
 pub(crate) fn read_partition(
-    txn: &ReadTransaction,
-    handle: &Handle,
-    topic: usize,
-    partition: u32,
-    from: u64,
+    snap: &Snapshot,
+    store: &Store,
+    (topic, partition): (usize, u32),
+    (from, end): (u64, u64),
     max: u64,
     out: &mut Vec<ConsumedRecord>,
-) -> Result<(), LogError> {
-    if max == 0 {
-        return Ok(());
+) -> Result<u64, LogError> {
+    if max == 0 || from >= end {
+        return Ok(from);
     }
-    let store = &handle.store;
-    let table = txn
-        .open_table(schema::log_table(&store.log_tables[topic]))
-        .map_err(transient)?;
-    let lo: LogKey = (partition, from);
-    let hi: LogKey = (partition, from.saturating_add(max));
+    let ks = &store.ks.log[topic][partition as usize];
     let name = &store.topic_names[topic];
-    for entry in table.range(lo..hi).map_err(transient)? {
-        let (k, v) = entry.map_err(transient)?;
-        let (_, offset) = k.value();
-        let (timestamp, key, value) = v.value();
+    let mut next = end;
+    let mut taken = 0;
+    for guard in snap.range(ks, keys::offset_key(from)..keys::offset_key(end)) {
+        let (k, v) = guard.into_inner().map_err(transient)?;
+        let corrupt = || {
+            LogError::Invalid(format!(
+                "a record of {name} partition {partition} is corrupt; restore the data directory"
+            ))
+        };
+        let offset = keys::offset_of(&k).ok_or_else(corrupt)?;
+        let (timestamp, key, value) = schema::decode_record(&v).ok_or_else(corrupt)?;
         out.push(ConsumedRecord {
             topic: Arc::clone(name),
             partition,
@@ -52,8 +61,13 @@ pub(crate) fn read_partition(
             value: Bytes::copy_from_slice(value),
             timestamp,
         });
+        taken += 1;
+        if taken == max {
+            next = offset + 1;
+            break;
+        }
     }
-    Ok(())
+    Ok(next)
 }
 
 /// Waits for the next commit, or until `deadline`. False on timeout.
@@ -104,12 +118,18 @@ pub(crate) fn committed(
     group: &str,
     tp: &TopicPartition,
 ) -> Result<Option<u64>, LogError> {
-    let txn = handle.store.begin_read().map_err(transient)?;
-    let table = txn.open_table(schema::OFFSETS).map_err(transient)?;
-    let found = table
-        .get((group, tp.topic.as_str(), tp.partition))
+    let found = handle
+        .store
+        .ks
+        .offsets
+        .get(schema::offset_key(group, &tp.topic, tp.partition))
         .map_err(transient)?;
-    Ok(found.map(|g| g.value()))
+    found
+        .map(|v| {
+            schema::decode_u64(&v)
+                .ok_or_else(|| LogError::Invalid("a committed offset is corrupt".into()))
+        })
+        .transpose()
 }
 
 #[async_trait]
@@ -139,10 +159,18 @@ impl LogReader for EmbeddedReader {
             commits.borrow_and_update();
             let end = store.end(topic, partition);
             if end > from && max > 0 {
-                let n = (end - from).min(max as u64);
-                let txn = store.begin_read().map_err(transient)?;
-                read_partition(&txn, handle, topic, partition, from, n, &mut out)?;
-                return Ok(out);
+                let snap = store.snapshot();
+                read_partition(
+                    &snap,
+                    store,
+                    (topic, partition),
+                    (from, end),
+                    max as u64,
+                    &mut out,
+                )?;
+                if !out.is_empty() {
+                    return Ok(out);
+                }
             }
             if !wait_for_commit(&mut commits, deadline).await {
                 return Ok(out);

@@ -1,391 +1,414 @@
-//! Format 3: the views move out of the log file into their own.
+//! Upgrading a data directory written by an older release, and rebuilding
+//! the views.
 //!
-//! Up to format 2 one file held everything. Format 3 keeps the view tables,
-//! and the offsets, state and epochs of the view groups, in `views.redb`,
-//! written by a second writer thread (see `lib.rs`). Opening an older log
-//! file splits it, in an order that a crash at any point leaves openable:
+//! Formats 1–3 kept everything in redb files: `slotstream.redb` (the log,
+//! offsets, state, epochs; up to format 2 also the views) and, from format 3
+//! on, `views.redb` (the views and the view groups' rows). Format 4 is one
+//! LSM database in `store/`. Opening an older directory copies everything
+//! into `store.migrating/`, makes it durable, renames it to `store/` (the
+//! commit point: a directory rename is atomic) and syncs the data
+//! directory; only then are the redb files removed. A crash before the
+//! rename leaves the redb files untouched and the next open copies again;
+//! a crash after it leaves a complete `store/`, and the next open only
+//! removes the leftovers. Nothing is deleted before its copy is durable.
 //!
-//! 1. copy the views and the view groups' rows into `views.redb.tmp`, commit
-//!    it (fsynced), rename it to `views.redb` and sync the directory;
-//! 2. in one log-file transaction, drop the view tables and the view groups'
-//!    rows and write format 3.
-//!
-//! A crash before step 2 commits leaves a format-2 log file, so the next open
-//! copies again and replaces the views file. Nothing is ever deleted from the
-//! log file before its copy is durable.
-//!
-//! Two more cases, both about a views file that does not belong to the log
-//! file next to it:
-//!
-//! * a new log file (no format yet) next to an old `views.redb`: the views
-//!   file is removed, since its offsets point into a log that is gone;
-//! * a format-3 log file without `views.redb` (someone deleted it): an empty
-//!   one is created, and the view groups rebuild every view from offset 0
-//!   of the log, which the embedded backend keeps whole.
+//! What is copied: every record of every topic at its offset, every
+//! committed offset and epoch, each group's state folded to its live
+//! entries (format-1 `state` rows first, then the `state_log` changelog in
+//! sequence order), and every view row and index entry.
 
-use crate::EmbeddedError;
-use crate::schema::{self, FORMAT_VERSION, VIEWS_FILE, VIEWS_FORMAT_VERSION};
+use crate::keys::Key;
+use crate::schema::{self, DB_DIR, DB_DIR_TMP};
+use crate::store::Store;
+use crate::{EmbeddedError, EmbeddedOptions};
+use fjall::{Keyspace, PersistMode, Readable};
 use redb::{
-    Database, Key, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableError,
-    Value, WriteTransaction,
+    Database, Key as RedbKey, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
+    TableError, Value,
 };
+use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Splits a format-1 or format-2 log file as described above; does nothing
-/// to a current one. Removes a views file left next to a new log file.
-pub(crate) fn split_views(
-    db: &Database,
-    dir: &Path,
-    view_groups: &[String],
-) -> Result<(), EmbeddedError> {
-    let views = dir.join(VIEWS_FILE);
-    match stored_format(db)? {
-        None => {
-            if remove_if_present(&views)? {
-                tracing::warn!(
-                    file = %views.display(),
-                    "embedded backend: removed a views file left next to a new log file"
-                );
-            }
-            return Ok(());
-        }
-        Some(v) if v >= FORMAT_VERSION => return Ok(()),
-        Some(_) => {}
-    }
-    let tmp = dir.join(format!("{VIEWS_FILE}.tmp"));
-    remove_if_present(&tmp)?; // a split that crashed before its rename
-    let copied = {
-        let dst = Database::builder()
-            .create(&tmp)
-            .map_err(|source| EmbeddedError::Open {
-                path: tmp.clone(),
-                source,
-            })?;
-        copy_out(db, &dst, view_groups)?
-    };
-    std::fs::rename(&tmp, &views).map_err(|source| io_error(dir, source))?;
-    sync_dir(dir)?;
-    drop_from_log(db, view_groups)?;
-    tracing::info!(
-        dir = %dir.display(),
-        rows = copied,
-        "embedded backend: moved the views into their own file (format {FORMAT_VERSION})"
-    );
-    Ok(())
-}
+/// The redb log file of formats 1–3.
+const LEGACY_LOG: &str = "slotstream.redb";
+/// The redb views file of format 3.
+const LEGACY_VIEWS: &str = "views.redb";
 
-fn stored_format(db: &Database) -> Result<Option<u64>, EmbeddedError> {
-    let txn = db.begin_read().map_err(redb::Error::from)?;
-    let meta = match txn.open_table(schema::META) {
-        Ok(t) => t,
-        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-        Err(e) => return Err(redb::Error::from(e).into()),
-    };
-    let found = meta.get("format").map_err(redb::Error::from)?;
-    Ok(found.map(|v| v.value()))
-}
+// The redb tables of formats 1–3, as those releases defined them.
+const OFFSETS: TableDefinition<(&str, &str, u32), u64> = TableDefinition::new("offsets");
+const STATE_LOG: TableDefinition<(&str, u32, u64), &[u8]> = TableDefinition::new("state_log");
+const STATE: TableDefinition<(&str, u32, &[u8]), &[u8]> = TableDefinition::new("state");
+const EPOCHS: TableDefinition<(&str, u32), u64> = TableDefinition::new("epochs");
+const BOOKINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("view/bookings");
+const BOOKINGS_BY_USER: TableDefinition<(&str, i64, &str), u8> =
+    TableDefinition::new("view/bookings_by_user");
+const BOOKINGS_BY_RESOURCE: TableDefinition<(&str, i64, &str), i64> =
+    TableDefinition::new("view/bookings_by_resource");
+const BOOKINGS_BY_VENDOR: TableDefinition<(&str, i64, &str), i64> =
+    TableDefinition::new("view/bookings_by_vendor");
+const BOOKING_SPAN: TableDefinition<&str, i64> = TableDefinition::new("view/booking_span");
+const VENDOR_SPAN: TableDefinition<&str, i64> = TableDefinition::new("view/vendor_span");
+const RESOURCES: TableDefinition<&str, &[u8]> = TableDefinition::new("view/resources");
+const RESOURCES_BY_VENDOR: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("view/resources_by_vendor");
+const RESOURCES_BY_KIND: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("view/resources_by_kind");
+const PAYMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("view/payments");
+const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("view/users");
 
-/// Copies every view table and the view groups' rows into `dst`, stamped
-/// with the views format, in one fsynced commit. Returns the rows copied.
-fn copy_out(src: &Database, dst: &Database, groups: &[String]) -> Result<u64, redb::Error> {
-    let is_view = |g: &str| groups.iter().any(|v| v == g);
-    let r = src.begin_read()?;
-    let w = dst.begin_write()?;
-    let mut n = 0;
-    {
-        w.open_table(schema::META)?
-            .insert("format", VIEWS_FORMAT_VERSION)?;
-        n += copy_all(&r, &w, schema::BOOKINGS)?;
-        n += copy_all(&r, &w, schema::BOOKINGS_BY_USER)?;
-        n += copy_all(&r, &w, schema::BOOKINGS_BY_RESOURCE)?;
-        n += copy_all(&r, &w, schema::BOOKING_SPAN)?;
-        n += copy_all(&r, &w, schema::BOOKINGS_BY_VENDOR)?;
-        n += copy_all(&r, &w, schema::VENDOR_SPAN)?;
-        n += copy_all(&r, &w, schema::RESOURCES)?;
-        n += copy_all(&r, &w, schema::RESOURCES_BY_VENDOR)?;
-        n += copy_all(&r, &w, schema::RESOURCES_BY_KIND)?;
-        n += copy_all(&r, &w, schema::PAYMENTS)?;
-        n += copy_all(&r, &w, schema::USERS)?;
-        // The tables keyed by (group, ...): only the view groups' rows.
-        macro_rules! copy_view_group_rows {
-            ($def:expr) => {
-                if let Some(from) = open_or_none(&r, $def)? {
-                    let mut to = w.open_table($def)?;
-                    for entry in from.iter()? {
-                        let (k, v) = entry?;
-                        if is_view(k.value().0) {
-                            to.insert(k.value(), v.value())?;
-                            n += 1;
-                        }
-                    }
-                }
-            };
-        }
-        copy_view_group_rows!(schema::OFFSETS);
-        copy_view_group_rows!(schema::STATE);
-        copy_view_group_rows!(schema::STATE_LOG);
-        copy_view_group_rows!(schema::EPOCHS);
-    }
-    w.commit()?;
-    Ok(n)
-}
+/// The log tables of formats 1–3: (partition, offset) -> (timestamp, key, value).
+type LegacyLog<'a> = TableDefinition<'a, (u32, u64), (i64, &'static [u8], &'static [u8])>;
 
-/// Copies one whole table (absent in the source: nothing to copy).
-fn copy_all<K: Key + 'static, V: Value + 'static>(
-    r: &ReadTransaction,
-    w: &WriteTransaction,
-    def: TableDefinition<K, V>,
-) -> Result<u64, redb::Error> {
-    let Some(from) = open_or_none(r, def)? else {
-        return Ok(0);
-    };
-    let mut to = w.open_table(def)?;
-    let mut n = 0;
-    for entry in from.iter()? {
-        let (k, v) = entry?;
-        to.insert(k.value(), v.value())?;
-        n += 1;
-    }
-    Ok(n)
-}
+/// Entries per batch while copying: bounds the memory a copy holds.
+const COPY_BATCH: usize = 20_000;
 
-fn open_or_none<K: Key + 'static, V: Value + 'static>(
-    r: &ReadTransaction,
-    def: TableDefinition<K, V>,
-) -> Result<Option<redb::ReadOnlyTable<K, V>>, redb::Error> {
-    match r.open_table(def) {
-        Ok(t) => Ok(Some(t)),
-        Err(TableError::TableDoesNotExist(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Step 2: what was copied leaves the log file, and the format becomes 3,
-/// in one transaction.
-fn drop_from_log(db: &Database, groups: &[String]) -> Result<(), redb::Error> {
-    let is_view = |g: &str| groups.iter().any(|v| v == g);
-    let w = db.begin_write()?;
-    {
-        w.delete_table(schema::BOOKINGS)?;
-        w.delete_table(schema::BOOKINGS_BY_USER)?;
-        w.delete_table(schema::BOOKINGS_BY_RESOURCE)?;
-        w.delete_table(schema::BOOKING_SPAN)?;
-        w.delete_table(schema::BOOKINGS_BY_VENDOR)?;
-        w.delete_table(schema::VENDOR_SPAN)?;
-        w.delete_table(schema::RESOURCES)?;
-        w.delete_table(schema::RESOURCES_BY_VENDOR)?;
-        w.delete_table(schema::RESOURCES_BY_KIND)?;
-        w.delete_table(schema::PAYMENTS)?;
-        w.delete_table(schema::USERS)?;
-        w.open_table(schema::OFFSETS)?
-            .retain(|k, _| !is_view(k.0))?;
-        w.open_table(schema::STATE)?.retain(|k, _| !is_view(k.0))?;
-        w.open_table(schema::STATE_LOG)?
-            .retain(|k, _| !is_view(k.0))?;
-        w.open_table(schema::EPOCHS)?.retain(|k, _| !is_view(k.0))?;
-        w.open_table(schema::META)?
-            .insert("format", FORMAT_VERSION)?;
-    }
-    w.commit()?;
-    Ok(())
-}
-
-/// A view group's committed offset past the end of its partition.
-#[derive(Debug)]
-pub(crate) struct Ahead {
-    pub group: String,
-    pub topic: String,
-    pub partition: u32,
-    pub committed: u64,
-    pub end: u64,
-}
-
-/// Whether the views file has consumed past the end of the log next to it
-/// (a log file restored from an older backup without its views file, say):
-/// then its views describe records that are not there. Returns the first
-/// such offset.
-pub(crate) fn views_ahead_of_log(
-    views: &Database,
-    ends: &[Vec<u64>],
-) -> Result<Option<Ahead>, redb::Error> {
-    let r = views.begin_read()?;
-    let Some(offsets) = open_or_none(&r, schema::OFFSETS)? else {
-        return Ok(None);
-    };
-    for entry in offsets.iter()? {
-        let (k, v) = entry?;
-        let (group, topic, partition) = k.value();
-        let end = schema::topic_index(topic)
-            .and_then(|ti| ends.get(ti))
-            .and_then(|parts| parts.get(partition as usize))
-            .copied()
-            .unwrap_or(0);
-        if v.value() > end {
-            return Ok(Some(Ahead {
-                group: group.to_owned(),
-                topic: topic.to_owned(),
-                partition,
-                committed: v.value(),
-                end,
-            }));
-        }
-    }
-    Ok(None)
-}
-
-/// Removes the views file, so that it is created empty and the view groups
-/// rebuild the views from offset 0.
-pub(crate) fn discard_views(dir: &Path) -> Result<(), EmbeddedError> {
-    remove_if_present(&dir.join(VIEWS_FILE)).map(drop)
-}
-
-/// Whether there was a file to remove.
-fn remove_if_present(path: &Path) -> Result<bool, EmbeddedError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(source) => Err(io_error(path, source)),
-    }
-}
-
-/// Makes a rename in `dir` durable.
-fn sync_dir(dir: &Path) -> Result<(), EmbeddedError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|source| io_error(dir, source))
-}
-
-fn io_error(path: &Path, source: std::io::Error) -> EmbeddedError {
+fn io(path: &Path, source: std::io::Error) -> EmbeddedError {
     EmbeddedError::Io {
         path: path.to_owned(),
         source,
     }
 }
 
+fn legacy(e: impl std::fmt::Display) -> EmbeddedError {
+    EmbeddedError::Storage(format!("reading the older data files: {e}"))
+}
+
+fn storage(e: fjall::Error) -> EmbeddedError {
+    EmbeddedError::Storage(e.to_string())
+}
+
+fn remove_file(path: &Path) -> Result<bool, EmbeddedError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io(path, e)),
+    }
+}
+
+fn remove_dir(path: &Path) -> Result<(), EmbeddedError> {
+    match std::fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(path, e)),
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), EmbeddedError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io(dir, e))
+}
+
+/// Migrates a directory of formats 1–3 as described above; does nothing to
+/// a current or a new one.
+pub(crate) fn from_redb_if_needed(
+    dir: &Path,
+    _opts: &EmbeddedOptions,
+) -> Result<(), EmbeddedError> {
+    let log = dir.join(LEGACY_LOG);
+    let views = dir.join(LEGACY_VIEWS);
+    let tmp = dir.join(DB_DIR_TMP);
+    if dir.join(DB_DIR).exists() {
+        // Migrated already (or never needed): only leftovers of a crash
+        // between the rename and the clean-up can be here.
+        let removed = remove_file(&log)? | remove_file(&views)?;
+        remove_dir(&tmp)?;
+        if removed {
+            tracing::info!("embedded backend: removed the migrated redb files");
+        }
+        return Ok(());
+    }
+    remove_dir(&tmp)?; // a migration that crashed before its rename
+    if !log.exists() {
+        // A new directory. A views file without its log belongs to a log
+        // that is gone (format 3 removed it at open too).
+        if remove_file(&views)? {
+            tracing::warn!("embedded backend: removed a views file left without its log file");
+        }
+        return Ok(());
+    }
+    tracing::info!(dir = %dir.display(), "embedded backend: migrating the redb files to the log-structured store");
+    let started = std::time::Instant::now();
+    let copied = {
+        let target = Store::open_db(&tmp)?;
+        let mut copier = Copier::new(&target);
+        copy_file(&log, &mut copier)?;
+        if views.exists() {
+            copy_file(&views, &mut copier)?;
+        }
+        copier.flush()?;
+        target
+            .ks
+            .meta
+            .insert(schema::FORMAT_KEY, schema::FORMAT_VERSION.to_be_bytes())
+            .map_err(storage)?;
+        target.db.persist(PersistMode::SyncAll).map_err(storage)?;
+        copier.copied
+    };
+    std::fs::rename(&tmp, dir.join(DB_DIR)).map_err(|e| io(&tmp, e))?;
+    sync_dir(dir)?;
+    remove_file(&log)?;
+    remove_file(&views)?;
+    sync_dir(dir)?;
+    tracing::info!(
+        entries = copied,
+        took_ms = started.elapsed().as_millis() as u64,
+        "embedded backend: migration to format {} done",
+        schema::FORMAT_VERSION
+    );
+    Ok(())
+}
+
+/// Batches writes into the target database.
+struct Copier<'s> {
+    store: &'s Store,
+    batch: fjall::OwnedWriteBatch,
+    copied: u64,
+}
+
+impl<'s> Copier<'s> {
+    fn new(store: &'s Store) -> Self {
+        Self {
+            store,
+            batch: store.db.batch(),
+            copied: 0,
+        }
+    }
+
+    fn put(&mut self, ks: &Keyspace, key: Vec<u8>, value: Vec<u8>) -> Result<(), EmbeddedError> {
+        self.batch.insert(ks, key, value);
+        self.copied += 1;
+        if self.batch.len() >= COPY_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), EmbeddedError> {
+        let batch = std::mem::replace(&mut self.batch, self.store.db.batch());
+        batch.commit().map_err(storage)
+    }
+}
+
+/// Opens a redb table of an older file; `None` when that file never had it.
+fn table<K: RedbKey + 'static, V: Value + 'static>(
+    txn: &ReadTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<Option<redb::ReadOnlyTable<K, V>>, EmbeddedError> {
+    match txn.open_table(def) {
+        Ok(t) => Ok(Some(t)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(legacy(e)),
+    }
+}
+
+/// Copies everything one redb file holds.
+fn copy_file(path: &Path, c: &mut Copier<'_>) -> Result<(), EmbeddedError> {
+    let db = Database::open(path).map_err(|source| EmbeddedError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    let txn = db.begin_read().map_err(legacy)?;
+    let store = c.store;
+    let ks = &store.ks;
+    for (ti, spec) in schema::all_topics().iter().enumerate() {
+        let name = format!("log/{}", spec.name);
+        let def: LegacyLog<'_> = TableDefinition::new(&name);
+        let Some(t) = table(&txn, def)? else { continue };
+        for entry in t.iter().map_err(legacy)? {
+            let (k, v) = entry.map_err(legacy)?;
+            let (p, offset) = k.value();
+            let (ts, key, value) = v.value();
+            let Some(part) = ks.log[ti].get(p as usize) else {
+                return Err(legacy(format!("{} has no partition {p}", spec.name)));
+            };
+            c.put(
+                part,
+                crate::keys::offset_key(offset).to_vec(),
+                schema::encode_record(ts, key, value),
+            )?;
+        }
+    }
+    if let Some(t) = table(&txn, OFFSETS)? {
+        for entry in t.iter().map_err(legacy)? {
+            let (k, v) = entry.map_err(legacy)?;
+            let (group, topic, p) = k.value();
+            c.put(
+                &ks.offsets,
+                schema::offset_key(group, topic, p),
+                v.value().to_be_bytes().to_vec(),
+            )?;
+        }
+    }
+    if let Some(t) = table(&txn, EPOCHS)? {
+        for entry in t.iter().map_err(legacy)? {
+            let (k, v) = entry.map_err(legacy)?;
+            let (group, member) = k.value();
+            c.put(
+                &ks.epochs,
+                schema::member_key(group, member),
+                v.value().to_be_bytes().to_vec(),
+            )?;
+        }
+    }
+    copy_state(&txn, c)?;
+    copy_views(&txn, c)
+}
+
+/// Folds each (group, partition)'s format-1 rows and changelog to its live
+/// entries and writes those.
+fn copy_state(txn: &ReadTransaction, c: &mut Copier<'_>) -> Result<(), EmbeddedError> {
+    let mut live: BTreeMap<(String, u32), BTreeMap<Vec<u8>, Vec<u8>>> = BTreeMap::new();
+    if let Some(t) = table(txn, STATE)? {
+        for entry in t.iter().map_err(legacy)? {
+            let (k, v) = entry.map_err(legacy)?;
+            let (group, p, key) = k.value();
+            live.entry((group.to_owned(), p))
+                .or_default()
+                .insert(key.to_vec(), v.value().to_vec());
+        }
+    }
+    if let Some(t) = table(txn, STATE_LOG)? {
+        // Keys sort by (group, partition, sequence): changelog order.
+        for entry in t.iter().map_err(legacy)? {
+            let (k, v) = entry.map_err(legacy)?;
+            let (group, p, _) = k.value();
+            let (key, value) = decode_changelog(v.value())
+                .ok_or_else(|| legacy("a state changelog entry is corrupt"))?;
+            let part = live.entry((group.to_owned(), p)).or_default();
+            match value {
+                Some(value) => part.insert(key.to_vec(), value.to_vec()),
+                None => part.remove(key),
+            };
+        }
+    }
+    let store = c.store;
+    for ((group, p), entries) in live {
+        for (key, value) in entries {
+            let mut k = schema::state_prefix(&group, p);
+            k.extend_from_slice(&key);
+            c.put(&store.ks.state, k, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// A format-2/3 changelog entry: tag (1 put, 0 delete), key length (u32
+/// LE), key, then the value.
+fn decode_changelog(raw: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    let (&tag, rest) = raw.split_first()?;
+    let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    let key = rest.get(4..4 + len)?;
+    let value = &rest[4 + len..];
+    match tag {
+        1 => Some((key, Some(value))),
+        0 if value.is_empty() => Some((key, None)),
+        _ => None,
+    }
+}
+
+/// Copies every view row and index entry, re-keyed for the new layout.
+fn copy_views(txn: &ReadTransaction, c: &mut Copier<'_>) -> Result<(), EmbeddedError> {
+    let store = c.store;
+    let ks = &store.ks;
+    for (def, target) in [
+        (BOOKINGS, &ks.bookings),
+        (RESOURCES, &ks.resources),
+        (PAYMENTS, &ks.payments),
+        (USERS, &ks.users),
+    ] {
+        let Some(t) = table(txn, def)? else { continue };
+        for entry in t.iter().map_err(legacy)? {
+            let (k, v) = entry.map_err(legacy)?;
+            c.put(target, k.value().as_bytes().to_vec(), v.value().to_vec())?;
+        }
+    }
+    if let Some(t) = table(txn, BOOKINGS_BY_USER)? {
+        for entry in t.iter().map_err(legacy)? {
+            let (k, v) = entry.map_err(legacy)?;
+            let (user, inv, id) = k.value();
+            let key = Key::new().str(user).i64(inv).str(id).done();
+            c.put(&ks.bookings_by_user, key, vec![v.value()])?;
+        }
+    }
+    for (def, target) in [
+        (BOOKINGS_BY_RESOURCE, &ks.bookings_by_resource),
+        (BOOKINGS_BY_VENDOR, &ks.bookings_by_vendor),
+    ] {
+        let Some(t) = table(txn, def)? else { continue };
+        for entry in t.iter().map_err(legacy)? {
+            let (k, v) = entry.map_err(legacy)?;
+            let (owner, start, id) = k.value();
+            let key = Key::new().str(owner).i64(start).str(id).done();
+            c.put(target, key, v.value().to_be_bytes().to_vec())?;
+        }
+    }
+    for (def, target) in [
+        (BOOKING_SPAN, &ks.booking_span),
+        (VENDOR_SPAN, &ks.vendor_span),
+    ] {
+        let Some(t) = table(txn, def)? else { continue };
+        for entry in t.iter().map_err(legacy)? {
+            let (k, v) = entry.map_err(legacy)?;
+            c.put(
+                target,
+                k.value().as_bytes().to_vec(),
+                v.value().to_be_bytes().to_vec(),
+            )?;
+        }
+    }
+    for (def, target) in [
+        (RESOURCES_BY_VENDOR, &ks.resources_by_vendor),
+        (RESOURCES_BY_KIND, &ks.resources_by_kind),
+    ] {
+        let Some(t) = table(txn, def)? else { continue };
+        for entry in t.iter().map_err(legacy)? {
+            let (k, _) = entry.map_err(legacy)?;
+            let (owner, id) = k.value();
+            c.put(target, Key::new().str(owner).str(id).done(), Vec::new())?;
+        }
+    }
+    Ok(())
+}
+
+/// Empties every view, and removes the view groups' offsets, state and
+/// epochs, so the view groups start again at offset 0 and rebuild every
+/// view from the log. Durable before it returns; safe to repeat.
+pub(crate) fn clear_views(store: &Store, view_groups: &[String]) -> Result<(), EmbeddedError> {
+    for ks in store.ks.views() {
+        ks.clear().map_err(storage)?;
+    }
+    let snap = store.snapshot();
+    let mut batch = store.db.batch();
+    for group in view_groups {
+        let prefix = schema::group_prefix(group);
+        for ks in [&store.ks.offsets, &store.ks.state, &store.ks.epochs] {
+            for guard in snap.prefix(ks, &prefix) {
+                batch.remove(ks, guard.key().map_err(storage)?);
+            }
+        }
+    }
+    batch.commit().map_err(storage)?;
+    store.db.persist(PersistMode::SyncAll).map_err(storage)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{EmbeddedBackend, EmbeddedOptions, contract};
-    use bytes::Bytes;
-    use redb::TableHandle;
-    use slotstream_runtime::topics::{BOOKING_COMMANDS, groups};
-    use slotstream_runtime::{
-        Backend, Session, StateWrite, TopicPartition, Transaction, ViewStore, ViewWrite,
-    };
 
-    const OTHER: &str = "slotstream.booking";
-
-    fn user(email: &str) -> ViewWrite {
-        ViewWrite::PutUser(contract::views::user(email))
-    }
-
-    /// A session of `group` on the input topic, past its assignment.
-    async fn joined(backend: &EmbeddedBackend, group: &str) -> Box<dyn Session> {
-        let mut s = backend
-            .subscribe(group, &[BOOKING_COMMANDS], 0, 1)
-            .await
-            .expect("subscribe");
-        contract::log::assignment(&mut *s).await;
-        s
-    }
-
-    /// Commits `offset` on partition 0 (and, for a view group, a view row
-    /// and a state entry) as `group`.
-    async fn commit(backend: &EmbeddedBackend, group: &str, offset: u64) {
-        let mut s = joined(backend, group).await;
-        let mut txn = Transaction::default();
-        txn.state.push(StateWrite {
-            partition: 0,
-            key: Bytes::from_static(b"k"),
-            value: Some(Bytes::from(group.to_owned())),
-        });
-        if group != OTHER {
-            txn.views.push(user("in-a-group@x.test"));
-        }
-        txn.offsets
-            .push((TopicPartition::new(BOOKING_COMMANDS.name, 0), offset));
-        s.commit(txn).await.expect("commit");
-    }
-
-    /// A directory as format 2 left it: made with this build, then the views
-    /// file folded back into the log file and the format set to 2.
-    async fn format_2_dir() -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let backend = EmbeddedBackend::open(dir.path(), EmbeddedOptions::default()).expect("open");
-        // Records for the committed offsets below to point at.
-        let records = (0..7)
-            .map(|i| contract::log::record(BOOKING_COMMANDS.name, &format!("k{i}"), "v", Some(0)))
-            .collect();
-        backend.producer().send(records).await.expect("append");
-        backend
-            .apply(&[user("direct@x.test")])
-            .await
-            .expect("views");
-        commit(&backend, groups::VIEWS_BOOKING.name, 7).await;
-        commit(&backend, OTHER, 5).await;
-        backend.close();
-        drop(backend);
-        let log = Database::open(dir.path().join(schema::LOG_FILE)).expect("log file");
-        let views = Database::open(dir.path().join(VIEWS_FILE)).expect("views file");
-        let all: Vec<String> = groups::ALL.iter().map(|g| g.name.to_owned()).collect();
-        assert!(copy_out(&views, &log, &all).expect("fold back") >= 4);
-        drop(views);
-        let w = log.begin_write().expect("write");
-        w.open_table(schema::META)
-            .expect("meta")
-            .insert("format", 2)
-            .expect("format");
-        w.commit().expect("commit");
-        // What a split that crashed after its rename would have left.
-        std::fs::write(dir.path().join(VIEWS_FILE), b"not the views").expect("stale file");
-        dir
-    }
-
-    #[tokio::test]
-    async fn a_format_2_directory_is_split_at_open_and_keeps_everything() {
-        let dir = format_2_dir().await;
-        let backend =
-            EmbeddedBackend::open(dir.path(), EmbeddedOptions::default()).expect("reopen");
-        for email in ["direct@x.test", "in-a-group@x.test"] {
-            assert!(
-                backend.user_by_email(email).await.expect("read").is_some(),
-                "{email} survived the split"
-            );
-        }
-        let tp = TopicPartition::new(BOOKING_COMMANDS.name, 0);
-        let view_group = groups::VIEWS_BOOKING.name;
-        assert_eq!(backend.committed_offset(view_group, &tp).unwrap(), Some(7));
-        assert_eq!(backend.committed_offset(OTHER, &tp).unwrap(), Some(5));
-        for group in [view_group, OTHER] {
-            let mut s = joined(&backend, group).await;
-            let state = s.restore(0).await.expect("restore");
-            assert_eq!(
-                state,
-                vec![(Bytes::from_static(b"k"), Bytes::from(group.to_owned()))],
-                "state of {group}"
-            );
-        }
-        backend.close();
-        drop(backend);
-
-        // The log file kept no view table and no row of a view group.
-        let log = Database::open(dir.path().join(schema::LOG_FILE)).expect("log file");
-        let r = log.begin_read().expect("read");
-        let format = r.open_table(schema::META).unwrap().get("format").unwrap();
-        assert_eq!(format.map(|v| v.value()), Some(FORMAT_VERSION));
-        let names: Vec<String> = r
-            .list_tables()
-            .expect("tables")
-            .map(|t| t.name().to_owned())
-            .collect();
-        assert!(names.iter().all(|n| !n.starts_with("view/")), "{names:?}");
-        let offsets = r.open_table(schema::OFFSETS).expect("offsets");
-        let groups_left: Vec<String> = offsets
-            .iter()
-            .unwrap()
-            .map(|e| e.unwrap().0.value().0.to_owned())
-            .collect();
-        assert_eq!(groups_left, vec![OTHER.to_owned()]);
-        assert!(!dir.path().join(format!("{VIEWS_FILE}.tmp")).exists());
+    #[test]
+    fn a_changelog_entry_of_the_old_format_decodes() {
+        let mut put = vec![1u8];
+        put.extend_from_slice(&3u32.to_le_bytes());
+        put.extend_from_slice(b"keyvalue");
+        assert_eq!(
+            decode_changelog(&put),
+            Some((&b"key"[..], Some(&b"value"[..])))
+        );
+        let mut del = vec![0u8];
+        del.extend_from_slice(&1u32.to_le_bytes());
+        del.push(b'k');
+        assert_eq!(decode_changelog(&del), Some((&b"k"[..], None)));
+        assert_eq!(decode_changelog(&put[..3]), None);
     }
 }

@@ -1,84 +1,33 @@
-//! The redb tables of the embedded backend and the small encodings they use.
-//!
-//! Every table is created when the database is opened, so read transactions
-//! never meet a missing table. Changing a key or value layout here changes
-//! the file format: bump [`FORMAT_VERSION`].
+//! The layout of the embedded database: keyspace names, key and value
+//! encodings. Changing any of them changes the on-disk format: bump
+//! [`FORMAT_VERSION`].
 
-use redb::TableDefinition;
+use crate::keys::{Key, Reader};
 use slotstream_domain::booking::BookingStatus;
 use slotstream_runtime::topics::{self, TopicSpec};
 
-/// Version of the log file's layout, stored in [`META`] under `"format"`.
-/// Version 2 added [`STATE_LOG`]; a version-1 file is upgraded at open (its
-/// [`STATE`] entries stay readable and are compacted away by restores).
-/// Version 3 moved the views, and the offsets, state and epochs of the view
-/// groups, into their own file ([`VIEWS_FILE`]); an older file is split at
-/// open (see `migrate.rs`).
-pub(crate) const FORMAT_VERSION: u64 = 3;
+/// Version of the layout, stored in the `meta` keyspace under
+/// [`FORMAT_KEY`]. Versions 1–3 were redb files (`slotstream.redb`, and
+/// from 3 on `views.redb`); they are migrated at open (`migrate.rs`).
+pub(crate) const FORMAT_VERSION: u64 = 4;
 
-/// Version of the views file's layout, stored in its own [`META`].
-pub(crate) const VIEWS_FORMAT_VERSION: u64 = 1;
+/// The key of the format version in the `meta` keyspace.
+pub(crate) const FORMAT_KEY: &str = "format";
 
-/// The log file: every topic, and the offsets, state and epochs of every
-/// group except the view groups.
-pub(crate) const LOG_FILE: &str = "slotstream.redb";
-/// The views file: the view tables, and the offsets, state and epochs of the
-/// view groups, written by their own writer thread.
-pub(crate) const VIEWS_FILE: &str = "views.redb";
+/// The database's directory inside the data directory.
+pub(crate) const DB_DIR: &str = "store";
 
-/// The oldest format this build opens (and upgrades).
-pub(crate) const OLDEST_FORMAT: u64 = 1;
+/// Where a migration builds the database before renaming it to [`DB_DIR`].
+pub(crate) const DB_DIR_TMP: &str = "store.migrating";
 
-/// Key of a log record: (partition, offset).
-pub(crate) type LogKey = (u32, u64);
-/// Value of a log record: (timestamp, key, value).
-pub(crate) type LogValue = (i64, &'static [u8], &'static [u8]);
+/// An empty file whose presence at open clears the views (and the view
+/// groups' offsets, state and epochs) so they are rebuilt from the log.
+pub(crate) const REBUILD_VIEWS: &str = "REBUILD_VIEWS";
 
-/// File metadata: `"format"` -> [`FORMAT_VERSION`].
-pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// Committed consumer offsets: (group, topic, partition) -> next offset to read.
-pub(crate) const OFFSETS: TableDefinition<(&str, &str, u32), u64> = TableDefinition::new("offsets");
-/// Key of a state changelog entry: (group, task partition, sequence).
-pub(crate) type StateLogKey<'a> = (&'a str, u32, u64);
-/// Processor state changelog: (group, task partition, sequence) -> entry
-/// (see `state.rs` for the encoding). Last write per key wins.
-pub(crate) const STATE_LOG: TableDefinition<(&str, u32, u64), &[u8]> =
-    TableDefinition::new("state_log");
-/// Format-1 processor state: (group, task partition, key) -> value. Read
-/// before the changelog by restores, emptied by their compactions.
-pub(crate) const STATE: TableDefinition<(&str, u32, &[u8]), &[u8]> = TableDefinition::new("state");
-/// Member epochs for fencing: (group, member) -> epoch.
-pub(crate) const EPOCHS: TableDefinition<(&str, u32), u64> = TableDefinition::new("epochs");
-
-/// Bookings by id (postcard of `BookingView`).
-pub(crate) const BOOKINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("view/bookings");
-/// (user, `!created_at`, booking id) -> status code: newest first per user.
-pub(crate) const BOOKINGS_BY_USER: TableDefinition<(&str, i64, &str), u8> =
-    TableDefinition::new("view/bookings_by_user");
-/// (resource, start, booking id) -> end.
-pub(crate) const BOOKINGS_BY_RESOURCE: TableDefinition<(&str, i64, &str), i64> =
-    TableDefinition::new("view/bookings_by_resource");
-/// (vendor, start, booking id) -> end.
-pub(crate) const BOOKINGS_BY_VENDOR: TableDefinition<(&str, i64, &str), i64> =
-    TableDefinition::new("view/bookings_by_vendor");
-/// vendor -> the longest booking ever stored on any of its resources.
-pub(crate) const VENDOR_SPAN: TableDefinition<&str, i64> = TableDefinition::new("view/vendor_span");
-/// resource -> the longest booking (end - start) ever stored for it: how far
-/// before `from` an overlap query has to look.
-pub(crate) const BOOKING_SPAN: TableDefinition<&str, i64> =
-    TableDefinition::new("view/booking_span");
-/// Resources by id (postcard of `Resource`).
-pub(crate) const RESOURCES: TableDefinition<&str, &[u8]> = TableDefinition::new("view/resources");
-/// (vendor, resource id) -> ().
-pub(crate) const RESOURCES_BY_VENDOR: TableDefinition<(&str, &str), ()> =
-    TableDefinition::new("view/resources_by_vendor");
-/// (kind, resource id) -> ().
-pub(crate) const RESOURCES_BY_KIND: TableDefinition<(&str, &str), ()> =
-    TableDefinition::new("view/resources_by_kind");
-/// Payments by id (postcard of `PaymentView`).
-pub(crate) const PAYMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("view/payments");
-/// Users by normalized email (postcard of `UserView`).
-pub(crate) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("view/users");
+/// The keyspace of one topic partition.
+pub(crate) fn log_keyspace(topic: &str, partition: u32) -> String {
+    format!("log.{topic}.{partition}")
+}
 
 /// The topics the embedded log holds: every platform topic.
 pub(crate) fn all_topics() -> &'static [TopicSpec] {
@@ -90,14 +39,54 @@ pub(crate) fn topic_index(name: &str) -> Option<usize> {
     all_topics().iter().position(|t| t.name == name)
 }
 
-/// Name of the log table of one topic.
-pub(crate) fn log_table_name(topic: &str) -> String {
-    format!("log/{topic}")
+/// A log record's value: timestamp (i64 BE), key length (u32 BE), key, value.
+pub(crate) fn encode_record(timestamp: i64, key: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + key.len() + value.len());
+    out.extend_from_slice(&timestamp.to_be_bytes());
+    out.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(value);
+    out
 }
 
-/// The definition of the log table named `name` (see [`log_table_name`]).
-pub(crate) fn log_table(name: &str) -> TableDefinition<'_, LogKey, LogValue> {
-    TableDefinition::new(name)
+/// The timestamp, key and value of a stored record; `None` if corrupt.
+pub(crate) fn decode_record(raw: &[u8]) -> Option<(i64, &[u8], &[u8])> {
+    let (ts, rest) = raw.split_first_chunk::<8>()?;
+    let (len, rest) = rest.split_first_chunk::<4>()?;
+    let len = u32::from_be_bytes(*len) as usize;
+    let key = rest.get(..len)?;
+    Some((i64::from_be_bytes(*ts), key, &rest[len..]))
+}
+
+/// The committed-offset key of (group, topic, partition).
+pub(crate) fn offset_key(group: &str, topic: &str, partition: u32) -> Vec<u8> {
+    Key::new().str(group).str(topic).u32(partition).done()
+}
+
+/// The epoch key of (group, member).
+pub(crate) fn member_key(group: &str, member: u32) -> Vec<u8> {
+    Key::new().str(group).u32(member).done()
+}
+
+/// (group, member) of an epoch key.
+pub(crate) fn decode_member(key: &[u8]) -> Option<(String, u32)> {
+    let mut r = Reader::new(key);
+    Some((r.str()?, r.u32()?))
+}
+
+/// The prefix of every state entry of a group's task partition.
+pub(crate) fn state_prefix(group: &str, partition: u32) -> Vec<u8> {
+    Key::new().str(group).u32(partition).done()
+}
+
+/// The prefix of every key (offsets, epochs, state) of a group.
+pub(crate) fn group_prefix(group: &str) -> Vec<u8> {
+    Key::new().str(group).done()
+}
+
+/// A big-endian u64 value.
+pub(crate) fn decode_u64(raw: &[u8]) -> Option<u64> {
+    raw.try_into().ok().map(u64::from_be_bytes)
 }
 
 /// A stable one-byte code per booking status, for the by-user index.
@@ -139,5 +128,20 @@ mod tests {
             );
         }
         assert_eq!(topic_index("no.such.topic"), None);
+    }
+
+    #[test]
+    fn a_record_decodes_to_what_was_encoded() {
+        let raw = encode_record(-5, b"key", b"value");
+        assert_eq!(decode_record(&raw), Some((-5, &b"key"[..], &b"value"[..])));
+        assert_eq!(decode_record(&raw[..10]), None);
+    }
+
+    #[test]
+    fn a_groups_state_prefix_covers_only_its_partition() {
+        let p1 = state_prefix("g", 1);
+        assert!(p1.starts_with(&group_prefix("g")));
+        assert!(!state_prefix("g", 2).starts_with(&p1));
+        assert!(!state_prefix("gg", 1).starts_with(&group_prefix("g")));
     }
 }

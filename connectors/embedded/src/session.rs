@@ -7,7 +7,7 @@
 //! (the views file for a view group, else the log file), whose writer
 //! checks its epoch.
 
-use crate::log::{call, read_partition, transient, wait_for_commit};
+use crate::log::{call, committed, read_partition, transient, wait_for_commit};
 use crate::schema;
 use crate::state;
 use crate::writer::Request;
@@ -83,16 +83,12 @@ impl EmbeddedSession {
         .await?;
         let live_epoch = home.store.epoch_cell(&group, member);
 
-        let txn = home.store.begin_read().map_err(transient)?;
-        let offsets = txn.open_table(schema::OFFSETS).map_err(transient)?;
         let mut slots = Vec::with_capacity(tasks.len() * topics.len());
         for &partition in &tasks {
             for &topic in &topics {
                 let name = &handle.store.topic_names[topic];
-                let committed = offsets
-                    .get((&*group, &**name, partition))
-                    .map_err(transient)?
-                    .map_or(0, |g| g.value());
+                let tp = TopicPartition::new(&**name, partition);
+                let committed = committed(&home, &group, &tp)?.unwrap_or(0);
                 slots.push(Slot {
                     topic,
                     partition,
@@ -147,7 +143,7 @@ impl EmbeddedSession {
         }
         let quota = max.div_ceil(ready.len()) as u64;
         let mut left = max as u64;
-        let txn = store.begin_read().map_err(transient)?;
+        let snap = store.snapshot();
         let mut out = Vec::with_capacity(max.min(4096));
         for (i, available) in ready {
             if left == 0 {
@@ -155,17 +151,17 @@ impl EmbeddedSession {
             }
             let take = available.min(quota).min(left);
             let s = &mut self.slots[i];
-            read_partition(
-                &txn,
-                &self.handle,
-                s.topic,
-                s.partition,
-                s.next,
+            let before = out.len();
+            let end = s.next + available;
+            s.next = read_partition(
+                &snap,
+                store,
+                (s.topic, s.partition),
+                (s.next, end),
                 take,
                 &mut out,
             )?;
-            s.next += take;
-            left -= take;
+            left -= (out.len() - before) as u64;
         }
         Ok(out)
     }
@@ -230,27 +226,7 @@ impl Session for EmbeddedSession {
 
     async fn restore(&mut self, partition: u32) -> Result<Vec<StateEntry>, LogError> {
         self.check_fenced()?;
-        let restored = {
-            let txn = self.home.store.begin_read().map_err(transient)?;
-            state::restore(&txn, &self.group, partition).map_err(|e| match e {
-                state::RestoreError::Storage(e) => transient(e),
-                corrupt @ state::RestoreError::Corrupt => LogError::Invalid(corrupt.to_string()),
-            })?
-        };
-        if restored.compact {
-            let live = restored.entries.clone();
-            let (group, member, epoch) = (Arc::clone(&self.group), self.member, self.epoch);
-            call(&self.home, |ack| Request::CompactState {
-                group,
-                member,
-                epoch,
-                partition,
-                live,
-                ack,
-            })
-            .await?;
-        }
-        Ok(restored.entries)
+        state::restore(&self.home.store, &self.group, partition).map_err(transient)
     }
 
     async fn commit(&mut self, txn: Transaction) -> Result<(), LogError> {

@@ -1,15 +1,14 @@
-//! What readers and the writer share: the redb database, the committed end
-//! offset of every partition, the commit sequence readers wait on, and the
-//! live member epochs sessions check for fencing.
+//! What readers and the writers share: the LSM database and its keyspaces,
+//! the committed end offset of every partition, the commit sequence readers
+//! wait on, and the live member epochs sessions check for fencing.
 //!
-//! Everything here is either in the file or recovered from it at open; the
-//! in-memory values only ever run *behind* the file (they are published after
-//! each commit), never ahead of it.
+//! Everything here is either in the database or recovered from it at open;
+//! the in-memory values only ever run *behind* the durable journal (they are
+//! published after each commit), never ahead of it.
 
-use crate::EmbeddedError;
-use crate::schema::{self, LogKey};
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
-use slotstream_runtime::TopicSpec;
+use crate::schema;
+use crate::{EmbeddedError, EmbeddedOptions};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, Readable, Snapshot};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,19 +18,73 @@ use tokio::sync::watch;
 /// Epoch cells by group, then member.
 type EpochCells = HashMap<Arc<str>, HashMap<u32, Arc<AtomicU64>>>;
 
-/// State shared by the writer thread, producers, readers and sessions.
+/// Every keyspace of the database.
+pub(crate) struct Keyspaces {
+    /// One keyspace per topic partition, `[topic index][partition]`: offset
+    /// (big-endian) -> timestamp, key, value (see `schema::encode_record`).
+    pub log: Vec<Vec<Keyspace>>,
+    /// `"format"` -> the layout version.
+    pub meta: Keyspace,
+    /// (group, topic, partition) -> next offset to read.
+    pub offsets: Keyspace,
+    /// (group, task partition) ++ state key -> value; a delete is a tombstone.
+    pub state: Keyspace,
+    /// (group, member) -> epoch.
+    pub epochs: Keyspace,
+    /// Bookings by id.
+    pub bookings: Keyspace,
+    /// (user, `!created_at`, booking id) -> status code.
+    pub bookings_by_user: Keyspace,
+    /// (resource, start, booking id) -> end.
+    pub bookings_by_resource: Keyspace,
+    /// resource -> longest booking.
+    pub booking_span: Keyspace,
+    /// (vendor, start, booking id) -> end.
+    pub bookings_by_vendor: Keyspace,
+    /// vendor -> longest booking.
+    pub vendor_span: Keyspace,
+    /// Resources by id.
+    pub resources: Keyspace,
+    /// (vendor, resource id) -> ().
+    pub resources_by_vendor: Keyspace,
+    /// (kind, resource id) -> ().
+    pub resources_by_kind: Keyspace,
+    /// Payments by id.
+    pub payments: Keyspace,
+    /// Users by normalized email.
+    pub users: Keyspace,
+}
+
+impl Keyspaces {
+    /// The view keyspaces (cleared when the views are rebuilt).
+    pub fn views(&self) -> [&Keyspace; 11] {
+        [
+            &self.bookings,
+            &self.bookings_by_user,
+            &self.bookings_by_resource,
+            &self.booking_span,
+            &self.bookings_by_vendor,
+            &self.vendor_span,
+            &self.resources,
+            &self.resources_by_vendor,
+            &self.resources_by_kind,
+            &self.payments,
+            &self.users,
+        ]
+    }
+}
+
+/// State shared by the writer threads, producers, readers and sessions.
 pub(crate) struct Store {
-    /// The database file.
+    /// The database: one journal, one LSM tree per keyspace.
     pub db: Database,
-    /// Which file it is.
-    pub kind: FileKind,
+    /// Its keyspaces.
+    pub ks: Keyspaces,
     /// Topic names as shared strings, by topic index.
     pub topic_names: Vec<Arc<str>>,
-    /// Log table names, by topic index.
-    pub log_tables: Vec<String>,
     /// Committed end offset (next offset to assign) per topic index, partition.
     ends: Vec<Box<[AtomicU64]>>,
-    /// Bumped after every successful commit; readers wait on it.
+    /// Bumped after every successful commit that appended; readers wait on it.
     commits: watch::Sender<u64>,
     /// Current epoch of each (group, member) that has joined since open.
     epochs: Mutex<EpochCells>,
@@ -40,49 +93,12 @@ pub(crate) struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("file", &self.kind)
             .field("topics", &self.topic_names)
             .finish_non_exhaustive()
     }
 }
 
-/// redb's cache for the views file. Half of it may hold pages of commits
-/// that were not fsynced; beyond that redb writes them to the file, where
-/// the writer's trickle (`Writer::with_trickle`) sends them to the disk a
-/// little at a time instead of all at the next durable commit. Reads that
-/// miss it are served by the OS page cache.
-const VIEWS_CACHE_BYTES: usize = 16 << 20;
-
-/// The two files of a data directory, each with its own writer thread.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FileKind {
-    /// The log: every topic, and the offsets, state and epochs of every group
-    /// but the view groups.
-    Log,
-    /// The views, and the offsets, state and epochs of the view groups. It
-    /// holds no log: its writer refuses appends.
-    Views,
-}
-
-impl FileKind {
-    /// The file's name in the data directory.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            FileKind::Log => schema::LOG_FILE,
-            FileKind::Views => schema::VIEWS_FILE,
-        }
-    }
-
-    /// The layout version this build writes, and the oldest it upgrades.
-    fn formats(self) -> (u64, u64) {
-        match self {
-            FileKind::Log => (schema::FORMAT_VERSION, schema::OLDEST_FORMAT),
-            FileKind::Views => (schema::VIEWS_FORMAT_VERSION, schema::VIEWS_FORMAT_VERSION),
-        }
-    }
-}
-
-/// What the writer needs to start from, recovered from the file.
+/// What the writers need to start from, recovered from the database.
 pub(crate) struct Recovered {
     /// End offset per topic index, partition.
     pub ends: Vec<Vec<u64>>,
@@ -90,66 +106,189 @@ pub(crate) struct Recovered {
     pub epochs: HashMap<Arc<str>, HashMap<u32, u64>>,
 }
 
+/// The block cache shared by every keyspace: hot index and data blocks of
+/// the views and the log tails consumers read.
+const CACHE_BYTES: u64 = 64 << 20;
+
+/// Journals kept before the oldest memtables are flushed: bounds what a
+/// restart replays (fjall's minimum; its default is 512 MiB).
+const MAX_JOURNALING_BYTES: u64 = 256 << 20;
+
+/// A log partition's memtable is flushed at this size: small tables, so
+/// retention can drop whole tables of old records soon after they expire.
+const LOG_MEMTABLE_BYTES: u64 = 8 << 20;
+
+/// Target table size of the log keyspaces (leveled compaction).
+const LOG_TABLE_BYTES: u64 = 16 << 20;
+
+fn storage(e: fjall::Error) -> EmbeddedError {
+    EmbeddedError::Storage(e.to_string())
+}
+
 impl Store {
-    /// Opens (or creates) one of the two files in `dir`, creates missing
-    /// tables and recovers the end offsets (the log file's) and epochs. The
-    /// log file is opened first: an older one is split at open, which writes
-    /// the views file (`migrate.rs`).
-    pub fn open(
-        dir: &Path,
-        kind: FileKind,
-        view_groups: &[String],
-    ) -> Result<(Store, Recovered), EmbeddedError> {
+    /// Opens (or creates) the database in `dir`, migrating an older data
+    /// directory (redb files) first, and recovers end offsets and epochs.
+    pub fn open(dir: &Path, opts: &EmbeddedOptions) -> Result<(Store, Recovered), EmbeddedError> {
         std::fs::create_dir_all(dir).map_err(|source| EmbeddedError::CreateDir {
             dir: dir.to_owned(),
             source,
         })?;
-        let path = dir.join(kind.file_name());
-        let mut builder = Database::builder();
-        if kind == FileKind::Views {
-            builder.set_cache_size(VIEWS_CACHE_BYTES);
+        crate::migrate::from_redb_if_needed(dir, opts)?;
+        let store = Self::open_db(&dir.join(schema::DB_DIR))?;
+        store.check_format()?;
+        if dir.join(schema::REBUILD_VIEWS).exists() {
+            crate::migrate::clear_views(&store, &opts.view_groups)?;
+            std::fs::remove_file(dir.join(schema::REBUILD_VIEWS)).map_err(|source| {
+                EmbeddedError::Io {
+                    path: dir.join(schema::REBUILD_VIEWS),
+                    source,
+                }
+            })?;
+            tracing::warn!("embedded backend: views cleared; rebuilding them from the log");
         }
-        let db = builder
-            .create(&path)
-            .map_err(|source| EmbeddedError::Open {
-                path: path.clone(),
-                source,
+        let recovered = store.recover()?;
+        store.publish(&recovered.ends, &[]);
+        {
+            let mut cells = store.epochs.lock().unwrap_or_else(PoisonError::into_inner);
+            for (group, members) in &recovered.epochs {
+                let entry = cells.entry(group.clone()).or_default();
+                for (&member, &epoch) in members {
+                    entry.insert(member, Arc::new(AtomicU64::new(epoch)));
+                }
+            }
+        }
+        Ok((store, recovered))
+    }
+
+    /// Opens the database at `path` with every keyspace (no migration, no
+    /// recovery of offsets): also what the migration writes into.
+    pub(crate) fn open_db(path: &Path) -> Result<Store, EmbeddedError> {
+        let db = Database::builder(path)
+            .cache_size(CACHE_BYTES)
+            .max_journaling_size(MAX_JOURNALING_BYTES)
+            .open()
+            .map_err(|e| match e {
+                fjall::Error::Locked => EmbeddedError::Locked {
+                    path: path.to_owned(),
+                },
+                other => storage(other),
             })?;
         let topics = schema::all_topics();
-        let log_tables: Vec<String> = match kind {
-            FileKind::Log => {
-                crate::migrate::split_views(&db, dir, view_groups)?;
-                topics
-                    .iter()
-                    .map(|t| schema::log_table_name(t.name))
-                    .collect()
+        let plain = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
+        let mut log = Vec::with_capacity(topics.len());
+        for spec in topics {
+            let mut parts = Vec::with_capacity(spec.partitions as usize);
+            for p in 0..spec.partitions {
+                let ks = db
+                    .keyspace(&schema::log_keyspace(spec.name, p), || {
+                        KeyspaceCreateOptions::default()
+                            .max_memtable_size(LOG_MEMTABLE_BYTES)
+                            .compaction_strategy(Arc::new(
+                                fjall::compaction::Leveled::default()
+                                    .with_table_target_size(LOG_TABLE_BYTES),
+                            ))
+                    })
+                    .map_err(storage)?;
+                parts.push(ks);
             }
-            FileKind::Views => Vec::new(),
+            log.push(parts);
+        }
+        let ks = Keyspaces {
+            log,
+            meta: plain("meta").map_err(storage)?,
+            offsets: plain("offsets").map_err(storage)?,
+            state: plain("state").map_err(storage)?,
+            epochs: plain("epochs").map_err(storage)?,
+            bookings: plain("view.bookings").map_err(storage)?,
+            bookings_by_user: plain("view.bookings_by_user").map_err(storage)?,
+            bookings_by_resource: plain("view.bookings_by_resource").map_err(storage)?,
+            booking_span: plain("view.booking_span").map_err(storage)?,
+            bookings_by_vendor: plain("view.bookings_by_vendor").map_err(storage)?,
+            vendor_span: plain("view.vendor_span").map_err(storage)?,
+            resources: plain("view.resources").map_err(storage)?,
+            resources_by_vendor: plain("view.resources_by_vendor").map_err(storage)?,
+            resources_by_kind: plain("view.resources_by_kind").map_err(storage)?,
+            payments: plain("view.payments").map_err(storage)?,
+            users: plain("view.users").map_err(storage)?,
         };
-        init_tables(&db, kind, &log_tables)?;
-        let recovered = recover(&db, kind, topics, &log_tables)?;
-        let ends = recovered
-            .ends
-            .iter()
-            .map(|parts| parts.iter().map(|&e| AtomicU64::new(e)).collect())
-            .collect();
-        let mut cells = EpochCells::new();
-        for (group, members) in &recovered.epochs {
-            let entry = cells.entry(group.clone()).or_default();
-            for (&member, &epoch) in members {
-                entry.insert(member, Arc::new(AtomicU64::new(epoch)));
+        Ok(Store {
+            db,
+            ks,
+            topic_names: topics.iter().map(|t| Arc::from(t.name)).collect(),
+            ends: topics
+                .iter()
+                .map(|t| (0..t.partitions).map(|_| AtomicU64::new(0)).collect())
+                .collect(),
+            commits: watch::Sender::new(0),
+            epochs: Mutex::new(EpochCells::new()),
+        })
+    }
+
+    /// Checks the layout version, writing it into a new database.
+    fn check_format(&self) -> Result<(), EmbeddedError> {
+        let stored = self.ks.meta.get(schema::FORMAT_KEY).map_err(storage)?;
+        match stored {
+            None => {
+                self.ks
+                    .meta
+                    .insert(schema::FORMAT_KEY, schema::FORMAT_VERSION.to_be_bytes())
+                    .map_err(storage)?;
+                self.db
+                    .persist(fjall::PersistMode::SyncAll)
+                    .map_err(storage)?;
+                Ok(())
+            }
+            Some(v) => {
+                let found = v
+                    .as_ref()
+                    .try_into()
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(u64::MAX);
+                if found == schema::FORMAT_VERSION {
+                    Ok(())
+                } else {
+                    Err(EmbeddedError::Format {
+                        found,
+                        expected: schema::FORMAT_VERSION,
+                    })
+                }
             }
         }
-        let store = Store {
-            db,
-            kind,
-            topic_names: topics.iter().map(|t| Arc::from(t.name)).collect(),
-            log_tables,
-            ends,
-            commits: watch::Sender::new(0),
-            epochs: Mutex::new(cells),
-        };
-        Ok((store, recovered))
+    }
+
+    /// Reads each partition's last offset and every member epoch.
+    fn recover(&self) -> Result<Recovered, EmbeddedError> {
+        let snap = self.db.snapshot();
+        let mut ends = Vec::with_capacity(self.ks.log.len());
+        for parts in &self.ks.log {
+            let mut row = Vec::with_capacity(parts.len());
+            for ks in parts {
+                let end = match snap.last_key_value(ks) {
+                    Some(guard) => {
+                        let key = guard.key().map_err(storage)?;
+                        crate::keys::offset_of(&key).ok_or_else(|| {
+                            EmbeddedError::Storage("a log key is not an offset".into())
+                        })? + 1
+                    }
+                    None => 0,
+                };
+                row.push(end);
+            }
+            ends.push(row);
+        }
+        let mut epochs: HashMap<Arc<str>, HashMap<u32, u64>> = HashMap::new();
+        for guard in snap.iter(&self.ks.epochs) {
+            let (k, v) = guard.into_inner().map_err(storage)?;
+            let (group, member) = schema::decode_member(&k)
+                .ok_or_else(|| EmbeddedError::Storage("an epoch key does not decode".into()))?;
+            let epoch = schema::decode_u64(&v)
+                .ok_or_else(|| EmbeddedError::Storage("an epoch does not decode".into()))?;
+            epochs
+                .entry(Arc::from(group.as_str()))
+                .or_default()
+                .insert(member, epoch);
+        }
+        Ok(Recovered { ends, epochs })
     }
 
     /// The committed end offset of a partition (no validation: callers check).
@@ -188,102 +327,8 @@ impl Store {
             .clone()
     }
 
-    /// A snapshot to read from.
-    pub fn begin_read(&self) -> Result<ReadTransaction, redb::Error> {
-        Ok(self.db.begin_read()?)
+    /// A consistent snapshot of every keyspace to read from.
+    pub fn snapshot(&self) -> Snapshot {
+        self.db.snapshot()
     }
-}
-
-/// Creates every table once, and checks or writes the format version.
-fn init_tables(db: &Database, kind: FileKind, log_tables: &[String]) -> Result<(), EmbeddedError> {
-    let (current, oldest) = kind.formats();
-    let txn = db.begin_write().map_err(redb::Error::from)?;
-    {
-        let mut meta = txn.open_table(schema::META).map_err(redb::Error::from)?;
-        let stored = meta
-            .get("format")
-            .map_err(redb::Error::from)?
-            .map(|v| v.value());
-        match stored {
-            None => {
-                meta.insert("format", current).map_err(redb::Error::from)?;
-            }
-            Some(v) if v == current => {}
-            Some(v) if (oldest..current).contains(&v) => {
-                meta.insert("format", current).map_err(redb::Error::from)?;
-            }
-            Some(found) => {
-                return Err(EmbeddedError::Format {
-                    found,
-                    expected: current,
-                });
-            }
-        }
-        create_tables(&txn, kind, log_tables)?;
-    }
-    txn.commit().map_err(redb::Error::from)?;
-    Ok(())
-}
-
-fn create_tables(
-    txn: &redb::WriteTransaction,
-    kind: FileKind,
-    log_tables: &[String],
-) -> Result<(), redb::Error> {
-    for name in log_tables {
-        txn.open_table(schema::log_table(name))?;
-    }
-    txn.open_table(schema::OFFSETS)?;
-    txn.open_table(schema::STATE)?;
-    txn.open_table(schema::STATE_LOG)?;
-    txn.open_table(schema::EPOCHS)?;
-    if kind == FileKind::Views {
-        txn.open_table(schema::BOOKINGS)?;
-        txn.open_table(schema::BOOKINGS_BY_USER)?;
-        txn.open_table(schema::BOOKINGS_BY_RESOURCE)?;
-        txn.open_table(schema::BOOKING_SPAN)?;
-        txn.open_table(schema::BOOKINGS_BY_VENDOR)?;
-        txn.open_table(schema::VENDOR_SPAN)?;
-        txn.open_table(schema::RESOURCES)?;
-        txn.open_table(schema::RESOURCES_BY_VENDOR)?;
-        txn.open_table(schema::RESOURCES_BY_KIND)?;
-        txn.open_table(schema::PAYMENTS)?;
-        txn.open_table(schema::USERS)?;
-    }
-    Ok(())
-}
-
-/// Reads each partition's last offset and every member epoch.
-fn recover(
-    db: &Database,
-    kind: FileKind,
-    topics: &[TopicSpec],
-    log_tables: &[String],
-) -> Result<Recovered, redb::Error> {
-    let txn = db.begin_read()?;
-    let mut ends = Vec::with_capacity(topics.len());
-    // The views file holds no log: `log_tables` is empty and so are the ends.
-    debug_assert!(kind == FileKind::Log || log_tables.is_empty());
-    for (spec, name) in topics.iter().zip(log_tables) {
-        let table = txn.open_table(schema::log_table(name))?;
-        let mut parts = Vec::with_capacity(spec.partitions as usize);
-        for p in 0..spec.partitions {
-            let lo: LogKey = (p, 0);
-            let hi: LogKey = (p, u64::MAX);
-            let last = table.range(lo..=hi)?.next_back().transpose()?;
-            parts.push(last.map_or(0, |(k, _)| k.value().1 + 1));
-        }
-        ends.push(parts);
-    }
-    let mut epochs: HashMap<Arc<str>, HashMap<u32, u64>> = HashMap::new();
-    let table = txn.open_table(schema::EPOCHS)?;
-    for entry in table.iter()? {
-        let (k, v) = entry?;
-        let (group, member) = k.value();
-        epochs
-            .entry(Arc::from(group))
-            .or_default()
-            .insert(member, v.value());
-    }
-    Ok(Recovered { ends, epochs })
 }

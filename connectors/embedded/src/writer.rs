@@ -1,45 +1,59 @@
-//! The writer thread of one file and its group commit.
+//! A writer thread and its group commit.
 //!
-//! Every change to the file goes through here: producers' appends, sessions'
-//! commits and joins, view writes. The thread drains whatever is queued (up to
-//! `max_group` requests), applies it all in one redb write transaction and
-//! commits once, so one fsync covers many requests. A request that fails
-//! validation is answered on its own and never touches the transaction; only
-//! a storage failure fails the whole group, and then the in-memory end
-//! offsets and epochs are rolled back to what the file holds.
+//! Every change to the database goes through one of two writers: the log
+//! writer (producers' appends, the commits and joins of every group except
+//! the view groups) and the views writer (the view groups' commits and
+//! joins, and direct view writes). Both write to the same database, whose
+//! one journal orders their commits. A writer drains whatever is queued (up
+//! to `max_group` requests), applies it all to one write batch and commits
+//! it once, so one fsync covers many requests. A request that fails
+//! validation is answered on its own and never touches the batch; a failure
+//! while applying or committing fails the whole group, and the in-memory
+//! end offsets and epochs are rolled back to what the database holds.
 //!
-//! Nothing is acknowledged before the commit returns, and nothing is made
-//! visible to readers before it either.
+//! Nothing is acknowledged before the commit (and, where it must be
+//! durable, the journal's fsync) returns, and no appended record is visible
+//! to readers before it either: readers read below the published end
+//! offsets only.
 //!
 //! **Which commits are fsynced.** Every group that appends a record, joins a
-//! member or writes views directly is committed with `Durability::Immediate`.
-//! A group made only of session commits that append no record (state, views
-//! and offsets: data derived from the log, as the views and notification
-//! processors commit) may be committed with `Durability::None` when
-//! `relaxed_derived` is on: redb persists it with the next immediate commit,
-//! and each commit stays atomic. A crash can then roll such a processor back
-//! to an earlier consistent commit, from which it reprocesses records that
-//! are all durable (only fsynced commits append), so nothing a client was
-//! promised is ever carried by an unsynced commit.
+//! member or writes views directly is fsynced (`fdatasync` of the journal)
+//! before its acks. A group made only of session commits that append no
+//! record (state, views and offsets: data derived from the log, as the views
+//! and notification processors commit) is only written to the journal when
+//! `relaxed_derived` is on: the next fsync of either writer, or the periodic
+//! flush, makes it durable, and each commit stays atomic. A crash can then
+//! roll such a processor back to an earlier consistent commit, from which it
+//! reprocesses records that are all durable (only fsynced groups append),
+//! so nothing a client was promised is ever carried by an unsynced commit.
+//! The journal is one sequential file, so what survives a crash is a prefix
+//! of the commits: a derived commit never survives without the records it
+//! was derived from.
 
 use crate::EmbeddedOptions;
+use crate::keys;
 use crate::schema;
-use crate::state::Sequences;
-use crate::store::{FileKind, Recovered, Store};
-use crate::tables::Tables;
+use crate::store::{Recovered, Store};
+use crate::txn::Txn;
 use crate::views;
-use redb::{Durability, WriteTransaction};
+use fjall::PersistMode;
 use slotstream_runtime::partitioner::partition_for;
-use slotstream_runtime::{LogError, OutRecord, RecordPosition, StateEntry, Transaction, ViewWrite};
+use slotstream_runtime::{LogError, OutRecord, RecordPosition, Transaction, ViewWrite};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-/// How often the views writer writes back what redb spilled to the views
-/// file (see `Writer::with_trickle`).
-const TRICKLE_EVERY: Duration = Duration::from_millis(50);
+/// Which of the two writers this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Appends records; commits and joins every group but the view groups.
+    Log,
+    /// Commits and joins the view groups, and applies direct view writes;
+    /// it appends nothing.
+    Views,
+}
 
 /// A request to the writer.
 pub(crate) enum Request {
@@ -67,16 +81,6 @@ pub(crate) enum Request {
         member: u32,
         ack: oneshot::Sender<Result<u64, LogError>>,
     },
-    /// A session's compaction of one task partition's state (after a
-    /// restore): replaces what is stored by the live entries.
-    CompactState {
-        group: Arc<str>,
-        member: u32,
-        epoch: u64,
-        partition: u32,
-        live: Vec<StateEntry>,
-        ack: oneshot::Sender<Result<(), LogError>>,
-    },
     /// Finish what came before, then stop.
     Shutdown,
 }
@@ -87,10 +91,7 @@ impl Request {
     fn needs_sync(&self) -> bool {
         match self {
             Request::Commit { txn, .. } => !txn.outputs.is_empty(),
-            Request::Produce { .. }
-            | Request::Views { .. }
-            | Request::Join { .. }
-            | Request::CompactState { .. } => true,
+            Request::Produce { .. } | Request::Views { .. } | Request::Join { .. } => true,
             Request::Shutdown => false,
         }
     }
@@ -125,98 +126,67 @@ impl Ack {
     }
 }
 
-/// Why applying a request to the transaction failed (fails the whole group).
+/// Why applying a request to the batch failed (fails the whole group).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ApplyError {
-    /// redb failed.
+    /// The database failed to read.
     #[error("storage: {0}")]
-    Storage(#[from] redb::Error),
+    Storage(#[from] fjall::Error),
     /// A stored view row did not decode, or a new one did not encode.
     #[error("view row: {0}")]
     Codec(#[from] postcard::Error),
 }
 
-impl From<redb::StorageError> for ApplyError {
-    fn from(e: redb::StorageError) -> Self {
-        Self::Storage(e.into())
-    }
-}
-
 /// The outcome of applying one request.
 enum Step {
     Applied(Ack),
-    /// Answered already (validation failed); the transaction is untouched.
+    /// Answered already (validation failed); the batch is untouched.
     Rejected,
-    /// Storage failed part way: the transaction must be thrown away.
+    /// Applying failed part way: the batch must be thrown away.
     Failed(Ack, ApplyError),
 }
 
 /// The writer thread's state: the authoritative end offsets and epochs.
 pub(crate) struct Writer {
     store: Arc<Store>,
+    role: Role,
+    /// End offsets per topic index and partition (empty for the views
+    /// writer, which appends nothing).
     ends: Vec<Vec<u64>>,
     epochs: HashMap<Arc<str>, HashMap<u32, u64>>,
-    seqs: Sequences,
     durable: bool,
     relaxed_derived: bool,
     max_group: usize,
     /// How often a commit is made durable anyway when commits are not
-    /// fsynced (non-durable mode, or a run of derived-only groups); it also
-    /// lets redb reclaim the pages freed by the non-durable commits before it.
+    /// fsynced (non-durable mode, or a run of derived-only groups).
     flush_every: Duration,
     last_durable: Instant,
-    /// The views file, opened a second time to start its writeback early.
-    trickle: Option<(std::fs::File, Instant)>,
     /// A commit since the last durable one was not fsynced.
     unsynced: bool,
 }
 
 impl Writer {
     /// A writer starting from what `Store::open` recovered.
-    pub(crate) fn new(store: Arc<Store>, recovered: Recovered, opts: &EmbeddedOptions) -> Self {
+    pub(crate) fn new(
+        store: Arc<Store>,
+        role: Role,
+        recovered: &Recovered,
+        opts: &EmbeddedOptions,
+    ) -> Self {
         Self {
             store,
-            ends: recovered.ends,
-            epochs: recovered.epochs,
-            seqs: Sequences::default(),
+            role,
+            ends: match role {
+                Role::Log => recovered.ends.clone(),
+                Role::Views => Vec::new(),
+            },
+            epochs: recovered.epochs.clone(),
             durable: opts.durable,
             relaxed_derived: opts.relaxed_derived,
             max_group: opts.max_group.max(1),
             flush_every: opts.flush_every,
             last_durable: Instant::now(),
-            trickle: None,
             unsynced: false,
-        }
-    }
-
-    /// Writes back the pages redb spilled to `file` (this writer's own file,
-    /// opened a second time) every [`TRICKLE_EVERY`], after a commit.
-    ///
-    /// Why: the views file's commits are not fsynced, so redb keeps their
-    /// pages in its write buffer (up to half its cache) and writes them all
-    /// at the next durable commit: at 5,000 bookings/s that was a 17 MB
-    /// burst once a second, queued on the disk ahead of the log file's small
-    /// fsyncs, and it made the p99 of a booking 30 ms instead of 19. With a
-    /// small cache redb spills those pages to the file as they come, and this
-    /// sends them to the disk a little at a time (BENCHMARKS.md).
-    pub(crate) fn with_trickle(mut self, file: std::fs::File) -> Self {
-        self.trickle = Some((file, Instant::now()));
-        self
-    }
-
-    fn trickle(&mut self) {
-        let Some((file, last)) = &mut self.trickle else {
-            return;
-        };
-        if last.elapsed() < TRICKLE_EVERY {
-            return;
-        }
-        *last = Instant::now();
-        // Writes back what redb spilled to the file since the last time. It
-        // persists no commit (redb's header moves only with a durable
-        // commit), so it changes nothing a crash could see.
-        if let Err(e) = file.sync_data() {
-            tracing::debug!(error = %e, "embedded views: trickle sync failed");
         }
     }
 
@@ -237,15 +207,15 @@ impl Writer {
             }
             if !batch.is_empty() {
                 self.commit_group(std::mem::take(&mut batch));
-                self.trickle();
             }
             if stop {
                 break 'serve;
             }
         }
         // Requests still queued are dropped with their ack senders: callers see `Closed`.
+        self.unsynced = true;
         self.flush();
-        tracing::debug!("embedded log writer stopped");
+        tracing::debug!(role = ?self.role, "embedded writer stopped");
     }
 
     /// The next request; while a commit is unsynced, waits at most
@@ -264,72 +234,76 @@ impl Writer {
         }
     }
 
-    /// Makes every earlier non-durable commit durable.
+    /// Makes every earlier commit durable (one fsync of the journal).
     fn flush(&mut self) {
         if !self.unsynced {
             return;
         }
-        let result = self
-            .store
-            .db
-            .begin_write()
-            .map_err(redb::Error::from)
-            .and_then(|txn| txn.commit().map_err(redb::Error::from));
-        match result {
+        match self.store.db.persist(PersistMode::SyncData) {
             Ok(()) => {
                 self.last_durable = Instant::now();
                 self.unsynced = false;
             }
-            Err(e) => tracing::error!(error = %e, "embedded log: durable flush failed"),
+            Err(e) => tracing::error!(error = %e, "embedded store: durable flush failed"),
+        }
+    }
+
+    /// Whether this group's commit is fsynced before its acks: always when
+    /// it must be (`needs_sync` and `durable`), and at least every
+    /// `flush_every` otherwise.
+    fn sync_this(&mut self, needs_sync: bool) -> bool {
+        let sync = self.durable && (needs_sync || !self.relaxed_derived);
+        if sync || self.last_durable.elapsed() >= self.flush_every {
+            // A failed commit leaves this a little early: harmless, it
+            // only paces the periodic sync.
+            self.last_durable = Instant::now();
+            true
+        } else {
+            false
         }
     }
 
     fn commit_group(&mut self, batch: Vec<Request>) {
         let needs_sync = batch.iter().any(Request::needs_sync);
-        let (txn, synced) = match self.begin(needs_sync) {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::error!(error = %e, "embedded log: cannot begin a write transaction");
-                let msg = format!("cannot begin a write transaction: {e}");
-                for req in batch {
-                    reject(req, LogError::Transient(msg.clone()));
-                }
-                return;
-            }
-        };
+        let synced = self.sync_this(needs_sync);
         let saved_ends = self.ends.clone();
-        let saved_seqs = self.seqs.clone();
         let mut joined: Vec<(Arc<str>, u32, u64)> = Vec::new();
         let mut acks = Vec::with_capacity(batch.len());
         let mut failure = None;
-        {
-            let store = Arc::clone(&self.store);
-            let mut tables = Tables::new(&txn, &store);
-            let mut requests = batch.into_iter();
-            for req in requests.by_ref() {
-                match self.apply(&mut tables, req, &mut joined) {
-                    Step::Applied(ack) => acks.push(ack),
-                    Step::Rejected => {}
-                    Step::Failed(ack, e) => {
-                        acks.push(ack);
-                        failure = Some(e.to_string());
-                        break;
-                    }
+        let store = Arc::clone(&self.store);
+        let mut txn = Txn::new(&store);
+        let mut requests = batch.into_iter();
+        for req in requests.by_ref() {
+            match self.apply(&mut txn, req, &mut joined) {
+                Step::Applied(ack) => acks.push(ack),
+                Step::Rejected => {}
+                Step::Failed(ack, e) => {
+                    acks.push(ack);
+                    failure = Some(e.to_string());
+                    break;
                 }
             }
-            for req in requests {
-                reject(
-                    req,
-                    LogError::Transient("an earlier request of its group failed".into()),
-                );
-            }
+        }
+        for req in requests {
+            reject(
+                req,
+                LogError::Transient("an earlier request of its group failed".into()),
+            );
         }
         let failure = match failure {
-            Some(msg) => {
-                drop(txn.abort());
-                Some(msg)
-            }
-            None => txn.commit().err().map(|e| e.to_string()),
+            Some(msg) => Some(msg),
+            None if txn.is_empty() => None,
+            None => txn
+                .commit()
+                .and_then(|()| {
+                    if synced {
+                        store.db.persist(PersistMode::SyncData)
+                    } else {
+                        Ok(())
+                    }
+                })
+                .err()
+                .map(|e| e.to_string()),
         };
         match failure {
             None => {
@@ -340,9 +314,8 @@ impl Writer {
                 }
             }
             Some(msg) => {
-                tracing::error!(error = %msg, "embedded log: group commit failed; rolled back");
+                tracing::error!(error = %msg, "embedded store: group commit failed; rolled back");
                 self.ends = saved_ends;
-                self.seqs = saved_seqs;
                 for (group, member, epoch) in joined.iter().rev() {
                     if let Some(m) = self.epochs.get_mut(group) {
                         m.insert(*member, epoch - 1);
@@ -355,30 +328,9 @@ impl Writer {
         }
     }
 
-    /// A write transaction, fsynced at commit unless neither the options nor
-    /// the group (`needs_sync`) ask for it; even then one commit a second is
-    /// fsynced, which also lets redb reuse the pages unsynced commits freed.
-    fn begin(&mut self, needs_sync: bool) -> Result<(WriteTransaction, bool), redb::Error> {
-        let mut txn = self.store.db.begin_write()?;
-        let sync = if self.durable {
-            needs_sync || !self.relaxed_derived
-        } else {
-            false
-        };
-        if sync || self.last_durable.elapsed() >= self.flush_every {
-            // A failed commit leaves this a little early: harmless, it
-            // only paces the periodic sync.
-            self.last_durable = Instant::now();
-            Ok((txn, true))
-        } else {
-            txn.set_durability(Durability::None)?;
-            Ok((txn, false))
-        }
-    }
-
     fn apply(
         &mut self,
-        t: &mut Tables<'_>,
+        t: &mut Txn<'_>,
         req: Request,
         joined: &mut Vec<(Arc<str>, u32, u64)>,
     ) -> Step {
@@ -393,13 +345,11 @@ impl Writer {
                 };
                 let mut positions = Vec::with_capacity(records.len());
                 for (r, (ti, p)) in records.iter().zip(targets) {
-                    match self.append(t, ti, p, r) {
-                        Ok(offset) => positions.push(RecordPosition {
-                            partition: p,
-                            offset,
-                        }),
-                        Err(e) => return Step::Failed(Ack::Produce(ack, Vec::new()), e),
-                    }
+                    let offset = self.append(t, ti, p, r);
+                    positions.push(RecordPosition {
+                        partition: p,
+                        offset,
+                    });
                 }
                 Step::Applied(Ack::Produce(ack, positions))
             }
@@ -439,31 +389,13 @@ impl Writer {
                 }
                 Step::Applied(Ack::Unit(ack))
             }
-            Request::CompactState {
-                group,
-                member,
-                epoch,
-                partition,
-                live,
-                ack,
-            } => {
-                if let Err(e) = self.check_epoch(&group, member, epoch) {
-                    drop(ack.send(Err(e)));
-                    return Step::Rejected;
-                }
-                match self.seqs.rewrite(t, &group, partition, &live) {
-                    Ok(()) => Step::Applied(Ack::Unit(ack)),
-                    Err(e) => Step::Failed(Ack::Unit(ack), e),
-                }
-            }
             Request::Join { group, member, ack } => {
                 let next = self.epoch_of(&group, member) + 1;
-                let stored = t
-                    .epochs()
-                    .and_then(|tbl| tbl.insert((&*group, member), next).map_err(Into::into));
-                if let Err(e) = stored {
-                    return Step::Failed(Ack::Join(ack, next), e.into());
-                }
+                t.insert(
+                    &self.store.ks.epochs,
+                    schema::member_key(&group, member),
+                    next.to_be_bytes().to_vec(),
+                );
                 self.epochs
                     .entry(group.clone())
                     .or_default()
@@ -477,47 +409,52 @@ impl Writer {
 
     fn apply_commit(
         &mut self,
-        t: &mut Tables<'_>,
+        t: &mut Txn<'_>,
         group: &Arc<str>,
         txn: &Transaction,
         targets: Vec<(usize, u32)>,
     ) -> Result<(), ApplyError> {
         for (r, (ti, p)) in txn.outputs.iter().zip(targets) {
-            self.append(t, ti, p, r)?;
+            self.append(t, ti, p, r);
         }
-        self.seqs.append(t, group, &txn.state)?;
-        let group: &str = group;
+        let ks = &self.store.ks;
+        for w in &txn.state {
+            let mut key = schema::state_prefix(group, w.partition);
+            key.extend_from_slice(&w.key);
+            match &w.value {
+                Some(v) => t.insert(&ks.state, key, v.to_vec()),
+                None => t.remove(&ks.state, key),
+            }
+        }
         for w in &txn.views {
             views::write::apply(t, w)?;
         }
-        if !txn.offsets.is_empty() {
-            let offsets = t.offsets()?;
-            for (tp, next) in &txn.offsets {
-                offsets.insert((group, tp.topic.as_str(), tp.partition), *next)?;
-            }
+        for (tp, next) in &txn.offsets {
+            t.insert(
+                &ks.offsets,
+                schema::offset_key(group, &tp.topic, tp.partition),
+                next.to_be_bytes().to_vec(),
+            );
         }
         Ok(())
     }
 
-    fn append(
-        &mut self,
-        t: &mut Tables<'_>,
-        ti: usize,
-        p: u32,
-        r: &OutRecord,
-    ) -> Result<u64, ApplyError> {
+    fn append(&mut self, t: &mut Txn<'_>, ti: usize, p: u32, r: &OutRecord) -> u64 {
         let offset = self.ends[ti][p as usize];
-        t.log(ti)?
-            .insert((p, offset), (r.timestamp, &r.key[..], &r.value[..]))?;
+        t.append(
+            &self.store.ks.log[ti][p as usize],
+            keys::offset_key(offset),
+            schema::encode_record(r.timestamp, &r.key, &r.value),
+        );
         self.ends[ti][p as usize] = offset + 1;
-        Ok(offset)
+        offset
     }
 
     fn resolve_all(&self, records: &[OutRecord]) -> Result<Vec<(usize, u32)>, LogError> {
-        if self.ends.is_empty() && !records.is_empty() {
+        if self.role == Role::Views && !records.is_empty() {
             return Err(LogError::Invalid(
                 "a view group's session commits views, state and offsets only: \
-                 the views file holds no log to append records to"
+                 its writer appends no records"
                     .into(),
             ));
         }
@@ -527,15 +464,15 @@ impl Writer {
             .collect()
     }
 
-    /// Views live in the views file only: a group that commits them must be
-    /// one of the view groups.
+    /// Only the views writer applies views: a group that commits them must
+    /// be one of the view groups.
     fn check_views(&self, group: &str, views: &[ViewWrite]) -> Result<(), LogError> {
-        if views.is_empty() || self.store.kind == FileKind::Views {
+        if views.is_empty() || self.role == Role::Views {
             Ok(())
         } else {
             Err(LogError::Invalid(format!(
-                "group {group:?} committed view writes, but views are kept in the views \
-                 file: only the view groups (EmbeddedOptions::view_groups) may write them"
+                "group {group:?} committed view writes, but only the view groups \
+                 (EmbeddedOptions::view_groups) may write them"
             )))
         }
     }
@@ -591,9 +528,7 @@ pub(crate) fn resolve(
 fn reject(req: Request, err: LogError) {
     match req {
         Request::Produce { ack, .. } => drop(ack.send(Err(err))),
-        Request::Commit { ack, .. }
-        | Request::Views { ack, .. }
-        | Request::CompactState { ack, .. } => drop(ack.send(Err(err))),
+        Request::Commit { ack, .. } | Request::Views { ack, .. } => drop(ack.send(Err(err))),
         Request::Join { ack, .. } => drop(ack.send(Err(err))),
         Request::Shutdown => {}
     }

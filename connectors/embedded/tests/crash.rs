@@ -3,9 +3,9 @@
 //! at random moments, again and again. Afterwards every acknowledged record
 //! must be where its ack said, exactly once, and the transform's outputs,
 //! state and committed offsets must agree exactly. So must a view group's
-//! views, state and offsets: that group lives in the views file, whose
-//! commits are not fsynced, so a kill rolls it back to an earlier commit,
-//! but never to a mix of two.
+//! views, state and offsets: its commits append nothing, so they are not
+//! fsynced on their own (`EmbeddedOptions::relaxed_derived`), and a kill
+//! rolls it back to an earlier commit, but never to a mix of two.
 
 use slotstream_embedded::contract::log::assignment;
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
@@ -107,7 +107,7 @@ fn run_and_kill(bin: &Path, dir: &Path, round: u64, rng: &mut XorShift) -> Vec<A
         acks
     });
     if round % 5 == 4 {
-        // Now and then, kill it early: while it opens or recovers the file.
+        // Now and then, kill it early: while it opens or recovers the database.
         std::thread::sleep(Duration::from_millis(rng.below(60)));
     } else {
         rx.recv_timeout(Duration::from_secs(30))

@@ -157,7 +157,7 @@ async fn a_second_open_of_the_same_directory_is_refused() {
     let (dir, _backend) = open();
     let second = EmbeddedBackend::open(dir.path(), EmbeddedOptions::default());
     assert!(
-        matches!(second, Err(EmbeddedError::Open { .. })),
+        matches!(second, Err(EmbeddedError::Locked { .. })),
         "{second:?}"
     );
 }

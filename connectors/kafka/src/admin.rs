@@ -34,20 +34,10 @@ struct Wanted {
     configs: Vec<(&'static str, String)>,
 }
 
-const DAY_MS: i64 = 24 * 3600 * 1000;
-
-/// Retention per platform topic: events are the source of truth (views and
-/// state are rebuilt from them), so they are kept forever; commands only
-/// until processed, with a week of slack for a stopped processor; replies
-/// only matter while a gateway waits; dead letters a month for an operator
-/// to look at them.
+/// `retention.ms` of a platform topic: the shared policy
+/// (`topics::retention`), -1 for "forever".
 fn retention_ms(spec: &TopicSpec) -> i64 {
-    match spec.name {
-        n if n == topics::REPLIES.name => 3600 * 1000,
-        n if n == topics::DEAD_LETTERS.name => 30 * DAY_MS,
-        n if n.ends_with("-events") => -1,
-        _ => 7 * DAY_MS,
-    }
+    topics::retention(spec).map_or(-1, |d| d.as_millis() as i64)
 }
 
 /// Configs every topic shares: `min.insync.replicas` is 2 where there are

@@ -70,6 +70,23 @@ pub const DEAD_LETTERS: TopicSpec = TopicSpec {
     compacted: false,
 };
 
+/// How long a platform topic keeps its records (`None`: forever), the same
+/// policy on both backends: events are the source of truth (views and
+/// state are rebuilt from them), so they are kept forever; commands only
+/// until processed, with a week of slack for a stopped processor; replies
+/// only matter while a gateway waits; dead letters a month for an operator
+/// to look at them.
+pub fn retention(spec: &TopicSpec) -> Option<std::time::Duration> {
+    const DAY: u64 = 24 * 3600;
+    let secs = match spec.name {
+        n if n == REPLIES.name => 3600,
+        n if n == DEAD_LETTERS.name => 30 * DAY,
+        n if n.ends_with("-events") => return None,
+        _ => 7 * DAY,
+    };
+    Some(std::time::Duration::from_secs(secs))
+}
+
 /// Every topic, for `init` and the embedded backend.
 pub const ALL: [TopicSpec; 8] = [
     BOOKING_COMMANDS,

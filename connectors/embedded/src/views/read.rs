@@ -3,9 +3,11 @@
 //! Listings return exactly `limit` items when that many match, and a cursor
 //! only when at least one more item matches after the page.
 
-use crate::schema::{self, status_code};
+use crate::keys::Reader;
+use crate::schema::status_code;
 use crate::store::Store;
-use redb::{ReadOnlyTable, TableDefinition};
+use crate::views::write::{catalog_key, span_key, user_key};
+use fjall::{Keyspace, Readable, Snapshot};
 use serde::de::DeserializeOwned;
 use slotstream_domain::booking::BookingStatus;
 use slotstream_domain::resource::Resource;
@@ -14,31 +16,28 @@ use slotstream_runtime::cursor::{self, Listing};
 use slotstream_runtime::{BookingView, Page, PaymentView, UserView, ViewError};
 use std::ops::Bound;
 
-fn transient(e: impl Into<redb::Error>) -> ViewError {
-    ViewError::Transient(e.into().to_string())
+fn transient(e: impl std::fmt::Display) -> ViewError {
+    ViewError::Transient(e.to_string())
 }
 
 fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, ViewError> {
     postcard::from_bytes(bytes).map_err(|e| ViewError::Corrupt(format!("{what}: {e}")))
 }
 
-fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
-    store: &Store,
-    def: TableDefinition<K, V>,
-) -> Result<ReadOnlyTable<K, V>, ViewError> {
-    let txn = store.begin_read().map_err(transient)?;
-    txn.open_table(def).map_err(transient)
-}
-
 fn get_row<T: DeserializeOwned>(
-    table: &ReadOnlyTable<&'static str, &'static [u8]>,
+    snap: &Snapshot,
+    ks: &Keyspace,
     what: &str,
     id: &str,
 ) -> Result<Option<T>, ViewError> {
-    match table.get(id).map_err(transient)? {
-        Some(g) => decode(what, g.value()).map(Some),
+    match snap.get(ks, id.as_bytes()).map_err(transient)? {
+        Some(v) => decode(what, &v).map(Some),
         None => Ok(None),
     }
+}
+
+fn corrupt_key(what: &str) -> ViewError {
+    ViewError::Corrupt(format!("a {what} index key does not decode"))
 }
 
 /// Collects up to `limit` items and notices whether one more exists.
@@ -86,22 +85,37 @@ impl<T> Pager<T> {
 
 /// A booking by id.
 pub(crate) fn booking(store: &Store, id: &BookingId) -> Result<Option<BookingView>, ViewError> {
-    get_row(&open(store, schema::BOOKINGS)?, "booking", id.as_str())
+    get_row(
+        &store.snapshot(),
+        &store.ks.bookings,
+        "booking",
+        id.as_str(),
+    )
 }
 
 /// A payment by id.
 pub(crate) fn payment(store: &Store, id: &PaymentId) -> Result<Option<PaymentView>, ViewError> {
-    get_row(&open(store, schema::PAYMENTS)?, "payment", id.as_str())
+    get_row(
+        &store.snapshot(),
+        &store.ks.payments,
+        "payment",
+        id.as_str(),
+    )
 }
 
 /// A user by normalized email.
 pub(crate) fn user_by_email(store: &Store, email: &str) -> Result<Option<UserView>, ViewError> {
-    get_row(&open(store, schema::USERS)?, "user", email)
+    get_row(&store.snapshot(), &store.ks.users, "user", email)
 }
 
 /// A resource by id.
 pub(crate) fn resource(store: &Store, id: &ResourceId) -> Result<Option<Resource>, ViewError> {
-    get_row(&open(store, schema::RESOURCES)?, "resource", id.as_str())
+    get_row(
+        &store.snapshot(),
+        &store.ks.resources,
+        "resource",
+        id.as_str(),
+    )
 }
 
 /// A user's bookings, newest first, optionally of one status.
@@ -115,33 +129,34 @@ pub(crate) fn bookings_by_user(
     let after = after
         .map(|c| cursor::decode(Listing::User, c))
         .transpose()?;
-    let txn = store.begin_read().map_err(transient)?;
-    let index = txn
-        .open_table(schema::BOOKINGS_BY_USER)
-        .map_err(transient)?;
-    let rows = txn.open_table(schema::BOOKINGS).map_err(transient)?;
+    let snap = store.snapshot();
     let u = user.as_str();
+    let prefix = crate::keys::Key::new().str(u).done();
     let lo = match &after {
-        Some((inv, id)) => Bound::Excluded((u, *inv, id.as_str())),
-        None => Bound::Included((u, i64::MIN, "")),
+        Some((inv, id)) => Bound::Excluded(user_key(u, !*inv, id)),
+        None => Bound::Included(prefix.clone()),
     };
     let wanted = status.map(status_code);
     let mut page = Pager::new(limit);
-    for entry in index.range((lo, Bound::Unbounded)).map_err(transient)? {
-        let (key, code) = entry.map_err(transient)?;
-        let (owner, inv, id) = key.value();
-        if owner != u {
+    for guard in snap.range(&store.ks.bookings_by_user, (lo, Bound::Unbounded)) {
+        let (key, code) = guard.into_inner().map_err(transient)?;
+        if !key.starts_with(&prefix) {
             break;
         }
-        if wanted.is_some_and(|w| w != code.value()) {
+        if wanted.is_some_and(|w| code.first() != Some(&w)) {
             continue;
         }
         if !page.wants_more() {
             break;
         }
-        let b: BookingView = get_row(&rows, "booking", id)?
+        let mut r = Reader::new(&key);
+        let (_, inv, id) = (r.str(), r.i64(), r.str());
+        let (Some(inv), Some(id)) = (inv, id) else {
+            return Err(corrupt_key("by-user"));
+        };
+        let b: BookingView = get_row(&snap, &store.ks.bookings, "booking", &id)?
             .ok_or_else(|| ViewError::Corrupt(format!("user index names missing booking {id}")))?;
-        page.push(b, || cursor::encode(Listing::User, inv, id));
+        page.push(b, || cursor::encode(Listing::User, inv, &id));
     }
     Ok(page.finish())
 }
@@ -155,7 +170,7 @@ pub(crate) fn bookings_by_resource(
     limit: usize,
     after: Option<&str>,
 ) -> Result<Page<BookingView>, ViewError> {
-    let index = (schema::BOOKINGS_BY_RESOURCE, schema::BOOKING_SPAN);
+    let index = (&store.ks.bookings_by_resource, &store.ks.booking_span);
     overlapping(store, index, resource.as_str(), (from, to), limit, after)
 }
 
@@ -168,15 +183,12 @@ pub(crate) fn bookings_by_vendor(
     limit: usize,
     after: Option<&str>,
 ) -> Result<Page<BookingView>, ViewError> {
-    let index = (schema::BOOKINGS_BY_VENDOR, schema::VENDOR_SPAN);
+    let index = (&store.ks.bookings_by_vendor, &store.ks.vendor_span);
     overlapping(store, index, vendor.as_str(), (from, to), limit, after)
 }
 
 /// An (owner, start, id) -> end index and the owner's longest booking.
-type OverlapIndex = (
-    redb::TableDefinition<'static, (&'static str, i64, &'static str), i64>,
-    redb::TableDefinition<'static, &'static str, i64>,
-);
+type OverlapIndex<'a> = (&'a Keyspace, &'a Keyspace);
 
 /// Bookings of `owner` in `index` whose `[start, end)` overlaps `[from, to)`.
 fn overlapping(
@@ -194,32 +206,43 @@ fn overlapping(
     if from >= to {
         return Ok(page.finish());
     }
-    let txn = store.begin_read().map_err(transient)?;
-    let spans = txn.open_table(spans).map_err(transient)?;
-    let index = txn.open_table(index).map_err(transient)?;
-    let rows = txn.open_table(schema::BOOKINGS).map_err(transient)?;
+    let snap = store.snapshot();
     let r = owner;
     // No booking of `r` is longer than its span, so none starting at or
     // before `from - span` can reach past `from`.
-    let span = spans.get(r).map_err(transient)?.map_or(0, |g| g.value());
+    let span = snap
+        .get(spans, r.as_bytes())
+        .map_err(transient)?
+        .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes))
+        .unwrap_or(0);
     let lo = match &after {
-        Some((start, id)) => Bound::Excluded((r, *start, id.as_str())),
-        None => Bound::Included((r, from.saturating_sub(span), "")),
+        Some((start, id)) => Bound::Excluded(span_key(r, *start, id)),
+        None => Bound::Included(span_key(r, from.saturating_sub(span), "")),
     };
-    let hi = Bound::Excluded((r, to, ""));
-    for entry in index.range((lo, hi)).map_err(transient)? {
-        let (key, end) = entry.map_err(transient)?;
-        let (_, start, id) = key.value();
-        if end.value() <= from {
+    let hi = Bound::Excluded(span_key(r, to, ""));
+    for guard in snap.range(index, (lo, hi)) {
+        let (key, end) = guard.into_inner().map_err(transient)?;
+        let end = end
+            .as_ref()
+            .try_into()
+            .map(i64::from_be_bytes)
+            .map_err(|_| corrupt_key("overlap"))?;
+        if end <= from {
             continue;
         }
         if !page.wants_more() {
             break;
         }
-        let b: BookingView = get_row(&rows, "booking", id)?.ok_or_else(|| {
-            ViewError::Corrupt(format!("overlap index names missing booking {id}"))
-        })?;
-        page.push(b, || cursor::encode(Listing::Resource, start, id));
+        let mut rd = Reader::new(&key);
+        let (_, start, id) = (rd.str(), rd.i64(), rd.str());
+        let (Some(start), Some(id)) = (start, id) else {
+            return Err(corrupt_key("overlap"));
+        };
+        let b: BookingView =
+            get_row(&snap, &store.ks.bookings, "booking", &id)?.ok_or_else(|| {
+                ViewError::Corrupt(format!("overlap index names missing booking {id}"))
+            })?;
+        page.push(b, || cursor::encode(Listing::Resource, start, &id));
     }
     Ok(page.finish())
 }
@@ -233,56 +256,55 @@ pub(crate) fn resources(
     after: Option<&str>,
 ) -> Result<Page<Resource>, ViewError> {
     let after = after.map(cursor::decode_catalog).transpose()?;
-    let txn = store.begin_read().map_err(transient)?;
-    let rows = txn.open_table(schema::RESOURCES).map_err(transient)?;
+    let snap = store.snapshot();
     let mut page = Pager::new(limit);
     // With a vendor, walk the vendor index (filtering by kind); else the kind
     // index; else the rows themselves. All three are ordered by id.
     let prefix = vendor
-        .map(|v| (schema::RESOURCES_BY_VENDOR, v.as_str()))
-        .or_else(|| kind.map(|k| (schema::RESOURCES_BY_KIND, k)));
+        .map(|v| (&store.ks.resources_by_vendor, v.as_str()))
+        .or_else(|| kind.map(|k| (&store.ks.resources_by_kind, k)));
     match prefix {
-        Some((def, fixed)) => {
-            let index = txn.open_table(def).map_err(transient)?;
+        Some((index, fixed)) => {
+            let head = crate::keys::Key::new().str(fixed).done();
             let lo = match &after {
-                Some(id) => Bound::Excluded((fixed, id.as_str())),
-                None => Bound::Included((fixed, "")),
+                Some(id) => Bound::Excluded(catalog_key(fixed, id)),
+                None => Bound::Included(head.clone()),
             };
-            for entry in index.range((lo, Bound::Unbounded)).map_err(transient)? {
-                let (key, _) = entry.map_err(transient)?;
-                let (owner, id) = key.value();
-                if owner != fixed {
+            for guard in snap.range(index, (lo, Bound::Unbounded)) {
+                let key = guard.key().map_err(transient)?;
+                if !key.starts_with(&head) {
                     break;
                 }
-                let r: Resource = get_row(&rows, "resource", id)?.ok_or_else(|| {
-                    ViewError::Corrupt(format!("resource index names missing resource {id}"))
-                })?;
+                let mut rd = Reader::new(&key);
+                let (_, id) = (rd.str(), rd.str());
+                let Some(id) = id else {
+                    return Err(corrupt_key("resource"));
+                };
+                let r: Resource = get_row(&snap, &store.ks.resources, "resource", &id)?
+                    .ok_or_else(|| {
+                        ViewError::Corrupt(format!("resource index names missing resource {id}"))
+                    })?;
                 if kind.is_some_and(|k| r.kind != k) {
                     continue;
                 }
                 if !page.wants_more() {
                     break;
                 }
-                page.push(r, || cursor::encode_catalog(id));
+                page.push(r, || cursor::encode_catalog(&id));
             }
         }
         None => {
-            let lo: Bound<&str> = match &after {
-                Some(id) => Bound::Excluded(id.as_str()),
+            let lo: Bound<Vec<u8>> = match &after {
+                Some(id) => Bound::Excluded(id.as_bytes().to_vec()),
                 None => Bound::Unbounded,
             };
-            for entry in rows
-                .range::<&str>((lo, Bound::Unbounded))
-                .map_err(transient)?
-            {
-                let (key, value) = entry.map_err(transient)?;
+            for guard in snap.range(&store.ks.resources, (lo, Bound::Unbounded)) {
+                let (key, value) = guard.into_inner().map_err(transient)?;
                 if !page.wants_more() {
                     break;
                 }
-                let id = key.value();
-                page.push(decode("resource", value.value())?, || {
-                    cursor::encode_catalog(id)
-                });
+                let id = String::from_utf8_lossy(&key).into_owned();
+                page.push(decode("resource", &value)?, || cursor::encode_catalog(&id));
             }
         }
     }

@@ -1,21 +1,24 @@
-//! Applying [`ViewWrite`]s inside a write transaction. Every write is an
-//! upsert or a patch, so applying one twice leaves the same views.
+//! Applying [`ViewWrite`]s to a writer's batch. Every write is an upsert or
+//! a patch, so applying one twice leaves the same views.
 
+use crate::keys::Key;
 use crate::schema::status_code;
-use crate::tables::Tables;
+use crate::txn::Txn;
 use crate::writer::ApplyError;
-use redb::ReadableTable;
+use fjall::Keyspace;
 use serde::de::DeserializeOwned;
 use slotstream_domain::resource::Resource;
 use slotstream_runtime::{BookingView, PaymentView, UserView, ViewWrite};
 
 /// Applies one view write.
-pub(crate) fn apply(t: &mut Tables<'_>, w: &ViewWrite) -> Result<(), ApplyError> {
+pub(crate) fn apply(t: &mut Txn<'_>, w: &ViewWrite) -> Result<(), ApplyError> {
+    let store = t.store;
+    let ks = &store.ks;
     match w {
         ViewWrite::PutResource(r) => put_resource(t, r),
         ViewWrite::PutBooking(b) => {
-            if let Some(old) = get_booking(t, b.id.as_str())? {
-                unindex_booking(t, &old)?;
+            if let Some(old) = get::<BookingView>(t, &ks.bookings, b.id.as_str())? {
+                unindex_booking(t, &old);
             }
             put_booking(t, b)
         }
@@ -25,7 +28,7 @@ pub(crate) fn apply(t: &mut Tables<'_>, w: &ViewWrite) -> Result<(), ApplyError>
             refund,
             updated_at,
         } => {
-            let Some(mut b) = get_booking(t, id.as_str())? else {
+            let Some(mut b) = get::<BookingView>(t, &ks.bookings, id.as_str())? else {
                 return Ok(());
             };
             b.status = *status;
@@ -35,18 +38,14 @@ pub(crate) fn apply(t: &mut Tables<'_>, w: &ViewWrite) -> Result<(), ApplyError>
             b.updated_at = *updated_at;
             put_patched_booking(t, &b)
         }
-        ViewWrite::PutPayment(p) => put_payment(t, p),
+        ViewWrite::PutPayment(p) => put_row(t, &ks.payments, p.id.as_str(), p),
         ViewWrite::PatchPayment {
             id,
             status,
             refunded_amount,
             updated_at,
         } => {
-            let found = t
-                .payments()?
-                .get(id.as_str())?
-                .map(|g| decode::<PaymentView>(g.value()));
-            let Some(mut p) = found.transpose()? else {
+            let Some(mut p) = get::<PaymentView>(t, &ks.payments, id.as_str())? else {
                 return Ok(());
             };
             p.status = *status;
@@ -54,54 +53,83 @@ pub(crate) fn apply(t: &mut Tables<'_>, w: &ViewWrite) -> Result<(), ApplyError>
                 p.refunded_amount = *amount;
             }
             p.updated_at = *updated_at;
-            put_payment(t, &p)
+            put_row(t, &ks.payments, p.id.as_str(), &p)
         }
-        ViewWrite::PutUser(u) => put_user(t, u),
+        ViewWrite::PutUser(u) => put_row(t, &ks.users, u.email.as_str(), u),
         ViewWrite::MarkVerified { email } => {
-            let found = t
-                .users()?
-                .get(email.as_str())?
-                .map(|g| decode::<UserView>(g.value()));
-            let Some(mut u) = found.transpose()? else {
+            let Some(mut u) = get::<UserView>(t, &ks.users, email.as_str())? else {
                 return Ok(());
             };
             u.verified = true;
-            put_user(t, &u)
+            put_row(t, &ks.users, u.email.as_str(), &u)
         }
     }
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, postcard::Error> {
-    postcard::from_bytes(bytes)
+/// A row by id, as this batch would leave it.
+fn get<T: DeserializeOwned>(t: &Txn<'_>, ks: &Keyspace, id: &str) -> Result<Option<T>, ApplyError> {
+    match t.get(ks, id.as_bytes())? {
+        Some(raw) => Ok(Some(postcard::from_bytes(&raw)?)),
+        None => Ok(None),
+    }
 }
 
-fn get_booking(t: &mut Tables<'_>, id: &str) -> Result<Option<BookingView>, ApplyError> {
-    let found = t
-        .bookings()?
-        .get(id)?
-        .map(|g| decode::<BookingView>(g.value()));
-    Ok(found.transpose()?)
+fn put_row<T: serde::Serialize>(
+    t: &mut Txn<'_>,
+    ks: &Keyspace,
+    id: &str,
+    row: &T,
+) -> Result<(), ApplyError> {
+    let raw = postcard::to_stdvec(row)?;
+    t.insert(ks, id.as_bytes().to_vec(), raw);
+    Ok(())
+}
+
+/// The (owner, start, id) key of the by-resource and by-vendor indexes.
+pub(crate) fn span_key(owner: &str, start: i64, id: &str) -> Vec<u8> {
+    Key::new().str(owner).i64(start).str(id).done()
+}
+
+/// The (user, `!created_at`, id) key of the by-user index.
+pub(crate) fn user_key(user: &str, created_at: i64, id: &str) -> Vec<u8> {
+    Key::new().str(user).i64(!created_at).str(id).done()
+}
+
+/// The (owner, resource id) key of the resource catalogue indexes.
+pub(crate) fn catalog_key(owner: &str, id: &str) -> Vec<u8> {
+    Key::new().str(owner).str(id).done()
 }
 
 /// Writes the row and every index entry, and widens the resource's and the
 /// vendor's spans.
-fn put_booking(t: &mut Tables<'_>, b: &BookingView) -> Result<(), ApplyError> {
+fn put_booking(t: &mut Txn<'_>, b: &BookingView) -> Result<(), ApplyError> {
+    let store = t.store;
+    let ks = &store.ks;
     put_patched_booking(t, b)?;
     let id = b.id.as_str();
-    t.bookings_by_resource()?
-        .insert((b.resource_id.as_str(), b.start, id), b.end)?;
-    t.bookings_by_vendor()?
-        .insert((b.vendor_id.as_str(), b.start, id), b.end)?;
+    let end = b.end.to_be_bytes().to_vec();
+    t.insert(
+        &ks.bookings_by_resource,
+        span_key(b.resource_id.as_str(), b.start, id),
+        end.clone(),
+    );
+    t.insert(
+        &ks.bookings_by_vendor,
+        span_key(b.vendor_id.as_str(), b.start, id),
+        end,
+    );
     let len = b.end.saturating_sub(b.start);
-    let spans = t.booking_span()?;
-    let widest = spans.get(b.resource_id.as_str())?.map_or(0, |g| g.value());
-    if len > widest {
-        spans.insert(b.resource_id.as_str(), len)?;
-    }
-    let spans = t.vendor_span()?;
-    let widest = spans.get(b.vendor_id.as_str())?.map_or(0, |g| g.value());
-    if len > widest {
-        spans.insert(b.vendor_id.as_str(), len)?;
+    for (spans, owner) in [
+        (&ks.booking_span, b.resource_id.as_str()),
+        (&ks.vendor_span, b.vendor_id.as_str()),
+    ] {
+        let widest = t
+            .get(spans, owner.as_bytes())?
+            .and_then(|v| v.try_into().ok().map(i64::from_be_bytes))
+            .unwrap_or(0);
+        if len > widest {
+            t.insert(spans, owner.as_bytes().to_vec(), len.to_be_bytes().to_vec());
+        }
     }
     Ok(())
 }
@@ -109,56 +137,59 @@ fn put_booking(t: &mut Tables<'_>, b: &BookingView) -> Result<(), ApplyError> {
 /// Rewrites a patched booking: the row and the by-user entry (its value is
 /// the status). A patch never moves the interval, resource or vendor, so the
 /// other index entries and the spans stay as they are.
-fn put_patched_booking(t: &mut Tables<'_>, b: &BookingView) -> Result<(), ApplyError> {
+fn put_patched_booking(t: &mut Txn<'_>, b: &BookingView) -> Result<(), ApplyError> {
+    let store = t.store;
+    let ks = &store.ks;
     let id = b.id.as_str();
-    let row = postcard::to_stdvec(b)?;
-    t.bookings()?.insert(id, &row[..])?;
-    t.bookings_by_user()?.insert(
-        (b.user_id.as_str(), !b.created_at, id),
-        status_code(b.status),
-    )?;
+    put_row(t, &ks.bookings, id, b)?;
+    t.insert(
+        &ks.bookings_by_user,
+        user_key(b.user_id.as_str(), b.created_at, id),
+        vec![status_code(b.status)],
+    );
     Ok(())
 }
 
 /// Removes the index entries of a booking's previous version.
-fn unindex_booking(t: &mut Tables<'_>, old: &BookingView) -> Result<(), ApplyError> {
+fn unindex_booking(t: &mut Txn<'_>, old: &BookingView) {
+    let store = t.store;
+    let ks = &store.ks;
     let id = old.id.as_str();
-    t.bookings_by_user()?
-        .remove((old.user_id.as_str(), !old.created_at, id))?;
-    t.bookings_by_resource()?
-        .remove((old.resource_id.as_str(), old.start, id))?;
-    t.bookings_by_vendor()?
-        .remove((old.vendor_id.as_str(), old.start, id))?;
-    Ok(())
+    t.remove(
+        &ks.bookings_by_user,
+        user_key(old.user_id.as_str(), old.created_at, id),
+    );
+    t.remove(
+        &ks.bookings_by_resource,
+        span_key(old.resource_id.as_str(), old.start, id),
+    );
+    t.remove(
+        &ks.bookings_by_vendor,
+        span_key(old.vendor_id.as_str(), old.start, id),
+    );
 }
 
-fn put_resource(t: &mut Tables<'_>, r: &Resource) -> Result<(), ApplyError> {
+fn put_resource(t: &mut Txn<'_>, r: &Resource) -> Result<(), ApplyError> {
+    let store = t.store;
+    let ks = &store.ks;
     let id = r.id.as_str();
-    let found = t
-        .resources()?
-        .get(id)?
-        .map(|g| decode::<Resource>(g.value()));
-    if let Some(old) = found.transpose()? {
-        t.resources_by_vendor()?
-            .remove((old.vendor_id.as_str(), id))?;
-        t.resources_by_kind()?.remove((old.kind.as_str(), id))?;
+    if let Some(old) = get::<Resource>(t, &ks.resources, id)? {
+        t.remove(
+            &ks.resources_by_vendor,
+            catalog_key(old.vendor_id.as_str(), id),
+        );
+        t.remove(&ks.resources_by_kind, catalog_key(old.kind.as_str(), id));
     }
-    let row = postcard::to_stdvec(r)?;
-    t.resources()?.insert(id, &row[..])?;
-    t.resources_by_vendor()?
-        .insert((r.vendor_id.as_str(), id), ())?;
-    t.resources_by_kind()?.insert((r.kind.as_str(), id), ())?;
-    Ok(())
-}
-
-fn put_payment(t: &mut Tables<'_>, p: &PaymentView) -> Result<(), ApplyError> {
-    let row = postcard::to_stdvec(p)?;
-    t.payments()?.insert(p.id.as_str(), &row[..])?;
-    Ok(())
-}
-
-fn put_user(t: &mut Tables<'_>, u: &UserView) -> Result<(), ApplyError> {
-    let row = postcard::to_stdvec(u)?;
-    t.users()?.insert(u.email.as_str(), &row[..])?;
+    put_row(t, &ks.resources, id, r)?;
+    t.insert(
+        &ks.resources_by_vendor,
+        catalog_key(r.vendor_id.as_str(), id),
+        Vec::new(),
+    );
+    t.insert(
+        &ks.resources_by_kind,
+        catalog_key(r.kind.as_str(), id),
+        Vec::new(),
+    );
     Ok(())
 }
