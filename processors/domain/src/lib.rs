@@ -66,5 +66,5 @@ pub mod time;
 pub use decision::Decision;
 pub use ids::{BookingId, CommandId, PaymentId, ResourceId, UserId};
 pub use money::Money;
-pub use state::{Answer, CommandRecord, StateKey, StateRecord};
+pub use state::{Answer, COMMAND_RETENTION, CommandRecord, StateKey, StateRecord};
 pub use time::{Interval, Millis};
