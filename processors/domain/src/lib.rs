@@ -21,6 +21,13 @@
 //! whose [`StateRecord`] changed. `record(key)` gives what to store (or `None`
 //! to delete) and `load(record)` restores a partition from the store.
 //!
+//! State is bounded by what is live: the booking and payment partitions'
+//! `evict_settled(now)`, run every so often with the ledger prune, drops what
+//! their `settles_at` rule says nothing can touch any more and returns the
+//! keys to delete. It is a pure function of the records and `now`, so a
+//! partition rebuilt from the log and evicted at the same instants holds the
+//! same records.
+//!
 //! A processor drives a partition like this, for every input:
 //!
 //! ```
@@ -45,8 +52,9 @@
 //! Every fact `apply` writes into a stored record travels on the event
 //! (request-body hashes for idempotency, a one-time code's keyed hash, the
 //! provider event id behind a payment outcome), so a partition rebuilt by
-//! applying the events topic from offset 0 holds exactly the records the live
-//! one holds. The model tests check it after every step.
+//! applying the events topic from offset 0 (and evicting at the same
+//! instants) holds exactly the records the live one holds. The model tests
+//! check it after every step.
 
 #![warn(missing_docs)]
 
@@ -66,5 +74,5 @@ pub mod time;
 pub use decision::Decision;
 pub use ids::{BookingId, CommandId, PaymentId, ResourceId, UserId};
 pub use money::Money;
-pub use state::{Answer, CommandRecord, StateKey, StateRecord};
+pub use state::{Answer, COMMAND_RETENTION, CommandRecord, StateKey, StateRecord};
 pub use time::{Interval, Millis};

@@ -10,7 +10,7 @@ use crate::identity::{Account, IdentityEvent};
 use crate::ids::{BookingId, CommandId, PaymentId, ResourceId};
 use crate::payment::{Payment, PaymentEvent};
 use crate::resource::Resource;
-use crate::time::Millis;
+use crate::time::{HOUR, Millis};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -89,6 +89,13 @@ impl StateRecord {
         }
     }
 }
+
+/// How long the idempotency ledgers keep a first answer: the public contract
+/// keeps an Idempotency-Key at least 24 hours; one more hour covers clock skew
+/// between gateways. The processors prune their ledgers with it, and the
+/// booking and payment partitions' `evict_settled` prune with it too, because
+/// what may leave their state depends on what the ledger may still replay.
+pub const COMMAND_RETENTION: Millis = 25 * HOUR;
 
 /// One idempotency-ledger entry: the first answer given to a command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

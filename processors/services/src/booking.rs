@@ -138,10 +138,10 @@ impl Processor for BookingProcessor {
             let events = self.part(p)?.react_to_payment(&env.payload, now);
             self.emit(p, events, now, out);
         }
+        // About once a minute: old idempotency answers and settled bookings
+        // leave the state; their keys are deleted (tombstones) at commit.
         if self.prune.due(p, now) {
-            let keys = self
-                .part(p)?
-                .prune_commands(now - support::COMMAND_RETENTION);
+            let keys = self.part(p)?.evict_settled(now);
             self.dirty.mark(p, keys);
         }
         Ok(())

@@ -153,10 +153,10 @@ impl Processor for PaymentProcessor {
             let events = self.part(p)?.react_to_booking(&env.payload, &*url, now);
             self.emit(p, events, now, out);
         }
+        // About once a minute: old idempotency answers and settled payments
+        // leave the state; their keys are deleted (tombstones) at commit.
         if self.prune.due(p, now) {
-            let keys = self
-                .part(p)?
-                .prune_commands(now - support::COMMAND_RETENTION);
+            let keys = self.part(p)?.evict_settled(now);
             self.dirty.mark(p, keys);
         }
         Ok(())

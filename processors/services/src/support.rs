@@ -124,10 +124,14 @@ pub(crate) fn restore_records(entries: Vec<StateEntry>) -> Result<Vec<StateRecor
 }
 
 /// Idempotency records older than this are pruned (the contract keeps keys
-/// at least 24 hours; one more hour covers clock skew between gateways).
-pub(crate) const COMMAND_RETENTION: Millis = 25 * slotstream_domain::time::HOUR;
+/// at least 24 hours; one more hour covers clock skew between gateways). The
+/// domain owns the value: the booking and payment partitions' settle rules
+/// build on it.
+pub(crate) const COMMAND_RETENTION: Millis = slotstream_domain::COMMAND_RETENTION;
 
-/// Tracks when each partition was last pruned, to prune about once a minute.
+/// Tracks when each partition was last pruned, to prune about once a minute
+/// (the booking and payment processors evict settled state on the same
+/// cadence).
 #[derive(Debug, Default)]
 pub(crate) struct PruneClock(std::collections::HashMap<u32, Millis>);
 

@@ -109,8 +109,7 @@ impl BookingPartition {
         if exists {
             return None;
         }
-        let slot = self.slots.len();
-        self.slots.push(Booking {
+        let slot = self.insert(Booking {
             id: e.booking_id.clone(),
             resource_id: e.resource_id.clone(),
             vendor_id: e.vendor_id.clone(),
@@ -124,13 +123,12 @@ impl BookingPartition {
             created_at: e.held_at,
             updated_at: e.held_at,
         });
-        self.by_id.insert(e.booking_id.clone(), slot);
-        self.index(slot);
         Some(slot)
     }
 
     /// Moves a booking along the transition table; leaving `Pending` drops
-    /// its hold, reaching a final state frees its slot at once.
+    /// its hold, reaching a final state frees its slot at once, and its
+    /// settle instant follows its new status.
     fn advance(
         &mut self,
         id: &BookingId,
@@ -139,12 +137,11 @@ impl BookingPartition {
         keys: &mut Vec<StateKey>,
     ) {
         let found = self.by_id.get(id).copied();
-        let Some((slot, b)) = found.and_then(|slot| self.slots.get_mut(slot).map(|b| (slot, b)))
+        let Some((slot, from)) = found.and_then(|slot| self.slot(slot).map(|b| (slot, b.status)))
         else {
             debug_assert!(found.is_some(), "{kind:?} for unknown booking {id}");
             return;
         };
-        let from = b.status;
         let Some(to) = next_status(from, kind) else {
             debug_assert!(
                 next_status(from, kind).is_some(),
@@ -152,14 +149,15 @@ impl BookingPartition {
             );
             return;
         };
-        b.status = to;
-        b.updated_at = at;
-        if from == BookingStatus::Pending {
-            self.holds.remove(&(b.hold_expires_at, slot));
+        // Out of every index under the old fields, back in under the new:
+        // the hold goes when it leaves `Pending`, the slot when it reaches a
+        // final state, and its settle instant moves with status and time.
+        self.unindex(slot);
+        if let Some(b) = self.slots.get_mut(slot).and_then(Option::as_mut) {
+            b.status = to;
+            b.updated_at = at;
         }
-        if !to.is_active() {
-            self.availability.release(&b.resource_id, b.interval, slot);
-        }
+        self.index(slot);
         keys.push(StateKey::Booking(id.clone()));
     }
 

@@ -178,7 +178,10 @@ impl BookingPartition {
                     })
                 }
             }
-            // Someone else's booking is reported exactly like a missing one.
+            // Someone else's booking is reported exactly like a missing one,
+            // and so is one that settled and left (see `settles_at`): past
+            // its start or final, it was refused anyway, and the partition
+            // keeps no trace to tell it from one it never knew.
             _ => reject(CancellationRejectionReason::NotFound),
         };
         Decision::answer(event)
@@ -190,7 +193,10 @@ impl BookingPartition {
     /// (booking expired, failed, cancelled, or paid by another payment) so it
     /// is refunded in full; a repeat of the completion that confirmed it does
     /// nothing. `PaymentFailed` fails a pending booking. Anything else, or an
-    /// unknown booking: nothing.
+    /// unknown booking: nothing. A booking that settled and left is unknown;
+    /// `settles_at` keeps one whose intent the payment side canceled until
+    /// after that side stops accepting a late success for it, so its
+    /// `PaymentCompleted` is still orphaned (and refunded).
     pub fn react_to_payment(&self, ev: &PaymentEvent, now: Millis) -> Vec<BookingEvent> {
         match ev {
             PaymentEvent::PaymentCompleted(p) => {
@@ -249,7 +255,7 @@ impl BookingPartition {
             .holds
             .iter()
             .take_while(|(at, _)| *at <= now)
-            .filter_map(|&(at, slot)| self.slots.get(slot).map(|b| (at, b)))
+            .filter_map(|&(at, slot)| self.slot(slot).map(|b| (at, b)))
             .collect();
         due.sort_by(|(a, x), (b, y)| (a, &x.id).cmp(&(b, &y.id)));
         due.into_iter()

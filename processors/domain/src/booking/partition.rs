@@ -1,9 +1,10 @@
-//! All booking state of one task partition: resources, bookings, the
-//! availability and hold indexes, and the idempotency ledger.
+//! All booking state of one task partition: resources, live bookings, the
+//! availability, hold and settle indexes, and the idempotency ledger.
 
 use super::availability::Availability;
 use super::messages::{BookingEvent, BookingHeld, BookingStatus};
 use super::model::{Booking, BookingConfig};
+use super::settle::settles_at;
 use crate::ids::{BookingId, CommandId, ResourceId};
 use crate::ledger::Ledger;
 use crate::resource::Resource;
@@ -16,27 +17,41 @@ use std::collections::{BTreeSet, HashMap};
 pub(super) enum StoredAnswer {
     /// The `BookingHeld` that created the booking in this slot, rebuilt from
     /// the booking when needed (its fields never change): the common answer
-    /// costs no copy of the event.
+    /// costs no copy of the event. A booking outlives this answer (see
+    /// [`settles_at`](super::settles_at)), so the slot is never reused while
+    /// the answer exists.
     Held(usize),
     /// Any other answer, whole.
     Event(Box<BookingEvent>),
 }
 
 /// The booking state of one partition (many resources). `decide`-style
-/// methods read it; [`BookingPartition::apply`] and
-/// [`BookingPartition::load`] are the only ways it changes.
+/// methods read it; [`BookingPartition::apply`], [`BookingPartition::load`]
+/// and the time-driven [`BookingPartition::evict_settled`] are the only ways
+/// it changes.
+///
+/// Live bookings sit in a slab (`slots`, with a free list) and every index
+/// names them by slot: an index entry is a number, not a copy of an id, and a
+/// settled booking's slot is reused by the next one, so memory follows the
+/// live set. Lookups by id are one hash probe, an overlap test is one
+/// `O(log n)` B-tree range (see `availability`), and the hold and settle
+/// indexes are B-trees ordered by instant, so the timer and eviction touch
+/// only what is due: every decision stays `O(log n)` in the live bookings.
 #[derive(Clone, Debug)]
 pub struct BookingPartition {
     pub(super) cfg: BookingConfig,
     pub(super) resources: HashMap<ResourceId, Resource>,
-    /// Every booking, in the order this partition learned of it. Indexes
-    /// name bookings by their slot here.
-    pub(super) slots: Vec<Booking>,
+    /// Live bookings by slot; `None` is a free slot (listed in `free`).
+    pub(super) slots: Vec<Option<Booking>>,
+    /// Free slots, reused last-freed first.
+    pub(super) free: Vec<usize>,
     pub(super) by_id: HashMap<BookingId, usize>,
     /// Active bookings per resource, by start.
     pub(super) availability: Availability,
     /// Pending bookings of the whole partition, by hold expiry.
     pub(super) holds: BTreeSet<(Millis, usize)>,
+    /// Bookings that will settle, by [`settles_at`].
+    pub(super) settle: BTreeSet<(Millis, usize)>,
     pub(super) ledger: Ledger<StoredAnswer>,
 }
 
@@ -66,9 +81,11 @@ impl BookingPartition {
             cfg,
             resources: HashMap::new(),
             slots: Vec::new(),
+            free: Vec::new(),
             by_id: HashMap::new(),
             availability: Availability::default(),
             holds: BTreeSet::new(),
+            settle: BTreeSet::new(),
             ledger: Ledger::default(),
         }
     }
@@ -78,9 +95,20 @@ impl BookingPartition {
         self.resources.get(id)
     }
 
-    /// A booking, in whatever state.
+    /// A live booking, in whatever state; `None` once it settled and left.
     pub fn booking(&self, id: &BookingId) -> Option<&Booking> {
-        self.by_id.get(id).and_then(|&slot| self.slots.get(slot))
+        self.by_id.get(id).and_then(|&slot| self.slot(slot))
+    }
+
+    /// How many bookings the partition holds (live ones: settled bookings
+    /// have left).
+    pub fn booking_count(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// The booking in `slot`, if the slot is taken.
+    pub(super) fn slot(&self, slot: usize) -> Option<&Booking> {
+        self.slots.get(slot).and_then(Option::as_ref)
     }
 
     /// Active (pending or confirmed) intervals of `resource` overlapping
@@ -94,13 +122,18 @@ impl BookingPartition {
         self.availability
             .busy(resource, from, to)
             .into_iter()
-            .filter_map(|(iv, slot)| self.slots.get(slot).map(|b| (iv, b.id.clone())))
+            .filter_map(|(iv, slot)| self.slot(slot).map(|b| (iv, b.id.clone())))
             .collect()
     }
 
     /// The earliest hold expiry, if any booking is pending.
     pub fn next_expiry(&self) -> Option<Millis> {
         self.holds.first().map(|(at, _)| *at)
+    }
+
+    /// The earliest instant a live booking settles, if any will.
+    pub fn next_settle(&self) -> Option<Millis> {
+        self.settle.first().map(|(at, _)| *at)
     }
 
     /// A ledger answer as the event it stands for.
@@ -111,10 +144,7 @@ impl BookingPartition {
         answer: &StoredAnswer,
     ) -> Option<BookingEvent> {
         match answer {
-            StoredAnswer::Held(slot) => self
-                .slots
-                .get(*slot)
-                .map(|b| held_event(b, id, request_hash)),
+            StoredAnswer::Held(slot) => self.slot(*slot).map(|b| held_event(b, id, request_hash)),
             StoredAnswer::Event(ev) => Some(BookingEvent::clone(ev)),
         }
     }
@@ -135,31 +165,28 @@ impl BookingPartition {
         }
     }
 
-    /// Restores one stored record, rebuilding every index it takes part in.
-    /// Loads may come in any order; records of other aggregates are ignored.
+    /// Restores one stored record, rebuilding every index it takes part in
+    /// (the settle index included). Loads may come in any order; records of
+    /// other aggregates are ignored. The store holds live bookings only
+    /// (settled ones were deleted); one already settled at load time leaves
+    /// at the next [`BookingPartition::evict_settled`].
     pub fn load(&mut self, rec: StateRecord) {
         match rec {
             StateRecord::Resource(r) => {
                 self.resources.insert(r.id.clone(), r);
             }
-            StateRecord::Booking(b) => {
-                let slot = match self.by_id.get(&b.id) {
-                    Some(&slot) => {
-                        self.unindex(slot);
-                        if let Some(stored) = self.slots.get_mut(slot) {
-                            *stored = b;
-                        }
-                        slot
+            StateRecord::Booking(b) => match self.by_id.get(&b.id).copied() {
+                Some(slot) => {
+                    self.unindex(slot);
+                    if let Some(stored) = self.slots.get_mut(slot) {
+                        *stored = Some(b);
                     }
-                    None => {
-                        let slot = self.slots.len();
-                        self.by_id.insert(b.id.clone(), slot);
-                        self.slots.push(b);
-                        slot
-                    }
-                };
-                self.index(slot);
-            }
+                    self.index(slot);
+                }
+                None => {
+                    self.insert(b);
+                }
+            },
             StateRecord::Command(c) => self.ledger.load(c, |answer| match answer {
                 Answer::Booking(ev) => Some(StoredAnswer::Event(Box::new(ev))),
                 Answer::Payment(_) | Answer::Identity(_) => None,
@@ -170,13 +197,44 @@ impl BookingPartition {
 
     /// Drops idempotency records answered before `older_than` (the caller
     /// keeps them at least 24 h); returns the keys to delete.
+    /// [`BookingPartition::evict_settled`] does this too, with
+    /// [`COMMAND_RETENTION`](crate::COMMAND_RETENTION).
     pub fn prune_commands(&mut self, older_than: Millis) -> Vec<StateKey> {
         self.ledger.prune(older_than)
     }
 
+    /// Puts a new booking in a free slot (or a new one) and indexes it;
+    /// returns its slot.
+    pub(super) fn insert(&mut self, b: Booking) -> usize {
+        let id = b.id.clone();
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(b);
+                slot
+            }
+            None => {
+                self.slots.push(Some(b));
+                self.slots.len() - 1
+            }
+        };
+        self.by_id.insert(id, slot);
+        self.index(slot);
+        slot
+    }
+
+    /// Takes the booking in `slot` out of every index and the slab; returns
+    /// its id.
+    pub(super) fn evict(&mut self, slot: usize) -> Option<BookingId> {
+        self.unindex(slot);
+        let b = self.slots.get_mut(slot)?.take()?;
+        self.by_id.remove(&b.id);
+        self.free.push(slot);
+        Some(b.id)
+    }
+
     /// Enters the booking in `slot` into the indexes its status calls for.
     pub(super) fn index(&mut self, slot: usize) {
-        let Some(b) = self.slots.get(slot) else {
+        let Some(b) = self.slots.get(slot).and_then(Option::as_ref) else {
             return;
         };
         if b.status.is_active() {
@@ -185,13 +243,20 @@ impl BookingPartition {
         if b.status == BookingStatus::Pending {
             self.holds.insert((b.hold_expires_at, slot));
         }
+        if let Some(at) = settles_at(b) {
+            self.settle.insert((at, slot));
+        }
     }
 
-    /// Takes the booking in `slot` out of the availability and hold indexes.
-    fn unindex(&mut self, slot: usize) {
-        if let Some(b) = self.slots.get(slot) {
+    /// Takes the booking in `slot` out of the availability, hold and settle
+    /// indexes (call it before changing the booking, with its old fields).
+    pub(super) fn unindex(&mut self, slot: usize) {
+        if let Some(b) = self.slots.get(slot).and_then(Option::as_ref) {
             self.availability.release(&b.resource_id, b.interval, slot);
             self.holds.remove(&(b.hold_expires_at, slot));
+            if let Some(at) = settles_at(b) {
+                self.settle.remove(&(at, slot));
+            }
         }
     }
 }

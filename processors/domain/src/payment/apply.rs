@@ -2,6 +2,7 @@
 
 use super::messages::*;
 use super::partition::{Payment, PaymentPartition, is_open, is_paid};
+use super::settle::settles_at;
 use crate::ids::{CommandId, PaymentId};
 use crate::state::StateKey;
 use crate::time::Millis;
@@ -91,8 +92,9 @@ impl PaymentPartition {
         keys
     }
 
-    /// Runs `change` on a payment; it returns `None` when the event does not
-    /// fit the payment's state (a bug in whoever decided it: ignored).
+    /// Runs `change` on a payment and moves it in the settle index; `change`
+    /// returns `None` when the event does not fit the payment's state (a bug
+    /// in whoever decided it: ignored).
     fn update(
         &mut self,
         id: &PaymentId,
@@ -107,6 +109,7 @@ impl PaymentPartition {
             );
             return;
         };
+        let before = settles_at(p);
         let changed = change(p).is_some();
         debug_assert!(
             changed,
@@ -115,6 +118,13 @@ impl PaymentPartition {
         );
         if changed {
             p.updated_at = at;
+            // Its settle instant follows its new status and time.
+            if let Some(t) = before {
+                self.settle.remove(&(t, id.clone()));
+            }
+            if let Some(t) = settles_at(p) {
+                self.settle.insert((t, id.clone()));
+            }
             keys.push(StateKey::Payment(id.clone()));
         }
     }

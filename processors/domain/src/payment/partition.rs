@@ -1,6 +1,7 @@
 //! All payment state of one task partition.
 
 use super::messages::*;
+use super::settle::settles_at;
 use crate::decision::Decision;
 use crate::ids::{BookingId, PaymentId, ResourceId, UserId};
 use crate::ledger::Ledger;
@@ -8,7 +9,7 @@ use crate::money::Money;
 use crate::state::{Answer, StateKey, StateRecord};
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// One payment intent as the payment processor stores it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,10 +40,15 @@ pub struct Payment {
     pub updated_at: Millis,
 }
 
-/// The payment state of one partition.
+/// The payment state of one partition: live payments (settled ones have
+/// left, see [`settles_at`](super::settles_at)), the settle index and the
+/// idempotency ledger.
 #[derive(Clone, Debug, Default)]
 pub struct PaymentPartition {
     pub(super) payments: HashMap<PaymentId, Payment>,
+    /// Payments that will settle, by [`settles_at`]. Only final payments are
+    /// here, so the ids it copies are few next to the live set.
+    pub(super) settle: BTreeSet<(Millis, PaymentId)>,
     pub(super) ledger: Ledger<Box<PaymentEvent>>,
 }
 
@@ -73,9 +79,33 @@ impl PaymentPartition {
         Self::default()
     }
 
-    /// A payment, in whatever state.
+    /// A live payment, in whatever state; `None` once it settled and left.
     pub fn payment(&self, id: &PaymentId) -> Option<&Payment> {
         self.payments.get(id)
+    }
+
+    /// How many payments the partition holds (live ones).
+    pub fn payment_count(&self) -> usize {
+        self.payments.len()
+    }
+
+    /// The earliest instant a live payment settles, if any will.
+    pub fn next_settle(&self) -> Option<Millis> {
+        self.settle.first().map(|(at, _)| *at)
+    }
+
+    /// Enters a payment into the settle index, if it will settle.
+    pub(super) fn index(&mut self, p: &Payment) {
+        if let Some(at) = settles_at(p) {
+            self.settle.insert((at, p.id.clone()));
+        }
+    }
+
+    /// Takes a payment out of the settle index (with its old fields).
+    pub(super) fn unindex(&mut self, p: &Payment) {
+        if let Some(at) = settles_at(p) {
+            self.settle.remove(&(at, p.id.clone()));
+        }
     }
 
     /// The stored record under `key`; `None` means "delete it".
@@ -92,10 +122,17 @@ impl PaymentPartition {
         }
     }
 
-    /// Restores one stored record; records of other aggregates are ignored.
+    /// Restores one stored record, rebuilding the settle index; records of
+    /// other aggregates are ignored. The store holds live payments only
+    /// (settled ones were deleted); one already settled at load time leaves
+    /// at the next [`PaymentPartition::evict_settled`].
     pub fn load(&mut self, rec: StateRecord) {
         match rec {
             StateRecord::Payment(p) => {
+                if let Some(old) = self.payments.remove(&p.id) {
+                    self.unindex(&old);
+                }
+                self.index(&p);
                 self.payments.insert(p.id.clone(), p);
             }
             StateRecord::Command(c) => self.ledger.load(c, |answer| match answer {
@@ -107,7 +144,8 @@ impl PaymentPartition {
     }
 
     /// Drops idempotency records answered before `older_than`; returns the
-    /// keys to delete.
+    /// keys to delete. [`PaymentPartition::evict_settled`] does this too,
+    /// with [`COMMAND_RETENTION`](crate::COMMAND_RETENTION).
     pub fn prune_commands(&mut self, older_than: Millis) -> Vec<StateKey> {
         self.ledger.prune(older_than)
     }

@@ -4,7 +4,7 @@ use crate::booking::{
 };
 use crate::ids::PaymentId;
 use crate::money::Money;
-use crate::state::Answer;
+use crate::state::{Answer, COMMAND_RETENTION};
 use crate::time::Millis;
 
 fn url(id: &PaymentId) -> String {
@@ -380,4 +380,154 @@ fn a_partition_loaded_from_its_records_decides_the_same() {
         restored.prune_commands(5),
         vec![StateKey::Command("k1".into())]
     );
+}
+
+// ---------- the settle rule and eviction ----------
+
+fn checkout_reason(d: &Decision<PaymentEvent>) -> Option<CheckoutRejectionReason> {
+    match &d.reply {
+        Some(PaymentEvent::CheckoutRejected(r)) => Some(r.reason),
+        _ => None,
+    }
+}
+
+#[test]
+fn settles_at_is_none_while_money_may_still_move_and_otherwise_the_documented_instant() {
+    let mut p = PaymentPartition::new();
+    react(&mut p, &held(1, 1000));
+    let base = p.payment(&"p1".into()).cloned().expect("p1");
+    let with = |status| Payment {
+        status,
+        updated_at: 10,
+        ..base.clone()
+    };
+    use PaymentStatus as S;
+    for open in [S::RequiresPayment, S::Processing, S::Succeeded] {
+        assert_eq!(settles_at(&with(open)), None, "{open:?}");
+    }
+    assert_eq!(
+        settles_at(&with(S::Canceled)),
+        Some(10 + PROVIDER_LATE_WINDOW)
+    );
+    for done in [S::Failed, S::Refunded, S::PartiallyRefunded] {
+        assert_eq!(settles_at(&with(done)), Some(10 + QUIET_PERIOD), "{done:?}");
+    }
+}
+
+#[test]
+fn a_canceled_intent_still_completes_inside_the_late_window_then_leaves() {
+    let mut p = PaymentPartition::new();
+    for n in [1, 2] {
+        react(&mut p, &held(n, 1000));
+        react(&mut p, &expired(n));
+    }
+    let settle = 3 + PROVIDER_LATE_WINDOW;
+    assert_eq!(p.next_settle(), Some(settle));
+    assert!(p.evict_settled(settle - 1).is_empty());
+    let late = run(
+        &mut p,
+        &webhook("evt-1", 1, CheckoutOutcome::Succeeded),
+        settle - 1,
+    );
+    assert!(matches!(
+        late.reply,
+        Some(PaymentEvent::PaymentCompleted(_))
+    ));
+    assert_eq!(
+        p.evict_settled(settle),
+        vec![StateKey::Payment("p2".into())],
+        "p1 succeeded: it waits for its refund"
+    );
+    assert_eq!(p.record(&StateKey::Payment("p2".into())), None);
+    assert_eq!(p.payment_count(), 1);
+    assert!(
+        run(
+            &mut p,
+            &webhook("evt-2", 2, CheckoutOutcome::Succeeded),
+            settle
+        )
+        .is_none()
+    );
+    assert!(react(&mut p, &expired(2)).is_empty());
+    let out = react(&mut p, &orphaned(1));
+    assert!(matches!(out.as_slice(), [PaymentEvent::PaymentRefunded(_)]));
+}
+
+#[test]
+fn a_failed_or_refunded_payment_leaves_after_the_quiet_period() {
+    let mut p = paid();
+    react(&mut p, &held(2, 800));
+    run(&mut p, &webhook("evt-2", 2, CheckoutOutcome::Failed), 7);
+    react(&mut p, &cancelled(1, true, 1000));
+    assert_eq!(status(&p, 1), Some(PaymentStatus::Refunded));
+    let before = run(&mut p, &checkout(1, 2, "ann", "h"), 8);
+    assert_eq!(
+        checkout_reason(&before),
+        Some(CheckoutRejectionReason::NotPending)
+    );
+    // p1 refunded at 3, p2 failed at 7.
+    assert_eq!(
+        p.evict_settled(3 + QUIET_PERIOD),
+        vec![StateKey::Payment("p1".into())]
+    );
+    assert_eq!(
+        p.evict_settled(7 + QUIET_PERIOD),
+        vec![StateKey::Payment("p2".into())]
+    );
+    // (k1 was answered at 8, inside the window: the ledger keeps it.)
+    assert_eq!((p.payment_count(), p.next_settle()), (0, None));
+    let after = run(&mut p, &checkout(2, 2, "ann", "h"), 8 + QUIET_PERIOD);
+    assert_eq!(
+        checkout_reason(&after),
+        Some(CheckoutRejectionReason::NotFound)
+    );
+    let replay = run(&mut p, &checkout(1, 2, "ann", "h"), 8 + QUIET_PERIOD);
+    assert_eq!(replay.reply, before.reply, "the ledger still replays");
+    assert_eq!(
+        p.evict_settled(8 + QUIET_PERIOD + COMMAND_RETENTION + 1),
+        vec![
+            StateKey::Command("k1".into()),
+            StateKey::Command("k2".into())
+        ]
+    );
+}
+
+#[test]
+fn a_succeeded_payment_stays_until_it_is_refunded() {
+    let mut p = paid();
+    assert!(p.evict_settled(Millis::MAX / 2).is_empty());
+    assert_eq!(status(&p, 1), Some(PaymentStatus::Succeeded));
+    let out = react(&mut p, &cancelled(1, true, 400));
+    assert!(matches!(out.as_slice(), [PaymentEvent::PaymentRefunded(_)]));
+    assert_eq!(p.next_settle(), Some(3 + QUIET_PERIOD));
+}
+
+#[test]
+fn a_partition_restored_from_live_records_settles_the_same() {
+    let mut p = PaymentPartition::new();
+    let mut keys = Vec::new();
+    for ev in [held(1, 1000), held(2, 800), expired(2)] {
+        for e in p.react_to_booking(&ev, &url, 3) {
+            keys.extend(p.apply(&e));
+        }
+    }
+    for e in p
+        .decide(&webhook("evt-1", 1, CheckoutOutcome::Failed), 4)
+        .events
+    {
+        keys.extend(p.apply(&e));
+    }
+    let mut restored = PaymentPartition::new();
+    for key in keys.iter().rev() {
+        if let Some(rec) = p.record(key) {
+            restored.load(rec);
+        }
+    }
+    assert_eq!(restored.next_settle(), p.next_settle());
+    let at = 7 + QUIET_PERIOD;
+    assert_eq!(restored.evict_settled(at), p.evict_settled(at));
+    let at = 3 + PROVIDER_LATE_WINDOW;
+    assert_eq!(restored.evict_settled(at), p.evict_settled(at));
+    assert_eq!(restored.payment_count(), 0);
+    assert_eq!(p.payment_count(), 0);
 }

@@ -1,12 +1,13 @@
 use crate::booking_reference::{Kind, Reference, SLOT, T0, TTL, kind, summary};
 use proptest::prelude::*;
+use slotstream_domain::booking::LATE_PAYMENT_WINDOW;
 use slotstream_domain::booking::{
     BookingCommand, BookingConfig, BookingEvent, BookingPartition, BookingStatus, CancelBooking,
     RegisterResource, RequestBooking,
 };
 use slotstream_domain::payment::{PaymentCompleted, PaymentEvent, PaymentFailed};
 use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
-use slotstream_domain::time::{DAY, MINUTE};
+use slotstream_domain::time::{DAY, HOUR, MINUTE};
 use slotstream_domain::{Decision, Millis, Money, StateKey, StateRecord};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,6 +49,9 @@ enum Op {
         slot: u8,
         len: u8,
         misaligned: bool,
+        /// Hours ahead of the next slots (most requests: none), so some
+        /// bookings end after their request's ledger window closes.
+        ahead: u8,
     },
     Replay {
         pick: usize,
@@ -66,8 +70,15 @@ enum Op {
         pick: usize,
     },
     /// The clock moves; `tick` says whether the expiry timer fires too.
+    /// Settled state is evicted at every move, as the processor does.
     Advance {
         minutes: u8,
+        tick: bool,
+    },
+    /// The clock jumps hours or days: past hold expiries, ends, the ledger
+    /// window and settle instants.
+    Leap {
+        hours: u8,
         tick: bool,
     },
 }
@@ -75,9 +86,18 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         1 => (0..RESOURCES).prop_map(|r| Op::Register { r }),
-        6 => (0..RESOURCES, 0..USERS, 0u8..16, 0u8..6, prop::bool::weighted(0.1)).prop_map(
-            |(r, user, slot, len, misaligned)| Op::Request { r, user, slot, len, misaligned }
-        ),
+        6 => (
+            (0..RESOURCES, 0..USERS, 0u8..16, 0u8..6, prop::bool::weighted(0.1)),
+            prop::sample::select(vec![0u8, 0, 0, 0, 0, 0, 24, 26, 30]),
+        )
+            .prop_map(|((r, user, slot, len, misaligned), ahead)| Op::Request {
+                r,
+                user,
+                slot,
+                len,
+                misaligned,
+                ahead,
+            }),
         1 => (any::<usize>(), any::<bool>()).prop_map(|(pick, same_body)| Op::Replay { pick, same_body }),
         3 => (any::<usize>(), prop::bool::weighted(0.7), prop::bool::weighted(0.85))
             .prop_map(|(pick, succeeded, own_payment)| Op::Pay { pick, succeeded, own_payment }),
@@ -85,6 +105,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(|pick| Op::ReplayCancel { pick }),
         2 => (prop::sample::select(vec![5u8, 10, 15, 15, 30, 45, 60]), prop::bool::weighted(0.7))
             .prop_map(|(minutes, tick)| Op::Advance { minutes, tick }),
+        1 => (prop::sample::select(vec![2u8, 6, 20, 24, 25, 26, 49, 72, 96, 97, 120]), prop::bool::weighted(0.7))
+            .prop_map(|(hours, tick)| Op::Leap { hours, tick }),
     ]
 }
 
@@ -112,11 +134,20 @@ fn react(p: &BookingPartition, input: &Input, now: Millis) -> Decision<BookingEv
     }
 }
 
+/// One entry of what a processor did, in order: an event appended, or an
+/// eviction at an instant. Replaying the log means doing both again.
+#[derive(Clone)]
+enum Logged {
+    Event(Box<BookingEvent>),
+    Evict(Millis),
+}
+
 struct Harness {
     live: BookingPartition,
-    /// Applies every event appended so far and never decides: the log replayed.
+    /// Applies every event appended so far and evicts at the same instants,
+    /// and never decides: the log replayed.
     replica: BookingPartition,
-    log: Vec<BookingEvent>,
+    log: Vec<Logged>,
     store: BTreeMap<StateKey, StateRecord>,
     keys: BTreeSet<StateKey>,
 }
@@ -159,12 +190,30 @@ impl Harness {
                 self.keys.insert(key);
             }
             self.replica.apply(e);
-            self.log.push(e.clone());
+            self.log.push(Logged::Event(Box::new(e.clone())));
         }
         Ok(d)
     }
 
-    fn check(&self, reference: &Reference) -> Result<(), TestCaseError> {
+    /// Evicts what settled at `now`, on the live partition (its tombstones
+    /// go to the store) and on the replica, which must drop the same keys.
+    fn evict(&mut self, now: Millis) -> Result<(), TestCaseError> {
+        let keys = self.live.evict_settled(now);
+        for key in &keys {
+            prop_assert_eq!(self.live.record(key), None, "evicted {:?} remains", key);
+            self.store.remove(key);
+            self.keys.insert(key.clone());
+        }
+        prop_assert_eq!(
+            self.replica.evict_settled(now),
+            keys,
+            "the replica evicts differently"
+        );
+        self.log.push(Logged::Evict(now));
+        Ok(())
+    }
+
+    fn check(&self, reference: &Reference, now: Millis) -> Result<(), TestCaseError> {
         // (1) no two active bookings of a resource overlap.
         for r in 0..RESOURCES {
             let rid = format!("r{r}").as_str().into();
@@ -193,17 +242,26 @@ impl Harness {
             expected.sort();
             let busy: Vec<(Millis, Millis, String)> = self
                 .live
-                .busy(&rid, T0 - DAY, T0 + DAY)
+                .busy(&rid, T0 - DAY, now + 2 * DAY)
                 .into_iter()
                 .map(|(iv, id)| (iv.start, iv.end, id.0))
                 .collect();
             prop_assert_eq!(busy, expected);
         }
-        // (2) every booking's status agrees with the reference.
+        // (2) every booking's status agrees with the reference, and what the
+        // reference evicted the partition no longer holds.
         for b in &reference.bookings {
             let live = self.live.booking(&b.id.as_str().into()).map(|x| x.status);
             prop_assert_eq!(live, Some(b.status), "status of {}", b.id);
         }
+        for b in &reference.evicted {
+            if !reference.bookings.iter().any(|x| x.id == b.id) {
+                let id = b.id.as_str().into();
+                prop_assert!(self.live.booking(&id).is_none(), "{} not evicted", b.id);
+                prop_assert_eq!(self.live.record(&StateKey::Booking(id)), None);
+            }
+        }
+        prop_assert_eq!(self.live.booking_count(), reference.bookings.len());
         let next = reference
             .bookings
             .iter()
@@ -234,6 +292,24 @@ impl Harness {
     }
 }
 
+/// The clock has moved to `now`: the expiry timer fires if `tick`, checked
+/// against the reference, then settled state is evicted on both sides.
+fn advance(
+    h: &mut Harness,
+    reference: &mut Reference,
+    now: Millis,
+    tick: bool,
+) -> Result<(), TestCaseError> {
+    if tick {
+        let d = h.step(Input::Tick, now)?;
+        let got: Vec<Kind> = d.events.iter().map(kind).collect();
+        prop_assert_eq!(got, reference.expire(now));
+    }
+    h.evict(now)?;
+    reference.evict(now);
+    Ok(())
+}
+
 fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut h = Harness::new();
     let mut reference = Reference::default();
@@ -256,8 +332,11 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 slot,
                 len,
                 misaligned,
+                ahead,
             } => {
-                let start = T0 + i64::from(slot) * SLOT + if misaligned { 7 * MINUTE } else { 0 };
+                // Slots from the next aligned instant on (at T0: from T0).
+                let base = now + (SLOT - now.rem_euclid(SLOT)) % SLOT + i64::from(ahead) * HOUR;
+                let start = base + i64::from(slot) * SLOT + if misaligned { 7 * MINUTE } else { 0 };
                 let c = RequestBooking {
                     command_id: format!("c{n}").as_str().into(),
                     request_hash: format!("h{n}"),
@@ -298,10 +377,11 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 succeeded,
                 own_payment,
             } => {
-                if reference.bookings.is_empty() {
+                let all = reference.all();
+                if all.is_empty() {
                     continue;
                 }
-                let b = reference.bookings[pick % reference.bookings.len()].clone();
+                let b = all[pick % all.len()].clone();
                 let payment = if own_payment {
                     b.payment.clone()
                 } else {
@@ -330,13 +410,11 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 };
                 let d = h.step(Input::Payment(ev), now)?;
                 let got: Vec<Kind> = d.events.iter().map(kind).collect();
-                prop_assert_eq!(got, reference.pay(&b.id, &payment, succeeded));
+                prop_assert_eq!(got, reference.pay(&b.id, &payment, succeeded, now));
             }
             Op::Cancel { pick, owner } => {
-                let (booking, r, user) = match reference
-                    .bookings
-                    .get(pick % reference.bookings.len().max(1))
-                {
+                let all = reference.all();
+                let (booking, r, user) = match all.get(pick % all.len().max(1)) {
                     Some(b) => (
                         b.id.clone(),
                         b.resource,
@@ -376,21 +454,46 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::Advance { minutes, tick } => {
                 now += i64::from(minutes) * MINUTE;
-                if !tick {
-                    continue;
-                }
-                let d = h.step(Input::Tick, now)?;
-                let got: Vec<Kind> = d.events.iter().map(kind).collect();
-                prop_assert_eq!(got, reference.expire(now));
+                advance(&mut h, &mut reference, now, tick)?;
+            }
+            Op::Leap { hours, tick } => {
+                now += i64::from(hours) * HOUR;
+                advance(&mut h, &mut reference, now, tick)?;
             }
         }
-        h.check(&reference)?;
+        h.check(&reference, now)?;
     }
-    // (3) once more from scratch: a fresh partition fed the whole log.
+    // (5) bounded: far past everything, every hold expired and every booking
+    // settled, the partition and its store hold no booking and no answer.
+    now += DAY;
+    advance(&mut h, &mut reference, now, true)?;
+    now += LATE_PAYMENT_WINDOW + DAY;
+    advance(&mut h, &mut reference, now, true)?;
+    h.check(&reference, now)?;
+    prop_assert_eq!(h.live.booking_count(), 0);
+    prop_assert!(reference.bookings.is_empty());
+    prop_assert_eq!(h.live.next_settle(), None);
+    prop_assert_eq!(h.live.next_expiry(), None);
+    let kept: Vec<&StateKey> = h
+        .store
+        .keys()
+        .filter(|k| !matches!(k, StateKey::Resource(_)))
+        .collect();
+    prop_assert!(kept.is_empty(), "the store still holds {:?}", kept);
+    // (3) once more from scratch: a fresh partition fed the whole log,
+    // evicting at the same instants.
     let mut fresh = BookingPartition::new(BookingConfig { hold_ttl: TTL });
-    for e in &h.log {
-        fresh.apply(e);
+    for entry in &h.log {
+        match entry {
+            Logged::Event(e) => {
+                fresh.apply(e);
+            }
+            Logged::Evict(at) => {
+                fresh.evict_settled(*at);
+            }
+        }
     }
+    prop_assert_eq!(fresh.booking_count(), h.live.booking_count());
     for key in &h.keys {
         prop_assert_eq!(fresh.record(key), h.live.record(key));
     }

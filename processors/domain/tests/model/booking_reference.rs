@@ -1,11 +1,17 @@
 //! The booking model's reference: plain vectors and linear scans, written
 //! from the public contract without looking at the partition's indexes.
+//!
+//! It forgets what the contract says settles, the brute-force way: at every
+//! eviction instant it walks all its bookings and answers, drops the answers
+//! older than the ledger window and moves every settled booking to
+//! `evicted`, after which it answers for them as for bookings it never knew.
 
 use slotstream_domain::booking::{
-    BookingEvent, BookingStatus, CancellationRejectionReason, RejectionReason, RequestBooking,
+    BookingEvent, BookingStatus, CancellationRejectionReason, END_SLACK, LATE_PAYMENT_WINDOW,
+    RejectionReason, RequestBooking,
 };
 use slotstream_domain::time::{DAY, HOUR, MINUTE};
-use slotstream_domain::{Decision, Millis};
+use slotstream_domain::{COMMAND_RETENTION, Decision, Millis};
 
 pub const T0: Millis = 19_723 * DAY;
 pub const SLOT: Millis = 15 * MINUTE;
@@ -62,19 +68,61 @@ pub struct RefBooking {
     pub amount: i64,
     pub status: BookingStatus,
     pub hold_until: Millis,
+    /// When it was held.
+    pub created: Millis,
+    /// When its status last changed.
+    pub updated: Millis,
+}
+
+impl RefBooking {
+    /// The contract's settle rule, spelled out case by case: never while
+    /// pending; a confirmed one once its end (plus slack) has passed and the
+    /// ledger forgot its request; a final one once a late payment can no
+    /// longer reach it and the ledger forgot its request.
+    pub fn settled(&self, now: Millis) -> bool {
+        let ledger_forgot = now > self.created + COMMAND_RETENTION;
+        match self.status {
+            BookingStatus::Pending => false,
+            BookingStatus::Confirmed => ledger_forgot && now >= self.end + END_SLACK,
+            _ => ledger_forgot && now >= self.updated + LATE_PAYMENT_WINDOW,
+        }
+    }
 }
 
 #[derive(Default)]
 pub struct Reference {
     pub registered: Vec<u8>,
+    /// Live bookings: what the partition must still know.
     pub bookings: Vec<RefBooking>,
-    /// (command id, request hash, first answer).
-    pub answers: Vec<(String, String, Kind)>,
+    /// Bookings that settled and left, oldest first.
+    pub evicted: Vec<RefBooking>,
+    /// (command id, request hash, first answer, answered at).
+    pub answers: Vec<(String, String, Kind, Millis)>,
 }
 
 impl Reference {
-    fn answer(&self, command: &str) -> Option<&(String, String, Kind)> {
-        self.answers.iter().find(|(c, _, _)| c == command)
+    fn answer(&self, command: &str) -> Option<(&String, &String, &Kind)> {
+        self.answers
+            .iter()
+            .find(|(c, _, _, _)| c == command)
+            .map(|(c, h, k, _)| (c, h, k))
+    }
+
+    /// Forgets, at `now`, the answers older than the ledger window and every
+    /// settled booking.
+    pub fn evict(&mut self, now: Millis) {
+        self.answers
+            .retain(|(_, _, _, at)| *at >= now - COMMAND_RETENTION);
+        let (gone, live): (Vec<_>, Vec<_>) = std::mem::take(&mut self.bookings)
+            .into_iter()
+            .partition(|b| b.settled(now));
+        self.bookings = live;
+        self.evicted.extend(gone);
+    }
+
+    /// Every booking ever held, live or evicted, for picking targets.
+    pub fn all(&self) -> Vec<RefBooking> {
+        self.bookings.iter().chain(&self.evicted).cloned().collect()
     }
 
     pub fn register(&mut self, r: u8, command: &str) -> (bool, Kind) {
@@ -85,8 +133,9 @@ impl Reference {
             return (false, Kind::Nothing);
         }
         self.registered.push(r);
+        // Filed at the resource's creation instant, as the event says.
         self.answers
-            .push((command.into(), String::new(), Kind::Registered));
+            .push((command.into(), String::new(), Kind::Registered, T0));
         (true, Kind::Registered)
     }
 
@@ -107,6 +156,7 @@ impl Reference {
             || start % SLOT != 0
             || end % SLOT != 0
             || !(15..=60).contains(&minutes)
+            || self.bookings.iter().any(|b| b.id == c.booking_id.0)
         {
             Kind::Rejected(RejectionReason::InvalidRequest)
         } else if self
@@ -126,11 +176,17 @@ impl Reference {
                 amount: 100 * ((minutes + 29) / 30),
                 status: BookingStatus::Pending,
                 hold_until: now + TTL,
+                created: now,
+                updated: now,
             });
             Kind::Held
         };
-        self.answers
-            .push((c.command_id.0.clone(), c.request_hash.clone(), k.clone()));
+        self.answers.push((
+            c.command_id.0.clone(),
+            c.request_hash.clone(),
+            k.clone(),
+            now,
+        ));
         (true, k)
     }
 
@@ -157,15 +213,16 @@ impl Reference {
                     (true, _) => 0,
                 };
                 b.status = BookingStatus::Cancelled;
+                b.updated = now;
                 Kind::Cancelled { was_paid, refund }
             }
         };
         self.answers
-            .push((command.into(), String::new(), k.clone()));
+            .push((command.into(), String::new(), k.clone(), now));
         (true, k)
     }
 
-    pub fn pay(&mut self, booking: &str, payment: &str, succeeded: bool) -> Vec<Kind> {
+    pub fn pay(&mut self, booking: &str, payment: &str, succeeded: bool, now: Millis) -> Vec<Kind> {
         let Some(b) = self.bookings.iter_mut().find(|b| b.id == booking) else {
             return Vec::new();
         };
@@ -173,12 +230,14 @@ impl Reference {
         match (succeeded, b.status) {
             (true, BookingStatus::Pending) if own => {
                 b.status = BookingStatus::Confirmed;
+                b.updated = now;
                 vec![Kind::Confirmed]
             }
             (true, BookingStatus::Confirmed) if own => Vec::new(),
             (true, _) => vec![Kind::Orphaned],
             (false, BookingStatus::Pending) if own => {
                 b.status = BookingStatus::Failed;
+                b.updated = now;
                 vec![Kind::Failed]
             }
             (false, _) => Vec::new(),
@@ -195,6 +254,7 @@ impl Reference {
         due.into_iter()
             .map(|b| {
                 b.status = BookingStatus::Expired;
+                b.updated = b.hold_until;
                 Kind::Expired(b.id.clone())
             })
             .collect()

@@ -7,6 +7,8 @@ use slotstream_domain::payment::{
     CheckoutOutcome, PaymentCommand, PaymentEvent, PaymentPartition, RecordProviderOutcome,
     SubmitCheckout,
 };
+use slotstream_domain::payment::{PROVIDER_LATE_WINDOW, QUIET_PERIOD};
+use slotstream_domain::time::HOUR;
 use slotstream_domain::{Decision, Millis, Money, PaymentId, StateKey, StateRecord};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,6 +39,11 @@ enum Op {
         how: u8,
         refund: u8,
     },
+    /// The clock moves on by hours; settled state is evicted, as the
+    /// processor does on its prune cadence.
+    Advance {
+        hours: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -49,6 +56,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (any::<usize>(), prop::bool::weighted(0.7), 0u8..3)
             .prop_map(|(pick, succeeded, event)| Op::Webhook { pick, succeeded, event }),
         3 => (any::<usize>(), 0u8..5, 0u8..6).prop_map(|(pick, how, refund)| Op::BookingEnds { pick, how, refund }),
+        2 => prop::sample::select(vec![1u8, 6, 23, 24, 25, 26, 48, 71, 72, 73, 96])
+            .prop_map(|hours| Op::Advance { hours }),
     ]
 }
 
@@ -71,10 +80,19 @@ fn react(p: &PaymentPartition, input: &Input, now: Millis) -> Decision<PaymentEv
     }
 }
 
+/// What the processor did, in order: events appended, evictions at instants.
+#[derive(Clone)]
+enum Logged {
+    Event(Box<PaymentEvent>),
+    Evict(Millis),
+}
+
 #[derive(Default)]
 struct Harness {
     live: PaymentPartition,
+    /// Applies every event and evicts at the same instants; never decides.
     replica: PaymentPartition,
+    log: Vec<Logged>,
     store: BTreeMap<StateKey, StateRecord>,
     keys: BTreeSet<StateKey>,
 }
@@ -104,8 +122,23 @@ impl Harness {
                 self.keys.insert(key);
             }
             self.replica.apply(e);
+            self.log.push(Logged::Event(Box::new(e.clone())));
         }
         Ok(d)
+    }
+
+    /// Evicts what settled at `now` on the live partition (tombstones to
+    /// the store) and on the replica, which must drop the same keys.
+    fn evict(&mut self, now: Millis) -> Result<(), TestCaseError> {
+        let keys = self.live.evict_settled(now);
+        for key in &keys {
+            prop_assert_eq!(self.live.record(key), None, "evicted {:?} remains", key);
+            self.store.remove(key);
+            self.keys.insert(key.clone());
+        }
+        prop_assert_eq!(self.replica.evict_settled(now), keys);
+        self.log.push(Logged::Evict(now));
+        Ok(())
     }
 
     fn check(&self, reference: &Reference) -> Result<(), TestCaseError> {
@@ -124,6 +157,13 @@ impl Harness {
                 r.n
             );
         }
+        for r in &reference.evicted {
+            if !reference.payments.iter().any(|x| x.n == r.n) {
+                let id: PaymentId = format!("p{}", r.n).as_str().into();
+                prop_assert!(self.live.payment(&id).is_none(), "p{} not evicted", r.n);
+            }
+        }
+        prop_assert_eq!(self.live.payment_count(), reference.payments.len());
         let twin = self.restored();
         for key in &self.keys {
             prop_assert_eq!(self.replica.record(key), self.live.record(key));
@@ -205,7 +245,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut reference = Reference::default();
     let mut holds: Vec<(usize, i64)> = Vec::new();
     let mut checkouts: Vec<(SubmitCheckout, usize, bool)> = Vec::new();
-    let now = 1_000;
+    let mut now: Millis = 1_000;
     for (step, op) in ops.into_iter().enumerate() {
         let pick_hold = |pick: usize| holds.get(pick % holds.len().max(1)).copied();
         match op {
@@ -214,7 +254,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let d = h.step(Input::Booking(held(step, amount)), now)?;
                 prop_assert_eq!(
                     d.events.iter().map(kind).collect::<Vec<_>>(),
-                    reference.hold(step, amount)
+                    reference.hold(step, amount, now)
                 );
                 holds.push((step, amount));
             }
@@ -225,7 +265,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let d = h.step(Input::Booking(held(n, amount)), now)?;
                 prop_assert_eq!(
                     d.events.iter().map(kind).collect::<Vec<_>>(),
-                    reference.hold(n, amount)
+                    reference.hold(n, amount, now)
                 );
             }
             Op::Checkout {
@@ -254,7 +294,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 )?;
                 let got = (!d.events.is_empty(), d.reply.as_ref().map(kind));
                 let (emitted, k) =
-                    reference.checkout(&format!("k{step}"), &c.request_hash, n, payer);
+                    reference.checkout(&format!("k{step}"), &c.request_hash, n, payer, now);
                 prop_assert_eq!(got, (emitted, Some(k)));
                 checkouts.push((c, n, payer));
             }
@@ -272,7 +312,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 )?;
                 let got = (!d.events.is_empty(), d.reply.as_ref().map(kind));
                 let (emitted, k) =
-                    reference.checkout(c.command_id.as_str(), &c.request_hash, n, payer);
+                    reference.checkout(c.command_id.as_str(), &c.request_hash, n, payer, now);
                 prop_assert_eq!(got, (emitted, Some(k)));
             }
             Op::Webhook {
@@ -302,7 +342,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 )?;
                 prop_assert_eq!(
                     d.events.iter().map(kind).collect::<Vec<_>>(),
-                    reference.webhook(n, succeeded, &id)
+                    reference.webhook(n, succeeded, &id, now)
                 );
             }
             Op::BookingEnds { pick, how, refund } => {
@@ -312,14 +352,58 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let refund = i64::from(refund) * 200;
                 let d = h.step(Input::Booking(ending(n, how, refund)), now)?;
                 let expected = match how {
-                    0..=2 => reference.cancel(n),
-                    3 => reference.refund(n, refund),
-                    _ => reference.refund(n, amount),
+                    0..=2 => reference.cancel(n, now),
+                    3 => reference.refund(n, refund, now),
+                    _ => reference.refund(n, amount, now),
                 };
                 prop_assert_eq!(d.events.iter().map(kind).collect::<Vec<_>>(), expected);
             }
+            Op::Advance { hours } => {
+                now += i64::from(hours) * HOUR;
+                h.evict(now)?;
+                reference.evict(now);
+            }
         }
         h.check(&reference)?;
+    }
+    // (5) bounded: every booking ends (open intents are canceled, taken money
+    // is refunded in full), and far past every window the partition and its
+    // store hold no payment and no answer.
+    for (n, amount) in holds.clone() {
+        for how in [0, 4] {
+            let d = h.step(Input::Booking(ending(n, how, amount)), now)?;
+            let expected = match how {
+                0 => reference.cancel(n, now),
+                _ => reference.refund(n, amount, now),
+            };
+            prop_assert_eq!(d.events.iter().map(kind).collect::<Vec<_>>(), expected);
+        }
+    }
+    now += PROVIDER_LATE_WINDOW.max(QUIET_PERIOD) + HOUR;
+    h.evict(now)?;
+    reference.evict(now);
+    h.check(&reference)?;
+    prop_assert_eq!(h.live.payment_count(), 0);
+    prop_assert_eq!(h.live.next_settle(), None);
+    prop_assert!(
+        h.store.is_empty(),
+        "the store still holds {:?}",
+        h.store.keys()
+    );
+    // The log replayed from scratch, evicting at the same instants.
+    let mut fresh = PaymentPartition::new();
+    for entry in &h.log {
+        match entry {
+            Logged::Event(e) => {
+                fresh.apply(e);
+            }
+            Logged::Evict(at) => {
+                fresh.evict_settled(*at);
+            }
+        }
+    }
+    for key in &h.keys {
+        prop_assert_eq!(fresh.record(key), h.live.record(key));
     }
     Ok(())
 }

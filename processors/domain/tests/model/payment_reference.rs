@@ -1,7 +1,14 @@
 //! The payment model's reference: plain vectors and linear scans, written
 //! from the public contract.
+//!
+//! At every eviction instant it drops the answers older than the ledger
+//! window and moves every settled payment to `evicted`; afterwards it treats
+//! that payment as one it never knew.
 
-use slotstream_domain::payment::{CheckoutRejectionReason, PaymentEvent, PaymentStatus};
+use slotstream_domain::payment::{
+    CheckoutRejectionReason, PROVIDER_LATE_WINDOW, PaymentEvent, PaymentStatus, QUIET_PERIOD,
+};
+use slotstream_domain::{COMMAND_RETENTION, Millis};
 
 /// What a decision or reaction amounted to, as both sides describe it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,16 +52,48 @@ pub struct RefPayment {
     pub refunded: i64,
     pub refunds: u32,
     pub seen: Vec<String>,
+    /// When it last changed.
+    pub updated: Millis,
+}
+
+impl RefPayment {
+    /// The contract's settle rule, case by case: a canceled intent once a
+    /// late success can no longer arrive; a failed or (partly) refunded one
+    /// after the quiet period; an open or succeeded one never.
+    pub fn settled(&self, now: Millis) -> bool {
+        use PaymentStatus as S;
+        match self.status {
+            S::Canceled => now >= self.updated + PROVIDER_LATE_WINDOW,
+            S::Failed | S::Refunded | S::PartiallyRefunded => now >= self.updated + QUIET_PERIOD,
+            S::RequiresPayment | S::Processing | S::Succeeded => false,
+        }
+    }
 }
 
 #[derive(Default)]
 pub struct Reference {
+    /// Live payments.
     pub payments: Vec<RefPayment>,
-    pub answers: Vec<(String, String, Kind)>,
+    /// Payments that settled and left.
+    pub evicted: Vec<RefPayment>,
+    /// (command id, request hash, first answer, answered at).
+    pub answers: Vec<(String, String, Kind, Millis)>,
 }
 
 impl Reference {
-    pub fn hold(&mut self, n: usize, amount: i64) -> Vec<Kind> {
+    /// Forgets, at `now`, the answers older than the ledger window and every
+    /// settled payment.
+    pub fn evict(&mut self, now: Millis) {
+        self.answers
+            .retain(|(_, _, _, at)| *at >= now - COMMAND_RETENTION);
+        let (gone, live): (Vec<_>, Vec<_>) = std::mem::take(&mut self.payments)
+            .into_iter()
+            .partition(|p| p.settled(now));
+        self.payments = live;
+        self.evicted.extend(gone);
+    }
+
+    pub fn hold(&mut self, n: usize, amount: i64, now: Millis) -> Vec<Kind> {
         if self.payments.iter().any(|p| p.n == n) {
             return Vec::new();
         }
@@ -65,6 +104,7 @@ impl Reference {
             refunded: 0,
             refunds: 0,
             seen: Vec::new(),
+            updated: now,
         });
         vec![Kind::Created]
     }
@@ -75,8 +115,9 @@ impl Reference {
         hash: &str,
         n: usize,
         payer_ok: bool,
+        now: Millis,
     ) -> (bool, Kind) {
-        if let Some((_, h, k)) = self.answers.iter().find(|(c, _, _)| c == command) {
+        if let Some((_, h, k, _)) = self.answers.iter().find(|(c, _, _, _)| c == command) {
             return if h == hash {
                 (false, k.clone())
             } else {
@@ -90,6 +131,7 @@ impl Reference {
             Some(p) if payer_ok => {
                 if p.status == PaymentStatus::RequiresPayment {
                     p.status = PaymentStatus::Processing;
+                    p.updated = now;
                     Kind::Submitted
                 } else {
                     Kind::Rejected(CheckoutRejectionReason::NotPending)
@@ -97,11 +139,12 @@ impl Reference {
             }
             _ => Kind::Rejected(CheckoutRejectionReason::NotFound),
         };
-        self.answers.push((command.into(), hash.into(), k.clone()));
+        self.answers
+            .push((command.into(), hash.into(), k.clone(), now));
         (true, k)
     }
 
-    pub fn webhook(&mut self, n: usize, succeeded: bool, event: &str) -> Vec<Kind> {
+    pub fn webhook(&mut self, n: usize, succeeded: bool, event: &str, now: Millis) -> Vec<Kind> {
         let Some(p) = self.payments.iter_mut().find(|p| p.n == n) else {
             return Vec::new();
         };
@@ -121,10 +164,11 @@ impl Reference {
             _ => return Vec::new(),
         };
         p.seen.push(event.into());
+        p.updated = now;
         vec![k]
     }
 
-    pub fn cancel(&mut self, n: usize) -> Vec<Kind> {
+    pub fn cancel(&mut self, n: usize, now: Millis) -> Vec<Kind> {
         match self.payments.iter_mut().find(|p| p.n == n) {
             Some(p)
                 if matches!(
@@ -133,13 +177,14 @@ impl Reference {
                 ) =>
             {
                 p.status = PaymentStatus::Canceled;
+                p.updated = now;
                 vec![Kind::Canceled]
             }
             _ => Vec::new(),
         }
     }
 
-    pub fn refund(&mut self, n: usize, wanted: i64) -> Vec<Kind> {
+    pub fn refund(&mut self, n: usize, wanted: i64, now: Millis) -> Vec<Kind> {
         let Some(p) = self.payments.iter_mut().find(|p| p.n == n) else {
             return Vec::new();
         };
@@ -155,6 +200,7 @@ impl Reference {
         }
         p.refunded += amount;
         p.refunds += 1;
+        p.updated = now;
         p.status = if p.refunded == p.amount {
             PaymentStatus::Refunded
         } else {

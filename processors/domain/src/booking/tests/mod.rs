@@ -77,4 +77,5 @@ fn status(p: &BookingPartition, id: &str) -> Option<BookingStatus> {
 
 mod lifecycle;
 mod requests;
+mod settle;
 mod state;
