@@ -4,13 +4,13 @@
 use super::{created, json, page_limit, processing, unexpected, view_error};
 use crate::dto::*;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::extract::{ApiJson, IdempotencyKey};
+use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
 use crate::ids;
 use crate::render;
 use crate::rfc3339;
 use crate::state::{Answer, AppState};
 use crate::tokens::Caller;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use slotstream_domain::booking::{BookingCommand, BookingEvent, RegisterResource};
@@ -38,7 +38,7 @@ fn timezone_ok(tz: &str) -> bool {
 /// Register a bookable resource (vendors only). An optional `Idempotency-Key`
 /// makes retries return the same resource.
 #[utoipa::path(post, path = "/v1/resources", tag = "resources", request_body = CreateResourceRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Optional; retries with the same key return the same resource")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Optional; retries with the same key return the same resource", min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Registered", body = ResourceDto),
@@ -162,7 +162,7 @@ pub async fn get_one(
 pub async fn list(
     State(st): State<AppState>,
     _caller: Caller,
-    Query(q): Query<ResourceQuery>,
+    ApiQuery(q): ApiQuery<ResourceQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(q.limit.as_deref())?;
     let vendor = q.vendor_id.map(UserId);
@@ -222,7 +222,7 @@ pub async fn availability(
     State(st): State<AppState>,
     _caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<RangeQuery>,
+    ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> Result<Response, ApiError> {
     let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
     let id = ResourceId(id);
