@@ -4,6 +4,59 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+/// Integers as JSON (and JSON Schema) count them: `60` and `60.0` alike, a
+/// number without a fraction; anything else is refused in the API's words.
+pub mod integral {
+    use serde::de::{Deserialize, Deserializer, Error};
+
+    /// An integer type and how the API describes its range.
+    pub trait Bounded: TryFrom<i64> + TryFrom<u64> {
+        /// `must be ...` for a value that is not one.
+        const MUST: &'static str;
+    }
+    impl Bounded for u8 {
+        const MUST: &'static str = "must be an integer from 0 to 255";
+    }
+    impl Bounded for u32 {
+        const MUST: &'static str = "must be an integer from 0 to 4294967295";
+    }
+    impl Bounded for i64 {
+        const MUST: &'static str = "must be an integer";
+    }
+
+    fn of<T: Bounded, E: Error>(n: &serde_json::Number) -> Result<T, E> {
+        let refused = || E::custom(T::MUST);
+        if let Some(u) = n.as_u64() {
+            return T::try_from(u).map_err(|_| refused());
+        }
+        if let Some(i) = n.as_i64() {
+            return T::try_from(i).map_err(|_| refused());
+        }
+        match n.as_f64() {
+            // Exactly representable and whole: 60.0 is the integer 60.
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 =>
+            {
+                #[allow(clippy::cast_possible_truncation)]
+                T::try_from(f as i64).map_err(|_| refused())
+            }
+            _ => Err(refused()),
+        }
+    }
+
+    /// A required integer field.
+    pub fn de<'de, D: Deserializer<'de>, T: Bounded>(d: D) -> Result<T, D::Error> {
+        let n = serde_json::Number::deserialize(d).map_err(|_| D::Error::custom(T::MUST))?;
+        of(&n)
+    }
+
+    /// An optional integer field (`null` or absent: `None`).
+    pub fn opt<'de, D: Deserializer<'de>, T: Bounded>(d: D) -> Result<Option<T>, D::Error> {
+        let n =
+            Option::<serde_json::Number>::deserialize(d).map_err(|_| D::Error::custom(T::MUST))?;
+        n.as_ref().map(of).transpose()
+    }
+}
+
 /// Money in integer minor units.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -133,12 +186,14 @@ pub struct TokenResponse {
 pub struct PriceDto {
     /// Minor units per unit.
     #[schema(example = 2500, minimum = 0)]
+    #[serde(deserialize_with = "integral::de")]
     pub amount: i64,
     /// ISO 4217 code, upper case.
     #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
     pub currency: String,
-    /// Length of one billing unit in minutes (an integer).
-    #[schema(example = 60, minimum = 1, maximum = 4294967295u32)]
+    /// Length of one billing unit in minutes (an integer, at most a year).
+    #[schema(example = 60, minimum = 1, maximum = 525600)]
+    #[serde(deserialize_with = "integral::de")]
     pub unit_minutes: u32,
 }
 
@@ -146,15 +201,19 @@ pub struct PriceDto {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDto {
-    /// Cancelled at least this many hours before start: full refund.
-    #[schema(example = 24, minimum = 0)]
+    /// Cancelled at least this many hours before start: full refund (at most
+    /// a year, 8760).
+    #[schema(example = 24, minimum = 0, maximum = 8760)]
+    #[serde(deserialize_with = "integral::de")]
     pub full_refund_hours: u32,
     /// Cancelled at least this many hours before start: `partial_refund_percent`
     /// (at most `full_refund_hours`).
-    #[schema(example = 2, minimum = 0)]
+    #[schema(example = 2, minimum = 0, maximum = 8760)]
+    #[serde(deserialize_with = "integral::de")]
     pub partial_refund_hours: u32,
     /// Percent refunded in the partial window (0 to 100).
     #[schema(example = 50, minimum = 0, maximum = 100)]
+    #[serde(deserialize_with = "integral::de")]
     pub partial_refund_percent: u8,
 }
 
@@ -180,13 +239,16 @@ pub struct CreateResourceRequest {
     pub timezone: Option<String>,
     /// Starts and ends align to this many minutes (default 15).
     #[schema(example = 15, minimum = 1, maximum = 1440)]
+    #[serde(default, deserialize_with = "integral::opt")]
     pub slot_minutes: Option<u32>,
     /// Shortest booking in minutes: a multiple of `slot_minutes` (default 15).
     #[schema(example = 15, minimum = 1, maximum = 525600)]
+    #[serde(default, deserialize_with = "integral::opt")]
     pub min_minutes: Option<u32>,
     /// Longest booking in minutes: a multiple of `slot_minutes`, at least
     /// `min_minutes` (default 43200 = 30 days, at most 525600 = a year).
     #[schema(example = 43200, minimum = 1, maximum = 525600)]
+    #[serde(default, deserialize_with = "integral::opt")]
     pub max_minutes: Option<u32>,
     /// Default `{24, 2, 50}`.
     pub cancellation_policy: Option<PolicyDto>,

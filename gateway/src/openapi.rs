@@ -33,8 +33,11 @@ impl Modify for Bearer {
 #[derive(Debug)]
 struct Problems;
 
+/// Whether a shared status applies to an operation (at a path).
+type Applies = fn(&Operation, &str) -> bool;
+
 /// The statuses every operation of a kind can answer, with their codes.
-const SHARED: &[(&str, &str, fn(&Operation, &str) -> bool)] = &[
+const SHARED: &[(&str, &str, Applies)] = &[
     ("400", "`malformed_json`: the body is not JSON", |op, _| {
         op.request_body.is_some()
     }),

@@ -227,7 +227,12 @@ pub async fn list(
     };
     let page = st
         .views
-        .bookings_by_user(&caller.user_id, status, limit, q.cursor.as_deref())
+        .bookings_by_user(
+            &caller.user_id,
+            status,
+            limit,
+            q.cursor.as_deref().filter(|c| !c.is_empty()),
+        )
         .await
         .map_err(view_error)?;
     let mut items = Vec::with_capacity(page.items.len());
@@ -281,7 +286,7 @@ pub async fn vendor_list(
     if to <= from {
         return Err(ApiError::invalid("to", "must be after from"));
     }
-    let cursor = q.cursor.as_deref();
+    let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
     let page = match resource_id {
         Some(resource_id) => {
             st.resource(&resource_id)

@@ -25,6 +25,10 @@ use slotstream_schemas::ReplyPayload;
 
 /// Widest availability window, days.
 const MAX_RANGE_DAYS: i64 = 366;
+/// Longest billing unit, minutes (a year).
+const MAX_UNIT_MINUTES: u32 = 525_600;
+/// Longest refund window, hours (a year).
+const MAX_POLICY_HOURS: u32 = 8_760;
 /// Most busy intervals one availability answer lists.
 const MAX_BUSY: usize = 10_000;
 
@@ -66,6 +70,33 @@ pub async fn create(
         }
         None => (ids::fresh_command_id(), ids::new_resource_id()),
     };
+    // Bounds of the record formats (Avro `int`) and of sense: a year.
+    let mut errors = Vec::new();
+    if body.price.unit_minutes > MAX_UNIT_MINUTES {
+        errors.push(FieldError::new(
+            "price.unit_minutes",
+            format!("must be at most {MAX_UNIT_MINUTES} (a year)"),
+        ));
+    }
+    if let Some(p) = &body.cancellation_policy {
+        for (field, hours) in [
+            ("cancellation_policy.full_refund_hours", p.full_refund_hours),
+            (
+                "cancellation_policy.partial_refund_hours",
+                p.partial_refund_hours,
+            ),
+        ] {
+            if hours > MAX_POLICY_HOURS {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be at most {MAX_POLICY_HOURS} (a year)"),
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
     let timezone = body
         .timezone
         .unwrap_or_else(|| defaults::TIMEZONE.to_owned());
@@ -172,7 +203,7 @@ pub async fn list(
             vendor.as_ref(),
             q.kind.as_deref(),
             limit,
-            q.cursor.as_deref(),
+            q.cursor.as_deref().filter(|c| !c.is_empty()),
         )
         .await
         .map_err(view_error)?;
