@@ -3,7 +3,8 @@
 # workspace, with the real engines the tests need started first (Kafka, the
 # schema registry, Cassandra, Mailpit; stopped again by pid, whatever happens).
 # The end-to-end suite (tests/api) then runs a second time, unchanged, on the
-# distributed backend (SLOTSTREAM_TEST_BACKEND=kafka).
+# distributed backend (SLOTSTREAM_TEST_BACKEND=kafka), and Schemathesis checks
+# the running product against its OpenAPI description (scripts/schemathesis.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,4 +39,7 @@ bounded 25m cargo test --workspace --locked --no-fail-fast "$@" || status=$?
 # distributed-only tests already ran above (they always use the engines).
 SLOTSTREAM_TEST_BACKEND=kafka bounded 15m cargo test --locked -p slotstream --test api "$@" \
   -- --skip distributed:: || status=$?
+# The running product against its own OpenAPI description (Schemathesis, every
+# check, as a vendor and as a customer); ~3 minutes.
+bounded 10m scripts/schemathesis.sh || status=$?
 exit "$status"

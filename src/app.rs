@@ -44,6 +44,8 @@ impl App {
         clock: Arc<dyn Clock>,
         roles: &[Role],
     ) -> anyhow::Result<Self> {
+        let login = settings.login_policy()?;
+        let connections = settings.connection_limits()?;
         let listener = tokio::net::TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -55,13 +57,15 @@ impl App {
         }
         let platform = Platform::start_roles(&settings, clock.clone(), None, roles).await?;
         let backend = platform.backend();
-        let cfg = GatewayConfig::new(
+        let mut cfg = GatewayConfig::new(
             GatewayConfig::fresh_gateway_id(),
             settings.public_url(),
             platform.keys.webhook.clone(),
             platform.keys.jwt.clone(),
             platform.keys.otp.clone(),
         );
+        cfg.login = login;
+        cfg.connections = connections;
         let gateway = Gateway::start(
             cfg,
             backend.producer(),

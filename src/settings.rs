@@ -5,6 +5,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use slotstream_gateway::{ConnectionLimits, LoginPolicy};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -92,6 +93,23 @@ pub struct Settings {
     /// dir when unset. Every payment processor and gateway must share it.
     #[serde(skip_serializing)]
     pub webhook_secret: Option<SecretString>,
+    /// Gateway: longest a connection may take to send a request head.
+    pub http_header_timeout: String,
+    /// Gateway: a connection silent this long either way is closed.
+    pub http_idle_timeout: String,
+    /// Gateway: most connections one client address holds at once.
+    pub max_connections_per_client: usize,
+    /// Gateway: consecutive failed logins per account answered at once.
+    pub login_free_failures: u32,
+    /// Gateway: consecutive failed logins that lock an account (1 to 100).
+    pub login_lock_after: u32,
+    /// Gateway: how long a locked account stays locked.
+    pub login_lock_for: String,
+    /// Gateway: longest back-off between failed logins before the lock.
+    pub login_max_backoff: String,
+    /// Gateway: failed logins per client address, across accounts, answered
+    /// at once before it backs off.
+    pub login_client_free_failures: u32,
 }
 
 impl Default for Settings {
@@ -124,6 +142,14 @@ impl Default for Settings {
             scylla_local_dc: None,
             otp_secret: None,
             webhook_secret: None,
+            http_header_timeout: "10s".into(),
+            http_idle_timeout: "60s".into(),
+            max_connections_per_client: 1024,
+            login_free_failures: 10,
+            login_lock_after: 50,
+            login_lock_for: "15m".into(),
+            login_max_backoff: "60s".into(),
+            login_client_free_failures: 100,
         }
     }
 }
@@ -160,6 +186,8 @@ impl Settings {
         s.kafka_commit_interval()?;
         s.kafka_transaction_timeout()?;
         s.retention()?;
+        s.login_policy()?;
+        s.connection_limits()?;
         Ok(s)
     }
 
@@ -234,6 +262,42 @@ impl Settings {
         Ok(d)
     }
 
+    /// The gateway's failed-login back-off and lock-out.
+    pub fn login_policy(&self) -> Result<LoginPolicy, SettingsError> {
+        let p = LoginPolicy {
+            free_failures: self.login_free_failures,
+            lock_after: self.login_lock_after,
+            lock_for: positive("login_lock_for", &self.login_lock_for)?,
+            max_backoff: positive("login_max_backoff", &self.login_max_backoff)?,
+            client_free_failures: self.login_client_free_failures,
+        };
+        if !(1..=100).contains(&p.lock_after) {
+            return Err(SettingsError::Invalid(
+                "login_lock_after must be 1 to 100 (NIST SP 800-63B)".into(),
+            ));
+        }
+        if p.free_failures >= p.lock_after {
+            return Err(SettingsError::Invalid(
+                "login_free_failures must be below login_lock_after".into(),
+            ));
+        }
+        Ok(p)
+    }
+
+    /// The gateway's connection timeouts and per-client cap.
+    pub fn connection_limits(&self) -> Result<ConnectionLimits, SettingsError> {
+        if self.max_connections_per_client == 0 {
+            return Err(SettingsError::Invalid(
+                "max_connections_per_client must be at least 1".into(),
+            ));
+        }
+        Ok(ConnectionLimits {
+            header_read_timeout: positive("http_header_timeout", &self.http_header_timeout)?,
+            idle_timeout: positive("http_idle_timeout", &self.http_idle_timeout)?,
+            max_connections_per_client: self.max_connections_per_client,
+        })
+    }
+
     /// A distributed-mode setting that must be present.
     pub fn required(&self, name: &str, value: &Option<String>) -> Result<String, SettingsError> {
         value
@@ -253,6 +317,16 @@ impl Settings {
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.listen))
     }
+}
+
+/// A positive duration setting.
+fn positive(name: &str, raw: &str) -> Result<Duration, SettingsError> {
+    let d = humantime::parse_duration(raw)
+        .map_err(|e| SettingsError::Invalid(format!("{name} {raw:?}: {e}")))?;
+    if d.is_zero() {
+        return Err(SettingsError::Invalid(format!("{name} must be positive")));
+    }
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -279,6 +353,23 @@ mod tests {
             let s = Settings::load(Some(std::path::Path::new("s.toml"))).unwrap();
             assert_eq!(s.hold_ttl().unwrap(), Duration::from_secs(3));
             assert_eq!(s.listen, "127.0.0.1:9100");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn gateway_limits_default_to_the_documented_values_and_are_checked() {
+        let s = Settings::default();
+        assert_eq!(s.login_policy().unwrap(), LoginPolicy::default());
+        assert_eq!(s.connection_limits().unwrap(), ConnectionLimits::default());
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SLOTSTREAM_LOGIN_LOCK_AFTER", "101");
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.to_string().contains("login_lock_after"), "{err}");
+            jail.set_env("SLOTSTREAM_LOGIN_LOCK_AFTER", "20");
+            jail.set_env("SLOTSTREAM_HTTP_IDLE_TIMEOUT", "0s");
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.to_string().contains("http_idle_timeout"), "{err}");
             Ok(())
         });
     }

@@ -1,6 +1,8 @@
 //! The gateway's configuration: passed in by the composition root, never read
 //! from globals.
 
+use crate::lockout::LoginPolicy;
+use crate::serve::ConnectionLimits;
 use secrecy::SecretString;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -35,15 +37,15 @@ impl RateQuota {
 /// |---|---|---|
 /// | `writes_per_user` | authenticated user | 100/s, burst 200: `POST` bookings, cancel, payment completion, resources |
 /// | `auth_per_ip` | client IP address | 100/s, burst 500: every `/v1/auth/*` call |
-/// | `login_per_email` | normalized email | 5/s, burst 20: `POST /v1/auth/login` (password guessing on one account) |
+///
+/// Password guessing is bounded by the failed-login back-off and lock-out
+/// ([`crate::lockout::LoginPolicy`]), not by a rate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimits {
     /// Writes per authenticated user.
     pub writes_per_user: RateQuota,
     /// Auth calls per client IP.
     pub auth_per_ip: RateQuota,
-    /// Login attempts per account.
-    pub login_per_email: RateQuota,
 }
 
 impl Default for RateLimits {
@@ -51,7 +53,6 @@ impl Default for RateLimits {
         Self {
             writes_per_user: RateQuota::new(100, 200),
             auth_per_ip: RateQuota::new(100, 500),
-            login_per_email: RateQuota::new(5, 20),
         }
     }
 }
@@ -81,6 +82,10 @@ pub struct GatewayConfig {
     pub argon2_concurrency: usize,
     /// Rate limits.
     pub rate: RateLimits,
+    /// Failed-login back-off and lock-out.
+    pub login: LoginPolicy,
+    /// Connection limits of [`crate::Gateway::serve`].
+    pub connections: ConnectionLimits,
     /// Whole-request deadline, answered 503 `timeout` (default 30 s; keep it
     /// above `wait_budget`).
     pub request_timeout: Duration,
@@ -111,6 +116,8 @@ impl GatewayConfig {
             jwt_ttl: Duration::from_secs(15 * 60),
             argon2_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
             rate: RateLimits::default(),
+            login: LoginPolicy::default(),
+            connections: ConnectionLimits::default(),
             request_timeout: Duration::from_secs(30),
             body_limit: 64 * 1024,
             recent_capacity: 100_000,

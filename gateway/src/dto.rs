@@ -4,6 +4,59 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+/// Integers as JSON (and JSON Schema) count them: `60` and `60.0` alike, a
+/// number without a fraction; anything else is refused in the API's words.
+pub mod integral {
+    use serde::de::{Deserialize, Deserializer, Error};
+
+    /// An integer type and how the API describes its range.
+    pub trait Bounded: TryFrom<i64> + TryFrom<u64> {
+        /// `must be ...` for a value that is not one.
+        const MUST: &'static str;
+    }
+    impl Bounded for u8 {
+        const MUST: &'static str = "must be an integer from 0 to 255";
+    }
+    impl Bounded for u32 {
+        const MUST: &'static str = "must be an integer from 0 to 4294967295";
+    }
+    impl Bounded for i64 {
+        const MUST: &'static str = "must be an integer";
+    }
+
+    fn of<T: Bounded, E: Error>(n: &serde_json::Number) -> Result<T, E> {
+        let refused = || E::custom(T::MUST);
+        if let Some(u) = n.as_u64() {
+            return T::try_from(u).map_err(|_| refused());
+        }
+        if let Some(i) = n.as_i64() {
+            return T::try_from(i).map_err(|_| refused());
+        }
+        match n.as_f64() {
+            // Exactly representable and whole: 60.0 is the integer 60.
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 =>
+            {
+                #[allow(clippy::cast_possible_truncation)]
+                T::try_from(f as i64).map_err(|_| refused())
+            }
+            _ => Err(refused()),
+        }
+    }
+
+    /// A required integer field.
+    pub fn de<'de, D: Deserializer<'de>, T: Bounded>(d: D) -> Result<T, D::Error> {
+        let n = serde_json::Number::deserialize(d).map_err(|_| D::Error::custom(T::MUST))?;
+        of(&n)
+    }
+
+    /// An optional integer field (`null` or absent: `None`).
+    pub fn opt<'de, D: Deserializer<'de>, T: Bounded>(d: D) -> Result<Option<T>, D::Error> {
+        let n =
+            Option::<serde_json::Number>::deserialize(d).map_err(|_| D::Error::custom(T::MUST))?;
+        n.as_ref().map(of).transpose()
+    }
+}
+
 /// Money in integer minor units.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -30,12 +83,23 @@ pub enum RoleDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// Email address (case-insensitive).
-    #[schema(example = "ada@example.com")]
+    /// Email address (case-insensitive; at most 254 characters).
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
-    /// At least 10 characters.
+    /// 10 to 1024 characters.
+    #[schema(
+        example = "correct horse battery staple",
+        min_length = 10,
+        max_length = 1024
+    )]
     pub password: String,
-    /// Display name, 1 to 200 characters.
+    /// Display name, 1 to 200 characters, not blank.
+    #[schema(
+        example = "Ada Lovelace",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S"
+    )]
     pub name: String,
     /// `customer` or `vendor`.
     pub role: RoleDto,
@@ -58,9 +122,10 @@ pub struct RegisterResponse {
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     /// The registered email.
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
     /// The six digits from the email.
-    #[schema(example = "042917")]
+    #[schema(example = "042917", pattern = r"^\s*[0-9]{6}\s*$")]
     pub code: String,
 }
 
@@ -79,6 +144,7 @@ pub struct VerifyResponse {
 #[serde(deny_unknown_fields)]
 pub struct ResendRequest {
     /// The registered email.
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
 }
 
@@ -96,8 +162,10 @@ pub struct ResendResponse {
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The registered email.
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
     /// The password.
+    #[schema(example = "correct horse battery staple")]
     pub password: String,
 }
 
@@ -117,13 +185,15 @@ pub struct TokenResponse {
 #[serde(deny_unknown_fields)]
 pub struct PriceDto {
     /// Minor units per unit.
-    #[schema(example = 2500)]
+    #[schema(example = 2500, minimum = 0)]
+    #[serde(deserialize_with = "integral::de")]
     pub amount: i64,
     /// ISO 4217 code, upper case.
-    #[schema(example = "EUR")]
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
     pub currency: String,
-    /// Length of one billing unit in minutes.
-    #[schema(example = 60)]
+    /// Length of one billing unit in minutes (an integer, at most a year).
+    #[schema(example = 60, minimum = 1, maximum = 525600)]
+    #[serde(deserialize_with = "integral::de")]
     pub unit_minutes: u32,
 }
 
@@ -131,14 +201,19 @@ pub struct PriceDto {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDto {
-    /// Cancelled at least this many hours before start: full refund.
-    #[schema(example = 24)]
+    /// Cancelled at least this many hours before start: full refund (at most
+    /// a year, 8760).
+    #[schema(example = 24, minimum = 0, maximum = 8760)]
+    #[serde(deserialize_with = "integral::de")]
     pub full_refund_hours: u32,
-    /// Cancelled at least this many hours before start: `partial_refund_percent`.
-    #[schema(example = 2)]
+    /// Cancelled at least this many hours before start: `partial_refund_percent`
+    /// (at most `full_refund_hours`).
+    #[schema(example = 2, minimum = 0, maximum = 8760)]
+    #[serde(deserialize_with = "integral::de")]
     pub partial_refund_hours: u32,
     /// Percent refunded in the partial window (0 to 100).
-    #[schema(example = 50)]
+    #[schema(example = 50, minimum = 0, maximum = 100)]
+    #[serde(deserialize_with = "integral::de")]
     pub partial_refund_percent: u8,
 }
 
@@ -146,19 +221,34 @@ pub struct PolicyDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateResourceRequest {
-    /// Display name, 1 to 200 characters.
+    /// Display name, 1 to 200 characters, not blank.
+    #[schema(example = "Court 1", min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
-    /// Free-form kind (`room`, `court`, ...), 1 to 100 characters.
+    /// Free-form kind (`room`, `court`, ...), 1 to 100 characters, not blank.
+    #[schema(example = "court", min_length = 1, max_length = 100, pattern = r"\S")]
     pub kind: String,
     /// List price.
     pub price: PriceDto,
     /// IANA time zone, for display (default `UTC`).
+    #[schema(
+        example = "Europe/Paris",
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9_+/-]+$"
+    )]
     pub timezone: Option<String>,
     /// Starts and ends align to this many minutes (default 15).
+    #[schema(example = 15, minimum = 1, maximum = 1440)]
+    #[serde(default, deserialize_with = "integral::opt")]
     pub slot_minutes: Option<u32>,
-    /// Shortest booking in minutes (default 15).
+    /// Shortest booking in minutes: a multiple of `slot_minutes` (default 15).
+    #[schema(example = 15, minimum = 1, maximum = 525600)]
+    #[serde(default, deserialize_with = "integral::opt")]
     pub min_minutes: Option<u32>,
-    /// Longest booking in minutes (default 43200 = 30 days).
+    /// Longest booking in minutes: a multiple of `slot_minutes`, at least
+    /// `min_minutes` (default 43200 = 30 days, at most 525600 = a year).
+    #[schema(example = 43200, minimum = 1, maximum = 525600)]
+    #[serde(default, deserialize_with = "integral::opt")]
     pub max_minutes: Option<u32>,
     /// Default `{24, 2, 50}`.
     pub cancellation_policy: Option<PolicyDto>,
@@ -229,8 +319,10 @@ pub struct IntervalDto {
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     /// Inclusive start (RFC 3339).
+    #[param(required = true, value_type = String, format = DateTime, example = "2030-01-31T00:00:00Z")]
     pub from: Option<String>,
-    /// Exclusive end (RFC 3339); at most 366 days after `from`.
+    /// Exclusive end (RFC 3339): after `from`, at most 366 days after it.
+    #[param(required = true, value_type = String, format = DateTime, example = "2030-02-01T00:00:00Z")]
     pub to: Option<String>,
 }
 
@@ -252,12 +344,19 @@ pub struct AvailabilityDto {
 #[serde(deny_unknown_fields)]
 pub struct CreateBookingRequest {
     /// The resource to book.
+    #[schema(
+        example = "res_0123456789abcdef",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S"
+    )]
     pub resource_id: String,
-    /// Inclusive start (RFC 3339), aligned to the resource's slots.
-    #[schema(example = "2030-01-31T09:00:00Z")]
+    /// Inclusive start (RFC 3339, at most millisecond precision), aligned to
+    /// the resource's slots, not in the past.
+    #[schema(example = "2030-01-31T09:00:00Z", format = DateTime)]
     pub start: String,
-    /// Exclusive end (RFC 3339), aligned to the resource's slots.
-    #[schema(example = "2030-01-31T10:00:00Z")]
+    /// Exclusive end (RFC 3339), aligned to the resource's slots, after `start`.
+    #[schema(example = "2030-01-31T10:00:00Z", format = DateTime)]
     pub end: String,
 }
 
@@ -325,6 +424,10 @@ pub struct BookingPage {
 #[into_params(parameter_in = Query)]
 pub struct BookingQuery {
     /// Only bookings in this status.
+    #[param(
+        pattern = "^(pending|confirmed|failed|expired|cancelled)?$",
+        example = "confirmed"
+    )]
     pub status: Option<String>,
     /// Page size, 1 to 100 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
@@ -339,9 +442,11 @@ pub struct BookingQuery {
 pub struct VendorBookingQuery {
     /// Only this one of the caller's resources (default: all of them).
     pub resource_id: Option<String>,
-    /// Bookings overlapping `[from, to)`; default: all time.
+    /// Bookings overlapping `[from, to)` (RFC 3339); default: all time.
+    #[param(value_type = Option<String>, format = DateTime)]
     pub from: Option<String>,
-    /// See `from`.
+    /// See `from`; after it.
+    #[param(value_type = Option<String>, format = DateTime)]
     pub to: Option<String>,
     /// Page size, 1 to 100 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
@@ -393,6 +498,36 @@ pub struct PaymentDto {
     pub refunded_amount: MoneyDto,
     /// Where the customer pays.
     pub checkout_url: String,
+}
+
+/// What a provider event says happened, for `POST /v1/webhooks/payments`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WebhookDataDto {
+    /// The payment.
+    pub payment_id: String,
+    /// Its booking's resource.
+    pub resource_id: String,
+    /// Why a payment failed (empty on success).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A provider event, as signed and sent by the payment provider.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WebhookEventDto {
+    /// The provider's event id (redeliveries repeat it).
+    #[schema(example = "evt_pay_0123_succeeded")]
+    pub id: String,
+    /// `payment_intent.succeeded` or `payment_intent.payment_failed`; other
+    /// types are acknowledged and ignored.
+    #[serde(rename = "type")]
+    #[schema(example = "payment_intent.succeeded")]
+    pub kind: String,
+    /// What it concerns.
+    pub data: WebhookDataDto,
+    /// When it happened, Unix seconds.
+    #[schema(example = 1_900_000_000)]
+    pub created: i64,
 }
 
 /// Acknowledgement of a webhook delivery.

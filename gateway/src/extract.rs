@@ -52,11 +52,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let text = inner.to_string();
         // serde names unknown/missing fields in the message, not the path.
-        let named = ["unknown field `", "missing field `"].iter().find_map(|p| {
-            text.split_once(p)
-                .and_then(|(_, rest)| rest.split_once('`'))
-                .map(|(f, _)| f)
-        });
+        let named = named_field(&text);
         let field = match (path.as_str(), named) {
             (".", Some(f)) => f.to_owned(),
             (".", None) => "body".to_owned(),
@@ -64,9 +60,98 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             (p, Some(f)) => format!("{p}.{f}"),
             (p, None) => p.to_owned(),
         };
-        let message = text.split(" at line ").next().unwrap_or(&text).to_owned();
-        ApiError::validation(vec![FieldError::new(field, message)])
+        ApiError::validation(vec![FieldError::new(field, in_our_words(&text))])
     })
+}
+
+/// Query parameters of type `T`; a repeated, unknown or mistyped parameter
+/// is 422 `validation_failed` naming it, like a body field.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(query)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let text = e.to_string();
+                let field = named_field(&text).unwrap_or("query").to_owned();
+                let message = if text.starts_with("duplicate field") {
+                    "must be given at most once".to_owned()
+                } else {
+                    in_our_words(&text)
+                };
+                ApiError::validation(vec![FieldError::new(field, message)])
+            })
+    }
+}
+
+/// The field a serde message names (`unknown field `x``, `duplicate field `x``).
+fn named_field(text: &str) -> Option<&str> {
+    ["unknown field `", "missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|p| {
+            text.split_once(p)
+                .and_then(|(_, rest)| rest.split_once('`'))
+                .map(|(f, _)| f)
+        })
+}
+
+/// What a type name in a serde message means to a client.
+fn expected_in_words(expected: &str) -> String {
+    let e = expected.trim();
+    let integer = |bits: &str, signed: bool| match (bits, signed) {
+        ("8", false) => "an integer from 0 to 255".to_owned(),
+        ("16", false) => "an integer from 0 to 65535".to_owned(),
+        ("32", false) => "an integer from 0 to 4294967295".to_owned(),
+        (_, false) => "a non-negative integer".to_owned(),
+        (_, true) => "an integer".to_owned(),
+    };
+    match e {
+        "a string" | "a borrowed string" => "a string".to_owned(),
+        "a boolean" => "true or false".to_owned(),
+        _ if e.starts_with('u') && e[1..].bytes().all(|b| b.is_ascii_digit()) && e.len() > 1 => {
+            integer(&e[1..], false)
+        }
+        _ if e.starts_with('i') && e[1..].bytes().all(|b| b.is_ascii_digit()) && e.len() > 1 => {
+            integer(&e[1..], true)
+        }
+        _ if e.starts_with("struct ") || e.starts_with("a map") => "a JSON object".to_owned(),
+        _ if e.starts_with("a sequence") => "an array".to_owned(),
+        _ => e.trim_matches('`').to_owned(),
+    }
+}
+
+/// A serde message about a value, rewritten in the API's words: `must be an
+/// integer from 0 to 4294967295` rather than `invalid type: floating point
+/// `60.0`, expected u32`.
+fn in_our_words(text: &str) -> String {
+    let text = text.split(" at line ").next().unwrap_or(text);
+    if let Some((_, rest)) = text.split_once("unknown variant `") {
+        let options = rest
+            .split_once("expected ")
+            .map(|(_, o)| o.replace('`', "").replace("one of ", ""))
+            .unwrap_or_default();
+        return format!("must be one of {options}");
+    }
+    if text.starts_with("unknown field") {
+        return "is not a field of this request; remove it".to_owned();
+    }
+    if text.starts_with("missing field") {
+        return "is required".to_owned();
+    }
+    if let Some((_, expected)) = text.split_once(", expected ")
+        && (text.starts_with("invalid type") || text.starts_with("invalid value"))
+    {
+        return format!("must be {}", expected_in_words(expected));
+    }
+    if text.starts_with("invalid length") {
+        return "has the wrong number of elements".to_owned();
+    }
+    text.to_owned()
 }
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
@@ -113,7 +198,8 @@ pub struct IdempotencyKey(pub String);
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 impl IdempotencyKey {
-    /// The key of `headers`: `Ok(None)` when absent, 422 when malformed.
+    /// The key of `headers`: `Ok(None)` when absent, 422 when malformed
+    /// (empty included).
     pub fn optional(headers: &axum::http::HeaderMap) -> Result<Option<Self>, ApiError> {
         let Some(v) = headers.get(IDEMPOTENCY_KEY) else {
             return Ok(None);
@@ -125,10 +211,7 @@ impl IdempotencyKey {
             )
         };
         let s = v.to_str().map_err(|_| invalid())?;
-        if s.is_empty() {
-            return Ok(None);
-        }
-        if s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
             return Err(invalid());
         }
         Ok(Some(Self(s.to_owned())))
@@ -139,12 +222,34 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        Self::optional(&parts.headers)?.ok_or_else(|| {
+        // Where the key is required, an empty one is as good as none.
+        let empty = parts
+            .headers
+            .get(IDEMPOTENCY_KEY)
+            .is_some_and(|v| v.is_empty());
+        let key = if empty {
+            None
+        } else {
+            Self::optional(&parts.headers)?
+        };
+        key.ok_or_else(|| {
             ApiError::bad_request(
                 "idempotency_key_missing",
                 "this endpoint requires an `Idempotency-Key` header (1 to 255 characters, e.g. a UUID) so retries are safe",
             )
         })
+    }
+}
+
+/// The client's address, as an extractor (see [`client_ip`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_ip(&parts.extensions)))
     }
 }
 
@@ -203,6 +308,26 @@ mod tests {
                 ("validation_failed", "body")
             );
         }
+    }
+
+    #[test]
+    fn type_errors_are_said_in_the_apis_words_not_the_parsers() {
+        let e = parse_json::<Body>(br#"{"start":"x","nested":{"n":60.5}}"#).unwrap_err();
+        assert_eq!(e.errors[0].field, "nested.n");
+        assert_eq!(
+            e.errors[0].message,
+            "must be an integer from 0 to 4294967295"
+        );
+        let e = parse_json::<Body>(br#"{"start":1}"#).unwrap_err();
+        assert_eq!(e.errors[0].message, "must be a string");
+        let e = parse_json::<Body>(br#"{"start":"x","nested":3}"#).unwrap_err();
+        assert_eq!(e.errors[0].message, "must be a JSON object");
+        let e = parse_json::<Body>(br#"{"start":"x","extra":1}"#).unwrap_err();
+        assert_eq!(
+            e.errors[0].message,
+            "is not a field of this request; remove it"
+        );
+        assert!(!e.detail.contains("expected"), "{}", e.detail);
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod error;
 pub mod extract;
 pub mod ids;
 pub mod limits;
+pub mod lockout;
 pub mod metrics;
 pub mod openapi;
 pub mod passwords;
@@ -37,13 +38,17 @@ pub mod render;
 pub mod replies;
 pub mod rfc3339;
 pub mod routes;
+pub mod serve;
 pub mod state;
 pub mod tokens;
 
 pub use config::{GatewayConfig, RateLimits, RateQuota};
 pub use error::ApiError;
+pub use lockout::LoginPolicy;
+pub use serve::ConnectionLimits;
 
 use crate::limits::Limiters;
+use crate::lockout::Lockout;
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
 use crate::recent::Recent;
@@ -54,7 +59,6 @@ use slotstream_runtime::partitioner::partition_for;
 use slotstream_runtime::{Clock, LogError, LogReader, Producer, TopicPartition, ViewStore, topics};
 use slotstream_schemas::Codec;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -93,6 +97,20 @@ fn check(cfg: &GatewayConfig) -> Result<(), GatewayError> {
     if cfg.request_timeout <= cfg.wait_budget {
         return bad("request_timeout must be longer than wait_budget");
     }
+    let login = &cfg.login;
+    if login.lock_after == 0 || login.lock_after > 100 {
+        return bad("login.lock_after must be 1 to 100 (NIST SP 800-63B)");
+    }
+    if login.free_failures >= login.lock_after {
+        return bad("login.free_failures must be below login.lock_after");
+    }
+    let conns = &cfg.connections;
+    if conns.max_connections_per_client == 0
+        || conns.header_read_timeout.is_zero()
+        || conns.idle_timeout.is_zero()
+    {
+        return bad("connection limits and timeouts must be positive");
+    }
     if cfg.jwt_ttl.as_secs() == 0 {
         return bad("jwt_ttl must be at least one second");
     }
@@ -124,6 +142,7 @@ impl Gateway {
         let inner = Arc::new(Inner {
             tokens: Tokens::new(&cfg.jwt_secret, cfg.jwt_ttl),
             limits: Limiters::new(&cfg.rate),
+            lockout: Lockout::new(cfg.login),
             recent: RecentWrites {
                 bookings: Recent::new(cap, ttl),
                 payments: Recent::new(cap, ttl),
@@ -173,19 +192,16 @@ impl Gateway {
     }
 
     /// Serves the API on `listener` until `shutdown` resolves, then stops
-    /// accepting connections and drains the requests in flight.
+    /// accepting connections and drains the requests in flight; with the
+    /// configured header-read and idle timeouts and per-client connection cap
+    /// ([`serve::serve`]).
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = self.router();
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        let limits = self.state.cfg.connections;
+        serve::serve(listener, self.router(), limits, shutdown).await
     }
 }
 
@@ -199,6 +215,7 @@ async fn housekeep(state: Weak<Inner>) {
         let Some(st) = state.upgrade() else { return };
         let now = st.clock.now();
         st.limits.housekeep();
+        st.lockout.housekeep(now);
         st.recent.bookings.purge(now);
         st.recent.payments.purge(now);
         st.recent.resources.purge(now);

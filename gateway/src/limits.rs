@@ -1,5 +1,5 @@
 //! Keyed rate limits (GCRA token buckets from `governor`): per user on writes,
-//! per client IP on `/v1/auth/*`, per account on login. Buckets of idle keys
+//! per client IP on `/v1/auth/*` (failed logins: `crate::lockout`). Buckets of idle keys
 //! are dropped by the housekeeping task, so memory follows active clients.
 
 use crate::config::{RateLimits, RateQuota};
@@ -18,7 +18,6 @@ fn limiter<K: Hash + Eq + Clone>(q: RateQuota) -> DefaultKeyedRateLimiter<K> {
 pub struct Limiters {
     writes: DefaultKeyedRateLimiter<String>,
     auth: DefaultKeyedRateLimiter<IpAddr>,
-    login: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
 }
 
@@ -44,7 +43,6 @@ impl Limiters {
         Self {
             writes: limiter(rate.writes_per_user),
             auth: limiter(rate.auth_per_ip),
-            login: limiter(rate.login_per_email),
             clock: DefaultClock::default(),
         }
     }
@@ -69,24 +67,12 @@ impl Limiters {
         )
     }
 
-    /// One login attempt on `email`.
-    pub fn login(&self, email: &str) -> Result<(), ApiError> {
-        check(
-            &self.login,
-            &self.clock,
-            &email.to_owned(),
-            "login attempts for this account",
-        )
-    }
-
     /// Forgets buckets that are full again (idle keys).
     pub fn housekeep(&self) {
         self.writes.retain_recent();
         self.auth.retain_recent();
-        self.login.retain_recent();
         self.writes.shrink_to_fit();
         self.auth.shrink_to_fit();
-        self.login.shrink_to_fit();
     }
 }
 
@@ -112,19 +98,15 @@ mod tests {
     }
 
     #[test]
-    fn auth_and_login_limits_are_keyed_by_ip_and_account() {
+    fn auth_limits_are_keyed_by_ip() {
         let l = Limiters::new(&RateLimits {
             auth_per_ip: RateQuota::new(1, 1),
-            login_per_email: RateQuota::new(1, 1),
             ..RateLimits::default()
         });
         let ip: IpAddr = [127, 0, 0, 1].into();
         assert!(l.auth(ip).is_ok());
         assert!(l.auth(ip).is_err());
         assert!(l.auth([10, 0, 0, 1].into()).is_ok());
-        assert!(l.login("a@x.io").is_ok());
-        assert!(l.login("a@x.io").is_err());
-        assert!(l.login("b@x.io").is_ok());
         l.housekeep();
     }
 }

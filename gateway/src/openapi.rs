@@ -1,9 +1,13 @@
 //! The OpenAPI document, generated from the handlers' and DTOs' annotations.
 
 use crate::dto::*;
+use crate::error::PROBLEM_JSON;
 use crate::error::{FieldError, Problem};
 use crate::routes::{auth, bookings, ops, payments, resources};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::Response;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Content, HeaderBuilder, ObjectBuilder, Ref, RefOr, Type};
 use utoipa::{Modify, OpenApi};
 
 /// Adds the bearer scheme the secured operations name.
@@ -16,6 +20,107 @@ impl Modify for Bearer {
         let mut http = Http::new(HttpAuthScheme::Bearer);
         http.bearer_format = Some("JWT".to_owned());
         components.add_security_scheme("bearer", SecurityScheme::Http(http));
+    }
+}
+
+/// Makes the error answers of every operation say what the server sends: the
+/// `application/problem+json` media type (RFC 9457) with the `Problem` schema,
+/// `Retry-After` on 429, and the statuses the shared machinery can answer any
+/// operation with, whether or not its handler names them: a JSON body can be
+/// malformed (400 `malformed_json`), too large (413), of another media type
+/// (415) or invalid (422); a bearer token can be missing (401); any `/v1`
+/// call can meet an outage or the request deadline (503).
+#[derive(Debug)]
+struct Problems;
+
+/// Whether a shared status applies to an operation (at a path).
+type Applies = fn(&Operation, &str) -> bool;
+
+/// The statuses every operation of a kind can answer, with their codes.
+const SHARED: &[(&str, &str, Applies)] = &[
+    ("400", "`malformed_json`: the body is not JSON", |op, _| {
+        op.request_body.is_some()
+    }),
+    (
+        "401",
+        "`unauthorized`: a valid bearer token is required",
+        |op, _| op.security.is_some(),
+    ),
+    ("413", "`payload_too_large`", |op, _| {
+        op.request_body.is_some()
+    }),
+    (
+        "415",
+        "`unsupported_media_type`: send `Content-Type: application/json`",
+        |op, _| op.request_body.is_some(),
+    ),
+    ("422", "`validation_failed`", |op, _| {
+        op.request_body.is_some()
+            || op
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| !matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Path))
+    }),
+    (
+        "503",
+        "`unavailable` or `timeout`: retry (see Retry-After)",
+        |_, path| path.starts_with("/v1/"),
+    ),
+];
+
+fn problem(op: &mut Operation, status: &str) {
+    let Some(RefOr::T(res)) = op.responses.responses.get_mut(status) else {
+        return;
+    };
+    let schema = RefOr::Ref(Ref::from_schema_name("Problem"));
+    res.content.clear();
+    res.content
+        .insert(PROBLEM_JSON.to_owned(), Content::new(Some(schema)));
+    if status == "429" || status == "503" {
+        let secs = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1));
+        res.headers.insert(
+            "Retry-After".to_owned(),
+            HeaderBuilder::new()
+                .schema(secs)
+                .description(Some("Seconds to wait before retrying"))
+                .build(),
+        );
+    }
+}
+
+impl Modify for Problems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in &mut openapi.paths.paths {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                for (status, what, applies) in SHARED {
+                    if applies(op, path) && !op.responses.responses.contains_key(*status) {
+                        op.responses
+                            .responses
+                            .insert((*status).to_owned(), RefOr::T(Response::new(*what)));
+                    }
+                }
+                let errors: Vec<String> = op
+                    .responses
+                    .responses
+                    .keys()
+                    .filter(|s| s.starts_with('4') || s.starts_with('5'))
+                    .cloned()
+                    .collect();
+                for status in errors {
+                    problem(op, &status);
+                }
+            }
+        }
     }
 }
 
@@ -36,15 +141,16 @@ impl Modify for Bearer {
         resources::create, resources::get_one, resources::list, resources::availability,
         bookings::create, bookings::get_one, bookings::list, bookings::cancel, bookings::vendor_list,
         payments::get_one, payments::complete, payments::webhook, payments::checkout_page,
-        ops::healthz, ops::metrics, ops::openapi, ops::docs,
+        ops::healthz, ops::metrics, ops::openapi, ops::docs, ops::docs_script, ops::docs_style,
     ),
     components(schemas(
         Problem, FieldError, MoneyDto, RoleDto, RegisterRequest, RegisterResponse, VerifyRequest, VerifyResponse,
         ResendRequest, ResendResponse, LoginRequest, TokenResponse, PriceDto, PolicyDto, CreateResourceRequest,
         ResourceDto, ResourcePage, IntervalDto, AvailabilityDto, CreateBookingRequest, BookingPaymentDto, RefundDto,
         BookingDto, BookingPage, ProcessingDto, OutcomeDto, CompletePaymentRequest, PaymentDto, WebhookAck, Health,
+        WebhookEventDto, WebhookDataDto,
     )),
-    modifiers(&Bearer),
+    modifiers(&Bearer, &Problems),
     tags(
         (name = "auth", description = "Registration, email verification, login"),
         (name = "resources", description = "Bookable resources and their busy time"),

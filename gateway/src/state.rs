@@ -66,6 +66,8 @@ pub struct Inner {
     pub recent: RecentWrites,
     /// Rate limiters.
     pub limits: Limiters,
+    /// Failed-login back-off and lock-out.
+    pub lockout: crate::lockout::Lockout,
     /// Access tokens.
     pub tokens: Tokens,
     /// Password hashing.

@@ -1,6 +1,9 @@
 //! Access tokens: HS256 JWTs, the algorithm pinned so `alg: none` and
-//! algorithm-confusion tokens are refused; expiry checked against the
-//! gateway's clock (not the OS clock) so it behaves under a test clock too.
+//! algorithm-confusion tokens are refused; `exp`, `nbf` and `iat` checked
+//! against the gateway's clock (not the OS clock) so it behaves under a test
+//! clock too. A token that is not valid yet (`nbf`) or claims to be issued in
+//! the future (`iat`) beyond a small clock-skew allowance is refused: no
+//! genuine issuer makes one, so it is forged or minted by a broken clock.
 
 use crate::error::ApiError;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -16,6 +19,9 @@ pub const ISSUER: &str = "slotstream";
 pub const AUDIENCE: &str = "slotstream-api";
 /// Clock skew tolerated on `exp`, seconds.
 const LEEWAY_SECS: i64 = 5;
+/// Clock skew tolerated on `nbf` and `iat` (gateways' clocks differ a little),
+/// seconds.
+pub const FUTURE_LEEWAY_SECS: i64 = 30;
 
 /// The claims of an access token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,8 +36,11 @@ pub struct Claims {
     pub iss: String,
     /// Always [`AUDIENCE`].
     pub aud: String,
-    /// Issued at, Unix seconds.
+    /// Issued at, Unix seconds; never later than now.
     pub iat: i64,
+    /// Not valid before, Unix seconds (optional; we never set it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     /// Expires at, Unix seconds.
     pub exp: i64,
 }
@@ -79,7 +88,7 @@ impl Tokens {
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         // Checked below against the injected clock instead.
         validation.validate_exp = false;
         validation.validate_nbf = false;
@@ -112,6 +121,7 @@ impl Tokens {
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
             iat,
+            nbf: None,
             exp: iat.saturating_add(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
@@ -123,7 +133,12 @@ impl Tokens {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| ApiError::unauthorized())?;
         let c = data.claims;
-        if c.exp.saturating_add(LEEWAY_SECS) <= now.div_euclid(1000) {
+        let secs = now.div_euclid(1000);
+        let from_the_future = |t: i64| t > secs.saturating_add(FUTURE_LEEWAY_SECS);
+        if c.exp.saturating_add(LEEWAY_SECS) <= secs
+            || from_the_future(c.iat)
+            || c.nbf.is_some_and(from_the_future)
+        {
             return Err(ApiError::unauthorized());
         }
         let role = match c.role.as_str() {
@@ -236,6 +251,7 @@ mod tests {
             iss: "someone-else".into(),
             aud: AUDIENCE.into(),
             iat: NOW / 1000,
+            nbf: None,
             exp: NOW / 1000 + 60,
         };
         let wrong_iss =
@@ -247,6 +263,43 @@ mod tests {
         claims.role = "admin".into();
         let bad_role = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap();
         assert!(tokens().verify(&bad_role, NOW).is_err());
+    }
+
+    #[test]
+    fn a_token_not_yet_valid_or_issued_in_the_future_is_refused_beyond_the_leeway() {
+        let key = EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef");
+        let at = |iat: i64, nbf: Option<i64>| {
+            let claims = Claims {
+                sub: "usr_1".into(),
+                role: "customer".into(),
+                email: "c@x.io".into(),
+                iss: ISSUER.into(),
+                aud: AUDIENCE.into(),
+                iat,
+                nbf,
+                exp: NOW / 1000 + 3_600,
+            };
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
+        };
+        let now = NOW / 1000;
+        let skew = FUTURE_LEEWAY_SECS;
+        assert!(tokens().verify(&at(now + skew, None), NOW).is_ok());
+        assert!(tokens().verify(&at(now, Some(now + skew)), NOW).is_ok());
+        assert!(tokens().verify(&at(now + skew + 1, None), NOW).is_err());
+        assert!(tokens().verify(&at(now + 86_400, None), NOW).is_err());
+        assert!(
+            tokens()
+                .verify(&at(now, Some(now + skew + 1)), NOW)
+                .is_err()
+        );
+        let no_iat = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({"sub": "usr_1", "role": "customer", "email": "c@x.io",
+                "iss": ISSUER, "aud": AUDIENCE, "exp": now + 60}),
+            &key,
+        )
+        .unwrap();
+        assert!(tokens().verify(&no_iat, NOW).is_err(), "iat is required");
     }
 
     #[test]

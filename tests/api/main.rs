@@ -15,6 +15,7 @@ mod concurrency;
 mod distributed;
 mod docs;
 mod errors;
+mod hardening;
 mod idempotency;
 mod payments;
 mod resources;

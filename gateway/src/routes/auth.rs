@@ -5,11 +5,11 @@
 use super::{json, processing, unexpected};
 use crate::dto::*;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ClientIp};
 use crate::ids;
 use crate::state::{Answer, AppState};
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use slotstream_domain::identity::*;
 use slotstream_processors::otp;
@@ -56,6 +56,11 @@ fn identity_reply(command: &str, p: &ReplyPayload) -> Result<IdentityEvent, ApiE
 }
 
 /// Create an account; a 6-digit verification code is emailed.
+///
+/// Registering an address that awaits verification again changes nothing
+/// about its account (the first password, name and role stand; the live code
+/// keeps its tries) and answers the same 202: a new code is emailed, as by
+/// `POST /v1/auth/resend`, unless one went out within the last 60 seconds.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 202, description = "Registered; verify with the emailed code", body = RegisterResponse),
@@ -131,6 +136,19 @@ pub async fn register(
                     st.now(),
                 );
                 e.user_id
+            }
+            // The address awaits verification already: its account is left as
+            // it is (a code was sent again unless one went out within the
+            // resend interval), and the answer is the same 202 as a first
+            // registration, so it neither replaces credentials nor reveals
+            // that the address was registered.
+            IdentityEvent::UserOTPGenerated(e) => {
+                st.metrics.decision("register_user", "pending_again");
+                e.user_id
+            }
+            IdentityEvent::ResendRejected(_) => {
+                st.metrics.decision("register_user", "pending_again");
+                st.user(&email).await?.map_or(proposed, |u| u.user_id)
             }
             IdentityEvent::RegistrationRejected(_) => {
                 st.metrics.decision("register_user", "email_taken");
@@ -316,16 +334,25 @@ pub async fn resend(
         (status = 401, description = "`invalid_credentials`", body = Problem),
         (status = 403, description = "`email_not_verified`", body = Problem),
         (status = 422, description = "`validation_failed`", body = Problem),
-        (status = 429, description = "`rate_limited`", body = Problem),
+        (status = 429, description = "`rate_limited`: too many auth calls from this address, or failed logins: \
+            after 10 consecutive failures an account's next try waits (1 s, doubling, at most 60 s), the 50th \
+            locks it for 15 minutes (each later failure locks it again); a client address failing across accounts \
+            backs off likewise. A successful login clears the account's count. See Retry-After", body = Problem),
     ))]
 pub async fn login(
     State(st): State<AppState>,
+    ClientIp(client): ClientIp,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let mut errors = Vec::new();
     let email = email_field(&body.email, &mut errors);
     finish(errors)?;
-    st.limits.login(&email)?;
+    let attempt = st
+        .lockout
+        .attempt(&email, client, st.now())
+        .inspect_err(|_| {
+            st.metrics.decision("login", "backed_off");
+        })?;
     let user = st.user(&email).await?;
     let ok = st
         .passwords
@@ -335,7 +362,10 @@ pub async fn login(
         )
         .await?;
     let user = match user {
-        Some(u) if ok => u,
+        Some(u) if ok => {
+            st.lockout.succeeded(attempt);
+            u
+        }
         _ => {
             st.metrics.decision("login", "invalid_credentials");
             return Err(ApiError::new(
@@ -356,12 +386,18 @@ pub async fn login(
         .tokens
         .issue(&user.user_id, user.role, &user.email, st.now())?;
     st.metrics.decision("login", "ok");
-    Ok(json(
+    let mut res = json(
         StatusCode::OK,
         &TokenResponse {
             access_token: token,
             token_type: "Bearer",
             expires_in: st.tokens.ttl().as_secs(),
         },
-    ))
+    );
+    // RFC 6749 §5.1: a response carrying a token is never stored by a cache,
+    // whatever layer sits in front of this gateway.
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(res)
 }

@@ -4,13 +4,13 @@
 use super::{created, json, page_limit, processing, unexpected, view_error};
 use crate::dto::*;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::extract::{ApiJson, IdempotencyKey};
+use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
 use crate::ids;
 use crate::render;
 use crate::rfc3339;
 use crate::state::{Answer, AppState};
 use crate::tokens::Caller;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use slotstream_domain::booking::*;
@@ -70,7 +70,7 @@ fn outcome(reason: RejectionReason) -> &'static str {
 
 /// Book `[start, end)` on a resource; the slot is held until `hold_expires_at`.
 #[utoipa::path(post, path = "/v1/bookings", tag = "bookings", request_body = CreateBookingRequest,
-    params(("Idempotency-Key" = String, Header, description = "Required, 1 to 255 characters; a retry with the same key and body returns the first answer")),
+    params(("Idempotency-Key" = String, Header, description = "Required, 1 to 255 characters; a retry with the same key and body returns the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Held; pay at `payment.checkout_url`", body = BookingDto),
@@ -213,7 +213,7 @@ pub async fn get_one(
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
-    Query(q): Query<BookingQuery>,
+    ApiQuery(q): ApiQuery<BookingQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(q.limit.as_deref())?;
     let status = match q.status.as_deref() {
@@ -227,7 +227,12 @@ pub async fn list(
     };
     let page = st
         .views
-        .bookings_by_user(&caller.user_id, status, limit, q.cursor.as_deref())
+        .bookings_by_user(
+            &caller.user_id,
+            status,
+            limit,
+            q.cursor.as_deref().filter(|c| !c.is_empty()),
+        )
         .await
         .map_err(view_error)?;
     let mut items = Vec::with_capacity(page.items.len());
@@ -257,7 +262,7 @@ pub async fn list(
 pub async fn vendor_list(
     State(st): State<AppState>,
     caller: Caller,
-    Query(q): Query<VendorBookingQuery>,
+    ApiQuery(q): ApiQuery<VendorBookingQuery>,
 ) -> Result<Response, ApiError> {
     if caller.role != Role::Vendor {
         return Err(ApiError::forbidden(
@@ -281,7 +286,7 @@ pub async fn vendor_list(
     if to <= from {
         return Err(ApiError::invalid("to", "must be after from"));
     }
-    let cursor = q.cursor.as_deref();
+    let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
     let page = match resource_id {
         Some(resource_id) => {
             st.resource(&resource_id)
@@ -315,7 +320,7 @@ pub async fn vendor_list(
 /// Cancel a booking (its owner, before it starts); refunds per the policy.
 #[utoipa::path(post, path = "/v1/bookings/{id}/cancel", tag = "bookings",
     params(("id" = String, Path, description = "Booking id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Optional; a retry with the same key returns the first answer")),
+        ("Idempotency-Key" = Option<String>, Header, description = "Optional; a retry with the same key returns the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Cancelled, with its refund", body = BookingDto),

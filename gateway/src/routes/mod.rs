@@ -23,6 +23,7 @@ use std::time::Instant;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -59,7 +60,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
-        .route("/docs", get(ops::docs));
+        .route("/docs", get(ops::docs))
+        .route("/docs/app.js", get(ops::docs_script))
+        .route("/docs/app.css", get(ops::docs_style));
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(TraceLayer::new_for_http().make_span_with(span))
@@ -71,12 +74,34 @@ pub fn router(state: AppState) -> Router {
             state.cfg.request_timeout,
         ))
         .layer(DefaultBodyLimit::max(limit));
-    auth.merge(api)
+    let mut app = auth
+        .merge(api)
         .fallback(|| async { error::for_status(StatusCode::NOT_FOUND) })
         .method_not_allowed_fallback(|| async { error::for_status(StatusCode::METHOD_NOT_ALLOWED) })
-        .layer(layers)
-        .with_state(state)
+        .layer(layers);
+    for (name, value) in SECURITY_HEADERS {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    app.with_state(state)
 }
+
+/// Headers every response carries unless its handler set its own: no MIME
+/// sniffing, no framing (clickjacking), no caching (answers carry tokens and
+/// personal data), no referrer. Pages (`/docs`, the checkout) set a stricter
+/// `Content-Security-Policy` of their own; JSON needs none beyond this one.
+pub const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+    (header::CACHE_CONTROL, "no-store"),
+    (header::REFERRER_POLICY, "no-referrer"),
+];
 
 /// The trace span of a request: bounded fields only.
 fn span(req: &Request) -> tracing::Span {

@@ -7,7 +7,7 @@ use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use std::sync::OnceLock;
 use utoipa::OpenApi;
 
@@ -66,9 +66,40 @@ pub async fn openapi() -> Response {
     res
 }
 
-/// A browsable API reference.
+/// What the docs page may load: its own script and style from this origin,
+/// `/openapi.json`, nothing else; and no page may frame it.
+const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'none'";
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DOCS_CSP),
+    );
+    res
+}
+
+/// A browsable API reference (self-hosted: no third-party script).
 #[utoipa::path(get, path = "/docs", tag = "operations",
     responses((status = 200, description = "HTML page", content_type = "text/html")))]
-pub async fn docs() -> Html<&'static str> {
-    Html(include_str!("docs.html"))
+pub async fn docs() -> Response {
+    asset(include_str!("docs.html"), "text/html; charset=utf-8")
+}
+
+/// The docs page's script.
+#[utoipa::path(get, path = "/docs/app.js", tag = "operations",
+    responses((status = 200, description = "JavaScript", content_type = "text/javascript")))]
+pub async fn docs_script() -> Response {
+    asset(include_str!("docs.js"), "text/javascript; charset=utf-8")
+}
+
+/// The docs page's style sheet.
+#[utoipa::path(get, path = "/docs/app.css", tag = "operations",
+    responses((status = 200, description = "CSS", content_type = "text/css")))]
+pub async fn docs_style() -> Response {
+    asset(include_str!("docs.css"), "text/css; charset=utf-8")
 }

@@ -14,6 +14,7 @@ use axum::response::{Html, IntoResponse, Response};
 use bytes::Bytes;
 use secrecy::ExposeSecret;
 use slotstream_domain::PaymentId;
+use slotstream_domain::identity::Role;
 use slotstream_domain::payment::*;
 use slotstream_payments::webhook::{self, ProviderEvent, SIGNATURE_HEADER, TOLERANCE_SECS};
 use slotstream_runtime::topics;
@@ -24,32 +25,57 @@ use std::time::{Duration, Instant};
 /// Longest pause between two looks at the payment view while it catches up.
 const MAX_POLL: Duration = Duration::from_millis(100);
 
-/// The payment once the views have it (they lag the booking's 201 by
-/// milliseconds), waiting up to the wait budget; `None` if they never show it
-/// in time. Existence is never taken from the gateway's memory.
-async fn intent_eventually(st: &AppState, id: &PaymentId) -> Result<Option<PaymentView>, ApiError> {
+/// The payment as the views show it, if `caller` may see it.
+///
+/// An id the view does not know is answered at once, unless this gateway
+/// itself just created that payment for this caller (its 201 can be a few
+/// milliseconds ahead of the view): only then does it wait, up to the wait
+/// budget, for the view to show it. So an unknown id costs one view read,
+/// like another customer's payment: the answer time tells nothing, and no
+/// request is held for seconds. Existence is never taken from the gateway's
+/// memory alone.
+async fn intent_for(
+    st: &AppState,
+    id: &PaymentId,
+    caller: &Caller,
+) -> Result<Option<PaymentView>, ApiError> {
+    let mine = |p: &PaymentView| p.user_id == caller.user_id;
+    let read = || async {
+        st.views
+            .payment(id)
+            .await
+            .map_err(|e| ApiError::unavailable(&e))
+    };
+    if let Some(v) = read().await? {
+        // The newer of the view and this gateway's memory, as GETs see it.
+        return Ok(st.newer_payment(id, Some(v)).filter(mine));
+    }
+    if !st
+        .recent
+        .payments
+        .get(id, st.now())
+        .is_some_and(|p| mine(&p))
+    {
+        return Ok(None);
+    }
     let started = Instant::now();
     let mut pause = Duration::from_millis(2);
     loop {
-        let view = st
-            .views
-            .payment(id)
-            .await
-            .map_err(|e| ApiError::unavailable(&e))?;
-        if view.is_some() {
-            // The newer of the view and this gateway's memory, as GETs see it.
-            return Ok(st.newer_payment(id, view));
-        }
         let left = st.cfg.wait_budget.saturating_sub(started.elapsed());
         if left.is_zero() {
-            return Ok(None);
+            return Err(ApiError::unavailable(
+                &"the payment is still being set up; retry with the same Idempotency-Key",
+            ));
         }
         tokio::time::sleep(pause.min(left)).await;
         pause = (pause * 2).min(MAX_POLL);
+        if let Some(v) = read().await? {
+            return Ok(st.newer_payment(id, Some(v)).filter(mine));
+        }
     }
 }
 
-/// One payment (its payer's).
+/// One payment: its payer's, or on one of the caller's resources.
 #[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments",
     params(("id" = String, Path, description = "Payment id")),
     security(("bearer" = [])),
@@ -66,15 +92,26 @@ pub async fn get_one(
     let p = st
         .payment(&PaymentId(id))
         .await?
-        .filter(|p| p.user_id == caller.user_id)
         .ok_or_else(|| ApiError::not_found("payment"))?;
+    // Whoever may read the booking may read its payment: its payer, and the
+    // vendor of the booked resource (who sees the payment's status on the
+    // booking already).
+    let visible = p.user_id == caller.user_id
+        || (caller.role == Role::Vendor
+            && st
+                .booking(&p.booking_id)
+                .await?
+                .is_some_and(|b| b.vendor_id == caller.user_id));
+    if !visible {
+        return Err(ApiError::not_found("payment"));
+    }
     Ok(json(StatusCode::OK, &render::payment(&p)))
 }
 
 /// Finish checkout at the sandbox provider; the outcome arrives by webhook.
 #[utoipa::path(post, path = "/v1/payments/{id}/complete", tag = "payments", request_body = CompletePaymentRequest,
     params(("id" = String, Path, description = "Payment id"),
-        ("Idempotency-Key" = String, Header, description = "Required, 1 to 255 characters")),
+        ("Idempotency-Key" = String, Header, description = "Required, 1 to 255 characters", min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     security(("bearer" = [])),
     responses(
         (status = 202, description = "Submitted to the provider (or still deciding)", body = ProcessingDto),
@@ -100,23 +137,9 @@ pub async fn complete(
     // booking-events topic and the checkout on payment-commands; two topics
     // promise no order between them, and on Kafka they really arrive either
     // way round.) The gateway's own memory of the 201 is not enough for that.
-    let p = intent_eventually(&st, &payment_id)
+    let p = intent_for(&st, &payment_id, &caller)
         .await?
-        .filter(|p| p.user_id == caller.user_id);
-    let p = match p {
-        Some(p) => p,
-        None if st
-            .recent
-            .payments
-            .get(&payment_id, st.now())
-            .is_some_and(|p| p.user_id == caller.user_id) =>
-        {
-            return Err(ApiError::unavailable(
-                &"the payment is still being set up; retry with the same Idempotency-Key",
-            ));
-        }
-        None => return Err(ApiError::not_found("payment")),
-    };
+        .ok_or_else(|| ApiError::not_found("payment"))?;
     let (outcome, name) = match body.outcome {
         OutcomeDto::Succeeded => (CheckoutOutcome::Succeeded, "succeeded"),
         OutcomeDto::Failed => (CheckoutOutcome::Failed, "failed"),
@@ -181,7 +204,7 @@ pub async fn complete(
 /// The payment provider reports an outcome (signed; see `Slotstream-Signature`).
 #[utoipa::path(post, path = "/v1/webhooks/payments", tag = "payments",
     params(("Slotstream-Signature" = String, Header, description = "`t=<unix secs>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>`")),
-    request_body(content = String, description = "Provider event JSON: `{id, type, data: {payment_id, resource_id, reason}, created}`", content_type = "application/json"),
+    request_body(content = WebhookEventDto, description = "The provider event; the signature covers its raw bytes", content_type = "application/json"),
     responses(
         (status = 200, description = "Recorded (redeliveries are harmless)", body = WebhookAck),
         (status = 400, description = "`webhook_signature_invalid` or `malformed_json`", body = Problem),
@@ -250,7 +273,7 @@ pub async fn checkout_page(Path(id): Path<String>) -> Response {
     let mut res = Html(page).into_response();
     res.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'"),
+        header::HeaderValue::from_static("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"),
     );
     res
 }

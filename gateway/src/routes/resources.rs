@@ -4,13 +4,13 @@
 use super::{created, json, page_limit, processing, unexpected, view_error};
 use crate::dto::*;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::extract::{ApiJson, IdempotencyKey};
+use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
 use crate::ids;
 use crate::render;
 use crate::rfc3339;
 use crate::state::{Answer, AppState};
 use crate::tokens::Caller;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use slotstream_domain::booking::{BookingCommand, BookingEvent, RegisterResource};
@@ -25,6 +25,10 @@ use slotstream_schemas::ReplyPayload;
 
 /// Widest availability window, days.
 const MAX_RANGE_DAYS: i64 = 366;
+/// Longest billing unit, minutes (a year).
+const MAX_UNIT_MINUTES: u32 = 525_600;
+/// Longest refund window, hours (a year).
+const MAX_POLICY_HOURS: u32 = 8_760;
 /// Most busy intervals one availability answer lists.
 const MAX_BUSY: usize = 10_000;
 
@@ -38,7 +42,7 @@ fn timezone_ok(tz: &str) -> bool {
 /// Register a bookable resource (vendors only). An optional `Idempotency-Key`
 /// makes retries return the same resource.
 #[utoipa::path(post, path = "/v1/resources", tag = "resources", request_body = CreateResourceRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Optional; retries with the same key return the same resource")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Optional; retries with the same key return the same resource", min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Registered", body = ResourceDto),
@@ -66,6 +70,33 @@ pub async fn create(
         }
         None => (ids::fresh_command_id(), ids::new_resource_id()),
     };
+    // Bounds of the record formats (Avro `int`) and of sense: a year.
+    let mut errors = Vec::new();
+    if body.price.unit_minutes > MAX_UNIT_MINUTES {
+        errors.push(FieldError::new(
+            "price.unit_minutes",
+            format!("must be at most {MAX_UNIT_MINUTES} (a year)"),
+        ));
+    }
+    if let Some(p) = &body.cancellation_policy {
+        for (field, hours) in [
+            ("cancellation_policy.full_refund_hours", p.full_refund_hours),
+            (
+                "cancellation_policy.partial_refund_hours",
+                p.partial_refund_hours,
+            ),
+        ] {
+            if hours > MAX_POLICY_HOURS {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be at most {MAX_POLICY_HOURS} (a year)"),
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
     let timezone = body
         .timezone
         .unwrap_or_else(|| defaults::TIMEZONE.to_owned());
@@ -162,7 +193,7 @@ pub async fn get_one(
 pub async fn list(
     State(st): State<AppState>,
     _caller: Caller,
-    Query(q): Query<ResourceQuery>,
+    ApiQuery(q): ApiQuery<ResourceQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(q.limit.as_deref())?;
     let vendor = q.vendor_id.map(UserId);
@@ -172,7 +203,7 @@ pub async fn list(
             vendor.as_ref(),
             q.kind.as_deref(),
             limit,
-            q.cursor.as_deref(),
+            q.cursor.as_deref().filter(|c| !c.is_empty()),
         )
         .await
         .map_err(view_error)?;
@@ -222,7 +253,7 @@ pub async fn availability(
     State(st): State<AppState>,
     _caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<RangeQuery>,
+    ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> Result<Response, ApiError> {
     let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
     let id = ResourceId(id);

@@ -147,9 +147,25 @@ pub async fn spawn_app_on(kafka: bool, hold_ttl: &str) -> TestApp {
 /// As [`spawn_app_on`], with only the processors of `roles` in the process
 /// (others may run as separate processes on the same namespace).
 pub async fn spawn_app_custom(kafka: bool, hold_ttl: &str, roles: &[slotstream::Role]) -> TestApp {
+    spawn_app_configured(kafka, hold_ttl, roles, |_| {}).await
+}
+
+/// As [`spawn_app`], with `configure` changing the settings first (limits,
+/// timeouts).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_configured(kafka_under_test(), "15m", &slotstream::Role::ALL, configure).await
+}
+
+async fn spawn_app_configured(
+    kafka: bool,
+    hold_ttl: &str,
+    roles: &[slotstream::Role],
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     init_tracing();
     let data_dir = tempfile::tempdir().expect("a temp dir for the data dir");
-    let settings = test_settings(data_dir.path(), hold_ttl, kafka);
+    let mut settings = test_settings(data_dir.path(), hold_ttl, kafka);
+    configure(&mut settings);
     let clock = ManualClock::new(time::system_now_ms());
     if kafka {
         bounded("namespace init", slotstream::storage::init(&settings))

@@ -30,7 +30,7 @@ pub struct OtpIssue {
 /// Commands on the identity-commands topic.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IdentityCommand {
-    /// Sign up (or sign up again while still unverified).
+    /// Sign up (again while still unverified: a resend that changes nothing else).
     RegisterUser(RegisterUser),
     /// Prove the email address with a code.
     VerifyEmail(VerifyEmail),
@@ -117,7 +117,7 @@ pub enum ResendRejectionReason {
 /// Events on the identity-events topic.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IdentityEvent {
-    /// An unverified account exists (or was re-registered).
+    /// An unverified account was created.
     UserRegistered(UserRegistered),
     /// A code was issued (the seed's `UserOTPGenerated`).
     UserOTPGenerated(UserOtpGenerated),

@@ -48,9 +48,13 @@ impl IdentityPartition {
     /// Decides one command at `now`. A replayed command id gets its original
     /// answer. Then:
     ///
-    /// - `RegisterUser`: a verified account has the email: `EmailTaken`;
-    ///   else `UserRegistered` (keeping the user id of an unverified account)
-    ///   and `UserOTPGenerated`; the reply is `UserRegistered`.
+    /// - `RegisterUser`: a verified account has the email: `EmailTaken`; an
+    ///   unverified one: decided exactly as a `ResendOtp` (its password, name
+    ///   and role are never replaced, its live code keeps its tries, and a new
+    ///   code is issued only outside `resend_interval`), so registering again
+    ///   can neither take over the pending account nor buy more code guesses;
+    ///   else `UserRegistered` and `UserOTPGenerated`, the reply being
+    ///   `UserRegistered`.
     /// - `VerifyEmail`, first match wins: no unverified account or no code:
     ///   `NoPendingCode`; no tries left: `Burned`; `now >= expires_at`:
     ///   `Expired`; wrong code: `Invalid` with one try less (the fifth wrong
@@ -85,17 +89,19 @@ impl IdentityPartition {
                 rejected_at: now,
             }));
         }
-        let user_id = existing.map_or(&c.user_id, |a| &a.user_id);
+        if let Some(account) = existing {
+            return self.reissue(&c.command_id, account, &c.otp, now);
+        }
         let registered = IdentityEvent::UserRegistered(UserRegistered {
             command_id: c.command_id.clone(),
-            user_id: user_id.clone(),
+            user_id: c.user_id.clone(),
             email: c.email.clone(),
             name: c.name.clone(),
             role: c.role,
             password_hash: c.password_hash.clone(),
             registered_at: now,
         });
-        let code = self.issue(&c.command_id, user_id, &c.email, &c.name, &c.otp, now);
+        let code = self.issue(&c.command_id, &c.user_id, &c.email, &c.name, &c.otp, now);
         Decision {
             reply: Some(registered.clone()),
             events: vec![registered, code],
@@ -156,33 +162,49 @@ impl IdentityPartition {
     }
 
     fn decide_resend(&self, c: &ResendOtp, now: Millis) -> Decision<IdentityEvent> {
-        let reject = |reason, retry_at| {
-            Decision::answer(IdentityEvent::ResendRejected(ResendRejected {
+        match self.accounts.get(&c.email).filter(|a| !a.verified) {
+            Some(account) => self.reissue(&c.command_id, account, &c.otp, now),
+            None => Decision::answer(IdentityEvent::ResendRejected(ResendRejected {
                 command_id: c.command_id.clone(),
                 email: c.email.clone(),
-                reason,
-                retry_at,
+                reason: ResendRejectionReason::NoPendingAccount,
+                retry_at: now,
                 rejected_at: now,
-            }))
-        };
-        let Some(account) = self.accounts.get(&c.email).filter(|a| !a.verified) else {
-            return reject(ResendRejectionReason::NoPendingAccount, now);
-        };
-        if let Some(otp) = &account.otp {
-            let retry_at = otp.issued_at.saturating_add(self.cfg.resend_interval);
+            })),
+        }
+    }
+
+    /// A new code for an unverified `account` (a resend, or a registration
+    /// of its address again): `Throttled` within `resend_interval` of the
+    /// last code, else `UserOTPGenerated` (the old code dies, the tries
+    /// reset). The account's credentials are left as they are.
+    fn reissue(
+        &self,
+        id: &CommandId,
+        account: &Account,
+        otp: &OtpIssue,
+        now: Millis,
+    ) -> Decision<IdentityEvent> {
+        if let Some(live) = &account.otp {
+            let retry_at = live.issued_at.saturating_add(self.cfg.resend_interval);
             if now < retry_at {
-                return reject(ResendRejectionReason::Throttled, retry_at);
+                return Decision::answer(IdentityEvent::ResendRejected(ResendRejected {
+                    command_id: id.clone(),
+                    email: account.email.clone(),
+                    reason: ResendRejectionReason::Throttled,
+                    retry_at,
+                    rejected_at: now,
+                }));
             }
         }
-        let code = self.issue(
-            &c.command_id,
+        Decision::answer(self.issue(
+            id,
             &account.user_id,
-            &c.email,
+            &account.email,
             &account.name,
-            &c.otp,
+            otp,
             now,
-        );
-        Decision::answer(code)
+        ))
     }
 
     /// Applies one event; returns the keys whose stored record changed.
@@ -237,6 +259,8 @@ impl IdentityPartition {
 
     fn register(&mut self, e: &UserRegistered) {
         match self.accounts.get_mut(&e.email) {
+            // Only logs written before re-registration became a resend carry
+            // this; they are replayed as they were decided.
             Some(a) => {
                 debug_assert!(
                     !a.verified,

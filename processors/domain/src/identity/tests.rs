@@ -86,14 +86,77 @@ fn registration_creates_an_unverified_account_and_issues_a_code() {
 }
 
 #[test]
-fn re_registering_an_unverified_email_keeps_the_user_id_and_replaces_the_code() {
+fn re_registering_an_unverified_email_never_replaces_its_credentials_or_live_code() {
     let mut p = registered();
-    let d = run(&mut p, &register(2, "u2"), 2 * MINUTE);
-    assert!(matches!(&d.reply, Some(IdentityEvent::UserRegistered(r)) if r.user_id == "u1".into()));
+    run(&mut p, &verify(1, "wrong"), 0);
+    let d = run(&mut p, &register(2, "u2"), MINUTE - 1);
+    assert!(
+        matches!(&d.reply, Some(IdentityEvent::ResendRejected(r))
+            if r.reason == ResendRejectionReason::Throttled && r.retry_at == MINUTE),
+        "{d:?}"
+    );
     let a = p.account(EMAIL).expect("account");
-    assert_eq!(a.user_id, "u1".into());
-    assert_eq!(a.password_hash, "$argon2id$pw2");
+    assert_eq!(
+        (
+            a.user_id.as_str(),
+            a.password_hash.as_str(),
+            a.name.as_str()
+        ),
+        ("u1", "$argon2id$pw1", "Ann 1")
+    );
+    let code = a.otp.as_ref().expect("the live code");
+    assert_eq!(
+        (code.code_hash.as_str(), code.attempts_left),
+        ("code-1", 4),
+        "the live code keeps its spent tries"
+    );
+}
+
+#[test]
+fn re_registering_after_the_resend_interval_is_a_resend_for_the_first_account() {
+    let mut p = registered();
+    let d = run(&mut p, &register(2, "u2"), MINUTE);
+    let Some(IdentityEvent::UserOTPGenerated(g)) = &d.reply else {
+        panic!("{d:?}")
+    };
+    assert_eq!((g.user_id.as_str(), g.name.as_str()), ("u1", "Ann 1"));
+    assert!(
+        !d.events
+            .iter()
+            .any(|e| matches!(e, IdentityEvent::UserRegistered(_)))
+    );
+    let a = p.account(EMAIL).expect("account");
+    assert_eq!(a.password_hash, "$argon2id$pw1");
     assert_eq!(a.otp.as_ref().map(|o| o.code_hash.as_str()), Some("code-2"));
+}
+
+#[test]
+fn registering_again_and_again_buys_no_more_than_the_resend_limit_of_guesses() {
+    let mut p = registered();
+    let mut verdicts = Vec::new();
+    for n in 0..30u32 {
+        let now = Millis::from(n) * 1_000;
+        run(&mut p, &register(100 + n, &format!("u{n}")), now);
+        for k in 0..5u32 {
+            verdicts.push(verdict(&run(
+                &mut p,
+                &verify(1_000 + n * 5 + k, "wrong"),
+                now,
+            )));
+        }
+    }
+    let invalid = verdicts
+        .iter()
+        .filter(|v| matches!(v, Some((VerificationRejectionReason::Invalid, _))))
+        .count();
+    assert_eq!(
+        invalid, 5,
+        "30 registrations within a minute: one code, five tries"
+    );
+    assert_eq!(
+        p.account(EMAIL).map(|a| a.password_hash.as_str()),
+        Some("$argon2id$pw1")
+    );
 }
 
 #[test]

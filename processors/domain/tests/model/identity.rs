@@ -108,6 +108,12 @@ impl Reference {
         if let Some(r) = self.replayed(command) {
             return r;
         }
+        match self.accounts.get(&e) {
+            Some(a) if a.verified => return self.answer(command, vec![Kind::Taken], Kind::Taken),
+            // Registering a pending address again is a resend, nothing more.
+            Some(_) => return self.resend(command, e, hash, now),
+            None => {}
+        }
         let code = RefCode {
             hash: hash.into(),
             expires: now + TTL,
@@ -119,9 +125,6 @@ impl Reference {
             verified: false,
             code: None,
         });
-        if account.verified {
-            return self.answer(command, vec![Kind::Taken], Kind::Taken);
-        }
         account.code = Some(code);
         let registered = Kind::Registered(account.user.clone());
         self.answer(command, vec![registered.clone(), Kind::Issued], registered)
