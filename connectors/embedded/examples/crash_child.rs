@@ -54,8 +54,12 @@ async fn main() -> Result<(), Error> {
     let first_seq: u64 = args.next().ok_or(usage)?.parse()?;
     let seed: u64 = args.next().ok_or(usage)?.parse()?;
     // Views made durable often, so that kills land both before and after.
+    // The transform reads eagerly (records written but not yet fsynced), as
+    // the booking processor does: kills land between a command's write and
+    // the fsync that covers it and the decision.
     let opts = EmbeddedOptions {
         flush_every: Duration::from_millis(40),
+        eager_groups: vec!["crash-ctp".to_owned()],
         ..EmbeddedOptions::default()
     };
     let backend = EmbeddedBackend::open(&dir, opts)?;

@@ -133,6 +133,20 @@ pub struct EmbeddedOptions {
     /// How long each topic keeps its records (default: the platform policy,
     /// [`Retention::platform`]).
     pub retention: Retention,
+    /// Groups whose sessions read records as soon as they are written to
+    /// the journal, before their fsync (default: the booking and identity
+    /// processors). Safe only for a group that performs no effect (email,
+    /// provider call) and whose every commit appends records, so it is
+    /// fsynced: the journal is one sequential file, so that fsync makes the
+    /// inputs durable too, and a crash before it loses inputs and decisions
+    /// together. It takes the command's fsync off the booking's path: the
+    /// writer lingers (`linger`) and one fsync covers a command and the
+    /// decision it led to.
+    pub eager_groups: Vec<String>,
+    /// How long a writer waits for more requests before fsyncing what it
+    /// wrote (default 250 µs; at most 8 times that in all), so a command
+    /// and the eager processor's decision on it share one fsync.
+    pub linger: Duration,
 }
 
 impl Default for EmbeddedOptions {
@@ -147,6 +161,11 @@ impl Default for EmbeddedOptions {
                 .collect(),
             flush_every: Duration::from_secs(1),
             retention: Retention::platform(),
+            eager_groups: vec![
+                slotstream_runtime::topics::groups::BOOKING.name.to_owned(),
+                slotstream_runtime::topics::groups::IDENTITY.name.to_owned(),
+            ],
+            linger: Duration::from_micros(250),
         }
     }
 }
@@ -236,9 +255,15 @@ pub(crate) struct Files {
     /// The views writer.
     pub(crate) views: Arc<Handle>,
     view_groups: Arc<[String]>,
+    eager_groups: Arc<[String]>,
 }
 
 impl Files {
+    /// Whether `group`'s sessions read records before they are durable.
+    pub(crate) fn is_eager(&self, group: &str) -> bool {
+        self.eager_groups.iter().any(|g| g == group)
+    }
+
     /// The writer that takes `group`'s joins and commits (and so checks its
     /// epochs).
     pub(crate) fn home(&self, group: &str) -> &Arc<Handle> {
@@ -278,6 +303,7 @@ impl EmbeddedBackend {
                 log,
                 views,
                 view_groups: opts.view_groups.into(),
+                eager_groups: opts.eager_groups.into(),
             },
             writers: Mutex::new(vec![log_thread, view_thread]),
             retention: Mutex::new(Some(retention)),

@@ -47,6 +47,9 @@ pub struct EmbeddedSession {
     tasks: Vec<u32>,
     slots: Vec<Slot>,
     announced: bool,
+    /// Reads records written but not yet durable (an eager group: see
+    /// `EmbeddedOptions::eager_groups`).
+    eager: bool,
     round: usize,
     commits: watch::Receiver<u64>,
 }
@@ -70,6 +73,7 @@ impl EmbeddedSession {
         let partitions = inputs[0].partitions;
         let tasks: Vec<u32> = (0..partitions).filter(|p| p % members == member).collect();
         let home = Arc::clone(files.home(group));
+        let eager = files.is_eager(group);
         let handle = files.log;
         let group: Arc<str> = Arc::from(group);
         // Subscribe to commits before joining, so no commit after the join is missed.
@@ -107,6 +111,7 @@ impl EmbeddedSession {
             tasks,
             slots,
             announced: false,
+            eager,
             round: 0,
             commits,
         })
@@ -129,11 +134,16 @@ impl EmbeddedSession {
     fn read_available(&mut self, max: usize) -> Result<Vec<ConsumedRecord>, LogError> {
         let store = &self.handle.store;
         let n = self.slots.len();
+        let eager = self.eager;
         let ready: Vec<(usize, u64)> = (0..n)
             .map(|i| (self.round + i) % n)
             .filter_map(|i| {
                 let s = &self.slots[i];
-                let end = store.end(s.topic, s.partition);
+                let end = if eager {
+                    store.written_end(s.topic, s.partition)
+                } else {
+                    store.end(s.topic, s.partition)
+                };
                 (end > s.next).then(|| (i, end - s.next))
             })
             .collect();

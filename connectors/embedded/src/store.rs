@@ -82,8 +82,12 @@ pub(crate) struct Store {
     pub ks: Keyspaces,
     /// Topic names as shared strings, by topic index.
     pub topic_names: Vec<Arc<str>>,
-    /// Committed end offset (next offset to assign) per topic index, partition.
+    /// Durable end offset (next offset to assign once the group in flight
+    /// is fsynced) per topic index, partition: what readers may see.
     ends: Vec<Box<[AtomicU64]>>,
+    /// End offset of what is written to the journal, durable or not: what
+    /// eager groups' sessions may read (see `EmbeddedOptions::eager_groups`).
+    written: Vec<Box<[AtomicU64]>>,
     /// Bumped after every successful commit that appended; readers wait on it.
     commits: watch::Sender<u64>,
     /// Current epoch of each (group, member) that has joined since open.
@@ -219,6 +223,10 @@ impl Store {
                 .iter()
                 .map(|t| (0..t.partitions).map(|_| AtomicU64::new(0)).collect())
                 .collect(),
+            written: topics
+                .iter()
+                .map(|t| (0..t.partitions).map(|_| AtomicU64::new(0)).collect())
+                .collect(),
             commits: watch::Sender::new(0),
             epochs: Mutex::new(EpochCells::new()),
         })
@@ -296,10 +304,33 @@ impl Store {
         self.ends[topic][partition as usize].load(Ordering::Acquire)
     }
 
-    /// Makes a committed group visible: new end offsets, new epochs, then a
+    /// The end offset of what is written, durable or not (eager readers).
+    pub fn written_end(&self, topic: usize, partition: u32) -> u64 {
+        self.written[topic][partition as usize].load(Ordering::Acquire)
+    }
+
+    /// Makes records written to the journal but not yet durable visible to
+    /// eager readers, and wakes the waiting ones.
+    pub fn publish_written(&self, ends: &[Vec<u64>]) {
+        for (cells, values) in self.written.iter().zip(ends) {
+            for (cell, &v) in cells.iter().zip(values) {
+                cell.store(v, Ordering::Release);
+            }
+        }
+        if !ends.is_empty() {
+            self.commits.send_modify(|seq| *seq = seq.wrapping_add(1));
+        }
+    }
+
+    /// Makes a durable window visible: new end offsets, new epochs, then a
     /// bump of the commit sequence that wakes every waiting reader.
     pub fn publish(&self, ends: &[Vec<u64>], joined: &[(Arc<str>, u32, u64)]) {
         for (cells, values) in self.ends.iter().zip(ends) {
+            for (cell, &v) in cells.iter().zip(values) {
+                cell.store(v, Ordering::Release);
+            }
+        }
+        for (cells, values) in self.written.iter().zip(ends) {
             for (cell, &v) in cells.iter().zip(values) {
                 cell.store(v, Ordering::Release);
             }

@@ -14,7 +14,15 @@
 //! Nothing is acknowledged before the commit (and, where it must be
 //! durable, the journal's fsync) returns, and no appended record is visible
 //! to readers before it either: readers read below the published end
-//! offsets only.
+//! offsets only. The one exception is the **eager groups**
+//! (`EmbeddedOptions::eager_groups`: processors without effects whose every
+//! commit appends and so is fsynced): they read what is written as soon as
+//! it is in the journal. A writer that wrote a group needing an fsync
+//! **lingers** (`EmbeddedOptions::linger`) for more requests and writes
+//! them too before the one fsync of the whole window, so a command and the
+//! booking processor's decision on it share one fsync; the journal is one
+//! sequential file, so a crash keeps a prefix: never a decision without its
+//! command.
 //!
 //! **Which commits are fsynced.** Every group that appends a record, joins a
 //! member or writes views directly is fsynced (`fdatasync` of the journal)
@@ -146,6 +154,17 @@ enum Step {
     Failed(Ack, ApplyError),
 }
 
+/// Groups written to the journal but not yet made durable and acknowledged.
+#[derive(Default)]
+struct Window {
+    /// Whether any of them must be fsynced before its acks.
+    sync: bool,
+    acks: Vec<Ack>,
+    joined: Vec<(Arc<str>, u32, u64)>,
+    /// The end offsets before the first of them.
+    saved_ends: Vec<Vec<u64>>,
+}
+
 /// The writer thread's state: the authoritative end offsets and epochs.
 pub(crate) struct Writer {
     store: Arc<Store>,
@@ -157,6 +176,8 @@ pub(crate) struct Writer {
     durable: bool,
     relaxed_derived: bool,
     max_group: usize,
+    /// How long a window that must be fsynced waits for more requests.
+    linger: Duration,
     /// How often a commit is made durable anyway when commits are not
     /// fsynced (non-durable mode, or a run of derived-only groups).
     flush_every: Duration,
@@ -184,6 +205,11 @@ impl Writer {
             durable: opts.durable,
             relaxed_derived: opts.relaxed_derived,
             max_group: opts.max_group.max(1),
+            linger: if opts.durable {
+                opts.linger
+            } else {
+                Duration::ZERO
+            },
             flush_every: opts.flush_every,
             last_durable: Instant::now(),
             unsynced: false,
@@ -192,22 +218,38 @@ impl Writer {
 
     /// Serves requests until `Shutdown` or until every sender is gone.
     pub(crate) fn run(mut self, rx: Receiver<Request>) {
-        let mut batch = Vec::with_capacity(self.max_group);
         'serve: while let Some(first) = self.next_request(&rx) {
             let mut stop = matches!(first, Request::Shutdown);
+            let mut window = Window::default();
+            let mut batch = Vec::with_capacity(self.max_group);
             if !stop {
                 batch.push(first);
             }
-            while !stop && batch.len() < self.max_group {
-                match rx.try_recv() {
+            stop |= self.drain(&rx, &mut batch);
+            if !batch.is_empty() {
+                self.write_group(batch, &mut window);
+            }
+            // Linger: keep the window open while requests keep coming (a
+            // processor reacting to what this window just wrote), so one
+            // fsync covers the command and the decision it led to.
+            let opened = Instant::now();
+            while !stop
+                && window.sync
+                && !self.linger.is_zero()
+                && opened.elapsed() < self.linger * 8
+            {
+                let mut batch = Vec::with_capacity(self.max_group);
+                match rx.recv_timeout(self.linger) {
                     Ok(Request::Shutdown) => stop = true,
                     Ok(req) => batch.push(req),
                     Err(_) => break,
                 }
+                stop |= self.drain(&rx, &mut batch);
+                if !batch.is_empty() {
+                    self.write_group(batch, &mut window);
+                }
             }
-            if !batch.is_empty() {
-                self.commit_group(std::mem::take(&mut batch));
-            }
+            self.finish(window);
             if stop {
                 break 'serve;
             }
@@ -216,6 +258,18 @@ impl Writer {
         self.unsynced = true;
         self.flush();
         tracing::debug!(role = ?self.role, "embedded writer stopped");
+    }
+
+    /// Moves what is queued into `batch`, up to `max_group`; true on `Shutdown`.
+    fn drain(&self, rx: &Receiver<Request>, batch: &mut Vec<Request>) -> bool {
+        while batch.len() < self.max_group {
+            match rx.try_recv() {
+                Ok(Request::Shutdown) => return true,
+                Ok(req) => batch.push(req),
+                Err(_) => break,
+            }
+        }
+        false
     }
 
     /// The next request; while a commit is unsynced, waits at most
@@ -263,9 +317,11 @@ impl Writer {
         }
     }
 
-    fn commit_group(&mut self, batch: Vec<Request>) {
+    /// Applies `batch` to one write batch and writes it to the journal
+    /// (no fsync yet): its records become visible to eager readers at once,
+    /// to everyone else once [`Writer::finish`] made them durable.
+    fn write_group(&mut self, batch: Vec<Request>, window: &mut Window) {
         let needs_sync = batch.iter().any(Request::needs_sync);
-        let synced = self.sync_this(needs_sync);
         let saved_ends = self.ends.clone();
         let mut joined: Vec<(Arc<str>, u32, u64)> = Vec::new();
         let mut acks = Vec::with_capacity(batch.len());
@@ -293,37 +349,67 @@ impl Writer {
         let failure = match failure {
             Some(msg) => Some(msg),
             None if txn.is_empty() => None,
-            None => txn
-                .commit()
-                .and_then(|()| {
-                    if synced {
-                        store.db.persist(PersistMode::SyncData)
-                    } else {
-                        Ok(())
-                    }
-                })
-                .err()
-                .map(|e| e.to_string()),
+            None => txn.commit().err().map(|e| e.to_string()),
         };
         match failure {
             None => {
-                self.unsynced = !synced;
-                self.store.publish(&self.ends, &joined);
-                for ack in acks {
-                    ack.succeed();
+                if window.acks.is_empty() && window.joined.is_empty() {
+                    window.saved_ends = saved_ends;
                 }
+                window.sync |= needs_sync;
+                window.acks.extend(acks);
+                window.joined.extend(joined);
+                self.store.publish_written(&self.ends);
             }
             Some(msg) => {
                 tracing::error!(error = %msg, "embedded store: group commit failed; rolled back");
                 self.ends = saved_ends;
-                for (group, member, epoch) in joined.iter().rev() {
-                    if let Some(m) = self.epochs.get_mut(group) {
-                        m.insert(*member, epoch - 1);
-                    }
-                }
+                self.roll_back_epochs(&joined);
                 for ack in acks {
                     ack.fail(LogError::Transient(format!("commit failed: {msg}")));
                 }
+            }
+        }
+    }
+
+    /// Makes a window durable (one fsync when it must be), then publishes it
+    /// to every reader and acknowledges it.
+    fn finish(&mut self, window: Window) {
+        if window.acks.is_empty() && window.joined.is_empty() {
+            return;
+        }
+        let synced = self.sync_this(window.sync);
+        let result = if synced {
+            self.store.db.persist(PersistMode::SyncData)
+        } else {
+            Ok(())
+        };
+        match result {
+            Ok(()) => {
+                self.unsynced = !synced;
+                self.store.publish(&self.ends, &window.joined);
+                for ack in window.acks {
+                    ack.succeed();
+                }
+            }
+            Err(e) => {
+                // fjall refuses every later write after a failed fsync; the
+                // process has to restart and recover from the journal.
+                tracing::error!(error = %e, "embedded store: fsync failed; nothing in the window is acknowledged");
+                self.ends = window.saved_ends;
+                self.store.publish_written(&self.ends);
+                self.roll_back_epochs(&window.joined);
+                for ack in window.acks {
+                    ack.fail(LogError::Transient(format!("fsync failed: {e}")));
+                }
+            }
+        }
+    }
+
+    fn roll_back_epochs(&mut self, joined: &[(Arc<str>, u32, u64)]) {
+        for (group, member, epoch) in joined.iter().rev() {
+            if let Some(m) = self.epochs.get_mut(group) {
+                m.insert(*member, epoch - 1);
             }
         }
     }
