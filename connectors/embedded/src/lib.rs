@@ -139,14 +139,9 @@ pub struct EmbeddedOptions {
     /// provider call) and whose every commit appends records, so it is
     /// fsynced: the journal is one sequential file, so that fsync makes the
     /// inputs durable too, and a crash before it loses inputs and decisions
-    /// together. It takes the command's fsync off the booking's path: the
-    /// writer lingers (`linger`) and one fsync covers a command and the
-    /// decision it led to.
+    /// together. The booking processor then decides while the command's
+    /// fsync is still running.
     pub eager_groups: Vec<String>,
-    /// How long a writer waits for more requests before fsyncing what it
-    /// wrote (default 250 µs; at most 8 times that in all), so a command
-    /// and the eager processor's decision on it share one fsync.
-    pub linger: Duration,
 }
 
 impl Default for EmbeddedOptions {
@@ -165,7 +160,6 @@ impl Default for EmbeddedOptions {
                 slotstream_runtime::topics::groups::BOOKING.name.to_owned(),
                 slotstream_runtime::topics::groups::IDENTITY.name.to_owned(),
             ],
-            linger: Duration::from_micros(250),
         }
     }
 }

@@ -17,12 +17,12 @@
 //! offsets only. The one exception is the **eager groups**
 //! (`EmbeddedOptions::eager_groups`: processors without effects whose every
 //! commit appends and so is fsynced): they read what is written as soon as
-//! it is in the journal. A writer that wrote a group needing an fsync
-//! **lingers** (`EmbeddedOptions::linger`) for more requests and writes
-//! them too before the one fsync of the whole window, so a command and the
-//! booking processor's decision on it share one fsync; the journal is one
-//! sequential file, so a crash keeps a prefix: never a decision without its
-//! command.
+//! it is in the journal, so the booking processor decides while the
+//! command's fsync runs. The journal is one sequential file, so the fsync
+//! of the decision's group makes the command durable too, and a crash keeps
+//! a prefix: never a decision without its command. (A writer that lingered
+//! for the decision to share the command's fsync was measured and dropped:
+//! at 3,500 bookings/s it raised p50 from 0.7 ms to 4.3 ms.)
 //!
 //! **Which commits are fsynced.** Every group that appends a record, joins a
 //! member or writes views directly is fsynced (`fdatasync` of the journal)
@@ -176,8 +176,6 @@ pub(crate) struct Writer {
     durable: bool,
     relaxed_derived: bool,
     max_group: usize,
-    /// How long a window that must be fsynced waits for more requests.
-    linger: Duration,
     /// How often a commit is made durable anyway when commits are not
     /// fsynced (non-durable mode, or a run of derived-only groups).
     flush_every: Duration,
@@ -205,11 +203,6 @@ impl Writer {
             durable: opts.durable,
             relaxed_derived: opts.relaxed_derived,
             max_group: opts.max_group.max(1),
-            linger: if opts.durable {
-                opts.linger
-            } else {
-                Duration::ZERO
-            },
             flush_every: opts.flush_every,
             last_durable: Instant::now(),
             unsynced: false,
@@ -228,26 +221,6 @@ impl Writer {
             stop |= self.drain(&rx, &mut batch);
             if !batch.is_empty() {
                 self.write_group(batch, &mut window);
-            }
-            // Linger: keep the window open while requests keep coming (a
-            // processor reacting to what this window just wrote), so one
-            // fsync covers the command and the decision it led to.
-            let opened = Instant::now();
-            while !stop
-                && window.sync
-                && !self.linger.is_zero()
-                && opened.elapsed() < self.linger * 8
-            {
-                let mut batch = Vec::with_capacity(self.max_group);
-                match rx.recv_timeout(self.linger) {
-                    Ok(Request::Shutdown) => stop = true,
-                    Ok(req) => batch.push(req),
-                    Err(_) => break,
-                }
-                stop |= self.drain(&rx, &mut batch);
-                if !batch.is_empty() {
-                    self.write_group(batch, &mut window);
-                }
             }
             self.finish(window);
             if stop {
