@@ -125,6 +125,17 @@ const LOG_MEMTABLE_BYTES: u64 = 8 << 20;
 /// Target table size of the log keyspaces (leveled compaction).
 const LOG_TABLE_BYTES: u64 = 16 << 20;
 
+/// Threads for flushes and compactions: one fewer than the cores (at least
+/// one, at most four). The writers, processors and gateway need the cores
+/// more: on 2 cores, fjall's default of 2 workers gave 8,900–10,600
+/// bookings/s at 256 connections with p99 157–287 ms, one worker
+/// 12,000–14,000/s with p99 58–78 ms (BENCHMARKS.md).
+fn background_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .clamp(1, 4)
+}
+
 fn storage(e: fjall::Error) -> EmbeddedError {
     EmbeddedError::Storage(e.to_string())
 }
@@ -170,6 +181,7 @@ impl Store {
         let db = Database::builder(path)
             .cache_size(CACHE_BYTES)
             .max_journaling_size(MAX_JOURNALING_BYTES)
+            .worker_threads(background_workers())
             .open()
             .map_err(|e| match e {
                 fjall::Error::Locked => EmbeddedError::Locked {
