@@ -7,13 +7,11 @@
 //! expire, then moves the clock five days on, so every booking of the round
 //! is in the past and settled. After every round it prints the process's
 //! RSS, the data dir's size and the log's event count; at the end it stops
-//! the platform, and (when `SLOTSTREAM_BIN` names a release binary) starts
-//! `slotstream up` on the same data dir, SIGKILLs it under no load, starts
-//! it again and times `/healthz` 200 after each start.
+//! the platform and, with `HISTORY_KEEP=1`, keeps the data dir and prints
+//! its path, for timing restarts of `slotstream up` on it (BENCHMARKS.md).
 //!
 //!     cargo bench --bench history                      # 100 rounds of 10,000
 //!     HISTORY_ROUNDS=10 cargo bench --bench history    # 100,000 bookings
-//!     SLOTSTREAM_BIN=target/release/slotstream cargo bench --bench history
 //!
 //! It checks as it goes (and exits non-zero otherwise): every request is
 //! decided, every booking event expected arrives, and, at the end, every
@@ -128,7 +126,10 @@ async fn caught_up(t: &TestPlatform, group: &str, inputs: &[TopicSpec]) {
         if behind == 0 {
             return;
         }
-        assert!(Instant::now() < deadline, "{group} is stuck {behind} behind");
+        assert!(
+            Instant::now() < deadline,
+            "{group} is stuck {behind} behind"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -202,15 +203,17 @@ async fn main() {
                 requested_at: now,
             };
             made.push((n, i % 3));
-            requests.push((
-                id,
-                envelope(&t, BookingCommand::RequestBooking(req)),
-            ));
+            requests.push((id, envelope(&t, BookingCommand::RequestBooking(req))));
         }
         send_all(&t, topics::BOOKING_COMMANDS.name, requests).await;
         expected_events += per_round as u64;
         events_reach(&t, expected_events).await;
-        caught_up(&t, "slotstream.payment", &[topics::BOOKING_EVENTS, topics::PAYMENT_COMMANDS]).await;
+        caught_up(
+            &t,
+            "slotstream.payment",
+            &[topics::BOOKING_EVENTS, topics::PAYMENT_COMMANDS],
+        )
+        .await;
 
         // A third paid, a third cancelled while pending, the rest expire.
         let mut checkouts = Vec::new();
@@ -263,8 +266,18 @@ async fn main() {
         t.clock.advance(16 * MINUTE);
         expected_events += per_round as u64 - paid - cancelled;
         events_reach(&t, expected_events).await;
-        caught_up(&t, "slotstream.payment", &[topics::BOOKING_EVENTS, topics::PAYMENT_COMMANDS]).await;
-        caught_up(&t, "slotstream.views.booking", &[topics::BOOKING_EVENTS, topics::PAYMENT_EVENTS]).await;
+        caught_up(
+            &t,
+            "slotstream.payment",
+            &[topics::BOOKING_EVENTS, topics::PAYMENT_COMMANDS],
+        )
+        .await;
+        caught_up(
+            &t,
+            "slotstream.views.booking",
+            &[topics::BOOKING_EVENTS, topics::PAYMENT_EVENTS],
+        )
+        .await;
         t.clock.advance(5 * DAY);
         println!(
             "{},{},{:.0},{:.0},{},{:.0}",
@@ -292,9 +305,11 @@ async fn main() {
         };
         assert_eq!(b.status, want, "bk-{n}");
     }
-    println!("views: all {} bookings readable with their final status", made.len());
+    println!(
+        "views: all {} bookings readable with their final status",
+        made.len()
+    );
 
-    let dir = t.dir.path().to_path_buf();
     let stop = Instant::now();
     let mut t = t;
     t.platform
@@ -304,47 +319,10 @@ async fn main() {
         .await
         .expect("clean stop");
     println!("clean stop: {:.2}s", stop.elapsed().as_secs_f64());
-    if let Ok(bin) = std::env::var("SLOTSTREAM_BIN") {
-        restart_timings(&bin, &dir);
-    }
-    // `t` owns the data dir's TempDir: it goes with it.
-    drop(t);
-}
-
-/// Starts `bin up` on `dir`, times `/healthz` 200, SIGKILLs it, and again.
-fn restart_timings(bin: &str, dir: &std::path::Path) {
-    let port = 18_000 + (std::process::id() % 1000) as u16;
-    for attempt in ["start after a clean stop", "start after SIGKILL"] {
-        let began = Instant::now();
-        let mut child = std::process::Command::new(bin)
-            .arg("up")
-            .env("SLOTSTREAM_DATA_DIR", dir)
-            .env("SLOTSTREAM_LISTEN", format!("127.0.0.1:{port}"))
-            .env("SLOTSTREAM_LOG", "warn")
-            .spawn()
-            .expect("spawn slotstream");
-        let deadline = began + Duration::from_secs(120);
-        loop {
-            let ok = std::process::Command::new("curl")
-                .args(["-fsS", "-o", "/dev/null", &format!("http://127.0.0.1:{port}/healthz")])
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok {
-                break;
-            }
-            assert!(Instant::now() < deadline, "no /healthz 200 within 120 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let rss = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:").map(str::trim).map(str::to_owned))
-            .unwrap_or_default();
-        println!(
-            "{attempt}: /healthz 200 after {:.2}s, RSS {rss}",
-            began.elapsed().as_secs_f64()
-        );
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reap");
+    if std::env::var_os("HISTORY_KEEP").is_some() {
+        // For timing restarts of `slotstream up` on it, in another process
+        // (this one may still hold the database's lock until it exits).
+        let TestPlatform { dir, .. } = t;
+        println!("data dir kept: {}", dir.keep().display());
     }
 }

@@ -116,11 +116,16 @@ const CACHE_BYTES: u64 = 64 << 20;
 
 /// Journals kept before the oldest memtables are flushed: bounds what a
 /// restart replays (fjall's minimum; its default is 512 MiB).
-const MAX_JOURNALING_BYTES: u64 = 256 << 20;
+const MAX_JOURNALING_BYTES: u64 = 64 << 20;
 
 /// A log partition's memtable is flushed at this size: small tables, so
 /// retention can drop whole tables of old records soon after they expire.
 const LOG_MEMTABLE_BYTES: u64 = 8 << 20;
+
+/// The memtable size of the other keyspaces (state, offsets, views), down
+/// from fjall's 64 MiB: with a dozen of them, memtables were most of the
+/// memory the platform grew to (BENCHMARKS.md, the history bench).
+const MEMTABLE_BYTES: u64 = 8 << 20;
 
 /// Target table size of the log keyspaces (leveled compaction).
 const LOG_TABLE_BYTES: u64 = 16 << 20;
@@ -190,7 +195,11 @@ impl Store {
                 other => storage(other),
             })?;
         let topics = schema::all_topics();
-        let plain = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
+        let plain = |name: &str| {
+            db.keyspace(name, || {
+                KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES)
+            })
+        };
         let mut log = Vec::with_capacity(topics.len());
         for spec in topics {
             let mut parts = Vec::with_capacity(spec.partitions as usize);
