@@ -18,7 +18,7 @@
 //! booking ever made is readable in the views with its final status.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod common;
 
 use bytes::Bytes;
