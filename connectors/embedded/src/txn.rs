@@ -26,19 +26,25 @@ impl<'s> Txn<'s> {
         }
     }
 
-    /// Appends a log record: never read back within the group, so it skips
-    /// the overlay.
-    pub(crate) fn append(&mut self, ks: &Keyspace, key: [u8; 8], value: Vec<u8>) {
-        self.batch.insert(ks, key.to_vec(), value);
+    /// Puts `value` under `key` without recording it in the overlay: for
+    /// what no later request of the group reads back (log records, state,
+    /// offsets, epochs), so the hot commit path copies nothing twice.
+    pub(crate) fn write(&mut self, ks: &Keyspace, key: Vec<u8>, value: Vec<u8>) {
+        self.batch.insert(ks, key, value);
     }
 
-    /// Puts `value` under `key`.
+    /// Deletes `key` without recording it in the overlay (see [`Txn::write`]).
+    pub(crate) fn delete(&mut self, ks: &Keyspace, key: Vec<u8>) {
+        self.batch.remove(ks, key);
+    }
+
+    /// Puts `value` under `key`, visible to later [`Txn::get`]s of the group.
     pub(crate) fn insert(&mut self, ks: &Keyspace, key: Vec<u8>, value: Vec<u8>) {
         self.batch.insert(ks, key.clone(), value.clone());
         self.overlay.insert((slot(ks), key), Some(value));
     }
 
-    /// Deletes `key`.
+    /// Deletes `key`, visible to later [`Txn::get`]s of the group.
     pub(crate) fn remove(&mut self, ks: &Keyspace, key: Vec<u8>) {
         self.batch.remove(ks, key.clone());
         self.overlay.insert((slot(ks), key), None);

@@ -154,14 +154,14 @@ enum Step {
     Failed(Ack, ApplyError),
 }
 
-/// Groups written to the journal but not yet made durable and acknowledged.
+/// A group written to the journal, not yet made durable and acknowledged.
 #[derive(Default)]
 struct Window {
-    /// Whether any of them must be fsynced before its acks.
+    /// Whether it must be fsynced before its acks.
     sync: bool,
     acks: Vec<Ack>,
     joined: Vec<(Arc<str>, u32, u64)>,
-    /// The end offsets before the first of them.
+    /// The end offsets before it.
     saved_ends: Vec<Vec<u64>>,
 }
 
@@ -326,10 +326,8 @@ impl Writer {
         };
         match failure {
             None => {
-                if window.acks.is_empty() && window.joined.is_empty() {
-                    window.saved_ends = saved_ends;
-                }
-                window.sync |= needs_sync;
+                window.saved_ends = saved_ends;
+                window.sync = needs_sync;
                 window.acks.extend(acks);
                 window.joined.extend(joined);
                 self.store.publish_written(&self.ends);
@@ -450,7 +448,7 @@ impl Writer {
             }
             Request::Join { group, member, ack } => {
                 let next = self.epoch_of(&group, member) + 1;
-                t.insert(
+                t.write(
                     &self.store.ks.epochs,
                     schema::member_key(&group, member),
                     next.to_be_bytes().to_vec(),
@@ -481,15 +479,15 @@ impl Writer {
             let mut key = schema::state_prefix(group, w.partition);
             key.extend_from_slice(&w.key);
             match &w.value {
-                Some(v) => t.insert(&ks.state, key, v.to_vec()),
-                None => t.remove(&ks.state, key),
+                Some(v) => t.write(&ks.state, key, v.to_vec()),
+                None => t.delete(&ks.state, key),
             }
         }
         for w in &txn.views {
             views::write::apply(t, w)?;
         }
         for (tp, next) in &txn.offsets {
-            t.insert(
+            t.write(
                 &ks.offsets,
                 schema::offset_key(group, &tp.topic, tp.partition),
                 next.to_be_bytes().to_vec(),
@@ -500,9 +498,9 @@ impl Writer {
 
     fn append(&mut self, t: &mut Txn<'_>, ti: usize, p: u32, r: &OutRecord) -> u64 {
         let offset = self.ends[ti][p as usize];
-        t.append(
+        t.write(
             &self.store.ks.log[ti][p as usize],
-            keys::offset_key(offset),
+            keys::offset_key(offset).to_vec(),
             schema::encode_record(r.timestamp, &r.key, &r.value),
         );
         self.ends[ti][p as usize] = offset + 1;
