@@ -14,7 +14,9 @@
 //! ## Shape
 //!
 //! Each aggregate ([`booking`], [`payment`], [`identity`]) has a *partition*
-//! type holding all state of one task partition, and follows decide/apply:
+//! type holding all state of one task partition, and follows decide/apply,
+//! written down as the [`Aggregate`] trait (and [`Reacts`] for reactions to
+//! another aggregate's events) that the one processor shell drives:
 //! `decide(&self, command, now) -> Decision` and the `react_to_*` /
 //! `due_expiries` reactions never change state; `apply(&mut self, &event)` is
 //! the only way state changes on the live path and returns the [`StateKey`]s
@@ -58,6 +60,7 @@
 
 #![warn(missing_docs)]
 
+pub mod aggregate;
 pub mod booking;
 mod decision;
 pub mod identity;
@@ -71,6 +74,7 @@ mod state;
 mod testkit;
 pub mod time;
 
+pub use aggregate::{Aggregate, Command, Event, Reacts};
 pub use decision::Decision;
 pub use ids::{BookingId, CommandId, PaymentId, ResourceId, UserId};
 pub use money::Money;

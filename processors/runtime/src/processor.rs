@@ -54,10 +54,14 @@ pub trait Processor: Send + 'static {
     fn group(&self) -> &'static str;
     /// The topics it consumes (one partition count).
     fn inputs(&self) -> Vec<TopicSpec>;
-    /// Loads the state of a newly assigned partition.
-    fn restore(&mut self, partition: u32, state: Vec<StateEntry>) -> Result<(), Poison>;
-    /// Forgets a partition that moved elsewhere.
-    fn revoke(&mut self, partition: u32);
+    /// Loads the state of a newly assigned partition. A processor without
+    /// state (notification, views) keeps the default, which has nothing to
+    /// load.
+    fn restore(&mut self, _partition: u32, _state: Vec<StateEntry>) -> Result<(), Poison> {
+        Ok(())
+    }
+    /// Forgets a partition that moved elsewhere (default: nothing to forget).
+    fn revoke(&mut self, _partition: u32) {}
     /// Handles one record.
     fn process(
         &mut self,

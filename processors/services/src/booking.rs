@@ -4,165 +4,59 @@
 //! resource on one thread, so "no two active bookings overlap" is a property
 //! of one in-memory index, not of a distributed lock. It holds slots while
 //! payment is pending, reacts to payment outcomes, expires unpaid holds on its
-//! partition timer, and applies the cancellation policy.
+//! partition timer, and applies the cancellation policy. The loop is the
+//! shared shell's ([`Partitioned`]); this file says what is the booking
+//! side's own.
 
-use crate::support::{self, Dirty, PruneClock};
+use crate::partitioned::{Partitioned, Wiring};
+use crate::support;
 use slotstream_domain::booking::{BookingConfig, BookingEvent, BookingPartition};
 use slotstream_domain::payment::PaymentEvent;
-use slotstream_domain::{Millis, booking::BookingCommand};
-use slotstream_runtime::log::{ConsumedRecord, StateEntry};
-use slotstream_runtime::{Output, Poison, Processor, TopicSpec, topics};
+use slotstream_domain::{Millis, Reacts};
+use slotstream_runtime::Poison;
+use slotstream_runtime::log::ConsumedRecord;
+use slotstream_runtime::topics::{self, Group};
 use slotstream_schemas::{Codec, Envelope, ReplyPayload};
-use std::collections::HashMap;
 
 /// See the module docs.
+pub type BookingProcessor = Partitioned<Booking>;
+
+/// The booking side's wiring: booking commands in, payment events reacted
+/// to, booking events out.
 #[derive(Debug)]
-pub struct BookingProcessor {
-    codec: Codec,
+pub struct Booking {
     cfg: BookingConfig,
-    parts: HashMap<u32, BookingPartition>,
-    dirty: Dirty,
-    prune: PruneClock,
 }
 
 impl BookingProcessor {
     /// A processor with no partitions yet.
     pub fn new(codec: Codec, cfg: BookingConfig) -> Self {
-        Self {
-            codec,
-            cfg,
-            parts: HashMap::new(),
-            dirty: Dirty::default(),
-            prune: PruneClock::default(),
-        }
-    }
-
-    /// The state of one partition (tests and benchmarks inspect it).
-    pub fn partition(&self, p: u32) -> Option<&BookingPartition> {
-        self.parts.get(&p)
-    }
-
-    fn part(&mut self, p: u32) -> Result<&mut BookingPartition, Poison> {
-        self.parts
-            .get_mut(&p)
-            .ok_or_else(|| Poison::new(format!("record for unassigned partition {p}")))
-    }
-
-    /// Applies `events` in order and writes them out.
-    fn emit(&mut self, p: u32, events: Vec<BookingEvent>, now: Millis, out: &mut Output) {
-        let Some(part) = self.parts.get_mut(&p) else {
-            return;
-        };
-        for ev in events {
-            let keys = part.apply(&ev);
-            self.dirty.mark(p, keys);
-            let key = resource_key(&ev).to_owned();
-            out.records.push(support::record(
-                &self.codec,
-                topics::BOOKING_EVENTS.name,
-                &key,
-                &support::envelope(ev, now),
-                now,
-            ));
-        }
+        Partitioned::with(codec, Booking { cfg })
     }
 }
 
-/// The partition key of an event: its resource id.
-fn resource_key(ev: &BookingEvent) -> &str {
-    match ev {
-        BookingEvent::ResourceRegistered(e) => e.resource.id.as_str(),
-        BookingEvent::BookingHeld(e) => e.resource_id.as_str(),
-        BookingEvent::BookingRejected(e) => e.resource_id.as_str(),
-        BookingEvent::BookingConfirmed(e) => e.resource_id.as_str(),
-        BookingEvent::BookingFailed(e) => e.resource_id.as_str(),
-        BookingEvent::BookingExpired(e) => e.resource_id.as_str(),
-        BookingEvent::BookingCancelled(e) => e.resource_id.as_str(),
-        BookingEvent::CancellationRejected(e) => e.resource_id.as_str(),
-        BookingEvent::PaymentOrphaned(e) => e.resource_id.as_str(),
-    }
-}
+impl Wiring for Booking {
+    type Agg = BookingPartition;
+    const GROUP: &'static Group = &topics::groups::BOOKING;
+    const COMMANDS: &'static str = topics::BOOKING_COMMANDS.name;
+    const EVENTS: &'static str = topics::BOOKING_EVENTS.name;
 
-fn command_id(cmd: &BookingCommand) -> &slotstream_domain::CommandId {
-    match cmd {
-        BookingCommand::RegisterResource(c) => &c.command_id,
-        BookingCommand::RequestBooking(c) => &c.command_id,
-        BookingCommand::CancelBooking(c) => &c.command_id,
-    }
-}
-
-impl Processor for BookingProcessor {
-    fn group(&self) -> &'static str {
-        topics::groups::BOOKING.name
+    fn partition(&self) -> BookingPartition {
+        BookingPartition::new(self.cfg)
     }
 
-    fn inputs(&self) -> Vec<TopicSpec> {
-        topics::groups::BOOKING.inputs.to_vec()
+    fn reply(answer: BookingEvent) -> ReplyPayload {
+        ReplyPayload::Booking(answer)
     }
 
-    fn restore(&mut self, partition: u32, state: Vec<StateEntry>) -> Result<(), Poison> {
-        let mut part = BookingPartition::new(self.cfg);
-        for rec in support::restore_records(state)? {
-            part.load(rec);
-        }
-        self.parts.insert(partition, part);
-        Ok(())
-    }
-
-    fn revoke(&mut self, partition: u32) {
-        self.parts.remove(&partition);
-    }
-
-    fn process(
-        &mut self,
+    fn react(
+        &self,
+        part: &BookingPartition,
+        codec: &Codec,
         record: &ConsumedRecord,
         now: Millis,
-        out: &mut Output,
-    ) -> Result<(), Poison> {
-        let p = record.partition;
-        if &*record.topic == topics::BOOKING_COMMANDS.name {
-            let env: Envelope<BookingCommand> = support::decode(&self.codec, record)?;
-            let decision = self.part(p)?.decide(&env.payload, now);
-            if let Some(answer) = decision.reply {
-                out.records.extend(support::reply(
-                    &self.codec,
-                    env.reply_to.as_deref(),
-                    command_id(&env.payload),
-                    ReplyPayload::Booking(answer),
-                    now,
-                ));
-            }
-            self.emit(p, decision.events, now, out);
-        } else {
-            let env: Envelope<PaymentEvent> = support::decode(&self.codec, record)?;
-            let events = self.part(p)?.react_to_payment(&env.payload, now);
-            self.emit(p, events, now, out);
-        }
-        // About once a minute: old idempotency answers and settled bookings
-        // leave the state; their keys are deleted (tombstones) at commit.
-        if self.prune.due(p, now) {
-            let keys = self.part(p)?.evict_settled(now);
-            self.dirty.mark(p, keys);
-        }
-        Ok(())
-    }
-
-    fn next_deadline(&self, partition: u32) -> Option<Millis> {
-        self.parts.get(&partition)?.next_expiry()
-    }
-
-    fn on_timer(&mut self, partition: u32, now: Millis, out: &mut Output) {
-        let Some(part) = self.parts.get(&partition) else {
-            return;
-        };
-        let events = part.due_expiries(now);
-        self.emit(partition, events, now, out);
-    }
-
-    fn before_commit(&mut self, out: &mut Output) {
-        let parts = &self.parts;
-        self.dirty.flush(out, |p, key| {
-            parts.get(&p).and_then(|part| part.record(key))
-        });
+    ) -> Result<Vec<BookingEvent>, Poison> {
+        let env: Envelope<PaymentEvent> = support::decode(codec, record)?;
+        Ok(part.react(&env.payload, &(), now))
     }
 }

@@ -1,125 +1,41 @@
 //! The identity processor: owns accounts and one-time codes, keyed by the
 //! normalized email so one address has exactly one writer (two concurrent
-//! registrations of one address are serialized, never both accepted).
+//! registrations of one address are serialized, never both accepted). The
+//! loop is the shared shell's ([`Partitioned`]); identity reacts to no other
+//! aggregate.
 
-use crate::support::{self, Dirty, PruneClock};
-use slotstream_domain::identity::{
-    IdentityCommand, IdentityConfig, IdentityEvent, IdentityPartition,
-};
-use slotstream_domain::{CommandId, Millis};
-use slotstream_runtime::log::{ConsumedRecord, StateEntry};
-use slotstream_runtime::{Output, Poison, Processor, TopicSpec, topics};
-use slotstream_schemas::{Codec, Envelope, ReplyPayload};
-use std::collections::HashMap;
+use crate::partitioned::{Partitioned, Wiring};
+use slotstream_domain::identity::{IdentityConfig, IdentityEvent, IdentityPartition};
+use slotstream_runtime::topics::{self, Group};
+use slotstream_schemas::{Codec, ReplyPayload};
 
 /// See the module docs.
+pub type IdentityProcessor = Partitioned<Identity>;
+
+/// The identity side's wiring: identity commands in, identity events out.
 #[derive(Debug)]
-pub struct IdentityProcessor {
-    codec: Codec,
+pub struct Identity {
     cfg: IdentityConfig,
-    parts: HashMap<u32, IdentityPartition>,
-    dirty: Dirty,
-    prune: PruneClock,
 }
 
 impl IdentityProcessor {
     /// A processor with no partitions yet.
     pub fn new(codec: Codec, cfg: IdentityConfig) -> Self {
-        Self {
-            codec,
-            cfg,
-            parts: HashMap::new(),
-            dirty: Dirty::default(),
-            prune: PruneClock::default(),
-        }
+        Partitioned::with(codec, Identity { cfg })
     }
 }
 
-fn command_id(cmd: &IdentityCommand) -> &CommandId {
-    match cmd {
-        IdentityCommand::RegisterUser(c) => &c.command_id,
-        IdentityCommand::VerifyEmail(c) => &c.command_id,
-        IdentityCommand::ResendOtp(c) => &c.command_id,
-    }
-}
+impl Wiring for Identity {
+    type Agg = IdentityPartition;
+    const GROUP: &'static Group = &topics::groups::IDENTITY;
+    const COMMANDS: &'static str = topics::IDENTITY_COMMANDS.name;
+    const EVENTS: &'static str = topics::IDENTITY_EVENTS.name;
 
-fn email_key(ev: &IdentityEvent) -> &str {
-    match ev {
-        IdentityEvent::UserRegistered(e) => &e.email,
-        IdentityEvent::UserOTPGenerated(e) => &e.email,
-        IdentityEvent::EmailVerified(e) => &e.email,
-        IdentityEvent::RegistrationRejected(e) => &e.email,
-        IdentityEvent::VerificationRejected(e) => &e.email,
-        IdentityEvent::ResendRejected(e) => &e.email,
-    }
-}
-
-impl Processor for IdentityProcessor {
-    fn group(&self) -> &'static str {
-        topics::groups::IDENTITY.name
+    fn partition(&self) -> IdentityPartition {
+        IdentityPartition::new(self.cfg)
     }
 
-    fn inputs(&self) -> Vec<TopicSpec> {
-        topics::groups::IDENTITY.inputs.to_vec()
-    }
-
-    fn restore(&mut self, partition: u32, state: Vec<StateEntry>) -> Result<(), Poison> {
-        let mut part = IdentityPartition::new(self.cfg);
-        for rec in support::restore_records(state)? {
-            part.load(rec);
-        }
-        self.parts.insert(partition, part);
-        Ok(())
-    }
-
-    fn revoke(&mut self, partition: u32) {
-        self.parts.remove(&partition);
-    }
-
-    fn process(
-        &mut self,
-        record: &ConsumedRecord,
-        now: Millis,
-        out: &mut Output,
-    ) -> Result<(), Poison> {
-        let p = record.partition;
-        let env: Envelope<IdentityCommand> = support::decode(&self.codec, record)?;
-        let part = self
-            .parts
-            .get_mut(&p)
-            .ok_or_else(|| Poison::new(format!("record for unassigned partition {p}")))?;
-        let decision = part.decide(&env.payload, now);
-        if let Some(answer) = decision.reply {
-            out.records.extend(support::reply(
-                &self.codec,
-                env.reply_to.as_deref(),
-                command_id(&env.payload),
-                ReplyPayload::Identity(answer),
-                now,
-            ));
-        }
-        for ev in decision.events {
-            self.dirty.mark(p, part.apply(&ev));
-            let key = email_key(&ev).to_owned();
-            out.records.push(support::record(
-                &self.codec,
-                topics::IDENTITY_EVENTS.name,
-                &key,
-                &support::envelope(ev, now),
-                now,
-            ));
-        }
-        if self.prune.due(p, now) {
-            self.dirty
-                .mark(p, part.prune_commands(now - support::COMMAND_RETENTION));
-        }
-        Ok(())
-    }
-
-    fn before_commit(&mut self, out: &mut Output) {
-        let parts = &self.parts;
-        self.dirty.flush(out, |p, key| {
-            parts.get(&p).and_then(|part| part.record(key))
-        });
+    fn reply(answer: IdentityEvent) -> ReplyPayload {
+        ReplyPayload::Identity(answer)
     }
 }

@@ -1,6 +1,8 @@
 //! # slotstream-processors: the stream processors
 //!
-//! Each processor is a [`slotstream_runtime::Processor`]: it decodes its input
+//! Each processor is a [`slotstream_runtime::Processor`]. The three that own
+//! an aggregate (booking, payment, identity) are one shell,
+//! [`Partitioned`], with a small [`Wiring`] each. Every processor decodes its input
 //! records (Avro, Confluent framing), hands them to the pure domain core, and
 //! turns the resulting events into output records, state-store writes, view
 //! writes and effects. None of them calls another: they react to events and
@@ -18,6 +20,7 @@ pub mod booking;
 pub mod identity;
 pub mod notification;
 pub mod otp;
+pub mod partitioned;
 pub mod payment;
 mod support;
 pub mod views;
@@ -25,6 +28,7 @@ pub mod views;
 pub use booking::BookingProcessor;
 pub use identity::IdentityProcessor;
 pub use notification::{BookingNotifications, IdentityNotifications};
+pub use partitioned::{Partitioned, Wiring};
 pub use payment::PaymentProcessor;
 pub use support::dead_letter;
 pub use views::{BookingViews, IdentityViews};

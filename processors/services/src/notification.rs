@@ -13,7 +13,7 @@ use crate::support;
 use slotstream_domain::booking::BookingEvent;
 use slotstream_domain::identity::IdentityEvent;
 use slotstream_domain::{Millis, Money};
-use slotstream_runtime::log::{ConsumedRecord, StateEntry};
+use slotstream_runtime::log::ConsumedRecord;
 use slotstream_runtime::{Effect, Email, Output, Poison, Processor, TopicSpec, topics};
 use slotstream_schemas::{Codec, Envelope};
 
@@ -110,10 +110,6 @@ impl Processor for BookingNotifications {
     fn inputs(&self) -> Vec<TopicSpec> {
         topics::groups::NOTIFICATION_BOOKING.inputs.to_vec()
     }
-    fn restore(&mut self, _: u32, _: Vec<StateEntry>) -> Result<(), Poison> {
-        Ok(())
-    }
-    fn revoke(&mut self, _: u32) {}
     fn process(
         &mut self,
         record: &ConsumedRecord,
@@ -160,10 +156,6 @@ impl Processor for IdentityNotifications {
     fn inputs(&self) -> Vec<TopicSpec> {
         topics::groups::NOTIFICATION_IDENTITY.inputs.to_vec()
     }
-    fn restore(&mut self, _: u32, _: Vec<StateEntry>) -> Result<(), Poison> {
-        Ok(())
-    }
-    fn revoke(&mut self, _: u32) {}
     fn process(
         &mut self,
         record: &ConsumedRecord,

@@ -123,12 +123,6 @@ pub(crate) fn restore_records(entries: Vec<StateEntry>) -> Result<Vec<StateRecor
         .collect()
 }
 
-/// Idempotency records older than this are pruned (the contract keeps keys
-/// at least 24 hours; one more hour covers clock skew between gateways). The
-/// domain owns the value: the booking and payment partitions' settle rules
-/// build on it.
-pub(crate) const COMMAND_RETENTION: Millis = slotstream_domain::COMMAND_RETENTION;
-
 /// Tracks when each partition was last pruned, to prune about once a minute
 /// (the booking and payment processors evict settled state on the same
 /// cadence).

@@ -10,7 +10,7 @@ use slotstream_domain::Millis;
 use slotstream_domain::booking::{BookingEvent, BookingStatus};
 use slotstream_domain::identity::IdentityEvent;
 use slotstream_domain::payment::{PaymentEvent, PaymentStatus};
-use slotstream_runtime::log::{ConsumedRecord, StateEntry};
+use slotstream_runtime::log::ConsumedRecord;
 use slotstream_runtime::views::{BookingView, PaymentView, UserView};
 use slotstream_runtime::{Output, Poison, Processor, TopicSpec, ViewWrite, topics};
 use slotstream_schemas::{Codec, Envelope};
@@ -145,10 +145,6 @@ impl Processor for BookingViews {
     fn inputs(&self) -> Vec<TopicSpec> {
         topics::groups::VIEWS_BOOKING.inputs.to_vec()
     }
-    fn restore(&mut self, _: u32, _: Vec<StateEntry>) -> Result<(), Poison> {
-        Ok(())
-    }
-    fn revoke(&mut self, _: u32) {}
     fn process(
         &mut self,
         record: &ConsumedRecord,
@@ -186,10 +182,6 @@ impl Processor for IdentityViews {
     fn inputs(&self) -> Vec<TopicSpec> {
         topics::groups::VIEWS_IDENTITY.inputs.to_vec()
     }
-    fn restore(&mut self, _: u32, _: Vec<StateEntry>) -> Result<(), Poison> {
-        Ok(())
-    }
-    fn revoke(&mut self, _: u32) {}
     fn process(
         &mut self,
         record: &ConsumedRecord,
