@@ -9,7 +9,7 @@ use slotstream_domain::identity::*;
 use slotstream_domain::payment::*;
 use slotstream_domain::time::{HOUR, MINUTE};
 use slotstream_domain::{BookingId, CommandId, Money, PaymentId, ResourceId, UserId};
-use slotstream_processors::otp;
+use slotstream_runtime::otp;
 use slotstream_runtime::topics;
 use slotstream_schemas::ReplyPayload;
 

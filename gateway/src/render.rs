@@ -10,42 +10,6 @@ use slotstream_domain::payment::PaymentStatus;
 use slotstream_domain::resource::{CancellationPolicy, Resource};
 use slotstream_runtime::views::{BookingView, PaymentView};
 
-/// API name of a booking status.
-pub fn booking_status(s: BookingStatus) -> &'static str {
-    match s {
-        BookingStatus::Pending => "pending",
-        BookingStatus::Confirmed => "confirmed",
-        BookingStatus::Failed => "failed",
-        BookingStatus::Expired => "expired",
-        BookingStatus::Cancelled => "cancelled",
-    }
-}
-
-/// Parses an API booking status.
-pub fn parse_booking_status(s: &str) -> Option<BookingStatus> {
-    Some(match s {
-        "pending" => BookingStatus::Pending,
-        "confirmed" => BookingStatus::Confirmed,
-        "failed" => BookingStatus::Failed,
-        "expired" => BookingStatus::Expired,
-        "cancelled" => BookingStatus::Cancelled,
-        _ => return None,
-    })
-}
-
-/// API name of a payment status.
-pub fn payment_status(s: PaymentStatus) -> &'static str {
-    match s {
-        PaymentStatus::RequiresPayment => "requires_payment",
-        PaymentStatus::Processing => "processing",
-        PaymentStatus::Succeeded => "succeeded",
-        PaymentStatus::Failed => "failed",
-        PaymentStatus::Refunded => "refunded",
-        PaymentStatus::PartiallyRefunded => "partially_refunded",
-        PaymentStatus::Canceled => "canceled",
-    }
-}
-
 /// Money as JSON.
 pub fn money(m: &Money) -> MoneyDto {
     MoneyDto {
@@ -123,35 +87,16 @@ pub fn booking(b: &BookingView, payment: Option<&PaymentView>, checkout_url: Str
         user_id: b.user_id.to_string(),
         start: rfc3339::format(b.start),
         end: rfc3339::format(b.end),
-        status: booking_status(b.status),
+        status: b.status.as_str(),
         hold_expires_at: rfc3339::format(b.hold_expires_at),
         amount: money(&b.amount),
         payment: BookingPaymentDto {
             id: b.payment_id.to_string(),
-            status: payment_status(pay_status),
+            status: pay_status.as_str(),
             checkout_url: payment.map_or(checkout_url, |p| p.checkout_url.clone()),
         },
         refund,
         created_at: rfc3339::format(b.created_at),
-    }
-}
-
-/// The booking row a `BookingHeld` creates.
-pub fn held_view(e: &BookingHeld) -> BookingView {
-    BookingView {
-        id: e.booking_id.clone(),
-        resource_id: e.resource_id.clone(),
-        vendor_id: e.vendor_id.clone(),
-        user_id: e.user_id.clone(),
-        start: e.start,
-        end: e.end,
-        status: BookingStatus::Pending,
-        amount: e.amount.clone(),
-        hold_expires_at: e.hold_expires_at,
-        payment_id: e.payment_id.clone(),
-        refund: None,
-        created_at: e.held_at,
-        updated_at: e.held_at,
     }
 }
 
@@ -188,7 +133,7 @@ pub fn cancelled(
         (true, _) => PaymentStatus::PartiallyRefunded,
     };
     let mut dto = booking(&after, None, checkout_url);
-    dto.payment.status = payment_status(pay_status);
+    dto.payment.status = pay_status.as_str();
     if let Some(r) = dto.refund.as_mut() {
         r.status = refund_status(&e.refund, None);
     }
@@ -200,7 +145,7 @@ pub fn payment(p: &PaymentView) -> PaymentDto {
     PaymentDto {
         id: p.id.to_string(),
         booking_id: p.booking_id.to_string(),
-        status: payment_status(p.status),
+        status: p.status.as_str(),
         amount: money(&p.amount),
         refunded_amount: MoneyDto {
             amount: p.refunded_amount,
@@ -235,7 +180,7 @@ mod tests {
 
     #[test]
     fn a_held_booking_renders_exactly_as_the_contract_shows_it() {
-        let b = held_view(&held());
+        let b = BookingView::held(&held());
         let v = serde_json::to_value(booking(
             &b,
             None,
@@ -260,7 +205,7 @@ mod tests {
 
     #[test]
     fn a_cancelled_paid_booking_shows_its_refund_and_payment_status() {
-        let b = held_view(&held());
+        let b = BookingView::held(&held());
         let e = BookingCancelled {
             command_id: CommandId::from("c2"),
             booking_id: "bk_1".into(),
@@ -287,28 +232,6 @@ mod tests {
         pay.refunded_amount = 1250;
         let v = serde_json::to_value(booking(&after, Some(&pay), String::new())).unwrap();
         assert_eq!(v["refund"]["status"], "succeeded");
-    }
-
-    #[test]
-    fn statuses_have_lower_case_api_names_that_parse_back() {
-        for s in [
-            BookingStatus::Pending,
-            BookingStatus::Confirmed,
-            BookingStatus::Failed,
-            BookingStatus::Expired,
-            BookingStatus::Cancelled,
-        ] {
-            assert_eq!(parse_booking_status(booking_status(s)), Some(s));
-        }
-        assert_eq!(parse_booking_status("PENDING"), None);
-        assert_eq!(
-            payment_status(PaymentStatus::PartiallyRefunded),
-            "partially_refunded"
-        );
-        assert_eq!(
-            payment_status(PaymentStatus::RequiresPayment),
-            "requires_payment"
-        );
     }
 
     #[test]

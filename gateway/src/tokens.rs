@@ -56,14 +56,6 @@ pub struct Caller {
     pub email: String,
 }
 
-/// The API name of a role.
-pub fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Customer => "customer",
-        Role::Vendor => "vendor",
-    }
-}
-
 /// Issues and verifies tokens.
 pub struct Tokens {
     encoding: EncodingKey,
@@ -116,7 +108,7 @@ impl Tokens {
         let iat = now.div_euclid(1000);
         let claims = Claims {
             sub: user.to_string(),
-            role: role_name(role).to_owned(),
+            role: role.as_str().to_owned(),
             email: email.to_owned(),
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
@@ -141,10 +133,8 @@ impl Tokens {
         {
             return Err(ApiError::unauthorized());
         }
-        let role = match c.role.as_str() {
-            "customer" => Role::Customer,
-            "vendor" => Role::Vendor,
-            _ => return Err(ApiError::unauthorized()),
+        let Some(role) = Role::parse(&c.role) else {
+            return Err(ApiError::unauthorized());
         };
         Ok(Caller {
             user_id: UserId(c.sub),

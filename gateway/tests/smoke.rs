@@ -181,7 +181,10 @@ impl App {
                 }
             }
         }
-        procs::otp::code_for(OTP_SECRET.as_bytes(), &nonce.expect("an OTP was generated"))
+        slotstream_runtime::otp::code_for(
+            OTP_SECRET.as_bytes(),
+            &nonce.expect("an OTP was generated"),
+        )
     }
 
     async fn signed_up(&self, email: &str, role: &str) -> String {

@@ -5,7 +5,7 @@
 //! at least one more item follows.
 
 use crate::error::{self, undecodable};
-use crate::rows::{BookingRow, PaymentRow, ResourceRow, UserRow, booking_status_word, day_of};
+use crate::rows::{BookingRow, PaymentRow, ResourceRow, UserRow, day_of};
 use crate::statements::{DayTable, Statements};
 use futures_util::TryStreamExt;
 use scylla::client::session::Session;
@@ -200,7 +200,7 @@ pub(crate) async fn bookings_by_user(
     let mut key = vec![text(user.as_str())];
     let table = match status {
         Some(s) => {
-            key.push(text(booking_status_word(s)));
+            key.push(text(s.as_str()));
             &st.by_user_status
         }
         None => &st.by_user,

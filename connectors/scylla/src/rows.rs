@@ -116,7 +116,7 @@ impl From<&BookingView> for BookingRow {
             user_id: b.user_id.to_string(),
             starts_at: CqlTimestamp(b.start),
             ends_at: CqlTimestamp(b.end),
-            status: booking_status_word(b.status).to_owned(),
+            status: b.status.as_str().to_owned(),
             amount: b.amount.amount,
             currency: b.amount.currency.clone(),
             hold_expires_at: CqlTimestamp(b.hold_expires_at),
@@ -139,7 +139,7 @@ impl TryFrom<BookingRow> for BookingView {
             _ => return Err(corrupt("booking", &r.booking_id, "half a refund")),
         };
         Ok(Self {
-            status: parse_booking_status(&r.status)
+            status: BookingStatus::parse(&r.status)
                 .ok_or_else(|| corrupt("booking", &r.booking_id, "unknown status"))?,
             id: BookingId(r.booking_id),
             resource_id: ResourceId(r.resource_id),
@@ -270,7 +270,7 @@ impl From<&PaymentView> for PaymentRow {
             booking_id: p.booking_id.to_string(),
             resource_id: p.resource_id.to_string(),
             user_id: p.user_id.to_string(),
-            status: payment_status_word(p.status).to_owned(),
+            status: p.status.as_str().to_owned(),
             amount: p.amount.amount,
             currency: p.amount.currency.clone(),
             refunded_amount: p.refunded_amount,
@@ -285,7 +285,7 @@ impl TryFrom<PaymentRow> for PaymentView {
 
     fn try_from(r: PaymentRow) -> Result<Self, ViewError> {
         Ok(Self {
-            status: parse_payment_status(&r.status)
+            status: PaymentStatus::parse(&r.status)
                 .ok_or_else(|| corrupt("payment", &r.payment_id, "unknown status"))?,
             id: PaymentId(r.payment_id),
             booking_id: BookingId(r.booking_id),
@@ -317,7 +317,7 @@ impl From<&UserView> for UserRow {
             email: u.email.clone(),
             user_id: u.user_id.to_string(),
             name: u.name.clone(),
-            role: role_word(u.role).to_owned(),
+            role: u.role.as_str().to_owned(),
             password_hash: u.password_hash.clone(),
             verified: u.verified,
             created_at: CqlTimestamp(u.created_at),
@@ -329,10 +329,8 @@ impl TryFrom<UserRow> for UserView {
     type Error = ViewError;
 
     fn try_from(r: UserRow) -> Result<Self, ViewError> {
-        let role = match r.role.as_str() {
-            "customer" => Role::Customer,
-            "vendor" => Role::Vendor,
-            _ => return Err(corrupt("user", &r.email, "unknown role")),
+        let Some(role) = Role::parse(&r.role) else {
+            return Err(corrupt("user", &r.email, "unknown role"));
         };
         Ok(Self {
             user_id: UserId(r.user_id),
@@ -350,62 +348,6 @@ fn corrupt(what: &str, id: &str, why: &str) -> ViewError {
     ViewError::Corrupt(format!("{what} {id}: {why}"))
 }
 
-/// The stored word for a booking status (the public API's spelling).
-pub(crate) fn booking_status_word(s: BookingStatus) -> &'static str {
-    match s {
-        BookingStatus::Pending => "pending",
-        BookingStatus::Confirmed => "confirmed",
-        BookingStatus::Failed => "failed",
-        BookingStatus::Expired => "expired",
-        BookingStatus::Cancelled => "cancelled",
-    }
-}
-
-fn parse_booking_status(word: &str) -> Option<BookingStatus> {
-    [
-        BookingStatus::Pending,
-        BookingStatus::Confirmed,
-        BookingStatus::Failed,
-        BookingStatus::Expired,
-        BookingStatus::Cancelled,
-    ]
-    .into_iter()
-    .find(|s| booking_status_word(*s) == word)
-}
-
-pub(crate) fn payment_status_word(s: PaymentStatus) -> &'static str {
-    match s {
-        PaymentStatus::RequiresPayment => "requires_payment",
-        PaymentStatus::Processing => "processing",
-        PaymentStatus::Succeeded => "succeeded",
-        PaymentStatus::Failed => "failed",
-        PaymentStatus::Refunded => "refunded",
-        PaymentStatus::PartiallyRefunded => "partially_refunded",
-        PaymentStatus::Canceled => "canceled",
-    }
-}
-
-fn parse_payment_status(word: &str) -> Option<PaymentStatus> {
-    [
-        PaymentStatus::RequiresPayment,
-        PaymentStatus::Processing,
-        PaymentStatus::Succeeded,
-        PaymentStatus::Failed,
-        PaymentStatus::Refunded,
-        PaymentStatus::PartiallyRefunded,
-        PaymentStatus::Canceled,
-    ]
-    .into_iter()
-    .find(|s| payment_status_word(*s) == word)
-}
-
-fn role_word(r: Role) -> &'static str {
-    match r {
-        Role::Customer => "customer",
-        Role::Vendor => "vendor",
-    }
-}
-
 /// CQL `date` counts days with 1970-01-01 at 2^31.
 const EPOCH_DAY: i64 = 1 << 31;
 
@@ -419,31 +361,6 @@ pub(crate) fn day_of(at: Millis) -> CqlDate {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_status_word_reads_back_as_its_status() {
-        for s in [
-            BookingStatus::Pending,
-            BookingStatus::Confirmed,
-            BookingStatus::Failed,
-            BookingStatus::Expired,
-            BookingStatus::Cancelled,
-        ] {
-            assert_eq!(parse_booking_status(booking_status_word(s)), Some(s));
-        }
-        for s in [
-            PaymentStatus::RequiresPayment,
-            PaymentStatus::Processing,
-            PaymentStatus::Succeeded,
-            PaymentStatus::Failed,
-            PaymentStatus::Refunded,
-            PaymentStatus::PartiallyRefunded,
-            PaymentStatus::Canceled,
-        ] {
-            assert_eq!(parse_payment_status(payment_status_word(s)), Some(s));
-        }
-        assert_eq!(parse_booking_status("Pending"), None);
-    }
 
     #[test]
     fn days_split_at_utc_midnight_and_clamp_at_the_extremes() {

@@ -9,8 +9,7 @@ use crate::APPLY_CONCURRENCY;
 use crate::error;
 use crate::read::{self, Owner};
 use crate::rows::{
-    BookingRow, CatalogRow, DayBookingRow, PaymentRow, ResourceRow, UserRow, booking_status_word,
-    day_of, payment_status_word,
+    BookingRow, CatalogRow, DayBookingRow, PaymentRow, ResourceRow, UserRow, day_of,
 };
 use crate::statements::Statements;
 use futures_util::future::{BoxFuture, FutureExt, try_join_all};
@@ -107,7 +106,7 @@ async fn apply_one(session: &Session, st: &Statements, w: &ViewWrite) -> Result<
                 return Ok(());
             };
             let mut new = old.clone();
-            new.status = booking_status_word(*status).to_owned();
+            new.status = status.as_str().to_owned();
             if let Some(r) = refund {
                 new.refund_amount = Some(r.amount);
                 new.refund_currency = Some(r.currency.clone());
@@ -127,7 +126,7 @@ async fn apply_one(session: &Session, st: &Statements, w: &ViewWrite) -> Result<
             let Some(mut p) = found else {
                 return Ok(());
             };
-            p.status = payment_status_word(*status).to_owned();
+            p.status = status.as_str().to_owned();
             if let Some(amount) = refunded_amount {
                 p.refunded_amount = *amount;
             }

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use slotstream_domain::identity::*;
-use slotstream_processors::otp;
+use slotstream_runtime::otp;
 use slotstream_runtime::topics;
 use slotstream_runtime::views::UserView;
 use slotstream_schemas::ReplyPayload;

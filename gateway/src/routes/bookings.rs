@@ -145,7 +145,7 @@ pub async fn create(
     match &*p {
         ReplyPayload::Booking(BookingEvent::BookingHeld(e)) => {
             st.metrics.decision("request_booking", "held");
-            let view = render::held_view(e);
+            let view = BookingView::held(e);
             let url = st.checkout_url(&e.payment_id);
             let now = st.now();
             st.recent.payments.put(
@@ -218,7 +218,7 @@ pub async fn list(
     let limit = page_limit(q.limit.as_deref())?;
     let status = match q.status.as_deref() {
         None | Some("") => None,
-        Some(s) => Some(render::parse_booking_status(s).ok_or_else(|| {
+        Some(s) => Some(BookingStatus::parse(s).ok_or_else(|| {
             ApiError::invalid(
                 "status",
                 "must be one of pending, confirmed, failed, expired, cancelled",

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod cursor;
 pub mod driver;
 pub mod log;
+pub mod otp;
 pub mod partitioner;
 pub mod ports;
 pub mod processor;

@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use slotstream_domain::booking::BookingStatus;
+use slotstream_domain::booking::{BookingHeld, BookingStatus};
 use slotstream_domain::identity::Role;
 use slotstream_domain::payment::PaymentStatus;
 use slotstream_domain::resource::Resource;
@@ -42,6 +42,28 @@ pub struct BookingView {
     pub created_at: Millis,
     /// Last change.
     pub updated_at: Millis,
+}
+
+impl BookingView {
+    /// The row a `BookingHeld` creates: what the views processor stores and
+    /// what the gateway shows before the views have caught up.
+    pub fn held(e: &BookingHeld) -> Self {
+        Self {
+            id: e.booking_id.clone(),
+            resource_id: e.resource_id.clone(),
+            vendor_id: e.vendor_id.clone(),
+            user_id: e.user_id.clone(),
+            start: e.start,
+            end: e.end,
+            status: BookingStatus::Pending,
+            amount: e.amount.clone(),
+            hold_expires_at: e.hold_expires_at,
+            payment_id: e.payment_id.clone(),
+            refund: None,
+            created_at: e.held_at,
+            updated_at: e.held_at,
+        }
+    }
 }
 
 /// A payment as clients see it.

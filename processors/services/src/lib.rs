@@ -19,7 +19,6 @@
 pub mod booking;
 pub mod identity;
 pub mod notification;
-pub mod otp;
 pub mod partitioned;
 pub mod payment;
 mod support;

@@ -8,12 +8,12 @@
 //! Two groups because their inputs are partitioned differently: booking events
 //! by resource, identity events by email.
 
-use crate::otp;
 use crate::support;
 use slotstream_domain::booking::BookingEvent;
 use slotstream_domain::identity::IdentityEvent;
 use slotstream_domain::{Millis, Money};
 use slotstream_runtime::log::ConsumedRecord;
+use slotstream_runtime::otp;
 use slotstream_runtime::{Effect, Email, Output, Poison, Processor, TopicSpec, topics};
 use slotstream_schemas::{Codec, Envelope};
 

@@ -41,21 +41,7 @@ fn patch(id: &slotstream_domain::BookingId, status: BookingStatus, at: Millis) -
 pub fn booking_writes(ev: &BookingEvent) -> Vec<ViewWrite> {
     match ev {
         BookingEvent::ResourceRegistered(e) => vec![ViewWrite::PutResource(e.resource.clone())],
-        BookingEvent::BookingHeld(e) => vec![ViewWrite::PutBooking(BookingView {
-            id: e.booking_id.clone(),
-            resource_id: e.resource_id.clone(),
-            vendor_id: e.vendor_id.clone(),
-            user_id: e.user_id.clone(),
-            start: e.start,
-            end: e.end,
-            status: BookingStatus::Pending,
-            amount: e.amount.clone(),
-            hold_expires_at: e.hold_expires_at,
-            payment_id: e.payment_id.clone(),
-            refund: None,
-            created_at: e.held_at,
-            updated_at: e.held_at,
-        })],
+        BookingEvent::BookingHeld(e) => vec![ViewWrite::PutBooking(BookingView::held(e))],
         BookingEvent::BookingConfirmed(e) => vec![patch(
             &e.booking_id,
             BookingStatus::Confirmed,

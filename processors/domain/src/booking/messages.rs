@@ -26,6 +26,31 @@ pub enum BookingStatus {
 }
 
 impl BookingStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::Confirmed,
+        Self::Failed,
+        Self::Expired,
+        Self::Cancelled,
+    ];
+
+    /// Its name in the API, the views and every store (`"pending"`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Confirmed => "confirmed",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// The status named `name` ([`BookingStatus::as_str`]; exact, lower case).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// True while the booking occupies its slot (pending or confirmed).
     pub const fn is_active(self) -> bool {
         matches!(self, Self::Pending | Self::Confirmed)

@@ -17,5 +17,22 @@ pub use messages::*;
 pub use model::{Account, IdentityConfig, Otp};
 pub use partition::IdentityPartition;
 
+impl Role {
+    /// Its name in the API, tokens and every store (`"customer"`, `"vendor"`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Vendor => "vendor",
+        }
+    }
+
+    /// The role named `name` ([`Role::as_str`]; exact, lower case).
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Customer, Self::Vendor]
+            .into_iter()
+            .find(|r| r.as_str() == name)
+    }
+}
+
 #[cfg(test)]
 mod tests;

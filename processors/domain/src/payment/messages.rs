@@ -25,6 +25,38 @@ pub enum PaymentStatus {
     Canceled,
 }
 
+impl PaymentStatus {
+    /// Every status.
+    pub const ALL: [Self; 7] = [
+        Self::RequiresPayment,
+        Self::Processing,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Refunded,
+        Self::PartiallyRefunded,
+        Self::Canceled,
+    ];
+
+    /// Its name in the API, the views and every store
+    /// (`"requires_payment"`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::RequiresPayment => "requires_payment",
+            Self::Processing => "processing",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Refunded => "refunded",
+            Self::PartiallyRefunded => "partially_refunded",
+            Self::Canceled => "canceled",
+        }
+    }
+
+    /// The status named `name` ([`PaymentStatus::as_str`]; exact, lower case).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
 /// The customer's checkout result at the sandbox provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CheckoutOutcome {

@@ -4,6 +4,10 @@
 //! `HMAC-SHA256(secret, "otp-code" || nonce)` reduced to six digits, so the
 //! notification processor (which shares the secret) can put it in the email
 //! while topics and state only ever hold the nonce and a keyed hash of the code.
+//!
+//! It lives in the runtime because it is a convention two processes share,
+//! like the partitioner: the gateway (which issues codes and hashes what users
+//! type) and the notification processor (which mails them).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
