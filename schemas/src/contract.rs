@@ -3,7 +3,8 @@
 //! subject and schema.
 
 use crate::codec::CodecError;
-use crate::fields::{AvroUnion, field, long_u64, mapping, opt_string, record, string, timestamp};
+use crate::declare::avro_record;
+use crate::fields::{Avro, AvroUnion, mapping};
 use crate::registry::SubjectIdx;
 use apache_avro::Schema;
 use apache_avro::types::Value;
@@ -89,33 +90,11 @@ pub struct DeadLetter {
     pub dead_lettered_at: Millis,
 }
 
-fn envelope_to_avro<T: AvroUnion>(e: &Envelope<T>) -> Value {
-    let (index, payload) = e.payload.to_branch();
-    Value::Record(vec![
-        field("event_id", string(&e.event_id)),
-        field("occurred_at", timestamp(e.occurred_at)),
-        field("reply_to", opt_string(e.reply_to.as_deref())),
-        field("payload", Value::Union(index, Box::new(payload))),
-    ])
-}
-
-fn envelope_from_avro<T: AvroUnion>(
-    name: &'static str,
-    v: Value,
-) -> Result<Envelope<T>, CodecError> {
-    record(name, v, |f| {
-        Ok(Envelope {
-            event_id: f.string("event_id")?,
-            occurred_at: f.timestamp("occurred_at")?,
-            reply_to: f.opt_string("reply_to")?,
-            payload: f.union("payload")?,
-        })
-    })
-}
-
-macro_rules! envelope_contract {
-    ($payload:ty, $subject:ident, $record:literal) => {
-        impl Contract for Envelope<$payload> {
+/// Implements [`Contract`] for a type declared with `avro_record!`, on the
+/// schema of `$subject`.
+macro_rules! contract {
+    ($ty:ty, $subject:ident) => {
+        impl Contract for $ty {
             const SUBJECT: &'static str = SubjectIdx::$subject.subject();
 
             fn schema() -> &'static Schema {
@@ -123,13 +102,27 @@ macro_rules! envelope_contract {
             }
 
             fn to_avro(&self) -> Value {
-                envelope_to_avro(self)
+                Avro::to_value(self)
             }
 
             fn from_avro(v: Value) -> Result<Self, CodecError> {
-                envelope_from_avro($record, v)
+                Avro::from_value(v)
             }
         }
+    };
+}
+
+/// The envelope record of a command or event topic: one declaration for the
+/// six (they differ only in their name and their payload union).
+macro_rules! envelope_contract {
+    ($payload:ty, $subject:ident, $record:literal) => {
+        avro_record!(Envelope<$payload> as $record {
+            event_id: Str,
+            occurred_at: TimestampMillis,
+            reply_to: Nullable<Str>,
+            payload: Union,
+        });
+        contract!(Envelope<$payload>, $subject);
     };
 }
 
@@ -173,65 +166,21 @@ impl AvroUnion for ReplyPayload {
     }
 }
 
-impl Contract for Reply {
-    const SUBJECT: &'static str = SubjectIdx::Replies.subject();
+avro_record!(Reply {
+    event_id: Str,
+    occurred_at: TimestampMillis,
+    command_id: Str,
+    payload: Union,
+});
+contract!(Reply, Replies);
 
-    fn schema() -> &'static Schema {
-        SubjectIdx::Replies.schema()
-    }
-
-    fn to_avro(&self) -> Value {
-        let (index, payload) = self.payload.to_branch();
-        Value::Record(vec![
-            field("event_id", string(&self.event_id)),
-            field("occurred_at", timestamp(self.occurred_at)),
-            field("command_id", string(self.command_id.as_str())),
-            field("payload", Value::Union(index, Box::new(payload))),
-        ])
-    }
-
-    fn from_avro(v: Value) -> Result<Self, CodecError> {
-        record("Reply", v, |f| {
-            Ok(Self {
-                event_id: f.string("event_id")?,
-                occurred_at: f.timestamp("occurred_at")?,
-                command_id: CommandId(f.string("command_id")?),
-                payload: f.union("payload")?,
-            })
-        })
-    }
-}
-
-impl Contract for DeadLetter {
-    const SUBJECT: &'static str = SubjectIdx::DeadLetters.subject();
-
-    fn schema() -> &'static Schema {
-        SubjectIdx::DeadLetters.schema()
-    }
-
-    fn to_avro(&self) -> Value {
-        Value::Record(vec![
-            field("topic", string(&self.topic)),
-            field("partition", crate::fields::int(self.partition)),
-            field("offset", long_u64(self.offset)),
-            field("key", Value::Bytes(self.key.clone())),
-            field("value", Value::Bytes(self.value.clone())),
-            field("reason", string(&self.reason)),
-            field("dead_lettered_at", timestamp(self.dead_lettered_at)),
-        ])
-    }
-
-    fn from_avro(v: Value) -> Result<Self, CodecError> {
-        record("DeadLetter", v, |f| {
-            Ok(Self {
-                topic: f.string("topic")?,
-                partition: f.u32("partition")?,
-                offset: f.long_u64("offset")?,
-                key: f.bytes("key")?,
-                value: f.bytes("value")?,
-                reason: f.string("reason")?,
-                dead_lettered_at: f.timestamp("dead_lettered_at")?,
-            })
-        })
-    }
-}
+avro_record!(DeadLetter {
+    topic: Str,
+    partition: Int,
+    offset: Long,
+    key: Bytes,
+    value: Bytes,
+    reason: Str,
+    dead_lettered_at: TimestampMillis,
+});
+contract!(DeadLetter, DeadLetters);

@@ -2,8 +2,8 @@
 //!
 //! This crate owns what crosses a topic: one `.avsc` file per record or enum in
 //! `schemas/avro/`, one top-level schema per topic value (its Confluent subject is
-//! `<topic>-value`), and the hand-written mapping between those Avro records and
-//! the domain's commands and events.
+//! `<topic>-value`), and the mapping between those Avro records and the domain's
+//! commands and events, declared once per record (`declare.rs`).
 //!
 //! The invariant it keeps: **every record it writes is a Confluent wire-format
 //! frame (`0x00`, schema id as big-endian `u32`, Avro binary datum) that any
@@ -33,7 +33,9 @@
 mod codec;
 mod contract;
 mod datum;
+mod declare;
 mod fields;
+mod kinds;
 mod map_booking;
 mod map_identity;
 mod map_payment;

@@ -104,6 +104,63 @@ proptest! {
     }
 }
 
+/// The frame's datum is apache-avro's datum of the same value.
+fn writes_what_apache_avro_writes<T: Contract>(v: &T) -> Result<(), TestCaseError> {
+    let bytes = Codec::embedded().encode(v).unwrap();
+    let reference = to_avro_datum(T::schema(), v.to_avro()).unwrap();
+    prop_assert_eq!(&bytes[5..], &reference[..]);
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn every_booking_command_is_written_as_apache_avro_writes_it(
+        v in envelope(any_of(booking_command_branches()))
+    ) {
+        writes_what_apache_avro_writes(&v)?;
+    }
+
+    #[test]
+    fn every_booking_event_is_written_as_apache_avro_writes_it(
+        v in envelope(any_of(booking_event_branches()))
+    ) {
+        writes_what_apache_avro_writes(&v)?;
+    }
+
+    #[test]
+    fn every_payment_command_is_written_as_apache_avro_writes_it(
+        v in envelope(any_of(payment_command_branches()))
+    ) {
+        writes_what_apache_avro_writes(&v)?;
+    }
+
+    #[test]
+    fn every_payment_event_is_written_as_apache_avro_writes_it(
+        v in envelope(any_of(payment_event_branches()))
+    ) {
+        writes_what_apache_avro_writes(&v)?;
+    }
+
+    #[test]
+    fn every_identity_command_is_written_as_apache_avro_writes_it(
+        v in envelope(any_of(identity_command_branches()))
+    ) {
+        writes_what_apache_avro_writes(&v)?;
+    }
+
+    #[test]
+    fn every_identity_event_is_written_as_apache_avro_writes_it(
+        v in envelope(any_of(identity_event_branches()))
+    ) {
+        writes_what_apache_avro_writes(&v)?;
+    }
+
+    #[test]
+    fn every_dead_letter_is_written_as_apache_avro_writes_it(v in dead_letter()) {
+        writes_what_apache_avro_writes(&v)?;
+    }
+}
+
 fn letter() -> DeadLetter {
     dead_letter_samples().remove(0)
 }
@@ -244,6 +301,39 @@ fn a_negative_partition_on_the_wire_is_a_mapping_error() {
     bytes.extend(to_avro_datum(DeadLetter::schema(), value).unwrap());
     match Codec::embedded().decode::<DeadLetter>(&bytes) {
         Err(CodecError::Mapping { what }) => assert!(what.contains("partition"), "{what}"),
+        other => panic!("expected a mapping error, got {other:?}"),
+    }
+}
+
+/// The field named `name` of a record value.
+fn field_mut<'a>(v: &'a mut Value, name: &str) -> &'a mut Value {
+    let v = match v {
+        Value::Union(_, inner) => &mut **inner,
+        v => v,
+    };
+    let Value::Record(fields) = v else {
+        panic!("not a record");
+    };
+    &mut fields.iter_mut().find(|(n, _)| n == name).unwrap().1
+}
+
+#[test]
+fn a_mapping_error_names_the_path_from_the_envelope_to_the_field() {
+    let command = envelope_samples(booking_command_branches()).remove(0);
+    let mut value = command.to_avro();
+    let price = field_mut(
+        field_mut(field_mut(&mut value, "payload"), "resource"),
+        "price",
+    );
+    *field_mut(price, "unit_minutes") = Value::Int(-1);
+    let mut bytes = vec![0, 0, 0, 0, 1];
+    bytes.extend(to_avro_datum(<Envelope<BookingCommand>>::schema(), value).unwrap());
+    match Codec::embedded().decode::<Envelope<BookingCommand>>(&bytes) {
+        Err(CodecError::Mapping { what }) => assert_eq!(
+            what,
+            "BookingCommandEnvelope.payload: RegisterResource.resource: Resource.price: \
+             Price.unit_minutes: -1 is not a u32"
+        ),
         other => panic!("expected a mapping error, got {other:?}"),
     }
 }
