@@ -7,6 +7,10 @@
 //!   This crate depends on the ports (`slotstream-runtime`) and the domain
 //!   only, never on an adapter, so no adapter's tests depend on another
 //!   adapter.
+//! * [`eml`]: reading the emails the outbox mailer writes (`.eml` files),
+//!   for the end-to-end tests and the load generator (which reads
+//!   verification codes from the outbox).
 
 #[cfg(feature = "contract")]
 pub mod contract;
+pub mod eml;
