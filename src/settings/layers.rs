@@ -55,13 +55,14 @@ impl<P: Provider> Provider for Sectioned<P> {
     fn data(&self) -> Result<Map<Profile, Dict>, Error> {
         let mut data = self.0.data()?;
         for dict in data.values_mut() {
-            move_into_sections(dict)?;
+            move_into_sections(dict).map_err(|(key, msg)| Error::from(msg).with_path(&key))?;
         }
         Ok(data)
     }
 }
 
-fn move_into_sections(dict: &mut Dict) -> Result<(), Error> {
+/// Fails with the offending key and what is wrong with it.
+fn move_into_sections(dict: &mut Dict) -> Result<(), (String, String)> {
     for (flat, path) in SECTIONED {
         let Some(value) = dict.remove(*flat) else {
             continue;
@@ -71,12 +72,13 @@ fn move_into_sections(dict: &mut Dict) -> Result<(), Error> {
             .entry(section.to_owned())
             .or_insert_with(|| Value::from(Dict::new()));
         let Value::Dict(_, inner) = entry else {
-            return Err(Error::from(format!("must be a table ([{section}])")).with_path(section));
+            return Err((section.to_owned(), format!("must be a table ([{section}])")));
         };
         if inner.contains_key(key) {
-            return Err(
-                Error::from(format!("is given twice, as `{flat}` and as `{path}`")).with_path(flat),
-            );
+            return Err((
+                (*flat).to_owned(),
+                format!("is given twice, as `{flat}` and as `{path}`"),
+            ));
         }
         inner.insert(key.to_owned(), value);
     }
