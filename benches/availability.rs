@@ -7,7 +7,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use slotstream_domain::booking::{
     BookingCommand, BookingConfig, BookingEvent, BookingPartition, RegisterResource, RequestBooking,
 };
-use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
+use slotstream_domain::fixtures;
+use slotstream_domain::resource::{Price, Resource};
 use slotstream_domain::{BookingId, CommandId, PaymentId, ResourceId, UserId};
 use std::hint::black_box;
 
@@ -35,21 +36,14 @@ fn loaded() -> BookingPartition {
     let reg = BookingCommand::RegisterResource(RegisterResource {
         command_id: CommandId::new("reg"),
         resource: Resource {
-            id: ResourceId::new("r"),
-            vendor_id: UserId::new("v"),
             name: "Court".into(),
             kind: "court".into(),
             price: Price {
-                amount: 500,
-                currency: "EUR".into(),
                 unit_minutes: 15,
+                ..fixtures::hourly(500)
             },
-            timezone: "UTC".into(),
-            slot_minutes: 15,
-            min_minutes: 15,
-            max_minutes: 43_200,
-            cancellation_policy: CancellationPolicy::default(),
             created_at: NOW,
+            ..fixtures::resource("r", "v")
         },
     });
     for ev in part.decide(&reg, NOW).events {

@@ -7,7 +7,8 @@
 
 use bytes::Bytes;
 use slotstream_domain::booking::{BookingCommand, BookingConfig, RegisterResource, RequestBooking};
-use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
+use slotstream_domain::fixtures;
+use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, CommandId, PaymentId, ResourceId, UserId};
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
 use slotstream_processors::{BookingProcessor, dead_letter};
@@ -48,21 +49,9 @@ fn command(codec: &Codec, resource: &str, cmd: BookingCommand) -> OutRecord {
 
 fn resource(i: usize) -> Resource {
     Resource {
-        id: ResourceId::new(format!("res_{i}")),
-        vendor_id: UserId::new("vendor"),
         name: format!("Room {i}"),
-        kind: "room".into(),
-        price: Price {
-            amount: 1000,
-            currency: "EUR".into(),
-            unit_minutes: 60,
-        },
-        timezone: "UTC".into(),
-        slot_minutes: 15,
-        min_minutes: 15,
-        max_minutes: 43_200,
-        cancellation_policy: CancellationPolicy::default(),
         created_at: NOW,
+        ..fixtures::resource(&format!("res_{i}"), "vendor")
     }
 }
 

@@ -44,8 +44,6 @@ impl App {
         clock: Arc<dyn Clock>,
         roles: &[Role],
     ) -> anyhow::Result<Self> {
-        let login = settings.login_policy()?;
-        let connections = settings.connection_limits()?;
         let listener = tokio::net::TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -64,8 +62,9 @@ impl App {
             platform.keys.jwt.clone(),
             platform.keys.otp.clone(),
         );
-        cfg.login = login;
-        cfg.connections = connections;
+        cfg.login = settings.login_policy();
+        cfg.connections = settings.connection_limits();
+        cfg.rate = settings.rate_limits();
         let gateway = Gateway::start(
             cfg,
             backend.producer(),

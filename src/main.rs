@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use slotstream::settings::Flags;
 use slotstream::{App, Platform, Role, Settings};
 use slotstream_runtime::SystemClock;
 use std::path::PathBuf;
@@ -19,12 +20,9 @@ struct Cli {
     /// Optional TOML configuration file (also `SLOTSTREAM_CONFIG`).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
-    /// Data directory (overrides `SLOTSTREAM_DATA_DIR`).
-    #[arg(long, global = true)]
-    data_dir: Option<PathBuf>,
-    /// Gateway address (overrides `SLOTSTREAM_LISTEN`).
-    #[arg(long, global = true)]
-    listen: Option<String>,
+    /// Settings given as flags: they beat the environment and the file.
+    #[command(flatten)]
+    flags: Flags,
     #[command(subcommand)]
     command: Command,
 }
@@ -58,13 +56,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
-    let mut settings = Settings::load(cli.config.as_deref())?;
-    if let Some(d) = cli.data_dir {
-        settings.data_dir = d;
-    }
-    if let Some(l) = cli.listen {
-        settings.listen = l;
-    }
+    let settings = Settings::load_with(cli.config.as_deref(), &cli.flags)?;
     match cli.command {
         Command::Up => up(settings).await,
         Command::Init => {

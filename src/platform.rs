@@ -146,12 +146,13 @@ impl Platform {
         provider: Option<Arc<dyn PaymentProvider>>,
         roles: &[Role],
     ) -> anyhow::Result<Self> {
+        settings.validate()?;
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
         let keys = Keys::load_or_create(&settings.data_dir, settings)?;
         let storage = Storage::open(settings).await?;
         let codec = storage.codec.clone();
-        let hold_ttl = settings.hold_ttl()?.as_millis() as i64;
+        let hold_ttl = i64::try_from(settings.hold_ttl.as_millis()).unwrap_or(i64::MAX);
 
         let (shutdown, rx) = watch::channel(false);
         let mut platform = Self {

@@ -2,7 +2,7 @@
 //! under the data dir, or Kafka + a schema registry + ScyllaDB. This is the
 //! one place that knows which; everything above it talks to the ports.
 
-use crate::settings::{BackendKind, Settings};
+use crate::settings::{BackendKind, Settings, required};
 use anyhow::Context;
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
 use slotstream_kafka::{KafkaBackend, KafkaOptions};
@@ -36,8 +36,8 @@ impl Storage {
                 let backend = EmbeddedBackend::open(
                     &settings.data_dir,
                     EmbeddedOptions {
-                        durable: settings.durable,
-                        retention: settings.retention()?,
+                        durable: settings.embedded.durable,
+                        retention: settings.retention(),
                         ..EmbeddedOptions::default()
                     },
                 )
@@ -56,7 +56,7 @@ impl Storage {
             }
             BackendKind::Kafka => {
                 let codec = registry_codec(settings).await?;
-                let scylla = scylla_options(settings)?;
+                let scylla = scylla_options(settings);
                 let scylla_views = ScyllaViews::connect(&scylla)
                     .await
                     .with_context(|| format!("connecting to ScyllaDB at {:?}", scylla.nodes))?;
@@ -96,12 +96,12 @@ pub async fn init(settings: &Settings) -> anyhow::Result<Vec<String>> {
         "kafka: {} topics created, {} already there (namespace {:?})",
         report.created.len(),
         report.existing.len(),
-        settings.namespace
+        settings.kafka.namespace
     ));
     for t in &report.created {
         done.push(format!("  created {t}"));
     }
-    let scylla = scylla_options(settings)?;
+    let scylla = scylla_options(settings);
     ScyllaViews::ensure_schema(&scylla)
         .await
         .with_context(|| format!("creating keyspace {}", scylla.keyspace))?;
@@ -112,7 +112,7 @@ pub async fn init(settings: &Settings) -> anyhow::Result<Vec<String>> {
     registry_codec(settings).await?;
     done.push(format!(
         "schema registry: every subject registered (namespace {:?}, BACKWARD)",
-        settings.namespace
+        settings.kafka.namespace
     ));
     Ok(done)
 }
@@ -121,13 +121,13 @@ pub async fn init(settings: &Settings) -> anyhow::Result<Vec<String>> {
 /// themselves). Refuses the empty namespace and the default keyspace.
 pub async fn destroy(settings: &Settings) -> anyhow::Result<()> {
     anyhow::ensure!(
-        settings.backend == BackendKind::Kafka && !settings.namespace.is_empty(),
+        settings.backend == BackendKind::Kafka && !settings.kafka.namespace.is_empty(),
         "destroy only removes a non-empty namespace of the kafka backend"
     );
     slotstream_kafka::delete_namespace(&kafka_options(settings)?)
         .await
         .context("deleting the namespace's topics")?;
-    ScyllaViews::drop_keyspace(&scylla_options(settings)?)
+    ScyllaViews::drop_keyspace(&scylla_options(settings))
         .await
         .context("dropping the namespace's keyspace")?;
     Ok(())
@@ -135,40 +135,36 @@ pub async fn destroy(settings: &Settings) -> anyhow::Result<()> {
 
 /// The Kafka client options `settings` describe.
 pub fn kafka_options(settings: &Settings) -> anyhow::Result<KafkaOptions> {
-    let mut o = KafkaOptions::new(settings.required("kafka_brokers", &settings.kafka_brokers)?);
-    o.namespace = settings.namespace.clone();
-    if let Some(i) = &settings.instance {
+    let k = &settings.kafka;
+    let mut o = KafkaOptions::new(required("kafka_brokers", k.brokers.as_deref())?);
+    o.namespace = k.namespace.clone();
+    if let Some(i) = &k.instance {
         o.instance = i.clone();
     }
-    o.commit_interval = settings.kafka_commit_interval()?;
-    o.transaction_timeout = settings.kafka_transaction_timeout()?;
-    o.replication_factor = settings.kafka_replication_factor;
-    o.librdkafka = settings.librdkafka.clone();
+    o.commit_interval = k.commit_interval;
+    o.transaction_timeout = k.transaction_timeout;
+    o.replication_factor = k.replication_factor;
+    o.librdkafka = k.librdkafka.clone();
     Ok(o)
 }
 
 /// The ScyllaDB options `settings` describe.
-pub fn scylla_options(settings: &Settings) -> anyhow::Result<ScyllaOptions> {
-    let nodes = settings.required("scylla_nodes", &settings.scylla_nodes)?;
-    let mut o = ScyllaOptions::new(
-        nodes
-            .split(',')
-            .map(|n| n.trim().to_owned())
-            .filter(|n| !n.is_empty())
-            .collect(),
-    );
-    o.keyspace = settings.scylla_keyspace.clone();
-    o.replication_factor = settings.scylla_replication_factor;
-    o.local_dc = settings.scylla_local_dc.clone();
-    Ok(o)
+pub fn scylla_options(settings: &Settings) -> ScyllaOptions {
+    let s = &settings.scylla;
+    let mut o = ScyllaOptions::new(s.nodes.clone());
+    o.keyspace = s.keyspace.clone();
+    o.replication_factor = s.replication_factor;
+    o.local_dc = s.local_dc.clone();
+    o
 }
 
 /// A codec whose ids come from the schema registry (registering our subjects).
 async fn registry_codec(settings: &Settings) -> anyhow::Result<Codec> {
-    let mut opts = RegistryOptions::new(
-        settings.required("schema_registry_url", &settings.schema_registry_url)?,
-    );
-    opts.namespace = settings.namespace.clone();
+    let mut opts = RegistryOptions::new(required(
+        "schema_registry_url",
+        settings.kafka.schema_registry_url.as_deref(),
+    )?);
+    opts.namespace = settings.kafka.namespace.clone();
     // The registry client is blocking HTTP: keep it off the async workers.
     let resolver = tokio::task::spawn_blocking(move || RegistryResolver::connect(opts))
         .await

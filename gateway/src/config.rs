@@ -38,6 +38,9 @@ impl RateQuota {
 /// | `writes_per_user` | authenticated user | 100/s, burst 200: `POST` bookings, cancel, payment completion, resources |
 /// | `auth_per_ip` | client IP address | 100/s, burst 500: every `/v1/auth/*` call |
 ///
+/// Both are settings of the binary (`SLOTSTREAM_RATE_WRITES_PER_USER`,
+/// `_WRITES_BURST`, `_AUTH_PER_IP`, `_AUTH_BURST`).
+///
 /// Password guessing is bounded by the failed-login back-off and lock-out
 /// ([`crate::lockout::LoginPolicy`]), not by a rate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 fn wire_topics(app: &TestApp) -> Vec<String> {
     topics::ALL
         .iter()
-        .map(|t| format!("{}.{}", app.settings.namespace, t.name))
+        .map(|t| format!("{}.{}", app.settings.kafka.namespace, t.name))
         .collect()
 }
 
@@ -131,22 +131,25 @@ fn booking_processor(app: &TestApp) -> Child {
         .args(["processor", "booking"])
         .env("SLOTSTREAM_BACKEND", "kafka")
         .env("SLOTSTREAM_DATA_DIR", &s.data_dir)
-        .env("SLOTSTREAM_HOLD_TTL", &s.hold_ttl)
-        .env("SLOTSTREAM_NAMESPACE", &s.namespace)
-        .env("SLOTSTREAM_SCYLLA_KEYSPACE", &s.scylla_keyspace)
+        .env(
+            "SLOTSTREAM_HOLD_TTL",
+            humantime::format_duration(s.hold_ttl).to_string(),
+        )
+        .env("SLOTSTREAM_NAMESPACE", &s.kafka.namespace)
+        .env("SLOTSTREAM_SCYLLA_KEYSPACE", &s.scylla.keyspace)
         .env(
             "SLOTSTREAM_KAFKA_BROKERS",
-            s.kafka_brokers.as_deref().unwrap_or_default(),
+            s.kafka.brokers.as_deref().unwrap_or_default(),
         )
         .env(
             "SLOTSTREAM_SCHEMA_REGISTRY_URL",
-            s.schema_registry_url.as_deref().unwrap_or_default(),
+            s.kafka.schema_registry_url.as_deref().unwrap_or_default(),
         )
+        .env("SLOTSTREAM_SCYLLA_NODES", s.scylla.nodes.join(","))
         .env(
-            "SLOTSTREAM_SCYLLA_NODES",
-            s.scylla_nodes.as_deref().unwrap_or_default(),
+            "SLOTSTREAM_KAFKA_COMMIT_INTERVAL",
+            humantime::format_duration(s.kafka.commit_interval).to_string(),
         )
-        .env("SLOTSTREAM_KAFKA_COMMIT_INTERVAL", &s.kafka_commit_interval)
         .env("SLOTSTREAM_LISTEN", "127.0.0.1:0")
         .env("SLOTSTREAM_LOG", "warn")
         .stdout(Stdio::null())

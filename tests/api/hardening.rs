@@ -94,8 +94,8 @@ async fn failed_logins_back_off_then_lock_the_account_until_the_lock_lifts() {
     let app = spawn_app_with(|s| {
         s.login_free_failures = 3;
         s.login_lock_after = 6;
-        s.login_lock_for = "15m".into();
-        s.login_max_backoff = "5s".into();
+        s.login_lock_for = Duration::from_secs(15 * 60);
+        s.login_max_backoff = Duration::from_secs(5);
     })
     .await;
     let user = app.register_and_login(Role::Customer).await;
@@ -284,8 +284,8 @@ async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_partial_request_lines_and_slow_headers_are_cut() {
     let app = spawn_app_with(|s| {
-        s.http_header_timeout = "1s".into();
-        s.http_idle_timeout = "2s".into();
+        s.http_header_timeout = Duration::from_secs(1);
+        s.http_idle_timeout = Duration::from_secs(2);
     })
     .await;
     let bound = Duration::from_secs(8);

@@ -18,5 +18,6 @@ mod errors;
 mod hardening;
 mod idempotency;
 mod payments;
+mod rate_limits;
 mod resources;
 mod security;

@@ -7,10 +7,11 @@
 use bytes::Bytes;
 use slotstream::{Platform, Settings};
 use slotstream_domain::booking::BookingEvent;
+use slotstream_domain::fixtures;
 use slotstream_domain::identity::IdentityEvent;
 use slotstream_domain::payment::PaymentEvent;
-use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
-use slotstream_domain::{CommandId, Millis, ResourceId, UserId};
+use slotstream_domain::resource::Resource;
+use slotstream_domain::{CommandId, Millis, ResourceId};
 use slotstream_runtime::partitioner::partition_for;
 use slotstream_runtime::{
     ConsumedRecord, ManualClock, OutRecord, TopicPartition, TopicSpec, topics,
@@ -47,7 +48,7 @@ impl TestPlatform {
     pub async fn start_in(dir: tempfile::TempDir, clock: ManualClock) -> Self {
         let settings = Settings {
             data_dir: dir.path().to_path_buf(),
-            hold_ttl: "15m".into(),
+            hold_ttl: Duration::from_secs(15 * 60),
             ..Settings::default()
         };
         let provider = Arc::new(InProcessProvider::default());
@@ -370,23 +371,13 @@ pub fn uuid_like() -> String {
     format!("{:016x}", N.fetch_add(1, Ordering::Relaxed))
 }
 
+/// A room at 25.00 EUR per started hour, registered at [`T0`].
 pub fn resource(id: &str, vendor: &str) -> Resource {
     Resource {
-        id: ResourceId::new(id),
-        vendor_id: UserId::new(vendor),
         name: format!("Resource {id}"),
-        kind: "room".into(),
-        price: Price {
-            amount: 2500,
-            currency: "EUR".into(),
-            unit_minutes: 60,
-        },
-        timezone: "UTC".into(),
-        slot_minutes: 15,
-        min_minutes: 15,
-        max_minutes: 43_200,
-        cancellation_policy: CancellationPolicy::default(),
+        price: fixtures::hourly(2500),
         created_at: T0,
+        ..fixtures::resource(id, vendor)
     }
 }
 

@@ -17,13 +17,13 @@
 //!   commit.
 
 use bytes::Bytes;
-use slotstream_embedded::contract::views::user;
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
 use slotstream_runtime::topics::{BOOKING_COMMANDS, BOOKING_EVENTS, groups};
 use slotstream_runtime::{
     Backend, ConsumedRecord, OutRecord, Poll, Session, StateWrite, TopicPartition, Transaction,
     ViewWrite,
 };
+use slotstream_testkit::contract::views::user;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::PathBuf;

@@ -80,9 +80,6 @@ mod txn;
 mod views;
 mod writer;
 
-#[cfg(feature = "contract-tests")]
-pub mod contract;
-
 pub use log::{EmbeddedProducer, EmbeddedReader};
 pub use session::EmbeddedSession;
 

@@ -7,10 +7,10 @@
 //! fsynced on their own (`EmbeddedOptions::relaxed_derived`), and a kill
 //! rolls it back to an earlier commit, but never to a mix of two.
 
-use slotstream_embedded::contract::log::assignment;
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
 use slotstream_runtime::topics::{BOOKING_COMMANDS, BOOKING_EVENTS, TopicSpec, groups};
 use slotstream_runtime::{Backend, ConsumedRecord, LogReader, Session, TopicPartition, ViewStore};
+use slotstream_testkit::contract::log::assignment;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

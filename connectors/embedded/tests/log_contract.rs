@@ -2,10 +2,10 @@
 //! the embedded backend promises (reopen, static fencing of polls, fairness).
 
 use bytes::Bytes;
-use slotstream_embedded::contract::log::{self as contract, assignment, poll_until, record};
 use slotstream_embedded::{EmbeddedBackend, EmbeddedError, EmbeddedOptions};
 use slotstream_runtime::topics::BOOKING_COMMANDS;
 use slotstream_runtime::{Backend, LogError, Poll, StateWrite, TopicPartition, Transaction};
+use slotstream_testkit::contract::log::{self as contract, assignment, poll_until, record};
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;

@@ -7,10 +7,10 @@
 //! test runs a pass itself with `enforce_retention` at a `now` of its
 //! choosing, against records whose timestamps it picks.
 
-use slotstream_embedded::contract::log::{assignment, poll_until, record};
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions, Retention};
 use slotstream_runtime::topics::{BOOKING_EVENTS, REPLIES, TopicSpec};
 use slotstream_runtime::{Backend, OutRecord, TopicPartition, Transaction};
+use slotstream_testkit::contract::log::{assignment, poll_until, record};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,12 +5,12 @@
 //! state writes are never seen.
 
 use bytes::Bytes;
-use slotstream_embedded::contract::log::assignment;
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
 use slotstream_runtime::topics::BOOKING_COMMANDS;
 use slotstream_runtime::{
     Backend, LogError, Session, StateEntry, StateWrite, TopicPartition, Transaction,
 };
+use slotstream_testkit::contract::log::assignment;
 use std::path::Path;
 use std::sync::Arc;
 

@@ -13,8 +13,6 @@ use slotstream_domain::payment::PaymentStatus;
 use slotstream_domain::resource::Resource;
 use slotstream_domain::time::HOUR;
 use slotstream_domain::{BookingId, Millis, Money, PaymentId, ResourceId, UserId};
-use slotstream_embedded::contract::log::{assignment, now_ms, poll_until, record};
-use slotstream_embedded::contract::views::{booking, resource, user};
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
 use slotstream_runtime::topics::{
     self, BOOKING_COMMANDS, BOOKING_EVENTS, DEAD_LETTERS, Group, PAYMENT_EVENTS, REPLIES, groups,
@@ -23,6 +21,8 @@ use slotstream_runtime::{
     Backend, BookingView, PaymentView, Session, StateEntry, StateWrite, TopicPartition,
     Transaction, UserView, ViewStore, ViewWrite,
 };
+use slotstream_testkit::contract::log::{assignment, now_ms, poll_until, record};
+use slotstream_testkit::contract::views::{booking, resource, user};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

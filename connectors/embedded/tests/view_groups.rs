@@ -6,14 +6,14 @@
 
 use bytes::Bytes;
 use slotstream_domain::{BookingId, PaymentId, ResourceId, UserId};
-use slotstream_embedded::contract::log::{assignment, poll_until, record};
-use slotstream_embedded::contract::views::{booking, resource, user};
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
 use slotstream_runtime::topics::{BOOKING_COMMANDS, BOOKING_EVENTS, Group, groups};
 use slotstream_runtime::{
     Backend, LogError, Session, StateEntry, StateWrite, TopicPartition, Transaction, ViewStore,
     ViewWrite,
 };
+use slotstream_testkit::contract::log::{assignment, poll_until, record};
+use slotstream_testkit::contract::views::{booking, resource, user};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The view store contract, run against the embedded backend.
 
-use slotstream_embedded::contract::views as contract;
 use slotstream_embedded::{EmbeddedBackend, EmbeddedOptions};
+use slotstream_testkit::contract::views as contract;
 use std::sync::Arc;
 use tempfile::TempDir;
 

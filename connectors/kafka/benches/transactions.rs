@@ -20,7 +20,7 @@ fn out(topic: &'static str, i: usize) -> OutRecord {
         key: Bytes::from(format!("res_{}", i % 500)),
         value: Bytes::from(vec![b'x'; 200]),
         // Now: a broker deletes records older than the topic's retention.
-        timestamp: slotstream_embedded::contract::log::now_ms(),
+        timestamp: slotstream_testkit::contract::log::now_ms(),
     }
 }
 

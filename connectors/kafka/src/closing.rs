@@ -108,7 +108,7 @@ mod tests {
     use rdkafka::consumer::{Consumer, Rebalance};
     use rdkafka::topic_partition_list::TopicPartitionList;
     use rdkafka::types::RDKafkaRespErr;
-    use slotstream_embedded::contract::unique;
+    use slotstream_testkit::contract::unique;
 
     /// A context that takes partitions but never gives them back: librdkafka
     /// then waits forever for the revocation it asked for, so the close

@@ -8,7 +8,7 @@
 
 mod common;
 
-use slotstream_embedded::contract::log as contract;
+use slotstream_testkit::contract::log as contract;
 
 macro_rules! contract_tests {
     ($($name:ident),* $(,)?) => {$(

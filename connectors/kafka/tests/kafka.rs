@@ -7,8 +7,6 @@ mod common;
 mod support;
 
 use bytes::Bytes;
-use slotstream_embedded::contract::log::{assignment, partition_of, poll_until, record};
-use slotstream_embedded::contract::unique;
 use slotstream_kafka::{KafkaError, KafkaOptions, delete_namespace, ensure_topics};
 use slotstream_runtime::topics::{
     BOOKING_COMMANDS, BOOKING_EVENTS, IDENTITY_COMMANDS, PAYMENT_EVENTS, groups,
@@ -16,6 +14,8 @@ use slotstream_runtime::topics::{
 use slotstream_runtime::{
     Backend, LogError, Poll, StateWrite, TopicPartition, Transaction, ViewStore, ViewWrite,
 };
+use slotstream_testkit::contract::log::{assignment, partition_of, poll_until, record};
+use slotstream_testkit::contract::unique;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,9 +5,9 @@
 //!
 //! `cargo run --release -p slotstream-scylla --example measure [bookings]`
 
-use slotstream_embedded::contract::views::booking;
 use slotstream_runtime::{ViewStore, ViewWrite};
 use slotstream_scylla::{ScyllaOptions, ScyllaViews};
+use slotstream_testkit::contract::views::booking;
 use std::time::{Duration, Instant};
 
 #[tokio::main]

@@ -8,8 +8,8 @@ use slotstream_domain::identity::Role;
 use slotstream_domain::payment::PaymentStatus;
 use slotstream_domain::time::{DAY, HOUR};
 use slotstream_domain::{BookingId, Money, PaymentId, ResourceId, UserId};
-use slotstream_embedded::contract::views::{booking, resource};
 use slotstream_runtime::{BookingView, PaymentView, UserView, ViewStore, ViewWrite};
+use slotstream_testkit::contract::views::{booking, resource};
 
 const T: i64 = 1_800_000_000_000;
 

@@ -8,7 +8,7 @@ use slotstream_scylla::{ScyllaError, ScyllaOptions, ScyllaViews};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creating_the_schema_twice_is_fine_and_keeps_the_data() {
     common::with_views("schema_twice", |views, opts| async move {
-        let r = slotstream_embedded::contract::views::resource("res-1", "v-1", "room");
+        let r = slotstream_testkit::contract::views::resource("res-1", "v-1", "room");
         views
             .apply(&[ViewWrite::PutResource(r.clone())])
             .await

@@ -1,10 +1,10 @@
 //! The view store contract (every function of
-//! `slotstream_embedded::contract::views`), run against a real CQL node, each
+//! `slotstream_testkit::contract::views`), run against a real CQL node, each
 //! test in its own keyspace.
 
 mod common;
 
-use slotstream_embedded::contract::views as contract;
+use slotstream_testkit::contract::views as contract;
 
 macro_rules! contract_tests {
     ($($name:ident),* $(,)?) => {$(

@@ -396,26 +396,13 @@ pub async fn cancel(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slotstream_domain::resource::{CancellationPolicy, Price};
-    use slotstream_domain::{CommandId, UserId};
+    use slotstream_domain::CommandId;
+    use slotstream_domain::fixtures;
 
     fn resource() -> Resource {
         Resource {
-            id: "res_1".into(),
-            vendor_id: UserId::from("usr_v"),
-            name: "Room".into(),
-            kind: "room".into(),
-            price: Price {
-                amount: 1000,
-                currency: "EUR".into(),
-                unit_minutes: 60,
-            },
-            timezone: "UTC".into(),
-            slot_minutes: 15,
-            min_minutes: 15,
             max_minutes: 120,
-            cancellation_policy: CancellationPolicy::default(),
-            created_at: 0,
+            ..fixtures::resource("res_1", "usr_v")
         }
     }
 

@@ -63,6 +63,8 @@
 pub mod aggregate;
 pub mod booking;
 mod decision;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod identity;
 pub mod ids;
 mod ledger;

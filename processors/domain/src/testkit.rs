@@ -1,7 +1,8 @@
 //! Fixtures for the unit tests.
 
 use crate::booking::{BookingCommand, CancelBooking, RegisterResource, RequestBooking};
-use crate::resource::{CancellationPolicy, Price, Resource};
+use crate::fixtures;
+use crate::resource::Resource;
 use crate::time::{DAY, MINUTE, Millis};
 
 /// A day boundary in 2024: aligned to every slot size.
@@ -10,21 +11,8 @@ pub(crate) const T0: Millis = 19_723 * DAY;
 /// A room: 15-minute slots, 15 min to 8 h, 1000 per started hour.
 pub(crate) fn room(id: &str) -> Resource {
     Resource {
-        id: id.into(),
-        vendor_id: "vendor".into(),
-        name: "Room".into(),
-        kind: "room".into(),
-        price: Price {
-            amount: 1000,
-            currency: "EUR".into(),
-            unit_minutes: 60,
-        },
-        timezone: "UTC".into(),
-        slot_minutes: 15,
-        min_minutes: 15,
         max_minutes: 8 * 60,
-        cancellation_policy: CancellationPolicy::default(),
-        created_at: 0,
+        ..fixtures::resource(id, "vendor")
     }
 }
 

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use std::{fs, io};
 
 use crate::api::SetupError;
+use slotstream_testkit::eml::six_digits;
 
 /// How often the outbox folder is listed while a code is awaited.
 const POLL: Duration = Duration::from_millis(50);
@@ -130,66 +131,21 @@ fn list(dir: &Path) -> Result<Vec<fs::DirEntry>, SetupError> {
 /// If `eml` is a verification email, its recipients (lower-cased) and code.
 ///
 /// The contract says the subject contains "verification code" and the body
-/// the code as six consecutive digits; the subject is searched first because
-/// it is never transfer-encoded for an ASCII subject, then the body.
+/// the code as six consecutive digits; the subject is searched first, then
+/// the body. Parsing (folded headers, encoded words, transfer encodings) is
+/// the testkit's `.eml` reader, the one the end-to-end tests use.
 pub fn parse_verification(eml: &str) -> Option<(Vec<String>, String)> {
-    let (head, body) = split_message(eml);
-    let headers = unfold(head);
-    let subject = header(&headers, "subject")?;
-    if !subject.to_ascii_lowercase().contains("verification code") {
+    let email = slotstream_testkit::eml::parse(eml.as_bytes())?;
+    if !email
+        .subject
+        .to_ascii_lowercase()
+        .contains("verification code")
+    {
         return None;
     }
-    let to = addresses(header(&headers, "to")?);
-    let code = six_digits(subject).or_else(|| six_digits(body))?;
+    let code = six_digits(&email.subject).or_else(|| six_digits(&email.body))?;
+    let to = email.to.iter().map(|a| a.to_ascii_lowercase()).collect();
     Some((to, code))
-}
-
-fn split_message(eml: &str) -> (&str, &str) {
-    for sep in ["\r\n\r\n", "\n\n"] {
-        if let Some(i) = eml.find(sep) {
-            return (&eml[..i], &eml[i + sep.len()..]);
-        }
-    }
-    (eml, "")
-}
-
-/// Header lines with RFC 5322 folding undone: `(lower-case name, value)`.
-fn unfold(head: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in head.lines() {
-        if line.starts_with([' ', '\t']) {
-            if let Some((_, value)) = out.last_mut() {
-                value.push(' ');
-                value.push_str(line.trim());
-            }
-        } else if let Some((name, value)) = line.split_once(':') {
-            out.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-        }
-    }
-    out
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-}
-
-/// The addresses of a `To:` value such as `Ann <ann@x.org>, bob@y.org`.
-fn addresses(value: &str) -> Vec<String> {
-    value
-        .split([',', '<', '>', ' ', '"', '\t'])
-        .filter(|token| token.contains('@'))
-        .map(str::to_ascii_lowercase)
-        .collect()
-}
-
-/// The first run of exactly six ASCII digits.
-fn six_digits(text: &str) -> Option<String> {
-    text.split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() == 6)
-        .map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -84,20 +84,23 @@ pub fn test_settings(data_dir: &std::path::Path, hold_ttl: &str, kafka: bool) ->
     let mut s = Settings {
         listen: "127.0.0.1:0".into(),
         data_dir: data_dir.to_path_buf(),
-        hold_ttl: hold_ttl.into(),
+        hold_ttl: humantime::parse_duration(hold_ttl).expect("a hold TTL such as 15m"),
         ..Settings::default()
     };
     if kafka {
         let ns = unique("e2e").replace('-', "_").to_ascii_lowercase();
         s.backend = slotstream::settings::BackendKind::Kafka;
-        s.kafka_brokers = Some(required_env("SLOTSTREAM_TEST_KAFKA_BROKERS"));
-        s.schema_registry_url = Some(required_env("SLOTSTREAM_TEST_SCHEMA_REGISTRY_URL"));
-        s.scylla_nodes = Some(required_env("SLOTSTREAM_TEST_SCYLLA_NODES"));
+        s.kafka.brokers = Some(required_env("SLOTSTREAM_TEST_KAFKA_BROKERS"));
+        s.kafka.schema_registry_url = Some(required_env("SLOTSTREAM_TEST_SCHEMA_REGISTRY_URL"));
+        s.scylla.nodes = required_env("SLOTSTREAM_TEST_SCYLLA_NODES")
+            .split(',')
+            .map(|n| n.trim().to_owned())
+            .collect();
         s.smtp_url = Some(required_env("SLOTSTREAM_TEST_SMTP_URL"));
-        s.scylla_keyspace = ns.clone();
-        s.namespace = ns;
+        s.scylla.keyspace = ns.clone();
+        s.kafka.namespace = ns;
         // Commit as soon as a batch is there: tests wait on each answer.
-        s.kafka_commit_interval = "0ms".into();
+        s.kafka.commit_interval = Duration::ZERO;
     }
     s
 }

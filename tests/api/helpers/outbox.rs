@@ -1,8 +1,8 @@
 //! Reading the outbox folder (`<data_dir>/outbox/*.eml`) as a person would:
 //! who it is to, the subject, the body with its transfer encoding undone; or,
 //! in a Kafka run, the real SMTP server's mailbox through Mailpit's API.
+//! Parsing is the testkit's `.eml` reader, the one the load generator uses.
 
-use base64::Engine;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -39,12 +39,12 @@ pub fn read(dir: &Path, addr: &str) -> Vec<Email> {
         .flatten()
         .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
         .filter_map(|e| {
-            let text = std::fs::read_to_string(e.path()).ok()?;
+            let raw = std::fs::read(e.path()).ok()?;
             let written = e
                 .metadata()
                 .and_then(|m| m.modified())
                 .unwrap_or(SystemTime::UNIX_EPOCH);
-            parse(&text, written, e.file_name().to_string_lossy().into_owned())
+            parse(&raw, written, e.file_name().to_string_lossy().into_owned())
         })
         .filter(|m| m.to.eq_ignore_ascii_case(addr))
         .collect();
@@ -140,97 +140,18 @@ pub async fn mailpit_message_ids(client: &reqwest::Client, api: &str, addr: &str
         .collect()
 }
 
-/// The first run of exactly six ASCII digits in `text`.
-pub fn six_digits(text: &str) -> Option<String> {
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i].is_ascii_digit() {
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i - start == 6 {
-                return Some(text[start..i].to_owned());
-            }
-        } else {
-            i += 1;
-        }
-    }
-    None
-}
+pub use slotstream_testkit::eml::six_digits;
 
-fn parse(text: &str, written: SystemTime, file: String) -> Option<Email> {
-    let text = text.replace("\r\n", "\n");
-    let (head, body) = text.split_once("\n\n")?;
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for line in head.lines() {
-        if line.starts_with([' ', '\t']) {
-            let (_, v) = headers.last_mut()?;
-            v.push(' ');
-            v.push_str(line.trim());
-        } else if let Some((k, v)) = line.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-        }
-    }
-    let get = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let to = get("to")?;
-    let to = match (to.find('<'), to.rfind('>')) {
-        (Some(a), Some(b)) if a < b => to[a + 1..b].to_owned(),
-        _ => to,
-    };
-    let encoding = get("content-transfer-encoding")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let body = match encoding.as_str() {
-        "quoted-printable" => quoted_printable(body),
-        "base64" => {
-            let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(compact)
-                .ok()?;
-            String::from_utf8_lossy(&raw).into_owned()
-        }
-        _ => body.to_owned(),
-    };
+/// The email in `raw`, addressed to its first recipient.
+fn parse(raw: &[u8], written: SystemTime, file: String) -> Option<Email> {
+    let m = slotstream_testkit::eml::parse(raw)?;
     Some(Email {
-        to: to.trim().to_owned(),
-        subject: get("subject").unwrap_or_default(),
-        body,
+        to: m.to.into_iter().next()?,
+        subject: m.subject,
+        body: m.body,
         written,
         file,
     })
-}
-
-fn quoted_printable(body: &str) -> String {
-    let mut out = Vec::with_capacity(body.len());
-    for line in body.split('\n') {
-        let (line, soft) = match line.strip_suffix('=') {
-            Some(l) => (l, true),
-            None => (line, false),
-        };
-        let b = line.as_bytes();
-        let mut i = 0;
-        while i < b.len() {
-            let hex = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok());
-            match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-                (b'=', Some(byte)) => {
-                    out.push(byte);
-                    i += 3;
-                }
-                (c, _) => {
-                    out.push(c);
-                    i += 1;
-                }
-            }
-        }
-        if !soft {
-            out.push(b'\n');
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -240,9 +161,9 @@ mod tests {
     #[test]
     fn a_quoted_printable_body_is_decoded_and_its_soft_breaks_joined() {
         let eml = "To: <a@example.com>\r\nSubject: Your code\r\n \r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nRefund: 10.00 =\r\nEUR =3D ok\r\n";
-        let m = parse(eml, SystemTime::UNIX_EPOCH, "x.eml".into()).expect("parses");
+        let m = parse(eml.as_bytes(), SystemTime::UNIX_EPOCH, "x.eml".into()).expect("parses");
         assert_eq!(m.to, "a@example.com");
-        assert_eq!(m.body, "Refund: 10.00 EUR = ok\n\n");
+        assert_eq!(m.body, "Refund: 10.00 EUR = ok\n");
     }
 
     #[test]

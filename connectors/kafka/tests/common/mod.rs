@@ -2,9 +2,9 @@
 
 #![allow(dead_code)]
 
-use slotstream_embedded::contract::unique;
 use slotstream_kafka::{KafkaBackend, KafkaOptions, delete_namespace, ensure_topics};
 use slotstream_runtime::ViewStore;
+use slotstream_testkit::contract::unique;
 use std::future::Future;
 use std::sync::Arc;
 

@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
-use slotstream_embedded::contract::unique;
 use slotstream_scylla::{ScyllaOptions, ScyllaViews};
+use slotstream_testkit::contract::unique;
 use std::future::Future;
 use std::sync::Arc;
 

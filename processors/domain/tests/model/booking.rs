@@ -5,6 +5,7 @@ use slotstream_domain::booking::{
     BookingCommand, BookingConfig, BookingEvent, BookingPartition, BookingStatus, CancelBooking,
     RegisterResource, RequestBooking,
 };
+use slotstream_domain::fixtures;
 use slotstream_domain::payment::{PaymentCompleted, PaymentEvent, PaymentFailed};
 use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
 use slotstream_domain::time::{DAY, HOUR, MINUTE};
@@ -16,18 +17,12 @@ const USERS: u8 = 3;
 
 fn resource(r: u8) -> Resource {
     Resource {
-        id: format!("r{r}").as_str().into(),
-        vendor_id: "vendor".into(),
         name: format!("room {r}"),
-        kind: "room".into(),
         price: Price {
             amount: 100,
             currency: "EUR".into(),
             unit_minutes: 30,
         },
-        timezone: "UTC".into(),
-        slot_minutes: 15,
-        min_minutes: 15,
         max_minutes: 60,
         cancellation_policy: CancellationPolicy {
             full_refund_hours: 2,
@@ -35,6 +30,7 @@ fn resource(r: u8) -> Resource {
             partial_refund_percent: 50,
         },
         created_at: T0,
+        ..fixtures::resource(&format!("r{r}"), "vendor")
     }
 }
 

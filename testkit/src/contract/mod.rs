@@ -1,4 +1,4 @@
-//! Port contract suites, reusable by every backend (feature `contract-tests`).
+//! Port contract suites, reusable by every backend (feature `contract`).
 //!
 //! Each function takes a backend as a port trait object and panics (with a
 //! message saying what broke) when the backend does not behave as the port
@@ -6,9 +6,10 @@
 //! measure offsets relative to the end offsets they find, so they also run
 //! against a shared Kafka or Scylla that already holds data.
 //!
-//! The embedded backend runs them in `tests/log_contract.rs` and
-//! `tests/views_contract.rs`; a Kafka or Scylla adapter calls the same
-//! functions from its own tests.
+//! The embedded backend runs them in `connectors/embedded/tests/log_contract.rs`
+//! and `views_contract.rs`, the Kafka adapter the log suite in
+//! `connectors/kafka/tests/contract.rs`, the Scylla adapter the views suite in
+//! `connectors/scylla/tests/views_contract.rs`.
 
 pub mod log;
 pub mod views;

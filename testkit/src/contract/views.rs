@@ -3,9 +3,10 @@
 
 use crate::contract::unique;
 use slotstream_domain::booking::BookingStatus;
+use slotstream_domain::fixtures;
 use slotstream_domain::identity::Role;
 use slotstream_domain::payment::PaymentStatus;
-use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
+use slotstream_domain::resource::Resource;
 use slotstream_domain::time::{DAY, HOUR, MINUTE};
 use slotstream_domain::{BookingId, Millis, Money, PaymentId, ResourceId, UserId};
 use slotstream_runtime::{
@@ -56,21 +57,11 @@ pub fn booking(
 /// A resource of `vendor` and `kind`.
 pub fn resource(id: &str, vendor: &str, kind: &str) -> Resource {
     Resource {
-        id: ResourceId::new(id),
-        vendor_id: UserId::new(vendor),
         name: format!("{kind} {id}"),
         kind: kind.to_owned(),
-        price: Price {
-            amount: 2000,
-            currency: "EUR".into(),
-            unit_minutes: 60,
-        },
-        timezone: "UTC".into(),
-        slot_minutes: 15,
-        min_minutes: 15,
-        max_minutes: 43_200,
-        cancellation_policy: CancellationPolicy::default(),
+        price: fixtures::hourly(2000),
         created_at: T,
+        ..fixtures::resource(id, vendor)
     }
 }
 
