@@ -10,9 +10,10 @@ use bytes::Bytes;
 use slotstream_domain::booking::{
     BookingCommand, BookingConfig, BookingEvent, RegisterResource, RequestBooking,
 };
+use slotstream_domain::fixtures;
 use slotstream_domain::identity::IdentityConfig;
 use slotstream_domain::payment::{CheckoutOutcome, PaymentCommand, PaymentEvent, SubmitCheckout};
-use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
+use slotstream_domain::resource::Resource;
 use slotstream_domain::time::{DAY, MINUTE};
 use slotstream_domain::{Millis, PaymentId};
 use slotstream_processors::{BookingProcessor, IdentityProcessor, PaymentProcessor};
@@ -25,23 +26,12 @@ const NOW: Millis = 19_723 * DAY;
 const GATEWAY: &str = "gw-test";
 const HOLD: Millis = 15 * MINUTE;
 
+/// The one fixture room, registered at `NOW` so its idempotency answer is
+/// not yet prunable when the tests move the clock a minute.
 fn room(id: &str) -> Resource {
     Resource {
-        id: id.into(),
-        vendor_id: "vendor".into(),
-        name: "Room".into(),
-        kind: "room".into(),
-        price: Price {
-            amount: 1000,
-            currency: "EUR".into(),
-            unit_minutes: 60,
-        },
-        timezone: "UTC".into(),
-        slot_minutes: 15,
-        min_minutes: 15,
-        max_minutes: 8 * 60,
-        cancellation_policy: CancellationPolicy::default(),
         created_at: NOW,
+        ..fixtures::resource(id, "vendor")
     }
 }
 
