@@ -83,6 +83,14 @@ pub(crate) fn opt_string(s: Option<&str>) -> Value {
     }
 }
 
+/// An optional instant as the union `["null", timestamp-millis]`.
+pub(crate) fn opt_timestamp(ms: Option<Millis>) -> Value {
+    match ms {
+        None => Value::Union(0, Box::new(Value::Null)),
+        Some(ms) => Value::Union(1, Box::new(timestamp(ms))),
+    }
+}
+
 /// Takes a record apart: `read` pulls each field in schema order, then the
 /// record must be exhausted.
 pub(crate) fn record<T>(
@@ -164,6 +172,20 @@ impl Fields {
         match self.value(name)? {
             Value::TimestampMillis(n) | Value::Long(n) => Ok(n),
             other => Err(self.wrong(name, "timestamp-millis", &other)),
+        }
+    }
+
+    /// A `["null", timestamp-millis]` field (a plain `long` branch is
+    /// accepted too).
+    pub(crate) fn opt_timestamp(&mut self, name: &str) -> Result<Option<Millis>, CodecError> {
+        let v = match self.value(name)? {
+            Value::Union(_, inner) => *inner,
+            other => other,
+        };
+        match v {
+            Value::Null => Ok(None),
+            Value::TimestampMillis(n) | Value::Long(n) => Ok(Some(n)),
+            other => Err(self.wrong(name, "null or timestamp-millis", &other)),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Payment commands and events <-> their Avro records.
 
 use crate::codec::CodecError;
-use crate::fields::{Avro, AvroUnion, field, mapping, record, string, timestamp};
+use crate::fields::{Avro, AvroUnion, field, mapping, opt_timestamp, record, string, timestamp};
 use apache_avro::types::Value;
 use slotstream_domain::payment::{
     CheckoutRejected, CheckoutSubmitted, PaymentCanceled, PaymentCommand, PaymentCompleted,
@@ -121,6 +121,9 @@ impl Avro for PaymentIntentCreated {
             field("user_id", string(self.user_id.as_str())),
             field("amount", self.amount.to_value()),
             field("checkout_url", string(&self.checkout_url)),
+            // Not last: apache-avro reads a union index at the end of the
+            // datum as null, so a truncated record would still decode.
+            field("booking_start", opt_timestamp(self.booking_start)),
             field("created_at", timestamp(self.created_at)),
         ])
     }
@@ -134,6 +137,7 @@ impl Avro for PaymentIntentCreated {
                 user_id: UserId(f.string("user_id")?),
                 amount: f.nested("amount")?,
                 checkout_url: f.string("checkout_url")?,
+                booking_start: f.opt_timestamp("booking_start")?,
                 created_at: f.timestamp("created_at")?,
             })
         })
@@ -203,6 +207,8 @@ impl Avro for PaymentCompleted {
             field("resource_id", string(self.resource_id.as_str())),
             field("user_id", string(self.user_id.as_str())),
             field("amount", self.amount.to_value()),
+            // Not last: see PaymentIntentCreated's booking_start.
+            field("recorded_at", opt_timestamp(self.recorded_at)),
             field("completed_at", timestamp(self.completed_at)),
         ])
     }
@@ -216,6 +222,7 @@ impl Avro for PaymentCompleted {
                 resource_id: ResourceId(f.string("resource_id")?),
                 user_id: UserId(f.string("user_id")?),
                 amount: f.nested("amount")?,
+                recorded_at: f.opt_timestamp("recorded_at")?,
                 completed_at: f.timestamp("completed_at")?,
             })
         })
