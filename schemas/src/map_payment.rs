@@ -49,6 +49,9 @@ avro_record!(PaymentIntentCreated {
     user_id: Str,
     amount: Record,
     checkout_url: Str,
+    // Not last: apache-avro reads a union index at the end of the datum as
+    // null, so a truncated record would still decode.
+    booking_start: Nullable<TimestampMillis>,
     created_at: TimestampMillis,
 });
 
@@ -78,6 +81,8 @@ avro_record!(PaymentCompleted {
     resource_id: Str,
     user_id: Str,
     amount: Record,
+    // Not last: see PaymentIntentCreated's booking_start.
+    recorded_at: Nullable<TimestampMillis>,
     completed_at: TimestampMillis,
 });
 

@@ -85,30 +85,72 @@ pub fn avsc_files() -> &'static [(&'static str, &'static str)] {
 /// Namespace of every contract type.
 pub(crate) const NAMESPACE: &str = "com.slotstream.v1";
 
-/// The subjects, sorted; a subject's compiled schema id is its position + 1.
+/// The subjects, sorted, with the compiled id of their current schema.
 ///
 /// These ids are persisted inside every record the embedded backend writes, so
-/// they never change: a new subject is appended with the next id (even if that
-/// breaks the sort), and `tests/wire.rs` pins the table.
-const SUBJECTS: [(&str, &str); 8] = [
+/// an id never changes meaning: a new subject is appended, and a new version
+/// of a subject's schema takes the next free id while the version it replaces
+/// keeps its id in [`RETIRED`] (as a schema registry would number them).
+/// `tests/wire.rs` pins both tables.
+const SUBJECTS: [(&str, &str, u32); 8] = [
     (
         "slotstream.booking-commands-value",
         "BookingCommandEnvelope",
+        1,
     ),
-    ("slotstream.booking-events-value", "BookingEventEnvelope"),
-    ("slotstream.dead-letters-value", "DeadLetter"),
+    ("slotstream.booking-events-value", "BookingEventEnvelope", 2),
+    ("slotstream.dead-letters-value", "DeadLetter", 3),
     (
         "slotstream.identity-commands-value",
         "IdentityCommandEnvelope",
+        4,
     ),
-    ("slotstream.identity-events-value", "IdentityEventEnvelope"),
+    (
+        "slotstream.identity-events-value",
+        "IdentityEventEnvelope",
+        5,
+    ),
     (
         "slotstream.payment-commands-value",
         "PaymentCommandEnvelope",
+        6,
     ),
-    ("slotstream.payment-events-value", "PaymentEventEnvelope"),
-    ("slotstream.replies-value", "Reply"),
+    // 7 (retired): before PaymentIntentCreated.booking_start and
+    // PaymentCompleted.recorded_at.
+    ("slotstream.payment-events-value", "PaymentEventEnvelope", 9),
+    // 8 (retired): the same two payment records, inside the replies.
+    ("slotstream.replies-value", "Reply", 10),
 ];
+
+/// Earlier versions of subjects' schemas, still read under the compiled id
+/// they were written with: `(id, subject, self-contained JSON)`. The embedded
+/// backend's log keeps records of every version, so an entry is never
+/// removed; the JSON is the version as it was published (`compat/`).
+const RETIRED: [(u32, &str, &str); 2] = [
+    (
+        7,
+        "slotstream.payment-events-value",
+        include_str!("../retired/7.slotstream.payment-events-value.json"),
+    ),
+    (
+        8,
+        "slotstream.replies-value",
+        include_str!("../retired/8.slotstream.replies-value.json"),
+    ),
+];
+
+/// [`RETIRED`], parsed: `(id, subject, schema)`. The files are compiled in and
+/// `tests/wire.rs` reads records through every one, so a failure here is a
+/// build defect, never a run-time condition.
+static RETIRED_SCHEMAS: LazyLock<Vec<(u32, &'static str, Arc<Schema>)>> = LazyLock::new(|| {
+    RETIRED
+        .iter()
+        .map(|(id, subject, json)| match Schema::parse_str(json) {
+            Ok(schema) => (*id, *subject, Arc::new(schema)),
+            Err(e) => panic!("the retired schema {id} of {subject} does not parse: {e}"),
+        })
+        .collect()
+});
 
 /// Index of a subject in [`SUBJECTS`], for the [`crate::Contract`] impls.
 #[derive(Clone, Copy, Debug)]
@@ -163,7 +205,7 @@ static SUBJECT_TABLE: LazyLock<Vec<(&'static str, &'static Schema)>> = LazyLock:
     SUBJECTS
         .iter()
         .zip(COMPILED.iter())
-        .map(|((subject, _), c)| (*subject, &*c.schema))
+        .map(|((subject, _, _), c)| (*subject, &*c.schema))
         .collect()
 });
 
@@ -183,7 +225,7 @@ fn compile() -> Result<Vec<Compiled>, String> {
     }
     SUBJECTS
         .iter()
-        .map(|(subject, root)| {
+        .map(|(subject, root, _)| {
             let json = resolve_json(&format!("{NAMESPACE}.{root}"), &defs)?;
             let json = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
             let schema = Schema::parse_str(&json).map_err(|e| format!("{subject}: {e}"))?;
@@ -312,7 +354,7 @@ fn inline_object(
 /// inlined), as it is registered in a schema registry and written to
 /// `schemas/compat/`; `None` for a subject this crate does not define.
 pub fn subject_json(subject: &str) -> Option<&'static str> {
-    let i = SUBJECTS.iter().position(|(s, _)| *s == subject)?;
+    let i = SUBJECTS.iter().position(|(s, _, _)| *s == subject)?;
     Some(COMPILED[i].json.as_str())
 }
 
@@ -326,19 +368,22 @@ pub trait SchemaResolver: Send + Sync + std::fmt::Debug {
     fn schema_for(&self, id: u32) -> Option<Arc<Schema>>;
 }
 
-/// The compiled-in schemas as a [`SchemaResolver`]: ids `1..=8`, one per
-/// subject, in this fixed order (never renumbered, new subjects are appended):
+/// The compiled-in schemas as a [`SchemaResolver`]: one id per version of a
+/// subject's schema, never renumbered (new subjects and new versions take the
+/// next id; the versions they replace stay readable under theirs):
 ///
-/// | id | subject |
-/// |---|---|
-/// | 1 | `slotstream.booking-commands-value` |
-/// | 2 | `slotstream.booking-events-value` |
-/// | 3 | `slotstream.dead-letters-value` |
-/// | 4 | `slotstream.identity-commands-value` |
-/// | 5 | `slotstream.identity-events-value` |
-/// | 6 | `slotstream.payment-commands-value` |
-/// | 7 | `slotstream.payment-events-value` |
-/// | 8 | `slotstream.replies-value` |
+/// | id | subject | version |
+/// |---|---|---|
+/// | 1 | `slotstream.booking-commands-value` | current |
+/// | 2 | `slotstream.booking-events-value` | current |
+/// | 3 | `slotstream.dead-letters-value` | current |
+/// | 4 | `slotstream.identity-commands-value` | current |
+/// | 5 | `slotstream.identity-events-value` | current |
+/// | 6 | `slotstream.payment-commands-value` | current |
+/// | 7 | `slotstream.payment-events-value` | 1, read only |
+/// | 8 | `slotstream.replies-value` | 1, read only |
+/// | 9 | `slotstream.payment-events-value` | current |
+/// | 10 | `slotstream.replies-value` | current |
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CompiledSchemas;
 
@@ -348,20 +393,35 @@ impl CompiledSchemas {
         Self
     }
 
-    /// Every subject with its top-level schema, in id order (id = index + 1).
+    /// Every subject with its current top-level schema, in table order (see
+    /// [`SchemaResolver::id_for`] for its id).
     pub fn subjects() -> &'static [(&'static str, &'static Schema)] {
         &SUBJECT_TABLE
+    }
+
+    /// The retired versions, still read: `(id, subject, schema)`.
+    pub fn retired() -> impl Iterator<Item = (u32, &'static str, &'static Schema)> {
+        RETIRED_SCHEMAS
+            .iter()
+            .map(|(id, subject, schema)| (*id, *subject, &**schema))
     }
 }
 
 impl SchemaResolver for CompiledSchemas {
     fn id_for(&self, subject: &str) -> Option<u32> {
-        let i = SUBJECTS.iter().position(|(s, _)| *s == subject)?;
-        u32::try_from(i + 1).ok()
+        SUBJECTS
+            .iter()
+            .find(|(s, _, _)| *s == subject)
+            .map(|(_, _, id)| *id)
     }
 
     fn schema_for(&self, id: u32) -> Option<Arc<Schema>> {
-        let i = usize::try_from(id).ok()?.checked_sub(1)?;
-        COMPILED.get(i).map(|c| Arc::clone(&c.schema))
+        if let Some(i) = SUBJECTS.iter().position(|(_, _, current)| *current == id) {
+            return COMPILED.get(i).map(|c| Arc::clone(&c.schema));
+        }
+        RETIRED_SCHEMAS
+            .iter()
+            .find(|(retired, _, _)| *retired == id)
+            .map(|(_, _, schema)| Arc::clone(schema))
     }
 }

@@ -122,9 +122,16 @@ fn check_field(file: &str, f: &Json, problems: &mut Vec<String>) {
         problems.push(format!("{file}.{name}: no doc"));
     }
     let t = &f["type"];
-    let is_instant = name.ends_with("_at") || name == "start" || name == "end";
-    let is_timestamp = t.get("logicalType").and_then(Json::as_str) == Some("timestamp-millis");
-    if is_instant && !(is_timestamp && t["type"] == "long") {
+    let is_instant =
+        name.ends_with("_at") || name.ends_with("_start") || name == "start" || name == "end";
+    // An optional instant is `["null", {long, timestamp-millis}]`.
+    let instant = match t {
+        Json::Array(branches) if branches.len() == 2 && branches[0] == "null" => &branches[1],
+        other => other,
+    };
+    let is_timestamp =
+        instant.get("logicalType").and_then(Json::as_str) == Some("timestamp-millis");
+    if is_instant && !(is_timestamp && instant["type"] == "long") {
         problems.push(format!(
             "{file}.{name}: an instant must be long/timestamp-millis"
         ));
@@ -163,10 +170,17 @@ fn the_convention_check_catches_an_undocumented_field_and_a_plain_long_instant()
         "fields": [
             {"name": "a", "type": "string"},
             {"name": "created_at", "type": "long", "doc": "x"},
-            {"name": "o", "type": ["string", "null"], "doc": "x"}
+            {"name": "o", "type": ["string", "null"], "doc": "x"},
+            {"name": "paid_at", "type": ["null", "long"], "default": null, "doc": "x"},
+            {"name": "ok_at", "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}],
+             "default": null, "doc": "x"}
         ]
     });
     let mut problems = Vec::new();
     check_json("Bad.avsc", &bad, &mut problems);
-    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert_eq!(problems.len(), 4, "{problems:#?}");
+    assert!(
+        problems.iter().any(|p| p.contains("paid_at")),
+        "{problems:#?}"
+    );
 }

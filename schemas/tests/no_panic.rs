@@ -35,10 +35,11 @@ fn decode_any(codec: &Codec, bytes: &[u8]) -> bool {
         && decode_is_total::<DeadLetter>(codec, bytes)
 }
 
-/// A wire-format header with a known id (1..=8) or an unknown one.
+/// A wire-format header with a known id (1..=10, retired ones included) or an
+/// unknown one.
 fn header() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        4 => (1u32..=8).prop_map(|id| [&[0u8][..], &id.to_be_bytes()].concat()),
+        4 => (1u32..=10).prop_map(|id| [&[0u8][..], &id.to_be_bytes()].concat()),
         1 => any::<[u8; 5]>().prop_map(|h| h.to_vec()),
     ]
 }

@@ -7,8 +7,10 @@ use apache_avro::{Schema, from_avro_datum, to_avro_datum};
 use common::*;
 use proptest::prelude::*;
 use slotstream_domain::booking::{BookingCommand, BookingEvent};
+use slotstream_domain::payment::{PaymentCompleted, PaymentEvent, PaymentIntentCreated};
 use slotstream_schemas::{
-    Codec, CodecError, CompiledSchemas, Contract, DeadLetter, Envelope, Reply, SchemaResolver,
+    Codec, CodecError, CompiledSchemas, Contract, DeadLetter, Envelope, Reply, ReplyPayload,
+    SchemaResolver,
 };
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -16,29 +18,124 @@ use std::sync::Arc;
 #[test]
 fn compiled_schema_ids_are_pinned_to_their_subjects() {
     let expected = [
-        "slotstream.booking-commands-value",
-        "slotstream.booking-events-value",
-        "slotstream.dead-letters-value",
-        "slotstream.identity-commands-value",
-        "slotstream.identity-events-value",
-        "slotstream.payment-commands-value",
-        "slotstream.payment-events-value",
-        "slotstream.replies-value",
+        ("slotstream.booking-commands-value", 1),
+        ("slotstream.booking-events-value", 2),
+        ("slotstream.dead-letters-value", 3),
+        ("slotstream.identity-commands-value", 4),
+        ("slotstream.identity-events-value", 5),
+        ("slotstream.payment-commands-value", 6),
+        ("slotstream.payment-events-value", 9),
+        ("slotstream.replies-value", 10),
     ];
     let resolver = CompiledSchemas::new();
-    let subjects: Vec<&str> = CompiledSchemas::subjects()
+    let current: Vec<(&str, u32)> = CompiledSchemas::subjects()
         .iter()
-        .map(|(s, _)| *s)
+        .map(|(s, _)| (*s, resolver.id_for(s).unwrap()))
         .collect();
-    assert_eq!(subjects, expected);
-    for (i, (subject, schema)) in CompiledSchemas::subjects().iter().enumerate() {
-        let id = u32::try_from(i + 1).unwrap();
-        assert_eq!(resolver.id_for(subject), Some(id));
+    assert_eq!(current, expected);
+    for (subject, schema) in CompiledSchemas::subjects() {
+        let id = resolver.id_for(subject).unwrap();
         assert_eq!(resolver.schema_for(id).as_deref(), Some(*schema));
+    }
+    // Versions that were replaced keep their ids, and are read there.
+    let retired: Vec<(u32, &str)> = CompiledSchemas::retired()
+        .map(|(id, subject, _)| (id, subject))
+        .collect();
+    assert_eq!(
+        retired,
+        [
+            (7, "slotstream.payment-events-value"),
+            (8, "slotstream.replies-value")
+        ]
+    );
+    for (id, subject, schema) in CompiledSchemas::retired() {
+        assert_eq!(resolver.schema_for(id).as_deref(), Some(schema));
+        let (_, now) = CompiledSchemas::subjects()
+            .iter()
+            .find(|(s, _)| *s == subject)
+            .unwrap();
+        assert_ne!(
+            now.canonical_form(),
+            schema.canonical_form(),
+            "{id} was replaced"
+        );
     }
     assert_eq!(resolver.id_for("slotstream.unknown-value"), None);
     assert!(resolver.schema_for(0).is_none());
-    assert!(resolver.schema_for(9).is_none());
+    assert!(resolver.schema_for(11).is_none());
+}
+
+/// A payment event as a record written before `booking_start` and
+/// `recorded_at` existed reads: without them.
+fn without_new_fields(ev: PaymentEvent) -> PaymentEvent {
+    match ev {
+        PaymentEvent::PaymentIntentCreated(e) => {
+            PaymentEvent::PaymentIntentCreated(PaymentIntentCreated {
+                booking_start: None,
+                ..e
+            })
+        }
+        PaymentEvent::PaymentCompleted(e) => PaymentEvent::PaymentCompleted(PaymentCompleted {
+            recorded_at: None,
+            ..e
+        }),
+        other => other,
+    }
+}
+
+/// The same event with both new fields set, so dropping them shows.
+fn with_new_fields(ev: PaymentEvent) -> PaymentEvent {
+    match ev {
+        PaymentEvent::PaymentIntentCreated(e) => {
+            PaymentEvent::PaymentIntentCreated(PaymentIntentCreated {
+                booking_start: Some(1_700_000_000_000),
+                ..e
+            })
+        }
+        PaymentEvent::PaymentCompleted(e) => PaymentEvent::PaymentCompleted(PaymentCompleted {
+            recorded_at: Some(1_700_000_000_001),
+            ..e
+        }),
+        other => other,
+    }
+}
+
+/// Frames `sample` as the retired schema `id` would have written it and
+/// decodes it with the embedded codec.
+fn written_under<T: Contract + Debug>(id: u32, sample: &T) -> Result<T, CodecError> {
+    let old = CompiledSchemas::new().schema_for(id).unwrap();
+    let value = sample.to_avro().resolve(&old).unwrap();
+    let mut bytes = vec![0];
+    bytes.extend_from_slice(&id.to_be_bytes());
+    bytes.extend(to_avro_datum(&old, value).unwrap());
+    Codec::embedded().decode::<T>(&bytes)
+}
+
+/// An embedded log written by the previous release holds payment events
+/// and replies under ids 7 and 8; after the upgrade they still decode, the
+/// fields that release did not write reading as absent.
+#[test]
+fn records_written_under_a_retired_id_still_decode() {
+    let mut new_fields = 0;
+    for mut sample in envelope_samples(payment_event_branches()) {
+        sample.payload = with_new_fields(sample.payload);
+        let expected = Envelope {
+            payload: without_new_fields(sample.payload.clone()),
+            ..sample.clone()
+        };
+        new_fields += usize::from(expected != sample);
+        assert_eq!(written_under(7, &sample), Ok(expected));
+    }
+    for mut sample in reply_samples() {
+        let mut expected = sample.clone();
+        if let ReplyPayload::Payment(ev) = sample.payload.clone() {
+            sample.payload = ReplyPayload::Payment(with_new_fields(ev.clone()));
+            expected.payload = ReplyPayload::Payment(without_new_fields(ev));
+            new_fields += usize::from(expected != sample);
+        }
+        assert_eq!(written_under(8, &sample), Ok(expected));
+    }
+    assert_eq!(new_fields, 4, "two records of each subject had new fields");
 }
 
 #[test]

@@ -8,7 +8,7 @@
 use crate::booking::{Booking, BookingEvent};
 use crate::identity::{Account, IdentityEvent};
 use crate::ids::{BookingId, CommandId, PaymentId, ResourceId};
-use crate::payment::{Payment, PaymentEvent};
+use crate::payment::{Payment, PaymentEvent, PaymentV1};
 use crate::resource::Resource;
 use crate::time::{HOUR, Millis};
 use serde::{Deserialize, Serialize};
@@ -62,19 +62,30 @@ impl fmt::Display for StateKey {
     }
 }
 
-/// A stored record (serialized by the caller, e.g. with postcard).
+/// A stored record (serialized by the caller with postcard, in the
+/// processors' stores and Kafka changelogs).
+///
+/// Postcard writes a variant as its position and a struct as its fields in
+/// order, with no names: **never reorder or remove variants, and never add a
+/// field to a stored struct**. A new layout is a new variant appended at the
+/// end; the old variant stays, is read, and is converted on load (as
+/// [`StateRecord::PaymentV1`] is). The tests below pin the positions and
+/// bytes written by earlier releases.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StateRecord {
     /// Under [`StateKey::Resource`].
     Resource(Resource),
     /// Under [`StateKey::Booking`].
     Booking(Booking),
-    /// Under [`StateKey::Payment`].
-    Payment(Payment),
+    /// Under [`StateKey::Payment`], as stored before payments knew their
+    /// booking's start: read, never written (loads as a [`Payment`]).
+    PaymentV1(PaymentV1),
     /// Under [`StateKey::Account`].
     Account(Account),
     /// Under [`StateKey::Command`].
     Command(CommandRecord),
+    /// Under [`StateKey::Payment`]: the current layout.
+    Payment(Payment),
 }
 
 impl StateRecord {
@@ -83,6 +94,7 @@ impl StateRecord {
         match self {
             StateRecord::Resource(r) => StateKey::Resource(r.id.clone()),
             StateRecord::Booking(b) => StateKey::Booking(b.id.clone()),
+            StateRecord::PaymentV1(p) => StateKey::Payment(p.id.clone()),
             StateRecord::Payment(p) => StateKey::Payment(p.id.clone()),
             StateRecord::Account(a) => StateKey::Account(a.email.clone()),
             StateRecord::Command(c) => StateKey::Command(c.command_id.clone()),
@@ -112,6 +124,11 @@ pub struct CommandRecord {
 }
 
 /// The first answer to a command, whichever aggregate gave it.
+///
+/// Stored whole (postcard, see [`StateRecord`]), so the events a ledger
+/// keeps must keep their layout. The payment ledger keeps only
+/// `CheckoutSubmitted` and `CheckoutRejected`; `PaymentIntentCreated` and
+/// `PaymentCompleted`, which gained fields, are never stored here.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Answer {
     /// A booking-side answer.
@@ -141,6 +158,61 @@ mod tests {
         }
         assert_eq!(StateKey::Resource("x".into()).encode(), "r/x");
         assert_eq!(StateKey::Account("a@b.c".into()).encode(), "a/a@b.c");
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    /// A succeeded payment `p1` (1000 EUR, webhook `evt-1`, created at 3,
+    /// updated at 7) and the ledger entry of checkout `k1`, as the release
+    /// before payments knew their booking's start stored them.
+    const OLD_PAYMENT: &str =
+        "0202703102623102723103616e6ed00f034555520200017501056576742d3100060e";
+    const OLD_CHECKOUT_ANSWER: &str = "04026b3101680101026b310168027031026231027231000808";
+
+    #[test]
+    fn records_stored_by_the_previous_release_still_decode() {
+        let Ok(StateRecord::PaymentV1(p)) = postcard::from_bytes(&hex(OLD_PAYMENT)) else {
+            panic!("an old payment reads as the old layout")
+        };
+        assert_eq!(
+            (p.id.as_str(), p.status, p.amount.amount, p.updated_at),
+            ("p1", crate::payment::PaymentStatus::Succeeded, 1000, 7)
+        );
+        assert_eq!(p.provider_events, vec!["evt-1".to_owned()]);
+        let Ok(StateRecord::Command(c)) = postcard::from_bytes(&hex(OLD_CHECKOUT_ANSWER)) else {
+            panic!("an old ledger entry reads")
+        };
+        assert!(matches!(
+            c.answer,
+            Answer::Payment(PaymentEvent::CheckoutSubmitted(ref s)) if s.submitted_at == 4
+        ));
+        // Re-encoding the old layout gives the very same bytes.
+        let again = postcard::to_stdvec(&StateRecord::PaymentV1(p)).expect("encode");
+        assert_eq!(again, hex(OLD_PAYMENT));
+    }
+
+    #[test]
+    fn a_payment_is_written_in_the_current_layout_under_its_own_variant() {
+        let old: StateRecord = postcard::from_bytes(&hex(OLD_PAYMENT)).expect("old");
+        let StateRecord::PaymentV1(v1) = old else {
+            panic!("old layout")
+        };
+        let mut current = Payment::from(v1);
+        current.booking_start = Some(100);
+        current.paid_recorded_at = Some(8);
+        let rec = StateRecord::Payment(current);
+        let bytes = postcard::to_stdvec(&rec).expect("encode");
+        assert_eq!(bytes[0], 5, "the variant appended after Command");
+        assert_eq!(
+            postcard::from_bytes::<StateRecord>(&bytes).ok(),
+            Some(rec.clone())
+        );
+        assert_eq!(rec.key(), StateKey::Payment("p1".into()));
     }
 
     #[test]

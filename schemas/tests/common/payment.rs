@@ -65,8 +65,9 @@ pub fn payment_event_branches() -> Vec<BoxedStrategy<PaymentEvent>> {
             money(),
             text(),
             ms(),
+            proptest::option::of(ms()),
         )
-            .prop_map(|(p, b, r, u, m, url, at)| {
+            .prop_map(|(p, b, r, u, m, url, at, start)| {
                 E::PaymentIntentCreated(PaymentIntentCreated {
                     payment_id: p,
                     booking_id: b,
@@ -75,6 +76,7 @@ pub fn payment_event_branches() -> Vec<BoxedStrategy<PaymentEvent>> {
                     amount: m,
                     checkout_url: url,
                     created_at: at,
+                    booking_start: start,
                 })
             })
             .boxed(),
@@ -126,8 +128,9 @@ pub fn payment_event_branches() -> Vec<BoxedStrategy<PaymentEvent>> {
             user_id(),
             money(),
             ms(),
+            proptest::option::of(ms()),
         )
-            .prop_map(|(p, pe, b, r, u, m, at)| {
+            .prop_map(|(p, pe, b, r, u, m, at, recorded)| {
                 E::PaymentCompleted(PaymentCompleted {
                     payment_id: p,
                     provider_event_id: pe,
@@ -136,6 +139,7 @@ pub fn payment_event_branches() -> Vec<BoxedStrategy<PaymentEvent>> {
                     user_id: u,
                     amount: m,
                     completed_at: at,
+                    recorded_at: recorded,
                 })
             })
             .boxed(),

@@ -191,7 +191,7 @@ impl BookingPartition {
                 Answer::Booking(ev) => Some(StoredAnswer::Event(Box::new(ev))),
                 Answer::Payment(_) | Answer::Identity(_) => None,
             }),
-            StateRecord::Payment(_) | StateRecord::Account(_) => {}
+            StateRecord::Payment(_) | StateRecord::PaymentV1(_) | StateRecord::Account(_) => {}
         }
     }
 

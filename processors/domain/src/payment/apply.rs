@@ -32,6 +32,8 @@ impl PaymentPartition {
                             refunds: 0,
                             created_at: e.created_at,
                             updated_at: e.created_at,
+                            booking_start: e.booking_start,
+                            paid_recorded_at: None,
                         },
                     );
                     keys.push(StateKey::Payment(e.payment_id.clone()));
@@ -61,6 +63,7 @@ impl PaymentPartition {
                     let ok = is_open(p.status) || p.status == PaymentStatus::Canceled;
                     ok.then(|| {
                         p.status = PaymentStatus::Succeeded;
+                        p.paid_recorded_at = e.recorded_at;
                         remember(p, webhook);
                     })
                 });

@@ -32,6 +32,7 @@ impl PaymentPartition {
                     amount: b.amount.clone(),
                     checkout_url: checkout_url(&b.payment_id),
                     created_at: now,
+                    booking_start: Some(b.start),
                 })]
             }
             BookingEvent::BookingExpired(b) => self.cancel(&b.payment_id, now),
@@ -92,12 +93,13 @@ impl PaymentPartition {
     /// `RecordProviderOutcome`: a webhook id already seen or an unknown
     /// payment: nothing. `Succeeded` while requiring payment, processing or
     /// canceled: `PaymentCompleted` (the money was taken even if canceled;
-    /// the booking side orphans and refunds it). `Failed` while requiring
+    /// the booking side orphans and refunds it), stamped with the provider's
+    /// instant (`completed_at`) and `now` (`recorded_at`). `Failed` while requiring
     /// payment or processing: `PaymentFailed`. Otherwise nothing.
     pub fn decide(&self, cmd: &PaymentCommand, now: Millis) -> Decision<PaymentEvent> {
         match cmd {
             PaymentCommand::SubmitCheckout(c) => self.decide_checkout(c, now),
-            PaymentCommand::RecordProviderOutcome(c) => self.decide_outcome(c),
+            PaymentCommand::RecordProviderOutcome(c) => self.decide_outcome(c, now),
         }
     }
 
@@ -140,7 +142,7 @@ impl PaymentPartition {
         Decision::answer(event)
     }
 
-    fn decide_outcome(&self, c: &RecordProviderOutcome) -> Decision<PaymentEvent> {
+    fn decide_outcome(&self, c: &RecordProviderOutcome, now: Millis) -> Decision<PaymentEvent> {
         let Some(p) = self.payments.get(&c.payment_id) else {
             return Decision::none();
         };
@@ -157,6 +159,7 @@ impl PaymentPartition {
                     user_id: p.user_id.clone(),
                     amount: p.amount.clone(),
                     completed_at: c.occurred_at,
+                    recorded_at: Some(now),
                 })
             }
             (CheckoutOutcome::Failed, s) if is_open(s) => {

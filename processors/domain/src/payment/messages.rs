@@ -158,6 +158,12 @@ pub struct PaymentIntentCreated {
     pub checkout_url: String,
     /// When.
     pub created_at: Millis,
+    /// The booking's start (from its `BookingHeld`): its owner may cancel it
+    /// until then, and a paid cancellation refunds this payment, so this is
+    /// how long a paid payment must stay refundable (see
+    /// [`settles_at`](super::settles_at)). `None` only in events written
+    /// before the field existed: such a payment, once paid, never settles.
+    pub booking_start: Option<Millis>,
 }
 
 /// See [`PaymentEvent::CheckoutSubmitted`].
@@ -211,8 +217,15 @@ pub struct PaymentCompleted {
     pub user_id: UserId,
     /// What was taken.
     pub amount: Money,
-    /// When.
+    /// When, as the provider reports it (a redelivered webhook keeps its
+    /// first instant, which may be days old).
     pub completed_at: Millis,
+    /// When this side accepted the report, on its own clock: the orphan
+    /// refund of a payment that completed after its booking lapsed comes
+    /// back relative to this instant, not to `completed_at` (see
+    /// [`settles_at`](super::settles_at)). `None` only in events written
+    /// before the field existed: such a payment never settles while paid.
+    pub recorded_at: Option<Millis>,
 }
 
 /// See [`PaymentEvent::PaymentFailed`] (the seed's `PaymentFailed`).

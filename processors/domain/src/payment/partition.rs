@@ -11,7 +11,13 @@ use crate::time::Millis;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 
-/// One payment intent as the payment processor stores it.
+/// One payment intent as the payment processor stores it (as
+/// [`StateRecord::Payment`]).
+///
+/// Stored records are postcard: fields are read by position, so a field
+/// cannot be added to a stored struct in place. A new layout is a new
+/// struct under a new `StateRecord` variant; the old one stays readable and
+/// is converted on load (see [`PaymentV1`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
     /// Its id.
@@ -36,8 +42,70 @@ pub struct Payment {
     pub refunds: u32,
     /// When the intent was created.
     pub created_at: Millis,
-    /// When it last changed.
+    /// When it last changed (for a provider outcome: the provider's instant).
     pub updated_at: Millis,
+    /// Its booking's start, until which a paid cancellation may refund it;
+    /// `None` for intents stored before it was known ([`PaymentV1`]).
+    pub booking_start: Option<Millis>,
+    /// When this side recorded the success, on its own clock (`updated_at`
+    /// then holds the provider's instant); `None` until paid, or when paid
+    /// before the instant was recorded.
+    pub paid_recorded_at: Option<Millis>,
+}
+
+/// A payment as stored before payments knew their booking's start (the
+/// layout of [`StateRecord::PaymentV1`]): read from old stores, never
+/// written. It loads as a [`Payment`] without a booking start, so once paid
+/// it never settles (nothing on this side says until when a paid
+/// cancellation may still refund it); every other status settles as before.
+/// The next change of such a payment stores it in the current layout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentV1 {
+    /// See [`Payment::id`].
+    pub id: PaymentId,
+    /// See [`Payment::booking_id`].
+    pub booking_id: BookingId,
+    /// See [`Payment::resource_id`].
+    pub resource_id: ResourceId,
+    /// See [`Payment::user_id`].
+    pub user_id: UserId,
+    /// See [`Payment::amount`].
+    pub amount: Money,
+    /// See [`Payment::status`].
+    pub status: PaymentStatus,
+    /// See [`Payment::refunded`].
+    pub refunded: i64,
+    /// See [`Payment::checkout_url`].
+    pub checkout_url: String,
+    /// See [`Payment::provider_events`].
+    pub provider_events: Vec<String>,
+    /// See [`Payment::refunds`].
+    pub refunds: u32,
+    /// See [`Payment::created_at`].
+    pub created_at: Millis,
+    /// See [`Payment::updated_at`].
+    pub updated_at: Millis,
+}
+
+impl From<PaymentV1> for Payment {
+    fn from(p: PaymentV1) -> Self {
+        Payment {
+            id: p.id,
+            booking_id: p.booking_id,
+            resource_id: p.resource_id,
+            user_id: p.user_id,
+            amount: p.amount,
+            status: p.status,
+            refunded: p.refunded,
+            checkout_url: p.checkout_url,
+            provider_events: p.provider_events,
+            refunds: p.refunds,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            booking_start: None,
+            paid_recorded_at: None,
+        }
+    }
 }
 
 /// The payment state of one partition: live payments (settled ones have
@@ -123,11 +191,13 @@ impl PaymentPartition {
     }
 
     /// Restores one stored record, rebuilding the settle index; records of
-    /// other aggregates are ignored. The store holds live payments only
+    /// other aggregates are ignored. A payment in the old layout
+    /// ([`StateRecord::PaymentV1`]) loads without a booking start. The store holds live payments only
     /// (settled ones were deleted); one already settled at load time leaves
     /// at the next [`PaymentPartition::evict_settled`].
     pub fn load(&mut self, rec: StateRecord) {
         match rec {
+            StateRecord::PaymentV1(p) => self.load(StateRecord::Payment(p.into())),
             StateRecord::Payment(p) => {
                 if let Some(old) = self.payments.remove(&p.id) {
                     self.unindex(&old);

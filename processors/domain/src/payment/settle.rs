@@ -28,10 +28,40 @@ pub const QUIET_PERIOD: Millis = COMMAND_RETENTION;
 ///
 /// - **RequiresPayment, Processing**: never. A checkout, a provider outcome
 ///   or the booking's lapse will move it.
-/// - **Succeeded**: never (on this side's facts). A paid cancellation
-///   refunds it up to the booking's start, and the payment record does not
-///   know that start: the events it is built from do not carry it. See the
-///   notes: bounding these needs the start on `PaymentIntentCreated`.
+/// - **Succeeded**: `max(booking_start, paid_recorded_at, updated_at) +
+///   QUIET_PERIOD`; never when the booking's start or the instant this side
+///   recorded the success is unknown (payments stored or paid before either
+///   was recorded, see [`PaymentV1`](super::PaymentV1)). What can still
+///   touch a succeeded payment, path by path:
+///   - *A paid cancellation* refunds it (the policy's quote). The booking
+///     side decides one only before the booking's start (`now >= start` is
+///     `NotCancellable`), and once per booking. The quiet period after the
+///     start covers this side consuming that `BookingCancelled` late: its
+///     lag, a partition moving to another instance, the deciding clock
+///     being behind.
+///   - *An orphaned completion* refunds it in full. When the booking lapsed
+///     (hold expired, cancelled unpaid) before the booking side saw this
+///     payment's `PaymentCompleted`, it answers `PaymentOrphaned`: one round
+///     trip after this side recorded the completion, at `paid_recorded_at`
+///     (its own clock). The quiet period covers that round trip.
+///     `updated_at` would not do: for a completion it is the provider's
+///     instant, and a webhook redelivered for days (the case
+///     [`PROVIDER_LATE_WINDOW`] exists for) keeps its first one.
+///   - *A late or repeated provider webhook* changes nothing whether the
+///     payment is known or not: a repeated success is deduplicated or finds
+///     it not open, a failure needs an open payment. Eviction does not
+///     change that answer.
+///   - *The booking's lapse* (expired, failed, cancelled unpaid) cancels
+///     only an open intent: nothing, before eviction or after.
+///   - *A new checkout* for it (another Idempotency-Key) hears `NotPending`
+///     while the payment is here and `NotFound` after: the quiet period
+///     keeps `NotPending` for the idempotency window after its last change,
+///     on either clock. A retried checkout replays its first answer from
+///     the ledger, which never needs the payment.
+///
+///   A paid cancellation needs a confirmed booking and an orphan a lapsed
+///   one, so at most one of them comes; either moves the payment to
+///   Refunded or PartiallyRefunded, which settle on their own.
 /// - **Canceled**: `updated_at + PROVIDER_LATE_WINDOW`. A late success still
 ///   completes it (to be orphaned and refunded in full).
 /// - **Failed, Refunded, PartiallyRefunded**: `updated_at + QUIET_PERIOD`.
@@ -40,14 +70,25 @@ pub const QUIET_PERIOD: Millis = COMMAND_RETENTION;
 ///   completion (a payment completes at most once), never both, so after one
 ///   refund no other can come; a cancel needs an open intent.
 ///
+/// Every window is measured on this processor's clock at eviction, so each
+/// assumes this side consumes what the booking side decided within it (a
+/// day for a succeeded payment's refund): a partition that was down or
+/// behind for longer can evict a payment before the refund for it arrives.
+///
 /// Ledger answers are kept whole, so the ledger never needs a payment.
 /// After eviction the partition answers as if it never knew the payment: a
 /// checkout is `CheckoutRejected{NotFound}`, a provider outcome and a
 /// booking's lapse or cancellation do nothing.
 pub fn settles_at(p: &Payment) -> Option<Millis> {
     match p.status {
-        PaymentStatus::RequiresPayment | PaymentStatus::Processing | PaymentStatus::Succeeded => {
-            None
+        PaymentStatus::RequiresPayment | PaymentStatus::Processing => None,
+        PaymentStatus::Succeeded => {
+            let refundable_until = p.booking_start?.max(p.paid_recorded_at?);
+            Some(
+                refundable_until
+                    .max(p.updated_at)
+                    .saturating_add(QUIET_PERIOD),
+            )
         }
         PaymentStatus::Canceled => Some(p.updated_at.saturating_add(PROVIDER_LATE_WINDOW)),
         PaymentStatus::Failed | PaymentStatus::Refunded | PaymentStatus::PartiallyRefunded => {

@@ -89,13 +89,23 @@ fn checkout(n: u32, payment: u32, user: &str, hash: &str) -> PaymentCommand {
 }
 
 fn webhook(event: &str, payment: u32, outcome: CheckoutOutcome) -> PaymentCommand {
+    webhook_of(event, payment, outcome, 7)
+}
+
+/// A provider report saying it happened at `occurred_at` (its clock).
+fn webhook_of(
+    event: &str,
+    payment: u32,
+    outcome: CheckoutOutcome,
+    occurred_at: Millis,
+) -> PaymentCommand {
     PaymentCommand::RecordProviderOutcome(RecordProviderOutcome {
         provider_event_id: event.into(),
         payment_id: format!("p{payment}").as_str().into(),
         resource_id: "r1".into(),
         outcome,
         reason: "declined".into(),
-        occurred_at: 7,
+        occurred_at,
     })
 }
 
@@ -336,6 +346,8 @@ fn only_the_last_sixteen_webhook_ids_are_remembered() {
         refunds: 0,
         created_at: 0,
         updated_at: 0,
+        booking_start: None,
+        paid_recorded_at: None,
     };
     super::apply::remember(&mut p, Some("new".into()));
     assert_eq!(p.provider_events.len(), 16);
@@ -396,13 +408,18 @@ fn settles_at_is_none_while_money_may_still_move_and_otherwise_the_documented_in
     let mut p = PaymentPartition::new();
     react(&mut p, &held(1, 1000));
     let base = p.payment(&"p1".into()).cloned().expect("p1");
+    assert_eq!(
+        base.booking_start,
+        Some(100),
+        "the start came with the hold"
+    );
     let with = |status| Payment {
         status,
         updated_at: 10,
         ..base.clone()
     };
     use PaymentStatus as S;
-    for open in [S::RequiresPayment, S::Processing, S::Succeeded] {
+    for open in [S::RequiresPayment, S::Processing] {
         assert_eq!(settles_at(&with(open)), None, "{open:?}");
     }
     assert_eq!(
@@ -412,6 +429,44 @@ fn settles_at_is_none_while_money_may_still_move_and_otherwise_the_documented_in
     for done in [S::Failed, S::Refunded, S::PartiallyRefunded] {
         assert_eq!(settles_at(&with(done)), Some(10 + QUIET_PERIOD), "{done:?}");
     }
+}
+
+#[test]
+fn a_succeeded_payment_settles_a_quiet_period_after_the_later_of_its_start_and_its_recording() {
+    let mut p = PaymentPartition::new();
+    react(&mut p, &held(1, 1000));
+    let base = p.payment(&"p1".into()).cloned().expect("p1");
+    let paid = |start: Option<Millis>, recorded: Option<Millis>, updated: Millis| Payment {
+        status: PaymentStatus::Succeeded,
+        booking_start: start,
+        paid_recorded_at: recorded,
+        updated_at: updated,
+        ..base.clone()
+    };
+    // Paid before its start: refundable by a cancellation until the start.
+    assert_eq!(
+        settles_at(&paid(Some(100), Some(10), 10)),
+        Some(100 + QUIET_PERIOD)
+    );
+    // Paid after its start (a late success of a lapsed booking): the orphan
+    // refund comes back a round trip after this side recorded it, whatever
+    // instant the provider reported.
+    assert_eq!(
+        settles_at(&paid(Some(100), Some(500), 20)),
+        Some(500 + QUIET_PERIOD)
+    );
+    // A provider clock ahead of ours only delays it.
+    assert_eq!(
+        settles_at(&paid(Some(100), Some(50), 900)),
+        Some(900 + QUIET_PERIOD)
+    );
+    // Either instant unknown (stored or paid before it was recorded): never.
+    assert_eq!(settles_at(&paid(None, Some(10), 10)), None);
+    assert_eq!(settles_at(&paid(Some(100), None, 10)), None);
+    assert_eq!(
+        settles_at(&paid(Some(Millis::MAX), Some(1), 1)),
+        Some(Millis::MAX)
+    );
 }
 
 #[test]
@@ -493,12 +548,117 @@ fn a_failed_or_refunded_payment_leaves_after_the_quiet_period() {
 }
 
 #[test]
-fn a_succeeded_payment_stays_until_it_is_refunded() {
+fn a_succeeded_payment_stays_refundable_through_its_start_and_the_quiet_period() {
+    // p1: held at 3 for a booking starting at 100, paid, recorded at 7.
     let mut p = paid();
-    assert!(p.evict_settled(Millis::MAX / 2).is_empty());
-    assert_eq!(status(&p, 1), Some(PaymentStatus::Succeeded));
+    let settle = 100 + QUIET_PERIOD;
+    assert_eq!(p.next_settle(), Some(settle));
+    assert!(p.evict_settled(settle - 1).is_empty());
+    // A cancellation decided just before the start and consumed up to a
+    // quiet period later still refunds it.
+    let late_cancel = p.clone();
+    let out = late_cancel.react_to_booking(&cancelled(1, true, 400), &url, settle - 1);
+    assert!(matches!(out.as_slice(), [PaymentEvent::PaymentRefunded(r)] if r.amount.amount == 400));
+    // Untouched, it leaves then, and is forgotten by every path.
+    assert_eq!(
+        p.evict_settled(settle),
+        vec![StateKey::Payment("p1".into())]
+    );
+    assert_eq!(p.record(&StateKey::Payment("p1".into())), None);
+    assert_eq!((p.payment_count(), p.next_settle()), (0, None));
+    assert!(
+        p.react_to_booking(&cancelled(1, true, 400), &url, settle)
+            .is_empty()
+    );
+    assert!(p.react_to_booking(&orphaned(1), &url, settle).is_empty());
+    assert!(
+        p.decide(&webhook("evt-1", 1, CheckoutOutcome::Succeeded), settle)
+            .is_none()
+    );
+    assert_eq!(
+        checkout_reason(&p.decide(&checkout(1, 1, "ann", "h"), settle)),
+        Some(CheckoutRejectionReason::NotFound)
+    );
+}
+
+#[test]
+fn a_refunded_payment_settles_from_its_refund_not_its_start() {
+    let mut p = paid();
     let out = react(&mut p, &cancelled(1, true, 400));
     assert!(matches!(out.as_slice(), [PaymentEvent::PaymentRefunded(_)]));
+    assert_eq!(p.next_settle(), Some(3 + QUIET_PERIOD));
+}
+
+#[test]
+fn a_redelivered_success_with_an_old_instant_is_kept_until_its_orphan_refund_can_arrive() {
+    // The booking lapsed at once; the provider's success, stamped 7 on its
+    // clock, reaches this side days later, just inside the late window.
+    let mut p = PaymentPartition::new();
+    react(&mut p, &held(1, 1000));
+    react(&mut p, &expired(1));
+    let recorded = 3 + PROVIDER_LATE_WINDOW - 1;
+    let d = run(
+        &mut p,
+        &webhook_of("evt-1", 1, CheckoutOutcome::Succeeded, 7),
+        recorded,
+    );
+    let Some(PaymentEvent::PaymentCompleted(c)) = &d.reply else {
+        panic!("{d:?}")
+    };
+    assert_eq!((c.completed_at, c.recorded_at), (7, Some(recorded)));
+    let stored = p.payment(&"p1".into()).cloned().expect("p1");
+    assert_eq!(
+        (stored.updated_at, stored.paid_recorded_at),
+        (7, Some(recorded))
+    );
+    // By the provider's instant (or the start, 100) it would be long gone.
+    assert!(p.evict_settled(recorded + QUIET_PERIOD - 1).is_empty());
+    let out = react(&mut p, &orphaned(1));
+    assert!(
+        matches!(out.as_slice(), [PaymentEvent::PaymentRefunded(r)] if r.amount.amount == 1000)
+    );
+}
+
+#[test]
+fn a_payment_stored_in_the_old_layout_loads_and_never_settles_while_paid() {
+    let paid = paid();
+    let Some(StateRecord::Payment(current)) = paid.record(&StateKey::Payment("p1".into())) else {
+        panic!("p1 is stored in the current layout")
+    };
+    let old = PaymentV1 {
+        id: current.id.clone(),
+        booking_id: current.booking_id.clone(),
+        resource_id: current.resource_id.clone(),
+        user_id: current.user_id.clone(),
+        amount: current.amount.clone(),
+        status: current.status,
+        refunded: current.refunded,
+        checkout_url: current.checkout_url.clone(),
+        provider_events: current.provider_events.clone(),
+        refunds: current.refunds,
+        created_at: current.created_at,
+        updated_at: current.updated_at,
+    };
+    let mut p = PaymentPartition::new();
+    p.load(StateRecord::PaymentV1(old));
+    let loaded = p.payment(&"p1".into()).cloned().expect("p1");
+    assert_eq!(
+        loaded,
+        Payment {
+            booking_start: None,
+            paid_recorded_at: None,
+            ..current
+        }
+    );
+    assert_eq!(p.next_settle(), None);
+    assert!(p.evict_settled(Millis::MAX / 2).is_empty());
+    // Its refund still works, stores it in the current layout and settles it.
+    let out = react(&mut p, &cancelled(1, true, 400));
+    assert!(matches!(out.as_slice(), [PaymentEvent::PaymentRefunded(_)]));
+    assert!(matches!(
+        p.record(&StateKey::Payment("p1".into())),
+        Some(StateRecord::Payment(_))
+    ));
     assert_eq!(p.next_settle(), Some(3 + QUIET_PERIOD));
 }
 

@@ -392,6 +392,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         user_id: format!("u{}", b.user).as_str().into(),
                         amount: Money::new(b.amount, "EUR"),
                         completed_at: now,
+                        recorded_at: Some(now),
                     })
                 } else {
                     PaymentEvent::PaymentFailed(PaymentFailed {

@@ -4,18 +4,20 @@ use slotstream_domain::booking::{
     BookingCancelled, BookingEvent, BookingExpired, BookingFailed, BookingHeld, PaymentOrphaned,
 };
 use slotstream_domain::payment::{
-    CheckoutOutcome, PaymentCommand, PaymentEvent, PaymentPartition, RecordProviderOutcome,
-    SubmitCheckout,
+    CheckoutOutcome, PaymentCommand, PaymentEvent, PaymentPartition, PaymentStatus,
+    RecordProviderOutcome, SubmitCheckout,
 };
-use slotstream_domain::payment::{PROVIDER_LATE_WINDOW, QUIET_PERIOD};
+use slotstream_domain::payment::{PROVIDER_LATE_WINDOW, QUIET_PERIOD, settles_at};
 use slotstream_domain::time::HOUR;
 use slotstream_domain::{Decision, Millis, Money, PaymentId, StateKey, StateRecord};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug)]
 enum Op {
+    /// A booking is held, starting `lead` hours from now.
     Hold {
         units: u8,
+        lead: u8,
     },
     HoldAgain {
         pick: usize,
@@ -29,10 +31,13 @@ enum Op {
         pick: usize,
         same_body: bool,
     },
+    /// The provider reports an outcome that happened `age` hours ago (a
+    /// redelivered webhook keeps its first instant).
     Webhook {
         pick: usize,
         succeeded: bool,
         event: u8,
+        age: u8,
     },
     BookingEnds {
         pick: usize,
@@ -48,13 +53,14 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (1u8..5).prop_map(|units| Op::Hold { units }),
+        3 => (1u8..5, prop::sample::select(vec![0u8, 1, 5, 24, 30, 72]))
+            .prop_map(|(units, lead)| Op::Hold { units, lead }),
         1 => any::<usize>().prop_map(|pick| Op::HoldAgain { pick }),
         3 => (any::<usize>(), prop::bool::weighted(0.85), any::<bool>())
             .prop_map(|(pick, payer, outcome)| Op::Checkout { pick, payer, outcome }),
         1 => (any::<usize>(), any::<bool>()).prop_map(|(pick, same_body)| Op::ReplayCheckout { pick, same_body }),
-        4 => (any::<usize>(), prop::bool::weighted(0.7), 0u8..3)
-            .prop_map(|(pick, succeeded, event)| Op::Webhook { pick, succeeded, event }),
+        4 => (any::<usize>(), prop::bool::weighted(0.7), 0u8..3, prop::sample::select(vec![0u8, 0, 2, 30, 70]))
+            .prop_map(|(pick, succeeded, event, age)| Op::Webhook { pick, succeeded, event, age }),
         3 => (any::<usize>(), 0u8..5, 0u8..6).prop_map(|(pick, how, refund)| Op::BookingEnds { pick, how, refund }),
         2 => prop::sample::select(vec![1u8, 6, 23, 24, 25, 26, 48, 71, 72, 73, 96])
             .prop_map(|hours| Op::Advance { hours }),
@@ -128,10 +134,22 @@ impl Harness {
     }
 
     /// Evicts what settled at `now` on the live partition (tombstones to
-    /// the store) and on the replica, which must drop the same keys.
-    fn evict(&mut self, now: Millis) -> Result<(), TestCaseError> {
+    /// the store) and on the replica, which must drop the same keys. Nothing
+    /// evicted may still be refundable by the reference's account.
+    fn evict(&mut self, now: Millis, reference: &Reference) -> Result<(), TestCaseError> {
         let keys = self.live.evict_settled(now);
         for key in &keys {
+            if let StateKey::Payment(id) = key {
+                let n: usize = id.as_str()[1..].parse().expect("p<n>");
+                let r = reference.payments.iter().find(|r| r.n == n);
+                prop_assert!(
+                    r.is_some_and(|r| r.may_still_be_refunded(now).is_none()),
+                    "{} evicted at {} while {:?}",
+                    id,
+                    now,
+                    r.and_then(|r| r.may_still_be_refunded(now))
+                );
+            }
             prop_assert_eq!(self.live.record(key), None, "evicted {:?} remains", key);
             self.store.remove(key);
             self.keys.insert(key.clone());
@@ -149,10 +167,10 @@ impl Harness {
                 "over-refunded p{}",
                 r.n
             );
-            let got = live.map(|p| (p.status, p.refunded, p.refunds));
+            let got = live.map(|p| (p.status, p.refunded, p.refunds, settles_at(p)));
             prop_assert_eq!(
                 got,
-                Some((r.status, r.refunded, r.refunds)),
+                Some((r.status, r.refunded, r.refunds, r.settles_at())),
                 "payment p{}",
                 r.n
             );
@@ -173,7 +191,7 @@ impl Harness {
     }
 }
 
-fn held(n: usize, amount: i64) -> BookingEvent {
+fn held(n: usize, amount: i64, start: Millis) -> BookingEvent {
     BookingEvent::BookingHeld(BookingHeld {
         request_hash: String::new(),
         command_id: format!("c{n}").as_str().into(),
@@ -182,8 +200,8 @@ fn held(n: usize, amount: i64) -> BookingEvent {
         vendor_id: "vendor".into(),
         user_id: format!("u{}", n % 2).as_str().into(),
         user_email: "u@example.com".into(),
-        start: 0,
-        end: 1,
+        start,
+        end: start + HOUR,
         amount: Money::new(amount, "EUR"),
         payment_id: format!("p{n}").as_str().into(),
         hold_expires_at: 0,
@@ -243,29 +261,30 @@ fn ending(n: usize, how: u8, refund: i64) -> BookingEvent {
 fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut h = Harness::default();
     let mut reference = Reference::default();
-    let mut holds: Vec<(usize, i64)> = Vec::new();
+    let mut holds: Vec<(usize, i64, Millis)> = Vec::new();
     let mut checkouts: Vec<(SubmitCheckout, usize, bool)> = Vec::new();
     let mut now: Millis = 1_000;
     for (step, op) in ops.into_iter().enumerate() {
         let pick_hold = |pick: usize| holds.get(pick % holds.len().max(1)).copied();
         match op {
-            Op::Hold { units } => {
+            Op::Hold { units, lead } => {
                 let amount = i64::from(units) * 250;
-                let d = h.step(Input::Booking(held(step, amount)), now)?;
+                let start = now + i64::from(lead) * HOUR;
+                let d = h.step(Input::Booking(held(step, amount, start)), now)?;
                 prop_assert_eq!(
                     d.events.iter().map(kind).collect::<Vec<_>>(),
-                    reference.hold(step, amount, now)
+                    reference.hold(step, amount, start, now)
                 );
-                holds.push((step, amount));
+                holds.push((step, amount, start));
             }
             Op::HoldAgain { pick } => {
-                let Some((n, amount)) = pick_hold(pick) else {
+                let Some((n, amount, start)) = pick_hold(pick) else {
                     continue;
                 };
-                let d = h.step(Input::Booking(held(n, amount)), now)?;
+                let d = h.step(Input::Booking(held(n, amount, start)), now)?;
                 prop_assert_eq!(
                     d.events.iter().map(kind).collect::<Vec<_>>(),
-                    reference.hold(n, amount, now)
+                    reference.hold(n, amount, start, now)
                 );
             }
             Op::Checkout {
@@ -273,7 +292,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 payer,
                 outcome,
             } => {
-                let n = pick_hold(pick).map_or(999, |(n, _)| n);
+                let n = pick_hold(pick).map_or(999, |(n, _, _)| n);
                 let user = if payer { n % 2 } else { n % 2 + 1 };
                 let c = SubmitCheckout {
                     command_id: format!("k{step}").as_str().into(),
@@ -319,10 +338,12 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 pick,
                 succeeded,
                 event,
+                age,
             } => {
-                let Some((n, _)) = pick_hold(pick) else {
+                let Some((n, _, _)) = pick_hold(pick) else {
                     continue;
                 };
+                let occurred = now - i64::from(age) * HOUR;
                 let id = format!("evt-{n}-{event}");
                 let c = RecordProviderOutcome {
                     provider_event_id: id.clone(),
@@ -334,7 +355,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         CheckoutOutcome::Failed
                     },
                     reason: "declined".into(),
-                    occurred_at: now,
+                    occurred_at: occurred,
                 };
                 let d = h.step(
                     Input::Command(PaymentCommand::RecordProviderOutcome(c)),
@@ -342,11 +363,11 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 )?;
                 prop_assert_eq!(
                     d.events.iter().map(kind).collect::<Vec<_>>(),
-                    reference.webhook(n, succeeded, &id, now)
+                    reference.webhook(n, succeeded, &id, occurred, now)
                 );
             }
             Op::BookingEnds { pick, how, refund } => {
-                let Some((n, amount)) = pick_hold(pick) else {
+                let Some((n, amount, _)) = pick_hold(pick) else {
                     continue;
                 };
                 let refund = i64::from(refund) * 200;
@@ -360,16 +381,36 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::Advance { hours } => {
                 now += i64::from(hours) * HOUR;
-                h.evict(now)?;
+                h.evict(now, &reference)?;
                 reference.evict(now);
             }
         }
         h.check(&reference)?;
     }
-    // (5) bounded: every booking ends (open intents are canceled, taken money
-    // is refunded in full), and far past every window the partition and its
+    // (5) bounded. Far past every start, recording and window, untouched
+    // payments have left unless still open: a succeeded one settles on its
+    // own, without a refund.
+    let latest = holds
+        .iter()
+        .map(|&(_, _, start)| start)
+        .max()
+        .unwrap_or(now);
+    now = now.max(latest) + PROVIDER_LATE_WINDOW.max(QUIET_PERIOD) + HOUR;
+    h.evict(now, &reference)?;
+    reference.evict(now);
+    h.check(&reference)?;
+    prop_assert!(
+        reference.payments.iter().all(|p| matches!(
+            p.status,
+            PaymentStatus::RequiresPayment | PaymentStatus::Processing
+        )),
+        "settled payments stayed: {:?}",
+        reference.payments
+    );
+    // Then every booking ends (open intents are canceled, taken money is
+    // refunded in full), and far past every window the partition and its
     // store hold no payment and no answer.
-    for (n, amount) in holds.clone() {
+    for (n, amount, _) in holds.clone() {
         for how in [0, 4] {
             let d = h.step(Input::Booking(ending(n, how, amount)), now)?;
             let expected = match how {
@@ -380,7 +421,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
         }
     }
     now += PROVIDER_LATE_WINDOW.max(QUIET_PERIOD) + HOUR;
-    h.evict(now)?;
+    h.evict(now, &reference)?;
     reference.evict(now);
     h.check(&reference)?;
     prop_assert_eq!(h.live.payment_count(), 0);

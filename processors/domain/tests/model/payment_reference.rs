@@ -8,7 +8,15 @@
 use slotstream_domain::payment::{
     CheckoutRejectionReason, PROVIDER_LATE_WINDOW, PaymentEvent, PaymentStatus, QUIET_PERIOD,
 };
+use slotstream_domain::time::HOUR;
 use slotstream_domain::{COMMAND_RETENTION, Millis};
+
+/// How late the model lets a refund decided on the booking side reach the
+/// payment side: a paid cancellation decided just before the booking's
+/// start, or an orphan answered one round trip after the completion. A
+/// payment that such a refund may still reach must not be evicted; the
+/// rules promise a quiet period, longer than this.
+pub const MAX_LAG: Millis = 24 * HOUR;
 
 /// What a decision or reaction amounted to, as both sides describe it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,20 +60,57 @@ pub struct RefPayment {
     pub refunded: i64,
     pub refunds: u32,
     pub seen: Vec<String>,
-    /// When it last changed.
+    /// When it last changed (for a provider outcome: the provider's instant).
     pub updated: Millis,
+    /// Its booking's start.
+    pub start: Millis,
+    /// When this side recorded its success.
+    pub recorded: Option<Millis>,
 }
 
 impl RefPayment {
     /// The contract's settle rule, case by case: a canceled intent once a
     /// late success can no longer arrive; a failed or (partly) refunded one
-    /// after the quiet period; an open or succeeded one never.
-    pub fn settled(&self, now: Millis) -> bool {
+    /// after the quiet period; a succeeded one a quiet period after the
+    /// latest of its booking's start (a paid cancellation), the instant this
+    /// side recorded its success (an orphan refund) and its last change; an
+    /// open one never.
+    pub fn settles_at(&self) -> Option<Millis> {
         use PaymentStatus as S;
         match self.status {
-            S::Canceled => now >= self.updated + PROVIDER_LATE_WINDOW,
-            S::Failed | S::Refunded | S::PartiallyRefunded => now >= self.updated + QUIET_PERIOD,
-            S::RequiresPayment | S::Processing | S::Succeeded => false,
+            S::Canceled => Some(self.updated + PROVIDER_LATE_WINDOW),
+            S::Failed | S::Refunded | S::PartiallyRefunded => Some(self.updated + QUIET_PERIOD),
+            S::Succeeded => {
+                let last = [self.start, self.recorded?, self.updated]
+                    .into_iter()
+                    .max()?;
+                Some(last + QUIET_PERIOD)
+            }
+            S::RequiresPayment | S::Processing => None,
+        }
+    }
+
+    pub fn settled(&self, now: Millis) -> bool {
+        self.settles_at().is_some_and(|at| now >= at)
+    }
+
+    /// Why money may still move for this payment at `now`, if it may: the
+    /// safety side of the settle rule, spelled from what can arrive rather
+    /// than from the rule.
+    pub fn may_still_be_refunded(&self, now: Millis) -> Option<&'static str> {
+        use PaymentStatus as S;
+        match self.status {
+            S::RequiresPayment | S::Processing => Some("open"),
+            S::Canceled if now < self.updated + PROVIDER_LATE_WINDOW => {
+                Some("a late success may still complete it")
+            }
+            S::Succeeded if now < self.start + MAX_LAG => {
+                Some("a paid cancellation decided before the start may still arrive")
+            }
+            S::Succeeded if self.recorded.is_none_or(|at| now < at + MAX_LAG) => {
+                Some("an orphan refund may still come back")
+            }
+            _ => None,
         }
     }
 }
@@ -93,7 +138,7 @@ impl Reference {
         self.evicted.extend(gone);
     }
 
-    pub fn hold(&mut self, n: usize, amount: i64, now: Millis) -> Vec<Kind> {
+    pub fn hold(&mut self, n: usize, amount: i64, start: Millis, now: Millis) -> Vec<Kind> {
         if self.payments.iter().any(|p| p.n == n) {
             return Vec::new();
         }
@@ -105,6 +150,8 @@ impl Reference {
             refunds: 0,
             seen: Vec::new(),
             updated: now,
+            start,
+            recorded: None,
         });
         vec![Kind::Created]
     }
@@ -144,7 +191,14 @@ impl Reference {
         (true, k)
     }
 
-    pub fn webhook(&mut self, n: usize, succeeded: bool, event: &str, now: Millis) -> Vec<Kind> {
+    pub fn webhook(
+        &mut self,
+        n: usize,
+        succeeded: bool,
+        event: &str,
+        occurred: Millis,
+        now: Millis,
+    ) -> Vec<Kind> {
         let Some(p) = self.payments.iter_mut().find(|p| p.n == n) else {
             return Vec::new();
         };
@@ -155,6 +209,7 @@ impl Reference {
         let k = match (succeeded, p.status) {
             (true, S::RequiresPayment | S::Processing | S::Canceled) => {
                 p.status = S::Succeeded;
+                p.recorded = Some(now);
                 Kind::Completed
             }
             (false, S::RequiresPayment | S::Processing) => {
@@ -164,7 +219,7 @@ impl Reference {
             _ => return Vec::new(),
         };
         p.seen.push(event.into());
-        p.updated = now;
+        p.updated = occurred;
         vec![k]
     }
 

@@ -49,6 +49,7 @@ fn completed(booking: &str, payment: &str) -> PaymentEvent {
         user_id: "ann".into(),
         amount: Money::new(1000, "EUR"),
         completed_at: 0,
+        recorded_at: Some(0),
     })
 }
 
