@@ -1,7 +1,8 @@
 //! One declaration per Avro type, from which both directions of its mapping
-//! are generated.
+//! are generated. (The example is text, not a doctest: the macros are
+//! crate-private; `map_booking.rs` holds this very declaration, compiled.)
 //!
-//! ```ignore
+//! ```text
 //! avro_record!(BookingFailed {
 //!     booking_id: Str,
 //!     resource_id: Str,
