@@ -36,6 +36,7 @@ mod datum;
 mod fields;
 mod map_booking;
 mod map_identity;
+mod map_lock;
 mod map_payment;
 mod map_shared;
 mod registry;

@@ -1,4 +1,5 @@
-//! Identity commands and events <-> their Avro records.
+//! Identity commands and events <-> their Avro records (the login-lock
+//! records' own mappings are in `map_lock.rs`).
 
 use crate::codec::CodecError;
 use crate::fields::{Avro, AvroUnion, field, int, mapping, record, string, timestamp};
@@ -10,13 +11,15 @@ use slotstream_domain::identity::{
 use slotstream_domain::{CommandId, UserId};
 
 impl AvroUnion for IdentityCommand {
-    const BRANCHES: u32 = 3;
+    const BRANCHES: u32 = 5;
 
     fn to_branch(&self) -> (u32, Value) {
         match self {
             Self::RegisterUser(c) => (0, c.to_value()),
             Self::VerifyEmail(c) => (1, c.to_value()),
             Self::ResendOtp(c) => (2, c.to_value()),
+            Self::LockAccount(c) => (3, c.to_value()),
+            Self::UnlockAccount(c) => (4, c.to_value()),
         }
     }
 
@@ -25,13 +28,15 @@ impl AvroUnion for IdentityCommand {
             0 => Self::RegisterUser(Avro::from_value(v)?),
             1 => Self::VerifyEmail(Avro::from_value(v)?),
             2 => Self::ResendOtp(Avro::from_value(v)?),
+            3 => Self::LockAccount(Avro::from_value(v)?),
+            4 => Self::UnlockAccount(Avro::from_value(v)?),
             n => return Err(mapping(format!("IdentityCommand: no branch {n}"))),
         })
     }
 }
 
 impl AvroUnion for IdentityEvent {
-    const BRANCHES: u32 = 6;
+    const BRANCHES: u32 = 9;
 
     fn to_branch(&self) -> (u32, Value) {
         match self {
@@ -41,6 +46,9 @@ impl AvroUnion for IdentityEvent {
             Self::RegistrationRejected(e) => (3, e.to_value()),
             Self::VerificationRejected(e) => (4, e.to_value()),
             Self::ResendRejected(e) => (5, e.to_value()),
+            Self::AccountLocked(e) => (6, e.to_value()),
+            Self::AccountUnlocked(e) => (7, e.to_value()),
+            Self::UnlockRejected(e) => (8, e.to_value()),
         }
     }
 
@@ -52,6 +60,9 @@ impl AvroUnion for IdentityEvent {
             3 => Self::RegistrationRejected(Avro::from_value(v)?),
             4 => Self::VerificationRejected(Avro::from_value(v)?),
             5 => Self::ResendRejected(Avro::from_value(v)?),
+            6 => Self::AccountLocked(Avro::from_value(v)?),
+            7 => Self::AccountUnlocked(Avro::from_value(v)?),
+            8 => Self::UnlockRejected(Avro::from_value(v)?),
             n => return Err(mapping(format!("IdentityEvent: no branch {n}"))),
         })
     }

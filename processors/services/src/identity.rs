@@ -1,6 +1,7 @@
-//! The identity processor: owns accounts and one-time codes, keyed by the
-//! normalized email so one address has exactly one writer (two concurrent
-//! registrations of one address are serialized, never both accepted).
+//! The identity processor: owns accounts, one-time codes and login locks,
+//! keyed by the normalized email so one address has exactly one writer (two
+//! concurrent registrations of one address are serialized, never both
+//! accepted; two gateways locking one address make one lock).
 
 use crate::support::{self, Dirty, PruneClock};
 use slotstream_domain::identity::{
@@ -40,6 +41,8 @@ fn command_id(cmd: &IdentityCommand) -> &CommandId {
         IdentityCommand::RegisterUser(c) => &c.command_id,
         IdentityCommand::VerifyEmail(c) => &c.command_id,
         IdentityCommand::ResendOtp(c) => &c.command_id,
+        IdentityCommand::LockAccount(c) => &c.command_id,
+        IdentityCommand::UnlockAccount(c) => &c.command_id,
     }
 }
 
@@ -51,6 +54,9 @@ fn email_key(ev: &IdentityEvent) -> &str {
         IdentityEvent::RegistrationRejected(e) => &e.email,
         IdentityEvent::VerificationRejected(e) => &e.email,
         IdentityEvent::ResendRejected(e) => &e.email,
+        IdentityEvent::AccountLocked(e) => &e.email,
+        IdentityEvent::AccountUnlocked(e) => &e.email,
+        IdentityEvent::UnlockRejected(e) => &e.email,
     }
 }
 
@@ -112,6 +118,7 @@ impl Processor for IdentityProcessor {
         if self.prune.due(p, now) {
             self.dirty
                 .mark(p, part.prune_commands(now - support::COMMAND_RETENTION));
+            self.dirty.mark(p, part.prune_locks(now));
         }
         Ok(())
     }
