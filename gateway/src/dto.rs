@@ -157,6 +157,28 @@ pub struct ResendResponse {
     pub status: &'static str,
 }
 
+/// `POST /v1/auth/unlock`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnlockRequest {
+    /// The locked account's email.
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
+    pub email: String,
+    /// The six digits from the lock notice.
+    #[schema(example = "042917", pattern = r"^\s*[0-9]{6}\s*$")]
+    pub code: String,
+}
+
+/// Answer of an unlock.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnlockResponse {
+    /// Normalized email.
+    pub email: String,
+    /// Always `unlocked`: log in with the password.
+    #[schema(example = "unlocked")]
+    pub status: &'static str,
+}
+
 /// `POST /v1/auth/login`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -148,6 +148,7 @@ impl Gateway {
                 payments: Recent::new(cap, ttl),
                 resources: Recent::new(cap, ttl),
                 users: Recent::new(cap, ttl),
+                locks: Recent::new(cap, ttl),
             },
             replies: replies.clone(),
             passwords,
@@ -220,6 +221,7 @@ async fn housekeep(state: Weak<Inner>) {
         st.recent.payments.purge(now);
         st.recent.resources.purge(now);
         st.recent.users.purge(now);
+        st.recent.locks.purge(now);
         st.metrics.upkeep();
     }
 }

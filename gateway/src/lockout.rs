@@ -9,16 +9,29 @@
 //! `lock_after`-th locks the account for `lock_for`, and every failure after
 //! it locks it again, so past the threshold guessing runs at one try per
 //! `lock_for` (NIST SP 800-63B §5.2.2 allows at most 100 consecutive
-//! failures). A successful login clears the count; a lock lifts with time.
-//! Per client address the same back-off applies to failures across all
-//! accounts (password spraying), without a lock.
+//! failures). A successful login clears the count. Per client address the
+//! same back-off applies to failures across all accounts (password
+//! spraying), without a lock.
 //!
-//! Time is the gateway's clock. The counts live in this gateway's memory:
-//! several gateways each keep their own, so the bound is per gateway.
+//! **What is shared and what is per gateway.** The counts and back-offs live
+//! in this gateway's memory, on its clock: several gateways each keep their
+//! own, and a restart forgets them. The *lock* is shared: the login handler
+//! turns the `lock_after`-th failure into a `LockAccount` command, the
+//! identity processor makes it a fact of the address (`AccountLocked`: one
+//! lock and one notice to a verified owner, with an unlock code, however
+//! many gateways ask), and every gateway refuses logins while the
+//! login-locks view says the lock holds. Until the view shows it, this
+//! gateway's own wait ([`Lockout::locked`]) holds the account here. A lock
+//! lifts by itself at its end, or early with the emailed code (`POST
+//! /v1/auth/unlock`): the gateway that took the code forgets its count
+//! ([`Lockout::unlocked`]); another gateway forgets its count of that
+//! account when it sees the view row of the lock it recorded, lifted
+//! ([`Lockout::attempt`]).
 
 use crate::error::ApiError;
 use dashmap::DashMap;
 use slotstream_domain::Millis;
+use slotstream_runtime::LoginLockView;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -57,6 +70,9 @@ struct Strikes {
     failures: u32,
     not_before: Millis,
     last: Millis,
+    /// The end of the shared lock this gateway last asked for (accounts
+    /// only): how it recognises that lock's row in the view.
+    shared_until: Option<Millis>,
 }
 
 fn millis(d: Duration) -> Millis {
@@ -138,6 +154,9 @@ pub struct Attempt {
     client: IpAddr,
     /// The account's consecutive failures, this attempt included.
     pub failures: u32,
+    /// Whether this attempt, if it fails, locks the account (the
+    /// `lock_after`-th consecutive failure or any later one).
+    pub locks: bool,
 }
 
 /// See the module docs.
@@ -149,9 +168,11 @@ pub struct Lockout {
 }
 
 fn too_many(wait_ms: Millis, locked: bool) -> ApiError {
-    let secs = u64::try_from(wait_ms).unwrap_or(0).div_ceil(1000);
+    let secs = u64::try_from(wait_ms).unwrap_or(0).div_ceil(1000).max(1);
     let detail = if locked {
-        "too many failed logins: this account is locked for now; retry after the number of seconds in Retry-After"
+        "too many failed logins: this account is locked until the number of seconds in Retry-After \
+         has passed; the owner of a registered account is emailed a code that unlocks it at once \
+         (POST /v1/auth/unlock)"
     } else {
         "too many failed logins; retry after the number of seconds in Retry-After"
     };
@@ -182,11 +203,31 @@ impl Lockout {
         }
     }
 
+    /// The answer to a login on an account whose shared lock holds for
+    /// `wait_ms` more: the same 429 as this gateway's own lock.
+    pub fn locked_answer(wait_ms: Millis) -> ApiError {
+        too_many(wait_ms, true)
+    }
+
     /// Lets one login attempt on `email` from `client` through (counting it
     /// as failed), or answers 429 `rate_limited` with `Retry-After`.
-    pub fn attempt(&self, email: &str, client: IpAddr, now: Millis) -> Result<Attempt, ApiError> {
+    ///
+    /// `shared` is the account's row in the login-locks view (the caller has
+    /// already refused a lock that holds): when it shows the shared lock this
+    /// gateway recorded, or a later one, lifted with the emailed code, the
+    /// account's count here starts over.
+    pub fn attempt(
+        &self,
+        email: &str,
+        client: IpAddr,
+        now: Millis,
+        shared: Option<&LoginLockView>,
+    ) -> Result<Attempt, ApiError> {
         let p = self.policy;
         let key = email.to_owned();
+        if let Some(row) = shared {
+            self.lifted(&key, row);
+        }
         let (failures, before) = self
             .accounts
             .strike(&key, now, |n| self.account_wait(n))
@@ -199,14 +240,26 @@ impl Lockout {
             self.accounts.restore(&key, before);
             return Err(too_many(ms, false));
         }
-        if failures == p.lock_after {
-            tracing::warn!(failures, "login: account locked after consecutive failures");
-        }
         Ok(Attempt {
             email: key,
             client,
             failures,
+            locks: failures >= p.lock_after,
         })
+    }
+
+    /// Forgets the account's count if `row` shows the shared lock recorded
+    /// here (or a later one) lifted with the code.
+    fn lifted(&self, email: &String, row: &LoginLockView) {
+        let Some(mut s) = self.accounts.strikes.get_mut(email) else {
+            return;
+        };
+        if let Some(mine) = s.shared_until
+            && row.unlocked_at.is_some()
+            && row.locked_until >= mine
+        {
+            *s = Strikes::default();
+        }
     }
 
     /// The attempt's password was right: its account starts over, and it no
@@ -214,6 +267,21 @@ impl Lockout {
     pub fn succeeded(&self, attempt: Attempt) {
         self.accounts.forgive(&attempt.email);
         self.clients.undo_one(&attempt.client);
+    }
+
+    /// The shared lock of `email` (the one this gateway asked for, or one
+    /// that already held) ends at `until`: this gateway's wait ends with it.
+    pub fn locked(&self, email: &str, until: Millis) {
+        if let Some(mut s) = self.accounts.strikes.get_mut(email) {
+            s.not_before = until;
+            s.shared_until = Some(until);
+        }
+    }
+
+    /// The shared lock of `email` was lifted with the code through this
+    /// gateway: its count starts over here at once.
+    pub fn unlocked(&self, email: &str) {
+        self.accounts.forgive(&email.to_owned());
     }
 
     /// Forgets counts idle for a day whose waits are over.
@@ -244,7 +312,7 @@ mod tests {
     fn hammer(l: &Lockout, email: &str, now: &mut Millis, tries: u32) -> Vec<u64> {
         let mut waits = Vec::new();
         for _ in 0..tries {
-            match l.attempt(email, IP, *now) {
+            match l.attempt(email, IP, *now, None) {
                 Ok(_) => waits.push(0),
                 Err(e) => {
                     let s = e.retry_after.unwrap();
@@ -264,9 +332,9 @@ mod tests {
         // 3 free; then 1 s, 2 s, 4 s (capped); the 7th locks for 900 s; after
         // it one try, which locks again.
         assert_eq!(waits, [0, 0, 0, 0, 1, 0, 2, 0, 4, 0, 900, 0, 900, 0]);
-        let e = l.attempt("a@x.io", IP, now).unwrap_err();
+        let e = l.attempt("a@x.io", IP, now, None).unwrap_err();
         assert!(e.detail.contains("locked"), "{e}");
-        assert!(l.attempt("b@x.io", IP, now).is_ok(), "per account");
+        assert!(l.attempt("b@x.io", IP, now, None).is_ok(), "per account");
     }
 
     #[test]
@@ -274,10 +342,10 @@ mod tests {
         let l = Lockout::new(policy());
         let mut now = 0;
         hammer(&l, "a@x.io", &mut now, 4);
-        let a = l.attempt("a@x.io", IP, now + 10_000).unwrap();
+        let a = l.attempt("a@x.io", IP, now + 10_000, None).unwrap();
         l.succeeded(a);
         for _ in 0..3 {
-            assert!(l.attempt("a@x.io", IP, now + 10_000).is_ok());
+            assert!(l.attempt("a@x.io", IP, now + 10_000, None).is_ok());
         }
     }
 
@@ -285,7 +353,7 @@ mod tests {
     fn a_burst_of_concurrent_attempts_is_counted_before_any_answer() {
         let l = Lockout::new(policy());
         let through = (0..50)
-            .filter(|_| l.attempt("a@x.io", IP, 0).is_ok())
+            .filter(|_| l.attempt("a@x.io", IP, 0, None).is_ok())
             .count();
         assert_eq!(
             through, 4,
@@ -300,10 +368,100 @@ mod tests {
             ..policy()
         });
         let through = (0..20)
-            .filter(|n| l.attempt(&format!("u{n}@x.io"), IP, 0).is_ok())
+            .filter(|n| l.attempt(&format!("u{n}@x.io"), IP, 0, None).is_ok())
             .count();
         assert_eq!(through, 6);
-        assert!(l.attempt("v@x.io", [10, 0, 0, 9].into(), 0).is_ok());
+        assert!(l.attempt("v@x.io", [10, 0, 0, 9].into(), 0, None).is_ok());
+    }
+
+    /// Fails `email` until it locks; returns the lock's end.
+    fn lock(l: &Lockout, email: &str, now: &mut Millis) -> Millis {
+        loop {
+            match l.attempt(email, IP, *now, None) {
+                Ok(a) if a.locks => {
+                    let until = *now + 900_000;
+                    l.locked(email, until);
+                    return until;
+                }
+                Ok(_) => {}
+                Err(e) => *now += i64::try_from(e.retry_after.unwrap()).unwrap() * 1000,
+            }
+        }
+    }
+
+    fn row(until: Millis, unlocked_at: Option<Millis>) -> LoginLockView {
+        LoginLockView {
+            email: "a@x.io".into(),
+            locked_until: until,
+            unlocked_at,
+        }
+    }
+
+    #[test]
+    fn the_attempt_that_locks_says_so() {
+        let l = Lockout::new(policy());
+        let mut now = 0;
+        let locks: Vec<bool> = (0..7)
+            .map(|_| {
+                now += 10_000;
+                l.attempt("a@x.io", IP, now, None).unwrap().locks
+            })
+            .collect();
+        assert_eq!(locks, [false, false, false, false, false, false, true]);
+    }
+
+    #[test]
+    fn the_shared_lock_sets_the_wait_here() {
+        let l = Lockout::new(policy());
+        let mut now = 0;
+        let until = lock(&l, "a@x.io", &mut now);
+        // Another gateway's lock already held and ends earlier than ours would.
+        l.locked("a@x.io", until - 60_000);
+        let e = l.attempt("a@x.io", IP, now, None).unwrap_err();
+        assert_eq!(e.retry_after, Some(840));
+        assert!(e.detail.contains("locked"), "{e}");
+        assert!(l.attempt("a@x.io", IP, until - 60_000, None).is_ok());
+    }
+
+    #[test]
+    fn a_lock_lifted_with_the_code_elsewhere_starts_the_count_over_here() {
+        let l = Lockout::new(policy());
+        let mut now = 0;
+        let until = lock(&l, "a@x.io", &mut now);
+        let lifted = row(until, Some(now + 1));
+        let first = l.attempt("a@x.io", IP, now + 2, Some(&lifted)).unwrap();
+        assert_eq!((first.failures, first.locks), (1, false));
+        assert!(l.attempt("a@x.io", IP, now + 2, Some(&lifted)).is_ok());
+        assert!(l.attempt("a@x.io", IP, now + 2, Some(&lifted)).is_ok());
+    }
+
+    #[test]
+    fn a_lock_that_ran_out_keeps_the_count_so_the_next_failure_locks_again() {
+        let l = Lockout::new(policy());
+        let mut now = 0;
+        let until = lock(&l, "a@x.io", &mut now);
+        let ran_out = row(until, None);
+        let a = l.attempt("a@x.io", IP, until, Some(&ran_out)).unwrap();
+        assert_eq!((a.failures, a.locks), (8, true));
+    }
+
+    #[test]
+    fn an_older_lock_lifted_does_not_lift_the_one_recorded_here() {
+        let l = Lockout::new(policy());
+        let mut now = 0;
+        let until = lock(&l, "a@x.io", &mut now);
+        let older = row(until - 1, Some(now));
+        assert!(l.attempt("a@x.io", IP, now, Some(&older)).is_err());
+    }
+
+    #[test]
+    fn unlocking_through_this_gateway_starts_the_count_over() {
+        let l = Lockout::new(policy());
+        let mut now = 0;
+        lock(&l, "a@x.io", &mut now);
+        l.unlocked("a@x.io");
+        let a = l.attempt("a@x.io", IP, now, None).unwrap();
+        assert_eq!(a.failures, 1);
     }
 
     #[test]

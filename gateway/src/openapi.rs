@@ -137,7 +137,7 @@ impl Modify for Problems {
             so a client that got 201 sees its booking at once. Rate limits answer 429 `rate_limited` with `Retry-After`."
     ),
     paths(
-        auth::register, auth::verify, auth::resend, auth::login,
+        auth::register, auth::verify, auth::resend, auth::login, auth::unlock,
         resources::create, resources::get_one, resources::list, resources::availability,
         bookings::create, bookings::get_one, bookings::list, bookings::cancel, bookings::vendor_list,
         payments::get_one, payments::complete, payments::webhook, payments::checkout_page,
@@ -145,14 +145,14 @@ impl Modify for Problems {
     ),
     components(schemas(
         Problem, FieldError, MoneyDto, RoleDto, RegisterRequest, RegisterResponse, VerifyRequest, VerifyResponse,
-        ResendRequest, ResendResponse, LoginRequest, TokenResponse, PriceDto, PolicyDto, CreateResourceRequest,
+        ResendRequest, ResendResponse, LoginRequest, TokenResponse, UnlockRequest, UnlockResponse, PriceDto, PolicyDto, CreateResourceRequest,
         ResourceDto, ResourcePage, IntervalDto, AvailabilityDto, CreateBookingRequest, BookingPaymentDto, RefundDto,
         BookingDto, BookingPage, ProcessingDto, OutcomeDto, CompletePaymentRequest, PaymentDto, WebhookAck, Health,
         WebhookEventDto, WebhookDataDto,
     )),
     modifiers(&Bearer, &Problems),
     tags(
-        (name = "auth", description = "Registration, email verification, login"),
+        (name = "auth", description = "Registration, email verification, login, unlocking a locked login"),
         (name = "resources", description = "Bookable resources and their busy time"),
         (name = "bookings", description = "Holding, reading and cancelling bookings"),
         (name = "payments", description = "The sandbox provider's checkout, payments and webhooks"),
@@ -174,6 +174,7 @@ mod tests {
             ("/v1/auth/verify", "post"),
             ("/v1/auth/resend", "post"),
             ("/v1/auth/login", "post"),
+            ("/v1/auth/unlock", "post"),
             ("/v1/resources", "post"),
             ("/v1/resources", "get"),
             ("/v1/resources/{id}", "get"),
@@ -201,5 +202,43 @@ mod tests {
         assert!(
             doc["components"]["schemas"]["BookingDto"]["properties"]["hold_expires_at"].is_object()
         );
+    }
+
+    #[test]
+    fn unlock_is_described_with_every_answer_and_its_constraints() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&ApiDoc::openapi().to_json().unwrap()).unwrap();
+        let op = &doc["paths"]["/v1/auth/unlock"]["post"];
+        let mut statuses: Vec<&str> = op["responses"]
+            .as_object()
+            .expect("responses")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        statuses.sort_unstable();
+        assert_eq!(
+            statuses,
+            ["200", "202", "400", "413", "415", "422", "429", "503"]
+        );
+        for status in ["400", "429"] {
+            assert!(
+                op["responses"][status]["content"]["application/problem+json"].is_object(),
+                "{status}"
+            );
+        }
+        assert!(op["responses"]["429"]["headers"]["Retry-After"].is_object());
+        let body = &doc["components"]["schemas"]["UnlockRequest"];
+        assert_eq!(body["properties"]["code"]["pattern"], r"^\s*[0-9]{6}\s*$");
+        assert_eq!(body["properties"]["email"]["format"], "email");
+        assert_eq!(body["properties"]["email"]["maxLength"], 254);
+        assert_eq!(body["additionalProperties"], false);
+        let mut required: Vec<&str> = body["required"]
+            .as_array()
+            .expect("required")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        required.sort_unstable();
+        assert_eq!(required, ["code", "email"]);
     }
 }

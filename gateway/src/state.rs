@@ -14,7 +14,7 @@ use bytes::Bytes;
 use secrecy::ExposeSecret;
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, CommandId, Millis, PaymentId, ResourceId};
-use slotstream_runtime::views::{BookingView, PaymentView, UserView};
+use slotstream_runtime::views::{BookingView, LoginLockView, PaymentView, UserView};
 use slotstream_runtime::{Clock, OutRecord, Producer, TopicSpec, ViewStore};
 use slotstream_schemas::{Codec, Contract, Envelope, ReplyPayload};
 use std::sync::Arc;
@@ -43,6 +43,8 @@ pub struct RecentWrites {
     pub resources: Recent<ResourceId, Resource>,
     /// Accounts by normalized email.
     pub users: Recent<String, UserView>,
+    /// Login locks (and lifts) by normalized email.
+    pub locks: Recent<String, LoginLockView>,
 }
 
 /// See [`AppState`].
@@ -254,6 +256,26 @@ impl Inner {
         Ok(match (view, mine) {
             (Some(v), Some(m)) if m.verified && !v.verified && m.user_id == v.user_id => Some(m),
             (Some(v), Some(m)) if m.created_at > v.created_at => Some(m),
+            (Some(v), _) => Some(v),
+            (None, m) => m,
+        })
+    }
+}
+
+impl Inner {
+    /// The login lock of a normalized email: the view's row, or the lock or
+    /// lift this gateway just answered when the view has not caught up (a
+    /// later lock ends later; a lift of the same lock beats the lock).
+    pub async fn login_lock(&self, email: &str) -> Result<Option<LoginLockView>, ApiError> {
+        let view = self
+            .views
+            .login_lock(email)
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        let mine = self.recent.locks.get(&email.to_owned(), self.now());
+        let order = |l: &LoginLockView| (l.locked_until, l.unlocked_at.is_some());
+        Ok(match (view, mine) {
+            (Some(v), Some(m)) if order(&m) > order(&v) => Some(m),
             (Some(v), _) => Some(v),
             (None, m) => m,
         })

@@ -1,5 +1,5 @@
-//! Identity commands and events <-> their Avro records. Declarations: see
-//! `declare.rs`.
+//! Identity commands and events <-> their Avro records (the login-lock
+//! records are declared in `map_lock.rs`). Declarations: see `declare.rs`.
 
 use crate::declare::{avro_record, avro_union};
 use slotstream_domain::identity::{
@@ -11,6 +11,8 @@ avro_union!(IdentityCommand {
     RegisterUser,
     VerifyEmail,
     ResendOtp,
+    LockAccount,
+    UnlockAccount,
 });
 
 avro_union!(IdentityEvent {
@@ -20,6 +22,9 @@ avro_union!(IdentityEvent {
     RegistrationRejected,
     VerificationRejected,
     ResendRejected,
+    AccountLocked,
+    AccountUnlocked,
+    UnlockRejected,
 });
 
 avro_record!(RegisterUser {

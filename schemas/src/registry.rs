@@ -15,7 +15,7 @@ macro_rules! avsc {
 
 /// Every `.avsc` file in `schemas/avro/`: (file name, JSON). A test checks that
 /// this list and the directory agree.
-static AVSC_FILES: [(&str, &str); 52] = avsc![
+static AVSC_FILES: [(&str, &str); 59] = avsc![
     // shared records and enums
     "Money",
     "Price",
@@ -31,6 +31,8 @@ static AVSC_FILES: [(&str, &str); 52] = avsc![
     "RegistrationRejectionReason",
     "VerificationRejectionReason",
     "ResendRejectionReason",
+    "LockReason",
+    "UnlockRejectionReason",
     // booking
     "RegisterResource",
     "RequestBooking",
@@ -64,6 +66,12 @@ static AVSC_FILES: [(&str, &str); 52] = avsc![
     "RegistrationRejected",
     "VerificationRejected",
     "ResendRejected",
+    // identity: login locks
+    "LockAccount",
+    "UnlockAccount",
+    "AccountLocked",
+    "AccountUnlocked",
+    "UnlockRejected",
     // top-level values, one per topic
     "BookingCommandEnvelope",
     "BookingEventEnvelope",

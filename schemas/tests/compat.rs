@@ -13,6 +13,7 @@ use apache_avro::schema_compatibility::SchemaCompatibility;
 use apache_avro::to_avro_datum;
 use apache_avro::types::Value;
 use common::*;
+use proptest::prelude::*;
 use serde_json::{Value as Json, json};
 use slotstream_domain::booking::BookingEvent;
 use slotstream_schemas::{
@@ -347,4 +348,60 @@ fn todays_consumers_read_records_from_a_compatible_future_version() {
         codec.decode::<Envelope<BookingEvent>>(&bytes),
         Err(CodecError::Avro(_))
     ));
+}
+
+/// apache-avro's resolver picks a union branch by shape, not by index (the
+/// README's rule: a new record must not have the fields of an earlier
+/// branch, or a superset of them): any value, resolved against its own
+/// current schema, must come back as itself, on its own branch.
+fn resolves_to_itself<T: Contract>(v: &T) -> Result<(), TestCaseError> {
+    let value = v.to_avro();
+    let resolved = value
+        .clone()
+        .resolve(T::schema())
+        .map_err(|e| TestCaseError::fail(format!("{}: {e}", T::SUBJECT)))?;
+    prop_assert_eq!(
+        resolved,
+        value,
+        "{}: resolved to another branch",
+        T::SUBJECT
+    );
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn booking_commands_resolve_to_their_own_branch(v in envelope(any_of(booking_command_branches()))) {
+        resolves_to_itself(&v)?;
+    }
+
+    #[test]
+    fn booking_events_resolve_to_their_own_branch(v in envelope(any_of(booking_event_branches()))) {
+        resolves_to_itself(&v)?;
+    }
+
+    #[test]
+    fn payment_commands_resolve_to_their_own_branch(v in envelope(any_of(payment_command_branches()))) {
+        resolves_to_itself(&v)?;
+    }
+
+    #[test]
+    fn payment_events_resolve_to_their_own_branch(v in envelope(any_of(payment_event_branches()))) {
+        resolves_to_itself(&v)?;
+    }
+
+    #[test]
+    fn identity_commands_resolve_to_their_own_branch(v in envelope(any_of(identity_command_branches()))) {
+        resolves_to_itself(&v)?;
+    }
+
+    #[test]
+    fn identity_events_resolve_to_their_own_branch(v in envelope(any_of(identity_event_branches()))) {
+        resolves_to_itself(&v)?;
+    }
+
+    #[test]
+    fn replies_resolve_to_their_own_branch(v in reply(any_of(reply_payload_branches()))) {
+        resolves_to_itself(&v)?;
+    }
 }

@@ -189,7 +189,7 @@ fn every_record_is_magic_byte_big_endian_id_and_an_avro_datum() {
         checked: 0,
     };
     visit_all(&mut check);
-    assert_eq!(check.checked, 55);
+    assert_eq!(check.checked, 63);
 }
 
 proptest! {

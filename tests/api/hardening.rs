@@ -19,7 +19,7 @@ fn fresh_email() -> String {
     format!("{}@example.com", unique("probe"))
 }
 
-async fn login_with(app: &TestApp, email: &str, password: &str) -> Resp {
+pub(crate) async fn login_with(app: &TestApp, email: &str, password: &str) -> Resp {
     app.post(
         "/v1/auth/login",
         None,
@@ -67,7 +67,7 @@ async fn registering_a_pending_address_again_keeps_its_password_and_buys_no_code
 /// Fails logins on `email` as fast as allowed, moving the clock by each
 /// Retry-After, until the wait is at least `lock` seconds; returns the
 /// failures answered 401 before that.
-async fn fail_until_locked(app: &TestApp, email: &str, lock: u64) -> usize {
+pub(crate) async fn fail_until_locked(app: &TestApp, email: &str, lock: u64) -> usize {
     let mut failures = 0;
     for _ in 0..200 {
         let r = login_with(app, email, "not the password at all").await;

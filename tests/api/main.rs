@@ -17,6 +17,7 @@ mod docs;
 mod errors;
 mod hardening;
 mod idempotency;
+mod login_lock;
 mod payments;
 mod rate_limits;
 mod resources;

@@ -88,7 +88,7 @@ use slotstream_domain::booking::BookingStatus;
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, Millis, PaymentId, ResourceId, UserId};
 use slotstream_runtime::{
-    Backend, BookingView, LogError, LogReader, Page, PaymentView, Producer, Session,
+    Backend, BookingView, LogError, LogReader, LoginLockView, Page, PaymentView, Producer, Session,
     TopicPartition, TopicSpec, UserView, ViewError, ViewStore, ViewWrite,
 };
 use std::path::{Path, PathBuf};
@@ -511,5 +511,9 @@ impl ViewStore for EmbeddedBackend {
 
     async fn user_by_email(&self, email: &str) -> Result<Option<UserView>, ViewError> {
         views::read::user_by_email(&self.files.views.store, email)
+    }
+
+    async fn login_lock(&self, email: &str) -> Result<Option<LoginLockView>, ViewError> {
+        views::read::login_lock(&self.files.views.store, email)
     }
 }

@@ -53,11 +53,13 @@ pub(crate) struct Keyspaces {
     pub payments: Keyspace,
     /// Users by normalized email.
     pub users: Keyspace,
+    /// Login locks by normalized email.
+    pub login_locks: Keyspace,
 }
 
 impl Keyspaces {
     /// The view keyspaces (cleared when the views are rebuilt).
-    pub fn views(&self) -> [&Keyspace; 11] {
+    pub fn views(&self) -> [&Keyspace; 12] {
         [
             &self.bookings,
             &self.bookings_by_user,
@@ -70,6 +72,7 @@ impl Keyspaces {
             &self.resources_by_kind,
             &self.payments,
             &self.users,
+            &self.login_locks,
         ]
     }
 }
@@ -235,6 +238,9 @@ impl Store {
             resources_by_kind: plain("view.resources_by_kind").map_err(storage)?,
             payments: plain("view.payments").map_err(storage)?,
             users: plain("view.users").map_err(storage)?,
+            // Added after the first fjall release: an older store gets it
+            // empty at open, and no lock existed before it.
+            login_locks: plain("view.login_locks").map_err(storage)?,
         };
         Ok(Store {
             db,

@@ -42,8 +42,8 @@ use slotstream_domain::booking::BookingStatus;
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, Millis, PaymentId, ResourceId, UserId};
 use slotstream_runtime::{
-    BookingView, EffectError, Page, PaymentView, SentLedger, UserView, ViewError, ViewStore,
-    ViewWrite,
+    BookingView, EffectError, LoginLockView, Page, PaymentView, SentLedger, UserView, ViewError,
+    ViewStore, ViewWrite,
 };
 use statements::Statements;
 use std::sync::Arc;
@@ -279,5 +279,9 @@ impl ViewStore for ScyllaViews {
 
     async fn user_by_email(&self, email: &str) -> Result<Option<UserView>, ViewError> {
         read::user(&self.session, &self.st, email).await
+    }
+
+    async fn login_lock(&self, email: &str) -> Result<Option<LoginLockView>, ViewError> {
+        read::login_lock(&self.session, &self.st, email).await
     }
 }

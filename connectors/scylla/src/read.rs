@@ -5,7 +5,7 @@
 //! at least one more item follows.
 
 use crate::error::{self, undecodable};
-use crate::rows::{BookingRow, PaymentRow, ResourceRow, UserRow, day_of};
+use crate::rows::{BookingRow, LoginLockRow, PaymentRow, ResourceRow, UserRow, day_of};
 use crate::statements::{DayTable, Statements};
 use futures_util::TryStreamExt;
 use scylla::client::session::Session;
@@ -18,7 +18,7 @@ use slotstream_domain::booking::BookingStatus;
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{Millis, UserId};
 use slotstream_runtime::cursor::{self, Listing};
-use slotstream_runtime::{BookingView, Page, PaymentView, UserView, ViewError};
+use slotstream_runtime::{BookingView, LoginLockView, Page, PaymentView, UserView, ViewError};
 
 /// Largest page a listing returns, whatever `limit` asks.
 pub(crate) const MAX_LIMIT: usize = 10_000;
@@ -105,6 +105,17 @@ pub(crate) async fn user(
         .await?
         .map(UserView::try_from)
         .transpose()
+}
+
+/// The login lock of a normalized email.
+pub(crate) async fn login_lock(
+    session: &Session,
+    st: &Statements,
+    email: &str,
+) -> Result<Option<LoginLockView>, ViewError> {
+    Ok(one::<LoginLockRow>(session, &st.get_lock, (email,))
+        .await?
+        .map(LoginLockView::from))
 }
 
 /// Gathers up to `limit + 1` matching rows from one or more scans.

@@ -14,7 +14,7 @@ use slotstream_domain::payment::PaymentStatus;
 use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
 use slotstream_domain::time::DAY;
 use slotstream_domain::{BookingId, Millis, Money, PaymentId, ResourceId, UserId};
-use slotstream_runtime::{BookingView, PaymentView, UserView, ViewError};
+use slotstream_runtime::{BookingView, LoginLockView, PaymentView, UserView, ViewError};
 
 /// The booking columns, in the order every booking table declares them.
 pub(crate) const BOOKING_COLUMNS: &[&str] = &[
@@ -341,6 +341,37 @@ impl TryFrom<UserRow> for UserView {
             verified: r.verified,
             created_at: r.created_at.0,
         })
+    }
+}
+
+/// The login-lock columns.
+pub(crate) const LOGIN_LOCK_COLUMNS: &[&str] = &["email", "locked_until", "unlocked_at"];
+
+/// One login lock, keyed by normalized email (any address, registered or not).
+#[derive(Clone, Debug, DeserializeRow, SerializeRow)]
+pub(crate) struct LoginLockRow {
+    pub email: String,
+    pub locked_until: CqlTimestamp,
+    pub unlocked_at: Option<CqlTimestamp>,
+}
+
+impl From<&LoginLockView> for LoginLockRow {
+    fn from(l: &LoginLockView) -> Self {
+        Self {
+            email: l.email.clone(),
+            locked_until: CqlTimestamp(l.locked_until),
+            unlocked_at: l.unlocked_at.map(CqlTimestamp),
+        }
+    }
+}
+
+impl From<LoginLockRow> for LoginLockView {
+    fn from(r: LoginLockRow) -> Self {
+        Self {
+            email: r.email,
+            locked_until: r.locked_until.0,
+            unlocked_at: r.unlocked_at.map(|t| t.0),
+        }
     }
 }
 

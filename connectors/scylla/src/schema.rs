@@ -15,7 +15,9 @@
 //! `booking_days` lists the days each owner has bookings on, and only those
 //! buckets are read.
 
-use crate::rows::{BOOKING_COLUMNS, PAYMENT_COLUMNS, RESOURCE_COLUMNS, USER_COLUMNS};
+use crate::rows::{
+    BOOKING_COLUMNS, LOGIN_LOCK_COLUMNS, PAYMENT_COLUMNS, RESOURCE_COLUMNS, USER_COLUMNS,
+};
 use crate::{ScyllaError, ScyllaOptions};
 use scylla::client::session::Session;
 
@@ -34,6 +36,7 @@ pub(crate) const TABLES: &[&str] = &[
     "resource_catalog",
     "payments",
     "users_by_email",
+    "login_locks",
     "emails_sent",
 ];
 
@@ -102,6 +105,10 @@ pub(crate) fn create_tables(ks: &str) -> Vec<(&'static str, String)> {
         "created_at" => "timestamp",
         _ => "text",
     });
+    let lock = columns(LOGIN_LOCK_COLUMNS, &|c| match c {
+        "email" => "text",
+        _ => "timestamp",
+    });
     let newest_first = "WITH CLUSTERING ORDER BY (created_at DESC, booking_id ASC)";
     let ordered = |name: &'static str, body: String, options: &str| {
         let ddl = format!("CREATE TABLE IF NOT EXISTS {ks}.{name} ({body}) {options}");
@@ -159,6 +166,9 @@ pub(crate) fn create_tables(ks: &str) -> Vec<(&'static str, String)> {
         ),
         table("payments", format!("{payment}, PRIMARY KEY (payment_id)")),
         table("users_by_email", format!("{user}, PRIMARY KEY (email)")),
+        // Added after the first release: `slotstream init` creates it in an
+        // existing keyspace (no lock existed before it).
+        table("login_locks", format!("{lock}, PRIMARY KEY (email)")),
         // The notification processors' shared SMTP sent-ledger (not a view):
         // whichever instance owns a partition skips what any instance sent.
         table(

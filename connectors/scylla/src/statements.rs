@@ -2,7 +2,9 @@
 //! is routed to a replica of its partition by the token-aware policy).
 
 use crate::ScyllaError;
-use crate::rows::{BOOKING_COLUMNS, PAYMENT_COLUMNS, RESOURCE_COLUMNS, USER_COLUMNS};
+use crate::rows::{
+    BOOKING_COLUMNS, LOGIN_LOCK_COLUMNS, PAYMENT_COLUMNS, RESOURCE_COLUMNS, USER_COLUMNS,
+};
 use crate::schema::TABLES;
 use scylla::client::session::Session;
 use scylla::errors::{PrepareError, RequestAttemptError};
@@ -64,6 +66,8 @@ pub(crate) struct Statements {
     pub put_payment: PreparedStatement,
     pub get_user: PreparedStatement,
     pub put_user: PreparedStatement,
+    pub get_lock: PreparedStatement,
+    pub put_lock: PreparedStatement,
 }
 
 fn insert(ks: &str, table: &str, leading: &[&str], columns: &[&str]) -> String {
@@ -301,6 +305,12 @@ impl Statements {
                 .await?,
             put_user: p
                 .prepare(insert(ks, "users_by_email", none, USER_COLUMNS))
+                .await?,
+            get_lock: p
+                .prepare(select(ks, "login_locks", LOGIN_LOCK_COLUMNS, "email = ?"))
+                .await?,
+            put_lock: p
+                .prepare(insert(ks, "login_locks", none, LOGIN_LOCK_COLUMNS))
                 .await?,
             get_sent: p
                 .prepare(format!(

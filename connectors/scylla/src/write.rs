@@ -9,7 +9,7 @@ use crate::APPLY_CONCURRENCY;
 use crate::error;
 use crate::read::{self, Owner};
 use crate::rows::{
-    BookingRow, CatalogRow, DayBookingRow, PaymentRow, ResourceRow, UserRow, day_of,
+    BookingRow, CatalogRow, DayBookingRow, LoginLockRow, PaymentRow, ResourceRow, UserRow, day_of,
 };
 use crate::statements::Statements;
 use futures_util::future::{BoxFuture, FutureExt, try_join_all};
@@ -28,6 +28,7 @@ enum RowKey<'a> {
     Resource(&'a str),
     Payment(&'a str),
     User(&'a str),
+    Lock(&'a str),
 }
 
 fn row_key(w: &ViewWrite) -> RowKey<'_> {
@@ -39,6 +40,8 @@ fn row_key(w: &ViewWrite) -> RowKey<'_> {
         ViewWrite::PatchPayment { id, .. } => RowKey::Payment(id.as_str()),
         ViewWrite::PutUser(u) => RowKey::User(u.email.as_str()),
         ViewWrite::MarkVerified { email } => RowKey::User(email.as_str()),
+        ViewWrite::PutLoginLock(l) => RowKey::Lock(l.email.as_str()),
+        ViewWrite::LiftLoginLock { email, .. } => RowKey::Lock(email.as_str()),
     }
 }
 
@@ -141,6 +144,15 @@ async fn apply_one(session: &Session, st: &Statements, w: &ViewWrite) -> Result<
             };
             u.verified = true;
             exec(session, &st.put_user, u).await
+        }
+        ViewWrite::PutLoginLock(l) => exec(session, &st.put_lock, LoginLockRow::from(l)).await,
+        ViewWrite::LiftLoginLock { email, unlocked_at } => {
+            let found = read::one::<LoginLockRow>(session, &st.get_lock, (email.as_str(),)).await?;
+            let Some(mut l) = found else {
+                return Ok(());
+            };
+            l.unlocked_at = Some(CqlTimestamp(*unlocked_at));
+            exec(session, &st.put_lock, l).await
         }
     }
 }

@@ -27,4 +27,5 @@ contract_tests!(
     resources_filter_by_vendor_and_kind,
     payments_are_put_and_patched,
     users_are_found_by_email_and_verified,
+    login_locks_are_put_lifted_and_replaced,
 );

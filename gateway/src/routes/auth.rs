@@ -1,12 +1,15 @@
 //! `/v1/auth/*`: registration with an emailed code, verification, resend,
-//! login. The identity processor decides (one writer per email); the gateway
-//! hashes passwords, derives code hashes and issues tokens.
+//! login, unlock. The identity processor decides (one writer per email); the
+//! gateway hashes passwords, derives code hashes and issues tokens, and asks
+//! for a login lock when its failed-login count reaches the threshold
+//! ([`crate::lockout`]).
 
 use super::{json, processing, unexpected};
 use crate::dto::*;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{ApiJson, ClientIp};
 use crate::ids;
+use crate::lockout::Lockout;
 use crate::state::{Answer, AppState};
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -14,7 +17,7 @@ use axum::response::Response;
 use slotstream_domain::identity::*;
 use slotstream_runtime::otp;
 use slotstream_runtime::topics;
-use slotstream_runtime::views::UserView;
+use slotstream_runtime::views::{LoginLockView, UserView};
 use slotstream_schemas::ReplyPayload;
 
 /// Shortest accepted password, characters.
@@ -46,6 +49,29 @@ fn new_otp(st: &AppState, email: &str) -> OtpIssue {
         code_hash: otp::hash_code(st.otp_secret(), email, &code),
         nonce,
     }
+}
+
+/// A fresh unlock code for `email`, made like a verification code and
+/// hashed under its own label.
+fn new_unlock(st: &AppState, email: &str) -> OtpIssue {
+    let nonce = otp::new_nonce();
+    let code = otp::code_for(st.otp_secret(), &nonce);
+    OtpIssue {
+        code_hash: otp::hash_unlock_code(st.otp_secret(), email, &code),
+        nonce,
+    }
+}
+
+/// Six digits, surrounding whitespace allowed (the schema's pattern).
+fn code_field(raw: &str, errors: &mut Vec<FieldError>, what: &str) -> String {
+    let code = raw.trim();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        errors.push(FieldError::new(
+            "code",
+            format!("must be the six digits from the {what}"),
+        ));
+    }
+    code.to_owned()
 }
 
 fn identity_reply(command: &str, p: &ReplyPayload) -> Result<IdentityEvent, ApiError> {
@@ -186,19 +212,13 @@ pub async fn verify(
 ) -> Result<Response, ApiError> {
     let mut errors = Vec::new();
     let email = email_field(&body.email, &mut errors);
-    let code = body.code.trim();
-    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        errors.push(FieldError::new(
-            "code",
-            "must be the six digits from the email",
-        ));
-    }
+    let code = code_field(&body.code, &mut errors, "email");
     finish(errors)?;
     let command_id = ids::fresh_command_id();
     let cmd = IdentityCommand::VerifyEmail(VerifyEmail {
         command_id: command_id.clone(),
         email: email.clone(),
-        code_hash: otp::hash_code(st.otp_secret(), &email, code),
+        code_hash: otp::hash_code(st.otp_secret(), &email, &code),
         requested_at: st.now(),
     });
     let p = match st
@@ -337,7 +357,9 @@ pub async fn resend(
         (status = 429, description = "`rate_limited`: too many auth calls from this address, or failed logins: \
             after 10 consecutive failures an account's next try waits (1 s, doubling, at most 60 s), the 50th \
             locks it for 15 minutes (each later failure locks it again); a client address failing across accounts \
-            backs off likewise. A successful login clears the account's count. See Retry-After", body = Problem),
+            backs off likewise. A lock holds at every gateway; the owner of a verified account is emailed a \
+            code that lifts it at once (`POST /v1/auth/unlock`); the answers are the same for addresses without \
+            an account. A successful login clears the account's count. See Retry-After", body = Problem),
     ))]
 pub async fn login(
     State(st): State<AppState>,
@@ -347,9 +369,15 @@ pub async fn login(
     let mut errors = Vec::new();
     let email = email_field(&body.email, &mut errors);
     finish(errors)?;
+    let now = st.now();
+    let shared = st.login_lock(&email).await?;
+    if let Some(lock) = shared.as_ref().filter(|l| l.holds_at(now)) {
+        st.metrics.decision("login", "locked");
+        return Err(Lockout::locked_answer(lock.locked_until - now));
+    }
     let attempt = st
         .lockout
-        .attempt(&email, client, st.now())
+        .attempt(&email, client, now, shared.as_ref())
         .inspect_err(|_| {
             st.metrics.decision("login", "backed_off");
         })?;
@@ -367,6 +395,9 @@ pub async fn login(
             u
         }
         _ => {
+            if attempt.locks {
+                lock_account(&st, &email, attempt.failures).await?;
+            }
             st.metrics.decision("login", "invalid_credentials");
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -400,4 +431,134 @@ pub async fn login(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(res)
+}
+
+/// Asks the identity processor to lock `email` after `failures` consecutive
+/// failed logins (whether or not it has an account: the same path, the same
+/// answer), and holds this gateway's own wait until the lock's end. A lock
+/// that already holds is answered with itself: one lock, one notice.
+async fn lock_account(st: &AppState, email: &str, failures: u32) -> Result<(), ApiError> {
+    let now = st.now();
+    let lock_for = st.lockout.policy().lock_for.as_millis();
+    let proposed = now.saturating_add(i64::try_from(lock_for).unwrap_or(i64::MAX));
+    let command_id = ids::fresh_command_id();
+    let cmd = IdentityCommand::LockAccount(LockAccount {
+        command_id: command_id.clone(),
+        email: email.to_owned(),
+        reason: LockReason::FailedLogins,
+        failed_attempts: failures,
+        locked_until: proposed,
+        unlock: new_unlock(st, email),
+        requested_at: now,
+    });
+    let answer = st
+        .ask(
+            "lock_account",
+            topics::IDENTITY_COMMANDS,
+            email,
+            &command_id,
+            cmd,
+        )
+        .await?;
+    let until = match answer {
+        // Decided later: the proposed end is the likeliest one.
+        Answer::Pending => proposed,
+        Answer::Replied(p) => match identity_reply("lock_account", &p)? {
+            IdentityEvent::AccountLocked(e) => {
+                st.metrics.decision("lock_account", "locked");
+                let row = LoginLockView {
+                    email: e.email.clone(),
+                    locked_until: e.locked_until,
+                    unlocked_at: None,
+                };
+                st.recent.locks.put(e.email, row, now);
+                e.locked_until
+            }
+            _ => return Err(unexpected("lock_account", &p)),
+        },
+    };
+    st.lockout.locked(email, until);
+    tracing::warn!(failures, "login: account locked after consecutive failures");
+    Ok(())
+}
+
+/// Lift a login lock with the code emailed to the account's owner.
+///
+/// A wrong code and an address that is not locked get the same answer, for
+/// every address, registered or not. Five wrong codes burn the lock's code;
+/// the lock then lifts by itself at its end.
+#[utoipa::path(post, path = "/v1/auth/unlock", tag = "auth", request_body = UnlockRequest,
+    responses(
+        (status = 200, description = "Unlocked: log in with the password", body = UnlockResponse),
+        (status = 202, description = "Decision still pending; retry", body = ProcessingDto),
+        (status = 400, description = "`otp_invalid`: the code is wrong, or this address is not locked", body = Problem),
+        (status = 422, description = "`validation_failed`", body = Problem),
+        (status = 429, description = "`rate_limited`: 5 wrong codes burned this lock's code (the lock lifts by \
+            itself after Retry-After), or too many auth calls from this address", body = Problem),
+    ))]
+pub async fn unlock(
+    State(st): State<AppState>,
+    ApiJson(body): ApiJson<UnlockRequest>,
+) -> Result<Response, ApiError> {
+    let mut errors = Vec::new();
+    let email = email_field(&body.email, &mut errors);
+    let code = code_field(&body.code, &mut errors, "lock notice");
+    finish(errors)?;
+    let command_id = ids::fresh_command_id();
+    let now = st.now();
+    let cmd = IdentityCommand::UnlockAccount(UnlockAccount {
+        command_id: command_id.clone(),
+        email: email.clone(),
+        unlock_code_hash: otp::hash_unlock_code(st.otp_secret(), &email, &code),
+        requested_at: now,
+    });
+    let p = match st
+        .ask(
+            "unlock_account",
+            topics::IDENTITY_COMMANDS,
+            &email,
+            &command_id,
+            cmd,
+        )
+        .await?
+    {
+        Answer::Pending => return Ok(processing(email)),
+        Answer::Replied(p) => p,
+    };
+    match identity_reply("unlock_account", &p)? {
+        IdentityEvent::AccountUnlocked(e) => {
+            st.metrics.decision("unlock_account", "unlocked");
+            st.lockout.unlocked(&e.email);
+            let row = LoginLockView {
+                email: e.email.clone(),
+                locked_until: e.locked_until,
+                unlocked_at: Some(e.unlocked_at),
+            };
+            st.recent.locks.put(e.email.clone(), row, now);
+            Ok(json(
+                StatusCode::OK,
+                &UnlockResponse {
+                    email: e.email,
+                    status: "unlocked",
+                },
+            ))
+        }
+        IdentityEvent::UnlockRejected(r) if r.reason == UnlockRejectionReason::CodeBurned => {
+            st.metrics.decision("unlock_account", "burned");
+            let ms = r.locked_until.saturating_sub(st.now()).max(1);
+            let secs = u64::try_from(ms).unwrap_or(1).div_ceil(1000);
+            Err(ApiError::rate_limited(
+                secs,
+                "too many wrong codes: this unlock code is burned; the lock lifts by itself after Retry-After",
+            ))
+        }
+        IdentityEvent::UnlockRejected(_) => {
+            st.metrics.decision("unlock_account", "otp_invalid");
+            Err(ApiError::bad_request(
+                "otp_invalid",
+                "the code is wrong, or this address is not locked",
+            ))
+        }
+        _ => Err(unexpected("unlock_account", &p)),
+    }
 }

@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/verify", post(auth::verify))
         .route("/v1/auth/resend", post(auth::resend))
         .route("/v1/auth/login", post(auth::login))
+        .route("/v1/auth/unlock", post(auth::unlock))
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_auth));
     let api = Router::new()
         .route(

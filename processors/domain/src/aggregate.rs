@@ -213,6 +213,8 @@ impl Command for IdentityCommand {
             Self::RegisterUser(c) => &c.command_id,
             Self::VerifyEmail(c) => &c.command_id,
             Self::ResendOtp(c) => &c.command_id,
+            Self::LockAccount(c) => &c.command_id,
+            Self::UnlockAccount(c) => &c.command_id,
         })
     }
 }
@@ -226,6 +228,9 @@ impl Event for IdentityEvent {
             Self::RegistrationRejected(e) => &e.email,
             Self::VerificationRejected(e) => &e.email,
             Self::ResendRejected(e) => &e.email,
+            Self::AccountLocked(e) => &e.email,
+            Self::AccountUnlocked(e) => &e.email,
+            Self::UnlockRejected(e) => &e.email,
         }
     }
 }
@@ -246,9 +251,11 @@ impl Aggregate for IdentityPartition {
     fn load(&mut self, rec: StateRecord) {
         IdentityPartition::load(self, rec);
     }
-    /// Accounts stay (they are live for as long as they exist); only
-    /// idempotency answers past their window leave.
+    /// Accounts stay (they are live for as long as they exist); idempotency
+    /// answers past their window and login locks past their end leave.
     fn evict_settled(&mut self, now: Millis) -> Vec<StateKey> {
-        self.prune_commands(now.saturating_sub(COMMAND_RETENTION))
+        let mut keys = self.prune_commands(now.saturating_sub(COMMAND_RETENTION));
+        keys.extend(self.prune_locks(now));
+        keys
     }
 }

@@ -6,7 +6,7 @@
 //! `load(record)` rebuilds a partition from them in any order.
 
 use crate::booking::{Booking, BookingEvent};
-use crate::identity::{Account, IdentityEvent};
+use crate::identity::{Account, IdentityEvent, LoginLock};
 use crate::ids::{BookingId, CommandId, PaymentId, ResourceId};
 use crate::payment::{Payment, PaymentEvent, PaymentV1};
 use crate::resource::Resource;
@@ -27,11 +27,14 @@ pub enum StateKey {
     Account(String),
     /// `c/<id>`: an idempotency-ledger entry.
     Command(CommandId),
+    /// `l/<email>`: a login lock, by normalized email.
+    Lock(String),
 }
 
 impl StateKey {
     /// The key as a string: a one-letter kind, a slash, then the id verbatim
-    /// (`"r/<id>"`, `"b/<id>"`, `"p/<id>"`, `"a/<email>"`, `"c/<id>"`).
+    /// (`"r/<id>"`, `"b/<id>"`, `"p/<id>"`, `"a/<email>"`, `"c/<id>"`,
+    /// `"l/<email>"`).
     pub fn encode(&self) -> String {
         self.to_string()
     }
@@ -45,6 +48,7 @@ impl StateKey {
             "p" => StateKey::Payment(PaymentId::new(id)),
             "a" => StateKey::Account(id.to_owned()),
             "c" => StateKey::Command(CommandId::new(id)),
+            "l" => StateKey::Lock(id.to_owned()),
             _ => return None,
         })
     }
@@ -58,6 +62,7 @@ impl fmt::Display for StateKey {
             StateKey::Payment(id) => write!(f, "p/{id}"),
             StateKey::Account(email) => write!(f, "a/{email}"),
             StateKey::Command(id) => write!(f, "c/{id}"),
+            StateKey::Lock(email) => write!(f, "l/{email}"),
         }
     }
 }
@@ -86,6 +91,9 @@ pub enum StateRecord {
     Command(CommandRecord),
     /// Under [`StateKey::Payment`]: the current layout.
     Payment(Payment),
+    /// Under [`StateKey::Lock`] (a new variant goes last: stored records
+    /// name variants by position).
+    Lock(LoginLock),
 }
 
 impl StateRecord {
@@ -98,6 +106,7 @@ impl StateRecord {
             StateRecord::Payment(p) => StateKey::Payment(p.id.clone()),
             StateRecord::Account(a) => StateKey::Account(a.email.clone()),
             StateRecord::Command(c) => StateKey::Command(c.command_id.clone()),
+            StateRecord::Lock(l) => StateKey::Lock(l.locked.email.clone()),
         }
     }
 }
@@ -152,6 +161,7 @@ mod tests {
             StateKey::Account("ann@example.com".into()),
             StateKey::Command("c-1".into()),
             StateKey::Command("".into()),
+            StateKey::Lock("ann@example.com".into()),
         ];
         for key in keys {
             assert_eq!(StateKey::decode(&key.encode()), Some(key.clone()));

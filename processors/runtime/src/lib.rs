@@ -28,4 +28,6 @@ pub use log::{
 pub use ports::{Effect, EffectError, Email, Mailer, PaymentProvider, SentLedger};
 pub use processor::{Output, Poison, Processor};
 pub use topics::TopicSpec;
-pub use views::{BookingView, Page, PaymentView, UserView, ViewError, ViewStore, ViewWrite};
+pub use views::{
+    BookingView, LoginLockView, Page, PaymentView, UserView, ViewError, ViewStore, ViewWrite,
+};

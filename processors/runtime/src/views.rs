@@ -108,6 +108,28 @@ pub struct UserView {
     pub created_at: Millis,
 }
 
+/// A login lock as every gateway reads it (by normalized email, for any
+/// address, registered or not: locks reveal nothing about which accounts
+/// exist). A row stays after its lock ended; [`LoginLockView::holds_at`]
+/// says whether it is in force.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginLockView {
+    /// Normalized email.
+    pub email: String,
+    /// When the lock lifts (lifted) by itself.
+    pub locked_until: Millis,
+    /// When it was lifted early with the emailed code, if it was.
+    pub unlocked_at: Option<Millis>,
+}
+
+impl LoginLockView {
+    /// Whether the lock is in force at `now`: not lifted with the code and
+    /// `now < locked_until`.
+    pub fn holds_at(&self, now: Millis) -> bool {
+        self.unlocked_at.is_none() && now < self.locked_until
+    }
+}
+
 /// A change to the views. Every variant is idempotent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ViewWrite {
@@ -145,6 +167,17 @@ pub enum ViewWrite {
     MarkVerified {
         /// Normalized email.
         email: String,
+    },
+    /// Insert or replace an address's login lock (a new lock).
+    PutLoginLock(LoginLockView),
+    /// Mark an address's lock lifted with the emailed code (no-op if it has
+    /// no row). Events of one address are projected in order, so the row is
+    /// the lock that was lifted.
+    LiftLoginLock {
+        /// Normalized email.
+        email: String,
+        /// When.
+        unlocked_at: Millis,
     },
 }
 
@@ -220,4 +253,6 @@ pub trait ViewStore: Send + Sync + std::fmt::Debug {
     async fn payment(&self, id: &PaymentId) -> Result<Option<PaymentView>, ViewError>;
     /// A user by normalized email.
     async fn user_by_email(&self, email: &str) -> Result<Option<UserView>, ViewError>;
+    /// The login lock of a normalized email (in force or not), if any.
+    async fn login_lock(&self, email: &str) -> Result<Option<LoginLockView>, ViewError>;
 }

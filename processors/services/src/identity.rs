@@ -1,8 +1,8 @@
-//! The identity processor: owns accounts and one-time codes, keyed by the
-//! normalized email so one address has exactly one writer (two concurrent
-//! registrations of one address are serialized, never both accepted). The
-//! loop is the shared shell's ([`Partitioned`]); identity reacts to no other
-//! aggregate.
+//! The identity processor: owns accounts, one-time codes and login locks,
+//! keyed by the normalized email so one address has exactly one writer (two
+//! concurrent registrations of one address are serialized, never both
+//! accepted; two gateways locking one address make one lock). The loop is the
+//! shared shell's ([`Partitioned`]); identity reacts to no other aggregate.
 
 use crate::partitioned::{Partitioned, Wiring};
 use slotstream_domain::identity::{IdentityConfig, IdentityEvent, IdentityPartition};

@@ -10,7 +10,7 @@
 
 use crate::support;
 use slotstream_domain::booking::BookingEvent;
-use slotstream_domain::identity::IdentityEvent;
+use slotstream_domain::identity::{AccountLocked, IdentityEvent};
 use slotstream_domain::{Millis, Money};
 use slotstream_runtime::log::ConsumedRecord;
 use slotstream_runtime::otp;
@@ -129,7 +129,9 @@ impl Processor for BookingNotifications {
     }
 }
 
-/// Emails about accounts: the verification code.
+/// Emails about accounts: the verification code, and the notice of a login
+/// lock with its unlock code (to a verified owner only: a lock of an address
+/// without a verified account emails nobody).
 pub struct IdentityNotifications {
     codec: Codec,
     otp_secret: Vec<u8>,
@@ -163,26 +165,113 @@ impl Processor for IdentityNotifications {
         out: &mut Output,
     ) -> Result<(), Poison> {
         let env: Envelope<IdentityEvent> = support::decode(&self.codec, record)?;
-        if let IdentityEvent::UserOTPGenerated(e) = &env.payload {
-            let code = otp::code_for(&self.otp_secret, &e.otp_nonce);
-            out.effects.push(Effect::SendEmail(Email {
+        let email = match &env.payload {
+            IdentityEvent::UserOTPGenerated(e) => {
+                let code = otp::code_for(&self.otp_secret, &e.otp_nonce);
+                Some(Email {
+                    id: email_id(record),
+                    to: e.email.clone(),
+                    subject: format!("Your Slotstream verification code: {code}"),
+                    body: format!(
+                        "Hello {},\n\nYour verification code is {code}\n\nIt is valid until {} and can be used once.\nIf you did not sign up for Slotstream, ignore this email.\n",
+                        e.name,
+                        format_time(e.expires_at)
+                    ),
+                })
+            }
+            IdentityEvent::AccountLocked(e) if e.user_id.is_some() => Some(Email {
                 id: email_id(record),
                 to: e.email.clone(),
-                subject: format!("Your Slotstream verification code: {code}"),
-                body: format!(
-                    "Hello {},\n\nYour verification code is {code}\n\nIt is valid until {} and can be used once.\nIf you did not sign up for Slotstream, ignore this email.\n",
-                    e.name,
-                    format_time(e.expires_at)
-                ),
-            }));
-        }
+                subject: "Your Slotstream account is locked after failed sign-ins".into(),
+                body: lock_notice(e, &otp::code_for(&self.otp_secret, &e.unlock_nonce)),
+            }),
+            _ => None,
+        };
+        out.effects.extend(email.map(Effect::SendEmail));
         Ok(())
     }
+}
+
+/// The body of a lock notice carrying the unlock `code`.
+fn lock_notice(e: &AccountLocked, code: &str) -> String {
+    format!(
+        "Hello {name},\n\n\
+         Someone failed to sign in to your Slotstream account {n} times in a row, so it is \
+         locked until {until}: nobody can sign in before then, not even with the right password.\n\n\
+         If this was you, unlock it now with this code: {code}\n\
+         (POST /v1/auth/unlock with your email address and the code. It works until the lock \
+         lifts; five wrong codes burn it.)\n\n\
+         If this was not you, someone may be trying to guess your password: consider changing \
+         it to a long one that you use nowhere else.\n",
+        name = e.name.as_deref().unwrap_or("there"),
+        n = e.failed_attempts,
+        until = format_time(e.locked_until),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use slotstream_domain::identity::LockReason;
+
+    fn lock_record(user: Option<&str>) -> ConsumedRecord {
+        let codec = Codec::embedded();
+        let ev = IdentityEvent::AccountLocked(AccountLocked {
+            command_id: "lock-1".into(),
+            email: "ann@example.com".into(),
+            user_id: user.map(Into::into),
+            name: user.map(|_| "Ann".to_owned()),
+            reason: LockReason::FailedLogins,
+            failed_attempts: 50,
+            unlock_nonce: "nonce-1".into(),
+            unlock_code_hash: "hash".into(),
+            locked_until: 1_795_000_000_000,
+            locked_at: 1_794_999_100_000,
+        });
+        ConsumedRecord {
+            topic: topics::IDENTITY_EVENTS.name.into(),
+            partition: 3,
+            offset: 7,
+            key: "ann@example.com".into(),
+            value: codec.encode(&support::envelope(ev, 0)).expect("encodes"),
+            timestamp: 0,
+        }
+    }
+
+    #[test]
+    fn a_lock_of_a_verified_account_mails_its_owner_the_unlock_code_once() {
+        let mut p = IdentityNotifications::new(Codec::embedded(), b"secret".to_vec());
+        let mut out = Output::default();
+        p.process(&lock_record(Some("u1")), 0, &mut out)
+            .expect("processes");
+        let [Effect::SendEmail(mail)] = out.effects.as_slice() else {
+            panic!("one email: {:?}", out.effects)
+        };
+        let code = otp::code_for(b"secret", "nonce-1");
+        assert_eq!(mail.to, "ann@example.com");
+        assert_eq!(mail.id, "slotstream.identity-events-3-7", "by position");
+        assert!(mail.subject.contains("locked"), "{}", mail.subject);
+        for part in [
+            "Hello Ann",
+            "50 times",
+            "2026-11-18T11:06:40Z",
+            code.as_str(),
+            "/v1/auth/unlock",
+            "changing",
+        ] {
+            assert!(mail.body.contains(part), "{part:?} in {}", mail.body);
+        }
+    }
+
+    #[test]
+    fn a_lock_of_an_address_without_a_verified_account_mails_nobody() {
+        let mut p = IdentityNotifications::new(Codec::embedded(), b"secret".to_vec());
+        let mut out = Output::default();
+        p.process(&lock_record(None), 0, &mut out)
+            .expect("processes");
+        assert!(out.effects.is_empty(), "{:?}", out.effects);
+    }
 
     #[test]
     fn money_and_time_render_for_humans() {

@@ -11,7 +11,7 @@ use slotstream_domain::booking::{BookingEvent, BookingStatus};
 use slotstream_domain::identity::IdentityEvent;
 use slotstream_domain::payment::{PaymentEvent, PaymentStatus};
 use slotstream_runtime::log::ConsumedRecord;
-use slotstream_runtime::views::{BookingView, PaymentView, UserView};
+use slotstream_runtime::views::{BookingView, LoginLockView, PaymentView, UserView};
 use slotstream_runtime::{Output, Poison, Processor, TopicSpec, ViewWrite, topics};
 use slotstream_schemas::{Codec, Envelope};
 
@@ -148,7 +148,8 @@ impl Processor for BookingViews {
     }
 }
 
-/// Projects identity events into the users view (login reads it).
+/// Projects identity events into the users and login-locks views (login
+/// reads both).
 #[derive(Debug)]
 pub struct IdentityViews {
     codec: Codec,
@@ -188,6 +189,17 @@ impl Processor for IdentityViews {
             IdentityEvent::EmailVerified(e) => {
                 out.views.push(ViewWrite::MarkVerified { email: e.email })
             }
+            IdentityEvent::AccountLocked(e) => {
+                out.views.push(ViewWrite::PutLoginLock(LoginLockView {
+                    email: e.email,
+                    locked_until: e.locked_until,
+                    unlocked_at: None,
+                }))
+            }
+            IdentityEvent::AccountUnlocked(e) => out.views.push(ViewWrite::LiftLoginLock {
+                email: e.email,
+                unlocked_at: e.unlocked_at,
+            }),
             _ => {}
         }
         Ok(())

@@ -45,6 +45,29 @@ pub fn identity_command_branches() -> Vec<BoxedStrategy<IdentityCommand>> {
                 })
             })
             .boxed(),
+        (command_id(), text(), small_u32(), ms(), otp(), ms())
+            .prop_map(|(c, email, failed, until, unlock, at)| {
+                IdentityCommand::LockAccount(LockAccount {
+                    command_id: c,
+                    email,
+                    reason: LockReason::FailedLogins,
+                    failed_attempts: failed,
+                    locked_until: until,
+                    unlock,
+                    requested_at: at,
+                })
+            })
+            .boxed(),
+        (command_id(), text(), text(), ms())
+            .prop_map(|(c, email, hash, at)| {
+                IdentityCommand::UnlockAccount(UnlockAccount {
+                    command_id: c,
+                    email,
+                    unlock_code_hash: hash,
+                    requested_at: at,
+                })
+            })
+            .boxed(),
     ]
 }
 
@@ -61,6 +84,12 @@ pub fn identity_event_branches() -> Vec<BoxedStrategy<IdentityEvent>> {
         Just(ResendRejectionReason::Throttled),
         Just(ResendRejectionReason::NoPendingAccount),
     ];
+    let unlock = prop_oneof![
+        Just(UnlockRejectionReason::WrongCode),
+        Just(UnlockRejectionReason::CodeBurned),
+        Just(UnlockRejectionReason::NotLocked),
+    ];
+    let owner = proptest::option::of((user_id(), text()));
     vec![
         (
             (command_id(), user_id(), text(), text()),
@@ -133,6 +162,55 @@ pub fn identity_event_branches() -> Vec<BoxedStrategy<IdentityEvent>> {
                     email,
                     reason,
                     retry_at: retry,
+                    rejected_at: at,
+                })
+            })
+            .boxed(),
+        (
+            (command_id(), text(), owner, small_u32()),
+            (text(), text(), ms(), ms()),
+        )
+            .prop_map(|((c, email, owner, failed), (nonce, hash, until, at))| {
+                let (user_id, name) = owner.unzip();
+                E::AccountLocked(AccountLocked {
+                    command_id: c,
+                    email,
+                    user_id,
+                    name,
+                    reason: LockReason::FailedLogins,
+                    failed_attempts: failed,
+                    unlock_nonce: nonce,
+                    unlock_code_hash: hash,
+                    locked_until: until,
+                    locked_at: at,
+                })
+            })
+            .boxed(),
+        (
+            command_id(),
+            text(),
+            proptest::option::of(user_id()),
+            ms(),
+            ms(),
+        )
+            .prop_map(|(c, email, user_id, until, at)| {
+                E::AccountUnlocked(AccountUnlocked {
+                    command_id: c,
+                    email,
+                    user_id,
+                    locked_until: until,
+                    unlocked_at: at,
+                })
+            })
+            .boxed(),
+        (command_id(), text(), unlock, small_u32(), ms(), ms())
+            .prop_map(|(c, email, reason, left, until, at)| {
+                E::UnlockRejected(UnlockRejected {
+                    command_id: c,
+                    email,
+                    reason,
+                    attempts_left: left,
+                    locked_until: until,
                     rejected_at: at,
                 })
             })

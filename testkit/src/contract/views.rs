@@ -10,7 +10,7 @@ use slotstream_domain::resource::Resource;
 use slotstream_domain::time::{DAY, HOUR, MINUTE};
 use slotstream_domain::{BookingId, Millis, Money, PaymentId, ResourceId, UserId};
 use slotstream_runtime::{
-    BookingView, Page, PaymentView, UserView, ViewError, ViewStore, ViewWrite,
+    BookingView, LoginLockView, Page, PaymentView, UserView, ViewError, ViewStore, ViewWrite,
 };
 
 const T: Millis = 1_800_000_000_000;
@@ -609,4 +609,49 @@ pub async fn users_are_found_by_email_and_verified(store: &dyn ViewStore) {
     )
     .await;
     assert_eq!(store.user_by_email(&ghost).await.expect("get"), None);
+}
+
+/// Login locks are found by email, for any address; a lift marks the row
+/// idempotently, and a new lock replaces a lifted one.
+pub async fn login_locks_are_put_lifted_and_replaced(store: &dyn ViewStore) {
+    let email = format!("{}@example.com", unique("locked"));
+    assert_eq!(store.login_lock(&email).await.expect("get"), None);
+    let lock = LoginLockView {
+        email: email.clone(),
+        locked_until: T + 15 * MINUTE,
+        unlocked_at: None,
+    };
+    put(store, vec![ViewWrite::PutLoginLock(lock.clone())]).await;
+    let got = store.login_lock(&email).await.expect("get");
+    assert_eq!(got, Some(lock.clone()));
+    assert!(got.is_some_and(|l| l.holds_at(T) && !l.holds_at(T + 15 * MINUTE)));
+    let lift = ViewWrite::LiftLoginLock {
+        email: email.clone(),
+        unlocked_at: T + MINUTE,
+    };
+    put(store, vec![lift.clone(), lift]).await;
+    let lifted = store.login_lock(&email).await.expect("get").expect("row");
+    assert_eq!(
+        (lifted.locked_until, lifted.unlocked_at),
+        (T + 15 * MINUTE, Some(T + MINUTE)),
+        "the lifted lock keeps its end"
+    );
+    assert!(!lifted.holds_at(T + 2 * MINUTE));
+    let again = LoginLockView {
+        email: email.clone(),
+        locked_until: T + HOUR,
+        unlocked_at: None,
+    };
+    put(store, vec![ViewWrite::PutLoginLock(again.clone())]).await;
+    assert_eq!(store.login_lock(&email).await.expect("get"), Some(again));
+    let ghost = format!("{}@example.com", unique("nobody"));
+    put(
+        store,
+        vec![ViewWrite::LiftLoginLock {
+            email: ghost.clone(),
+            unlocked_at: T,
+        }],
+    )
+    .await;
+    assert_eq!(store.login_lock(&ghost).await.expect("get"), None);
 }

@@ -207,6 +207,34 @@ async fn spawn_app_configured(
     t
 }
 
+/// Another gateway beside the test app's, as a second `slotstream gateway`
+/// process would be: its own id, replies partition, port, memory
+/// (failed-login counts, read-your-writes caches) and login policy; the same
+/// log, views, keys and clock. Stop it with [`OtherGateway::stop`].
+#[derive(Debug)]
+pub struct OtherGateway {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl OtherGateway {
+    /// `http://<addr><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Drains its requests and stops it; fails the test if it failed.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        bounded("second gateway stop", self.server)
+            .await
+            .expect("the second gateway's task")
+            .expect("the second gateway stops cleanly");
+    }
+}
+
 /// Sends the product's logs (warnings and errors; `SLOTSTREAM_LOG` to
 /// change) to the test harness's captured output, so a failing test shows
 /// what the product complained about while it ran.
@@ -333,6 +361,48 @@ impl TestApp {
             req = req.header("Idempotency-Key", k);
         }
         self.send(req).await
+    }
+
+    /// Starts [`OtherGateway`] on the running platform, with `login`.
+    pub async fn second_gateway(&self, login: slotstream_gateway::LoginPolicy) -> OtherGateway {
+        let platform = &self.app.platform;
+        let backend = platform.backend();
+        let mut cfg = slotstream_gateway::GatewayConfig::new(
+            slotstream_gateway::GatewayConfig::fresh_gateway_id(),
+            self.app.url(),
+            platform.keys.webhook.clone(),
+            platform.keys.jwt.clone(),
+            platform.keys.otp.clone(),
+        );
+        cfg.login = login;
+        let gateway = bounded(
+            "second gateway start",
+            slotstream_gateway::Gateway::start(
+                cfg,
+                backend.producer(),
+                backend.reader(),
+                platform.views(),
+                Arc::new(self.clock.clone()),
+                platform.codec.clone(),
+            ),
+        )
+        .await
+        .expect("a second gateway starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port for the second gateway");
+        let addr = listener.local_addr().expect("its address");
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(gateway.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        OtherGateway { addr, stop, server }
+    }
+
+    /// `POST path` with a JSON body at `other` (no token, no key).
+    pub async fn post_at(&self, other: &OtherGateway, path: &str, body: &Value) -> Resp {
+        self.send(self.client.post(other.url(path)).json(body))
+            .await
     }
 
     /// The clock's current time in epoch milliseconds.

@@ -13,7 +13,7 @@ use slotstream_domain::booking::BookingStatus;
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, Millis, PaymentId, ResourceId, UserId};
 use slotstream_runtime::cursor::{self, Listing};
-use slotstream_runtime::{BookingView, Page, PaymentView, UserView, ViewError};
+use slotstream_runtime::{BookingView, LoginLockView, Page, PaymentView, UserView, ViewError};
 use std::ops::Bound;
 
 fn transient(e: impl std::fmt::Display) -> ViewError {
@@ -106,6 +106,16 @@ pub(crate) fn payment(store: &Store, id: &PaymentId) -> Result<Option<PaymentVie
 /// A user by normalized email.
 pub(crate) fn user_by_email(store: &Store, email: &str) -> Result<Option<UserView>, ViewError> {
     get_row(&store.snapshot(), &store.ks.users, "user", email)
+}
+
+/// The login lock of a normalized email.
+pub(crate) fn login_lock(store: &Store, email: &str) -> Result<Option<LoginLockView>, ViewError> {
+    get_row(
+        &store.snapshot(),
+        &store.ks.login_locks,
+        "login lock",
+        email,
+    )
 }
 
 /// A resource by id.

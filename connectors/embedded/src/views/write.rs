@@ -8,7 +8,7 @@ use crate::writer::ApplyError;
 use fjall::Keyspace;
 use serde::de::DeserializeOwned;
 use slotstream_domain::resource::Resource;
-use slotstream_runtime::{BookingView, PaymentView, UserView, ViewWrite};
+use slotstream_runtime::{BookingView, LoginLockView, PaymentView, UserView, ViewWrite};
 
 /// Applies one view write.
 pub(crate) fn apply(t: &mut Txn<'_>, w: &ViewWrite) -> Result<(), ApplyError> {
@@ -62,6 +62,14 @@ pub(crate) fn apply(t: &mut Txn<'_>, w: &ViewWrite) -> Result<(), ApplyError> {
             };
             u.verified = true;
             put_row(t, &ks.users, u.email.as_str(), &u)
+        }
+        ViewWrite::PutLoginLock(l) => put_row(t, &ks.login_locks, l.email.as_str(), l),
+        ViewWrite::LiftLoginLock { email, unlocked_at } => {
+            let Some(mut l) = get::<LoginLockView>(t, &ks.login_locks, email.as_str())? else {
+                return Ok(());
+            };
+            l.unlocked_at = Some(*unlocked_at);
+            put_row(t, &ks.login_locks, l.email.as_str(), &l)
         }
     }
 }

@@ -13,8 +13,8 @@ use slotstream_domain::booking::BookingStatus;
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, Millis, PaymentId, ResourceId, UserId};
 use slotstream_runtime::{
-    BookingView, Page, PaymentView, Poll, Session, StateEntry, UserView, ViewError, ViewStore,
-    ViewWrite,
+    BookingView, LoginLockView, Page, PaymentView, Poll, Session, StateEntry, UserView, ViewError,
+    ViewStore, ViewWrite,
 };
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -109,6 +109,9 @@ impl ViewStore for FlakyViews {
         Ok(None)
     }
     async fn user_by_email(&self, _: &str) -> Result<Option<UserView>, ViewError> {
+        Ok(None)
+    }
+    async fn login_lock(&self, _: &str) -> Result<Option<LoginLockView>, ViewError> {
         Ok(None)
     }
 }

@@ -161,7 +161,7 @@ impl BookingPartition {
                     entry.record(id, Answer::Booking(answer)),
                 ))
             }
-            StateKey::Payment(_) | StateKey::Account(_) => None,
+            StateKey::Payment(_) | StateKey::Account(_) | StateKey::Lock(_) => None,
         }
     }
 
@@ -191,7 +191,10 @@ impl BookingPartition {
                 Answer::Booking(ev) => Some(StoredAnswer::Event(Box::new(ev))),
                 Answer::Payment(_) | Answer::Identity(_) => None,
             }),
-            StateRecord::Payment(_) | StateRecord::PaymentV1(_) | StateRecord::Account(_) => {}
+            StateRecord::Payment(_)
+            | StateRecord::PaymentV1(_)
+            | StateRecord::Account(_)
+            | StateRecord::Lock(_) => {}
         }
     }
 

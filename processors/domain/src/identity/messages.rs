@@ -36,6 +36,10 @@ pub enum IdentityCommand {
     VerifyEmail(VerifyEmail),
     /// Ask for a new code.
     ResendOtp(ResendOtp),
+    /// Lock an address after failed logins (a gateway reached its threshold).
+    LockAccount(LockAccount),
+    /// Lift a lock with the code emailed to the owner.
+    UnlockAccount(UnlockAccount),
 }
 
 /// See [`IdentityCommand::RegisterUser`].
@@ -85,6 +89,46 @@ pub struct ResendOtp {
     pub requested_at: Millis,
 }
 
+/// Why an address is locked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LockReason {
+    /// Consecutive failed logins reached a gateway's threshold.
+    FailedLogins,
+}
+
+/// See [`IdentityCommand::LockAccount`]. Sent for any address, registered or
+/// not, so the answers reveal nothing about which accounts exist.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockAccount {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// Normalized email.
+    pub email: String,
+    /// Why.
+    pub reason: LockReason,
+    /// Consecutive failed logins the gateway counted.
+    pub failed_attempts: u32,
+    /// When the lock lifts by itself (the gateway's clock plus its lock time).
+    pub locked_until: Millis,
+    /// The unlock code, made by the gateway like a verification code.
+    pub unlock: OtpIssue,
+    /// When.
+    pub requested_at: Millis,
+}
+
+/// See [`IdentityCommand::UnlockAccount`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnlockAccount {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// Normalized email.
+    pub email: String,
+    /// Keyed hash of the submitted unlock code.
+    pub unlock_code_hash: String,
+    /// When.
+    pub requested_at: Millis,
+}
+
 /// Why a registration was turned down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RegistrationRejectionReason {
@@ -129,6 +173,12 @@ pub enum IdentityEvent {
     VerificationRejected(VerificationRejected),
     /// A resend was turned down.
     ResendRejected(ResendRejected),
+    /// An address was locked after failed logins.
+    AccountLocked(AccountLocked),
+    /// A lock was lifted with the emailed code.
+    AccountUnlocked(AccountUnlocked),
+    /// A wrong or burned unlock code, or nothing to unlock.
+    UnlockRejected(UnlockRejected),
 }
 
 /// See [`IdentityEvent::UserRegistered`].
@@ -223,6 +273,75 @@ pub struct ResendRejected {
     pub reason: ResendRejectionReason,
     /// Earliest instant a resend is allowed (for Retry-After).
     pub retry_at: Millis,
+    /// When.
+    pub rejected_at: Millis,
+}
+
+/// See [`IdentityEvent::AccountLocked`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountLocked {
+    /// The command that locked it.
+    pub command_id: CommandId,
+    /// Normalized email.
+    pub email: String,
+    /// The verified account's user, who is emailed the notice; `None` for an
+    /// address without a verified account (locked alike, nobody is emailed).
+    pub user_id: Option<UserId>,
+    /// That account's display name, for the notice's greeting.
+    pub name: Option<String>,
+    /// Why.
+    pub reason: LockReason,
+    /// Consecutive failed logins that led to it.
+    pub failed_attempts: u32,
+    /// Nonce the unlock code derives from (the notice re-derives the code).
+    pub unlock_nonce: String,
+    /// Keyed hash of the unlock code (never the code itself).
+    pub unlock_code_hash: String,
+    /// When the lock lifts by itself.
+    pub locked_until: Millis,
+    /// When.
+    pub locked_at: Millis,
+}
+
+/// See [`IdentityEvent::AccountUnlocked`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountUnlocked {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// Normalized email.
+    pub email: String,
+    /// The verified account's user, if any (as in [`AccountLocked`]).
+    pub user_id: Option<UserId>,
+    /// The lifted lock's end (which lock it was).
+    pub locked_until: Millis,
+    /// When.
+    pub unlocked_at: Millis,
+}
+
+/// Why an unlock was turned down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum UnlockRejectionReason {
+    /// Wrong code.
+    WrongCode,
+    /// Five wrong codes burned it; the lock lifts with time.
+    CodeBurned,
+    /// The address is not locked (never was, lifted, or expired).
+    NotLocked,
+}
+
+/// See [`IdentityEvent::UnlockRejected`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnlockRejected {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// Normalized email.
+    pub email: String,
+    /// Why.
+    pub reason: UnlockRejectionReason,
+    /// Wrong tries left on the unlock code (0 once burned or not locked).
+    pub attempts_left: u32,
+    /// When the lock lifts by itself (`rejected_at` when not locked).
+    pub locked_until: Millis,
     /// When.
     pub rejected_at: Millis,
 }

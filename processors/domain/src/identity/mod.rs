@@ -4,6 +4,12 @@
 //! The invariants it keeps: a verified email belongs to exactly one account;
 //! a code is single use, dies after `otp_ttl`, and is burned after
 //! `max_attempts` wrong tries. Codes exist here only as keyed hashes.
+//!
+//! It also owns login locks: a gateway that counted too many failed logins
+//! for an address asks for a lock; the lock is a fact of the address (every
+//! gateway reads it from the views), announced once per lock (the notice to
+//! a verified owner carries an unlock code, which dies with the lock or after
+//! `max_attempts` wrong tries), and it lifts by itself at its end.
 
 mod email;
 mod messages;
@@ -14,7 +20,7 @@ pub use crate::decision::Decision;
 pub use crate::state::{StateKey, StateRecord};
 pub use email::normalize_email;
 pub use messages::*;
-pub use model::{Account, IdentityConfig, Otp};
+pub use model::{Account, IdentityConfig, LoginLock, Otp};
 pub use partition::IdentityPartition;
 
 impl Role {

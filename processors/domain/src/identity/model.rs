@@ -1,6 +1,6 @@
 //! The account record and the identity processor's configuration.
 
-use super::messages::Role;
+use super::messages::{AccountLocked, Role};
 use crate::ids::UserId;
 use crate::time::{MINUTE, Millis};
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub struct IdentityConfig {
     /// How long a code lives.
     pub otp_ttl: Millis,
-    /// Wrong tries before a code is burned.
+    /// Wrong tries before a code (verification or unlock) is burned.
     pub max_attempts: u32,
     /// Shortest time between two codes for one account.
     pub resend_interval: Millis,
@@ -61,4 +61,16 @@ pub struct Account {
     pub otp: Option<Otp>,
     /// When it was first registered.
     pub created_at: Millis,
+}
+
+/// A lock on an address after failed logins, registered or not (so locks
+/// reveal nothing about which accounts exist). It lifts by itself at
+/// `locked.locked_until`, or with the emailed unlock code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginLock {
+    /// The event that locked it; a lock request while it holds is answered
+    /// with it, so a lock is announced (and its owner emailed) once.
+    pub locked: AccountLocked,
+    /// Wrong unlock codes left; 0 means burned.
+    pub attempts_left: u32,
 }

@@ -1,19 +1,23 @@
 //! All identity state of one task partition: accounts by normalized email.
 
 use super::messages::*;
-use super::model::{Account, IdentityConfig, Otp};
+use super::model::{Account, IdentityConfig, LoginLock, Otp};
 use crate::decision::Decision;
 use crate::ids::{CommandId, UserId};
 use crate::ledger::Ledger;
 use crate::state::{Answer, StateKey, StateRecord};
 use crate::time::Millis;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// The identity state of one partition.
 #[derive(Clone, Debug)]
 pub struct IdentityPartition {
     cfg: IdentityConfig,
     accounts: HashMap<String, Account>,
+    /// Login locks by normalized email, registered or not.
+    locks: HashMap<String, LoginLock>,
+    /// `(locked_until, email)` of every lock: what [`Self::prune_locks`] pops.
+    lock_ends: BTreeSet<(Millis, String)>,
     ledger: Ledger<Box<IdentityEvent>>,
 }
 
@@ -36,6 +40,8 @@ impl IdentityPartition {
         Self {
             cfg,
             accounts: HashMap::new(),
+            locks: HashMap::new(),
+            lock_ends: BTreeSet::new(),
             ledger: Ledger::default(),
         }
     }
@@ -43,6 +49,19 @@ impl IdentityPartition {
     /// The account of a normalized email.
     pub fn account(&self, email: &str) -> Option<&Account> {
         self.accounts.get(email)
+    }
+
+    /// The login lock of a normalized email, if one is stored (it may have
+    /// run out: see [`LoginLock`]).
+    pub fn lock(&self, email: &str) -> Option<&LoginLock> {
+        self.locks.get(email)
+    }
+
+    /// The lock of `email` that still holds at `now`.
+    fn live_lock(&self, email: &str, now: Millis) -> Option<&LoginLock> {
+        self.locks
+            .get(email)
+            .filter(|l| now < l.locked.locked_until)
     }
 
     /// Decides one command at `now`. A replayed command id gets its original
@@ -63,11 +82,23 @@ impl IdentityPartition {
     /// - `ResendOtp`: no unverified account: `NoPendingAccount`; within
     ///   `resend_interval` of the last code: `Throttled` with `retry_at`; else
     ///   `UserOTPGenerated` (the old code dies, the tries reset).
+    /// - `LockAccount`, for any address, registered or not: while a lock
+    ///   holds (`now < locked_until`), the answer is that lock's own
+    ///   `AccountLocked`, and nothing happens (one lock, one notice, one
+    ///   code); else `AccountLocked` until the command's `locked_until`,
+    ///   naming the verified account's user and name when there is one (the
+    ///   notification processor emails only them).
+    /// - `UnlockAccount`, first match wins: no lock holding at `now`:
+    ///   `NotLocked`; no tries left: `CodeBurned`; wrong code: `WrongCode`
+    ///   with one try less (as verification codes: the fifth wrong one still
+    ///   answers `WrongCode` with 0 left); right code: `AccountUnlocked`.
     pub fn decide(&self, cmd: &IdentityCommand, now: Millis) -> Decision<IdentityEvent> {
         let id = match cmd {
             IdentityCommand::RegisterUser(c) => &c.command_id,
             IdentityCommand::VerifyEmail(c) => &c.command_id,
             IdentityCommand::ResendOtp(c) => &c.command_id,
+            IdentityCommand::LockAccount(c) => &c.command_id,
+            IdentityCommand::UnlockAccount(c) => &c.command_id,
         };
         if let Some(rec) = self.ledger.get(id) {
             return replay(&rec.answer);
@@ -76,7 +107,63 @@ impl IdentityPartition {
             IdentityCommand::RegisterUser(c) => self.decide_register(c, now),
             IdentityCommand::VerifyEmail(c) => Decision::answer(self.decide_verify(c, now)),
             IdentityCommand::ResendOtp(c) => self.decide_resend(c, now),
+            IdentityCommand::LockAccount(c) => self.decide_lock(c, now),
+            IdentityCommand::UnlockAccount(c) => Decision::answer(self.decide_unlock(c, now)),
         }
+    }
+
+    fn decide_lock(&self, c: &LockAccount, now: Millis) -> Decision<IdentityEvent> {
+        if let Some(live) = self.live_lock(&c.email, now) {
+            return Decision::reply_only(IdentityEvent::AccountLocked(live.locked.clone()));
+        }
+        let owner = self.accounts.get(&c.email).filter(|a| a.verified);
+        Decision::answer(IdentityEvent::AccountLocked(AccountLocked {
+            command_id: c.command_id.clone(),
+            email: c.email.clone(),
+            user_id: owner.map(|a| a.user_id.clone()),
+            name: owner.map(|a| a.name.clone()),
+            reason: c.reason,
+            failed_attempts: c.failed_attempts,
+            unlock_nonce: c.unlock.nonce.clone(),
+            unlock_code_hash: c.unlock.code_hash.clone(),
+            locked_until: c.locked_until,
+            locked_at: now,
+        }))
+    }
+
+    fn decide_unlock(&self, c: &UnlockAccount, now: Millis) -> IdentityEvent {
+        let reject = |reason, attempts_left, locked_until| {
+            IdentityEvent::UnlockRejected(UnlockRejected {
+                command_id: c.command_id.clone(),
+                email: c.email.clone(),
+                reason,
+                attempts_left,
+                locked_until,
+                rejected_at: now,
+            })
+        };
+        let Some(lock) = self.live_lock(&c.email, now) else {
+            return reject(UnlockRejectionReason::NotLocked, 0, now);
+        };
+        let until = lock.locked.locked_until;
+        if lock.attempts_left == 0 {
+            return reject(UnlockRejectionReason::CodeBurned, 0, until);
+        }
+        let stored = &lock.locked.unlock_code_hash;
+        if stored.is_empty() || !same_hash(stored, &c.unlock_code_hash) {
+            return reject(
+                UnlockRejectionReason::WrongCode,
+                lock.attempts_left - 1,
+                until,
+            );
+        }
+        IdentityEvent::AccountUnlocked(AccountUnlocked {
+            command_id: c.command_id.clone(),
+            email: c.email.clone(),
+            user_id: lock.locked.user_id.clone(),
+            locked_until: until,
+            unlocked_at: now,
+        })
     }
 
     fn decide_register(&self, c: &RegisterUser, now: Millis) -> Decision<IdentityEvent> {
@@ -249,6 +336,28 @@ impl IdentityPartition {
             }
             IdentityEvent::RegistrationRejected(e) => (&e.command_id, e.rejected_at),
             IdentityEvent::ResendRejected(e) => (&e.command_id, e.rejected_at),
+            IdentityEvent::AccountLocked(e) => {
+                self.put_lock(LoginLock {
+                    locked: e.clone(),
+                    attempts_left: self.cfg.max_attempts,
+                });
+                keys.push(StateKey::Lock(e.email.clone()));
+                (&e.command_id, e.locked_at)
+            }
+            IdentityEvent::AccountUnlocked(e) => {
+                self.drop_lock(&e.email);
+                keys.push(StateKey::Lock(e.email.clone()));
+                (&e.command_id, e.unlocked_at)
+            }
+            IdentityEvent::UnlockRejected(e) => {
+                if e.reason == UnlockRejectionReason::WrongCode
+                    && let Some(lock) = self.locks.get_mut(&e.email)
+                {
+                    lock.attempts_left = e.attempts_left;
+                    keys.push(StateKey::Lock(e.email.clone()));
+                }
+                (&e.command_id, e.rejected_at)
+            }
         };
         keys.extend(
             self.ledger
@@ -289,6 +398,22 @@ impl IdentityPartition {
         }
     }
 
+    /// Stores a lock, replacing (and unindexing) the address's earlier one.
+    fn put_lock(&mut self, lock: LoginLock) {
+        let email = lock.locked.email.clone();
+        self.drop_lock(&email);
+        self.lock_ends
+            .insert((lock.locked.locked_until, email.clone()));
+        self.locks.insert(email, lock);
+    }
+
+    fn drop_lock(&mut self, email: &str) {
+        if let Some(old) = self.locks.remove(email) {
+            self.lock_ends
+                .remove(&(old.locked.locked_until, email.to_owned()));
+        }
+    }
+
     fn change(&mut self, email: &str, keys: &mut Vec<StateKey>, f: impl FnOnce(&mut Account)) {
         let Some(a) = self.accounts.get_mut(email) else {
             debug_assert!(
@@ -305,6 +430,7 @@ impl IdentityPartition {
     pub fn record(&self, key: &StateKey) -> Option<StateRecord> {
         match key {
             StateKey::Account(email) => self.accounts.get(email).cloned().map(StateRecord::Account),
+            StateKey::Lock(email) => self.locks.get(email).cloned().map(StateRecord::Lock),
             StateKey::Command(id) => {
                 let e = self.ledger.get(id)?;
                 Some(StateRecord::Command(e.record(
@@ -322,6 +448,7 @@ impl IdentityPartition {
             StateRecord::Account(a) => {
                 self.accounts.insert(a.email.clone(), a);
             }
+            StateRecord::Lock(l) => self.put_lock(l),
             StateRecord::Command(c) => self.ledger.load(c, |answer| match answer {
                 Answer::Identity(ev) => Some(Box::new(ev)),
                 _ => None,
@@ -334,5 +461,21 @@ impl IdentityPartition {
     /// keys to delete.
     pub fn prune_commands(&mut self, older_than: Millis) -> Vec<StateKey> {
         self.ledger.prune(older_than)
+    }
+
+    /// Forgets the locks that ran out by `now` (they decide nothing any
+    /// more: an unlock finds `NotLocked`, a new lock request starts a new
+    /// lock, with or without the record); returns the keys to delete.
+    pub fn prune_locks(&mut self, now: Millis) -> Vec<StateKey> {
+        let mut keys = Vec::new();
+        while let Some((until, email)) = self.lock_ends.first().cloned() {
+            if until > now {
+                break;
+            }
+            self.lock_ends.pop_first();
+            self.locks.remove(&email);
+            keys.push(StateKey::Lock(email));
+        }
+        keys
     }
 }

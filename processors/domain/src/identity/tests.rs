@@ -369,3 +369,236 @@ fn a_partition_loaded_from_its_records_decides_the_same() {
         "reg-1 and ver-1 were answered before t=2"
     );
 }
+
+// ----- login locks -----
+
+const STRANGER: &str = "nobody@example.com";
+const LOCK_FOR: Millis = 15 * MINUTE;
+
+fn lock(n: u32, email: &str, now: Millis) -> IdentityCommand {
+    IdentityCommand::LockAccount(LockAccount {
+        command_id: format!("lock-{n}").as_str().into(),
+        email: email.into(),
+        reason: LockReason::FailedLogins,
+        failed_attempts: 50,
+        locked_until: now + LOCK_FOR,
+        unlock: OtpIssue {
+            nonce: format!("unlock-nonce-{n}"),
+            code_hash: format!("unlock-{n}"),
+        },
+        requested_at: now,
+    })
+}
+
+fn unlock(n: u32, email: &str, code: &str) -> IdentityCommand {
+    IdentityCommand::UnlockAccount(UnlockAccount {
+        command_id: format!("unl-{n}").as_str().into(),
+        email: email.into(),
+        unlock_code_hash: code.into(),
+        requested_at: 0,
+    })
+}
+
+fn verified() -> IdentityPartition {
+    let mut p = registered();
+    run(&mut p, &verify(1, "code-1"), 0);
+    p
+}
+
+fn locked(d: &Decision<IdentityEvent>) -> &AccountLocked {
+    match &d.reply {
+        Some(IdentityEvent::AccountLocked(l)) => l,
+        other => panic!("expected AccountLocked, got {other:?}"),
+    }
+}
+
+fn unlock_verdict(d: &Decision<IdentityEvent>) -> Option<(UnlockRejectionReason, u32)> {
+    match &d.reply {
+        Some(IdentityEvent::UnlockRejected(r)) => Some((r.reason, r.attempts_left)),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_lock_of_a_verified_account_names_its_owner_for_the_notice() {
+    let mut p = verified();
+    let d = run(&mut p, &lock(1, EMAIL, MINUTE), MINUTE);
+    let l = locked(&d);
+    assert_eq!(d.events.len(), 1, "{d:?}");
+    assert_eq!(
+        (l.user_id.as_ref().map(|u| u.as_str()), l.name.as_deref()),
+        (Some("u1"), Some("Ann 1"))
+    );
+    assert_eq!(
+        (
+            l.unlock_nonce.as_str(),
+            l.unlock_code_hash.as_str(),
+            l.locked_until,
+            l.locked_at
+        ),
+        ("unlock-nonce-1", "unlock-1", MINUTE + LOCK_FOR, MINUTE)
+    );
+    let stored = p.lock(EMAIL).expect("the lock is state");
+    assert_eq!(stored.attempts_left, 5);
+}
+
+#[test]
+fn addresses_without_a_verified_account_lock_alike_but_name_nobody() {
+    let mut p = registered(); // registered, not verified
+    let pending = run(&mut p, &lock(1, EMAIL, 0), 0);
+    let unknown = run(&mut p, &lock(2, STRANGER, 0), 0);
+    for d in [&pending, &unknown] {
+        let l = locked(d);
+        assert_eq!((&l.user_id, &l.name), (&None, &None), "{d:?}");
+        assert_eq!(d.events.len(), 1, "the lock is a fact all the same");
+    }
+    assert!(p.lock(STRANGER).is_some());
+}
+
+#[test]
+fn a_lock_request_while_locked_answers_the_same_lock_and_changes_nothing() {
+    let mut p = verified();
+    let first = run(&mut p, &lock(1, EMAIL, 0), 0);
+    // Another gateway reaches its threshold a minute later.
+    let again = run(&mut p, &lock(2, EMAIL, MINUTE), MINUTE);
+    assert!(
+        again.events.is_empty(),
+        "no second event, so no second notice"
+    );
+    assert_eq!(again.reply, first.reply, "the live lock, its end and code");
+    assert_eq!(p.lock(EMAIL).map(|l| l.locked.locked_until), Some(LOCK_FOR));
+    // Once it ran out, a request starts a new lock with a new code.
+    let later = run(&mut p, &lock(3, EMAIL, LOCK_FOR), LOCK_FOR);
+    assert_eq!(later.events.len(), 1);
+    assert_eq!(locked(&later).unlock_code_hash, "unlock-3");
+    assert_eq!(locked(&later).locked_until, 2 * LOCK_FOR);
+}
+
+#[test]
+fn the_emailed_code_lifts_the_lock_once() {
+    let mut p = verified();
+    run(&mut p, &lock(1, EMAIL, 0), 0);
+    let d = run(&mut p, &unlock(1, EMAIL, "unlock-1"), MINUTE);
+    assert!(
+        matches!(&d.reply, Some(IdentityEvent::AccountUnlocked(u))
+            if u.user_id == Some("u1".into()) && u.unlocked_at == MINUTE),
+        "{d:?}"
+    );
+    assert!(p.lock(EMAIL).is_none(), "the lock is gone");
+    assert_eq!(
+        unlock_verdict(&run(&mut p, &unlock(2, EMAIL, "unlock-1"), MINUTE)),
+        Some((UnlockRejectionReason::NotLocked, 0))
+    );
+    // A new lock may follow at once, with its own code.
+    assert_eq!(run(&mut p, &lock(2, EMAIL, MINUTE), MINUTE).events.len(), 1);
+}
+
+#[test]
+fn five_wrong_unlock_codes_burn_it_until_the_lock_runs_out() {
+    let mut p = verified();
+    run(&mut p, &lock(1, EMAIL, 0), 0);
+    for (n, left) in (1..=5).zip([4, 3, 2, 1, 0]) {
+        assert_eq!(
+            unlock_verdict(&run(&mut p, &unlock(n, EMAIL, "wrong"), MINUTE)),
+            Some((UnlockRejectionReason::WrongCode, left)),
+            "try {n}"
+        );
+    }
+    let d = run(&mut p, &unlock(6, EMAIL, "unlock-1"), MINUTE);
+    assert_eq!(
+        unlock_verdict(&d),
+        Some((UnlockRejectionReason::CodeBurned, 0))
+    );
+    let Some(IdentityEvent::UnlockRejected(r)) = &d.reply else {
+        unreachable!()
+    };
+    assert_eq!(r.locked_until, LOCK_FOR, "for Retry-After");
+    assert!(p.lock(EMAIL).is_some(), "still locked");
+    // The lock lifts with time; a new lock gets a fresh code and tries.
+    run(&mut p, &lock(2, EMAIL, LOCK_FOR), LOCK_FOR);
+    assert!(matches!(
+        run(&mut p, &unlock(7, EMAIL, "unlock-2"), LOCK_FOR).reply,
+        Some(IdentityEvent::AccountUnlocked(_))
+    ));
+}
+
+#[test]
+fn a_lock_runs_out_at_the_exact_instant_it_ends() {
+    let mut p = verified();
+    run(&mut p, &lock(1, EMAIL, 0), 0);
+    assert_eq!(
+        unlock_verdict(&run(&mut p, &unlock(1, EMAIL, "unlock-1"), LOCK_FOR)),
+        Some((UnlockRejectionReason::NotLocked, 0))
+    );
+    assert!(matches!(
+        run(&mut p, &unlock(2, EMAIL, "unlock-1"), LOCK_FOR - 1).reply,
+        Some(IdentityEvent::AccountUnlocked(_))
+    ));
+}
+
+#[test]
+fn known_and_unknown_addresses_get_the_same_lock_and_unlock_answers() {
+    // What a client can learn from the answers: reasons, tries and times.
+    let script = |p: &mut IdentityPartition, email: &str| {
+        let mut seen = Vec::new();
+        let l = run(p, &lock(1, email, 0), 0);
+        seen.push(format!("{}", locked(&l).locked_until));
+        let again = run(p, &lock(2, email, 1), 1);
+        seen.push(format!(
+            "{} {}",
+            again.events.len(),
+            locked(&again).locked_until
+        ));
+        for n in 0..7 {
+            let d = run(p, &unlock(n, email, "wrong"), 2);
+            seen.push(format!("{:?}", unlock_verdict(&d)));
+        }
+        let late = run(p, &unlock(9, email, "wrong"), LOCK_FOR);
+        seen.push(format!("{:?}", unlock_verdict(&late)));
+        seen
+    };
+    let known = script(&mut verified(), EMAIL);
+    let unknown = script(&mut verified(), STRANGER);
+    assert_eq!(known, unknown);
+    assert!(known.iter().any(|s| s.contains("CodeBurned")), "{known:?}");
+}
+
+#[test]
+fn run_out_locks_are_pruned_and_restored_partitions_decide_the_same() {
+    let mut p = verified();
+    let mut keys = Vec::new();
+    for (cmd, now) in [
+        (lock(1, EMAIL, 0), 0),
+        (unlock(1, EMAIL, "wrong"), 1),
+        (lock(2, STRANGER, MINUTE), MINUTE),
+    ] {
+        for e in p.decide(&cmd, now).events {
+            keys.extend(p.apply(&e));
+        }
+    }
+    let mut restored = IdentityPartition::new(IdentityConfig::default());
+    for key in &keys {
+        if let Some(rec) = p.record(key) {
+            restored.load(rec);
+        }
+    }
+    // Not the account itself (not among these keys): the lock decides alone.
+    assert_eq!(restored.lock(EMAIL), p.lock(EMAIL));
+    assert_eq!(restored.lock(EMAIL).map(|l| l.attempts_left), Some(4));
+    for cmd in [unlock(5, EMAIL, "unlock-1"), unlock(6, STRANGER, "x")] {
+        assert_eq!(restored.decide(&cmd, 2), p.decide(&cmd, 2));
+    }
+    assert!(p.prune_locks(LOCK_FOR - 1).is_empty(), "both still hold");
+    assert_eq!(
+        p.prune_locks(LOCK_FOR),
+        vec![StateKey::Lock(EMAIL.into())],
+        "the first ran out"
+    );
+    assert_eq!(p.record(&StateKey::Lock(EMAIL.into())), None, "deleted");
+    assert!(p.lock(STRANGER).is_some());
+    assert_eq!(
+        unlock_verdict(&p.decide(&unlock(7, EMAIL, "unlock-1"), LOCK_FOR)),
+        Some((UnlockRejectionReason::NotLocked, 0)),
+        "a pruned lock answers as a run-out one"
+    );
+}

@@ -1,7 +1,8 @@
 use proptest::prelude::*;
 use slotstream_domain::identity::{
-    IdentityCommand, IdentityConfig, IdentityEvent, IdentityPartition, OtpIssue, RegisterUser,
-    ResendOtp, ResendRejectionReason, Role, VerificationRejectionReason, VerifyEmail,
+    IdentityCommand, IdentityConfig, IdentityEvent, IdentityPartition, LockAccount, LockReason,
+    OtpIssue, RegisterUser, ResendOtp, ResendRejectionReason, Role, UnlockAccount,
+    UnlockRejectionReason, VerificationRejectionReason, VerifyEmail,
 };
 use slotstream_domain::time::{MINUTE, Millis};
 use slotstream_domain::{Decision, StateKey, StateRecord};
@@ -14,11 +15,33 @@ const TRIES: u32 = 5;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Register { e: u8, user: u8 },
-    Verify { e: u8, right: bool },
-    Resend { e: u8 },
-    Replay { pick: usize },
-    Advance { seconds: u16 },
+    Register {
+        e: u8,
+        user: u8,
+    },
+    Verify {
+        e: u8,
+        right: bool,
+    },
+    Resend {
+        e: u8,
+    },
+    Replay {
+        pick: usize,
+    },
+    Advance {
+        seconds: u16,
+    },
+    /// A gateway asks to lock address `e` (`EMAILS`: an address nobody
+    /// registers) for `minutes`.
+    Lock {
+        e: u8,
+        minutes: u8,
+    },
+    Unlock {
+        e: u8,
+        right: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -28,6 +51,12 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..EMAILS).prop_map(|e| Op::Resend { e }),
         1 => any::<usize>().prop_map(|pick| Op::Replay { pick }),
         2 => prop::sample::select(vec![10u16, 30, 60, 120, 300, 600]).prop_map(|seconds| Op::Advance { seconds }),
+        // Locks on two addresses, one registrable and one nobody registers,
+        // so that codes get burned within a case.
+        2 => (prop::sample::select(vec![0, EMAILS]), prop::sample::select(vec![1u8, 5, 15]))
+            .prop_map(|(e, minutes)| Op::Lock { e, minutes }),
+        4 => (prop::sample::select(vec![0, EMAILS]), prop::bool::weighted(0.2))
+            .prop_map(|(e, right)| Op::Unlock { e, right }),
     ]
 }
 
@@ -39,6 +68,10 @@ enum Kind {
     Verified,
     VerifyRejected(VerificationRejectionReason, u32),
     ResendRejected(ResendRejectionReason, Millis),
+    /// The verified owner named, the lock's end, its code's hash.
+    Locked(Option<String>, Millis, String),
+    Unlocked(Option<String>, Millis),
+    UnlockRejected(UnlockRejectionReason, u32, Millis),
 }
 
 fn kind(ev: &IdentityEvent) -> Kind {
@@ -49,6 +82,17 @@ fn kind(ev: &IdentityEvent) -> Kind {
         IdentityEvent::EmailVerified(_) => Kind::Verified,
         IdentityEvent::VerificationRejected(r) => Kind::VerifyRejected(r.reason, r.attempts_left),
         IdentityEvent::ResendRejected(r) => Kind::ResendRejected(r.reason, r.retry_at),
+        IdentityEvent::AccountLocked(l) => Kind::Locked(
+            l.user_id.as_ref().map(|u| u.0.clone()),
+            l.locked_until,
+            l.unlock_code_hash.clone(),
+        ),
+        IdentityEvent::AccountUnlocked(u) => {
+            Kind::Unlocked(u.user_id.as_ref().map(|u| u.0.clone()), u.locked_until)
+        }
+        IdentityEvent::UnlockRejected(r) => {
+            Kind::UnlockRejected(r.reason, r.attempts_left, r.locked_until)
+        }
     }
 }
 
@@ -75,9 +119,21 @@ struct RefAccount {
     code: Option<RefCode>,
 }
 
+#[derive(Clone, Debug)]
+struct RefLock {
+    owner: Option<String>,
+    hash: String,
+    until: Millis,
+    tries: u32,
+    /// The answer that announced it.
+    locked: Kind,
+}
+
 #[derive(Default)]
 struct Reference {
     accounts: BTreeMap<u8, RefAccount>,
+    /// Locks by address; one whose end passed is as good as none.
+    locks: BTreeMap<u8, RefLock>,
     answers: Vec<(String, Kind)>,
 }
 
@@ -193,6 +249,69 @@ impl Reference {
     }
 }
 
+impl Reference {
+    fn lock(
+        &mut self,
+        command: &str,
+        e: u8,
+        hash: &str,
+        until: Millis,
+        now: Millis,
+    ) -> (Vec<Kind>, Option<Kind>) {
+        if let Some(r) = self.replayed(command) {
+            return r;
+        }
+        // A live lock answers with itself; nothing is filed or announced.
+        if let Some(l) = self.locks.get(&e).filter(|l| now < l.until) {
+            return (Vec::new(), Some(l.locked.clone()));
+        }
+        let owner = self
+            .accounts
+            .get(&e)
+            .filter(|a| a.verified)
+            .map(|a| a.user.clone());
+        let locked = Kind::Locked(owner.clone(), until, hash.into());
+        self.locks.insert(
+            e,
+            RefLock {
+                owner,
+                hash: hash.into(),
+                until,
+                tries: TRIES,
+                locked: locked.clone(),
+            },
+        );
+        self.answer(command, vec![locked.clone()], locked)
+    }
+
+    fn unlock(
+        &mut self,
+        command: &str,
+        e: u8,
+        hash: &str,
+        now: Millis,
+    ) -> (Vec<Kind>, Option<Kind>) {
+        if let Some(r) = self.replayed(command) {
+            return r;
+        }
+        use UnlockRejectionReason as R;
+        let k = match self.locks.get_mut(&e).filter(|l| now < l.until) {
+            None => Kind::UnlockRejected(R::NotLocked, 0, now),
+            Some(l) if l.tries == 0 => Kind::UnlockRejected(R::CodeBurned, 0, l.until),
+            Some(l) if l.hash != hash => {
+                l.tries -= 1;
+                Kind::UnlockRejected(R::WrongCode, l.tries, l.until)
+            }
+            Some(l) => {
+                let k = Kind::Unlocked(l.owner.clone(), l.until);
+                self.locks.remove(&e);
+                k
+            }
+        };
+        self.answer(command, vec![k.clone()], k)
+    }
+}
+
 struct Harness {
     live: IdentityPartition,
     replica: IdentityPartition,
@@ -233,7 +352,36 @@ impl Harness {
         Ok(d)
     }
 
-    fn check(&self, reference: &Reference) -> Result<(), TestCaseError> {
+    /// What the processor does on its prune cadence: run-out locks leave
+    /// the state (and the store).
+    fn prune(&mut self, now: Millis) {
+        for key in self.live.prune_locks(now) {
+            self.store.remove(&key);
+            self.keys.insert(key);
+        }
+        self.replica.prune_locks(now);
+    }
+
+    fn check(&self, reference: &Reference, now: Millis) -> Result<(), TestCaseError> {
+        for e in 0..=EMAILS {
+            let live = self
+                .live
+                .lock(&email(e))
+                .filter(|l| now < l.locked.locked_until)
+                .map(|l| {
+                    (
+                        l.attempts_left,
+                        l.locked.locked_until,
+                        l.locked.unlock_code_hash.clone(),
+                    )
+                });
+            let want = reference
+                .locks
+                .get(&e)
+                .filter(|l| now < l.until)
+                .map(|l| (l.tries, l.until, l.hash.clone()));
+            prop_assert_eq!(live, want, "lock of {}", e);
+        }
         for (e, r) in &reference.accounts {
             let live = self.live.account(&email(*e));
             let got = live.map(|a| {
@@ -261,6 +409,14 @@ impl Harness {
 
 fn email(e: u8) -> String {
     format!("user{e}@example.com")
+}
+
+fn e_of(email: &str) -> u8 {
+    email
+        .trim_start_matches("user")
+        .trim_end_matches("@example.com")
+        .parse()
+        .unwrap_or(u8::MAX)
 }
 
 fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
@@ -338,20 +494,68 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     IdentityCommand::RegisterUser(c) => c.command_id.clone(),
                     IdentityCommand::VerifyEmail(c) => c.command_id.clone(),
                     IdentityCommand::ResendOtp(c) => c.command_id.clone(),
+                    IdentityCommand::LockAccount(c) => c.command_id.clone(),
+                    IdentityCommand::UnlockAccount(c) => c.command_id.clone(),
                 };
-                let expected = reference.replayed(id.as_str());
-                prop_assert!(expected.is_some(), "every sent command was answered");
-                (cmd, expected.unwrap_or_default())
+                let expected = match (&cmd, reference.replayed(id.as_str())) {
+                    (_, Some(first)) => first,
+                    // A lock request answered by a live lock left nothing
+                    // to replay: it is decided again.
+                    (IdentityCommand::LockAccount(c), None) => reference.lock(
+                        id.as_str(),
+                        e_of(&c.email),
+                        &c.unlock.code_hash,
+                        c.locked_until,
+                        now,
+                    ),
+                    (_, None) => {
+                        prop_assert!(false, "every other sent command was answered");
+                        unreachable!()
+                    }
+                };
+                (cmd, expected)
             }
             Op::Advance { seconds } => {
                 now += i64::from(seconds) * 1_000;
+                h.prune(now);
                 continue;
+            }
+            Op::Lock { e, minutes } => {
+                let until = now + i64::from(minutes) * MINUTE;
+                let cmd = IdentityCommand::LockAccount(LockAccount {
+                    command_id: format!("c{n}").as_str().into(),
+                    email: email(e),
+                    reason: LockReason::FailedLogins,
+                    failed_attempts: 50,
+                    locked_until: until,
+                    unlock: issue,
+                    requested_at: now,
+                });
+                (
+                    cmd,
+                    reference.lock(&format!("c{n}"), e, &format!("code{n}"), until, now),
+                )
+            }
+            Op::Unlock { e, right } => {
+                let current = reference
+                    .locks
+                    .get(&e)
+                    .map(|l| l.hash.clone())
+                    .filter(|_| right);
+                let hash = current.unwrap_or_else(|| "wrong".to_owned());
+                let cmd = IdentityCommand::UnlockAccount(UnlockAccount {
+                    command_id: format!("c{n}").as_str().into(),
+                    email: email(e),
+                    unlock_code_hash: hash.clone(),
+                    requested_at: now,
+                });
+                (cmd, reference.unlock(&format!("c{n}"), e, &hash, now))
             }
         };
         let d = h.step(&cmd, now)?;
         prop_assert_eq!(summary(&d), expected, "{:?}", cmd);
         sent.push(cmd);
-        h.check(&reference)?;
+        h.check(&reference, now)?;
     }
     Ok(())
 }
