@@ -108,15 +108,17 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
     ),
     ("slotstream.booking-events-value", "BookingEventEnvelope", 2),
     ("slotstream.dead-letters-value", "DeadLetter", 3),
+    // 4 (retired): before the login-lock commands.
     (
         "slotstream.identity-commands-value",
         "IdentityCommandEnvelope",
-        4,
+        11,
     ),
+    // 5 (retired): before the login-lock events.
     (
         "slotstream.identity-events-value",
         "IdentityEventEnvelope",
-        5,
+        12,
     ),
     (
         "slotstream.payment-commands-value",
@@ -134,7 +136,17 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
 /// they were written with: `(id, subject, self-contained JSON)`. The embedded
 /// backend's log keeps records of every version, so an entry is never
 /// removed; the JSON is the version as it was published (`compat/`).
-const RETIRED: [(u32, &str, &str); 2] = [
+const RETIRED: [(u32, &str, &str); 4] = [
+    (
+        4,
+        "slotstream.identity-commands-value",
+        include_str!("../retired/4.slotstream.identity-commands-value.json"),
+    ),
+    (
+        5,
+        "slotstream.identity-events-value",
+        include_str!("../retired/5.slotstream.identity-events-value.json"),
+    ),
     (
         7,
         "slotstream.payment-events-value",
@@ -385,13 +397,15 @@ pub trait SchemaResolver: Send + Sync + std::fmt::Debug {
 /// | 1 | `slotstream.booking-commands-value` | current |
 /// | 2 | `slotstream.booking-events-value` | current |
 /// | 3 | `slotstream.dead-letters-value` | current |
-/// | 4 | `slotstream.identity-commands-value` | current |
-/// | 5 | `slotstream.identity-events-value` | current |
+/// | 4 | `slotstream.identity-commands-value` | 1, read only |
+/// | 5 | `slotstream.identity-events-value` | 1, read only |
 /// | 6 | `slotstream.payment-commands-value` | current |
 /// | 7 | `slotstream.payment-events-value` | 1, read only |
 /// | 8 | `slotstream.replies-value` | 1, read only |
 /// | 9 | `slotstream.payment-events-value` | current |
 /// | 10 | `slotstream.replies-value` | current |
+/// | 11 | `slotstream.identity-commands-value` | current |
+/// | 12 | `slotstream.identity-events-value` | current |
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CompiledSchemas;
 

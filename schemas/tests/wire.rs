@@ -7,6 +7,7 @@ use apache_avro::{Schema, from_avro_datum, to_avro_datum};
 use common::*;
 use proptest::prelude::*;
 use slotstream_domain::booking::{BookingCommand, BookingEvent};
+use slotstream_domain::identity::IdentityEvent;
 use slotstream_domain::payment::{PaymentCompleted, PaymentEvent, PaymentIntentCreated};
 use slotstream_schemas::{
     Codec, CodecError, CompiledSchemas, Contract, DeadLetter, Envelope, Reply, ReplyPayload,
@@ -21,8 +22,8 @@ fn compiled_schema_ids_are_pinned_to_their_subjects() {
         ("slotstream.booking-commands-value", 1),
         ("slotstream.booking-events-value", 2),
         ("slotstream.dead-letters-value", 3),
-        ("slotstream.identity-commands-value", 4),
-        ("slotstream.identity-events-value", 5),
+        ("slotstream.identity-commands-value", 11),
+        ("slotstream.identity-events-value", 12),
         ("slotstream.payment-commands-value", 6),
         ("slotstream.payment-events-value", 9),
         ("slotstream.replies-value", 10),
@@ -44,6 +45,8 @@ fn compiled_schema_ids_are_pinned_to_their_subjects() {
     assert_eq!(
         retired,
         [
+            (4, "slotstream.identity-commands-value"),
+            (5, "slotstream.identity-events-value"),
             (7, "slotstream.payment-events-value"),
             (8, "slotstream.replies-value")
         ]
@@ -62,7 +65,7 @@ fn compiled_schema_ids_are_pinned_to_their_subjects() {
     }
     assert_eq!(resolver.id_for("slotstream.unknown-value"), None);
     assert!(resolver.schema_for(0).is_none());
-    assert!(resolver.schema_for(11).is_none());
+    assert!(resolver.schema_for(13).is_none());
 }
 
 /// A payment event as a record written before `booking_start` and
@@ -127,6 +130,18 @@ fn records_written_under_a_retired_id_still_decode() {
         assert_eq!(written_under(7, &sample), Ok(expected));
     }
     for mut sample in reply_samples() {
+        // The login-lock answers did not exist in that release: nothing
+        // written under id 8 can hold one.
+        if matches!(
+            &sample.payload,
+            ReplyPayload::Identity(
+                IdentityEvent::AccountLocked(_)
+                    | IdentityEvent::AccountUnlocked(_)
+                    | IdentityEvent::UnlockRejected(_)
+            )
+        ) {
+            continue;
+        }
         let mut expected = sample.clone();
         if let ReplyPayload::Payment(ev) = sample.payload.clone() {
             sample.payload = ReplyPayload::Payment(with_new_fields(ev.clone()));
