@@ -210,13 +210,18 @@ async fn spawn_app_configured(
 /// Another gateway beside the test app's, as a second `slotstream gateway`
 /// process would be: its own id, replies partition, port, memory
 /// (failed-login counts, read-your-writes caches) and login policy; the same
-/// log, views, keys and clock. Stop it with [`OtherGateway::stop`].
+/// log, views, keys and clock. On Kafka it also has its own clients (a
+/// process of its own would: the Kafka reader keeps one consumer per
+/// partition, which two reply routers must not share). Stop it with
+/// [`OtherGateway::stop`].
 #[derive(Debug)]
 pub struct OtherGateway {
     /// Where it listens.
     pub addr: SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Its own connections to the engines (Kafka runs).
+    _storage: Option<slotstream::storage::Storage>,
 }
 
 impl OtherGateway {
@@ -366,7 +371,20 @@ impl TestApp {
     /// Starts [`OtherGateway`] on the running platform, with `login`.
     pub async fn second_gateway(&self, login: slotstream_gateway::LoginPolicy) -> OtherGateway {
         let platform = &self.app.platform;
-        let backend = platform.backend();
+        let own = if self.settings.backend == slotstream::settings::BackendKind::Kafka {
+            let opened = slotstream::storage::Storage::open(&self.settings);
+            Some(
+                bounded("second gateway storage", opened)
+                    .await
+                    .expect("its own clients"),
+            )
+        } else {
+            None
+        };
+        let (backend, views, codec) = match &own {
+            Some(s) => (s.backend.clone(), s.views.clone(), s.codec.clone()),
+            None => (platform.backend(), platform.views(), platform.codec.clone()),
+        };
         let mut cfg = slotstream_gateway::GatewayConfig::new(
             slotstream_gateway::GatewayConfig::fresh_gateway_id(),
             self.app.url(),
@@ -381,9 +399,9 @@ impl TestApp {
                 cfg,
                 backend.producer(),
                 backend.reader(),
-                platform.views(),
+                views,
                 Arc::new(self.clock.clone()),
-                platform.codec.clone(),
+                codec,
             ),
         )
         .await
@@ -396,7 +414,12 @@ impl TestApp {
         let server = tokio::spawn(gateway.serve(listener, async move {
             let _ = rx.await;
         }));
-        OtherGateway { addr, stop, server }
+        OtherGateway {
+            addr,
+            stop,
+            server,
+            _storage: own,
+        }
     }
 
     /// `POST path` with a JSON body at `other` (no token, no key).
