@@ -163,6 +163,86 @@ async fn views_show_paid(t: &TestPlatform, n: &str) {
     }
 }
 
+/// A new checkout (its own Idempotency-Key) for `payment`: why it was
+/// refused.
+async fn checkout_refused(
+    t: &TestPlatform,
+    key: &str,
+    payment: &str,
+    resource: &str,
+    user: &str,
+) -> CheckoutRejectionReason {
+    let cid = CommandId::new(key);
+    t.command(
+        topics::PAYMENT_COMMANDS.name,
+        resource,
+        PaymentCommand::SubmitCheckout(SubmitCheckout {
+            command_id: cid.clone(),
+            request_hash: "again".into(),
+            payment_id: PaymentId::new(payment),
+            resource_id: ResourceId::new(resource),
+            user_id: UserId::new(user),
+            outcome: CheckoutOutcome::Succeeded,
+            requested_at: t.clock.now_ms(),
+        }),
+    )
+    .await;
+    match t.reply(&cid).await {
+        ReplyPayload::Payment(PaymentEvent::CheckoutRejected(r)) => r.reason,
+        other => panic!("unexpected reply {other:?}"),
+    }
+}
+
+/// A succeeded payment leaves the payment processor's state (and its store)
+/// a quiet period after its booking's start, on the prune cadence; a restart
+/// restores it gone; the views keep it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_succeeded_payment_settles_after_its_start_and_stays_in_the_views() {
+    let t = TestPlatform::start().await;
+    register(&t, "room-q").await;
+    let start = T0 + 2 * HOUR;
+    let held = book(&t, request("q1", "room-q", "quinn", start, start + HOUR)).await;
+    assert!(matches!(held, BookingEvent::BookingHeld(_)), "{held:?}");
+    intent_created(&t, "pay-q1").await;
+    let submitted = pay(&t, "pay-q1", "room-q", "quinn", CheckoutOutcome::Succeeded).await;
+    assert!(matches!(submitted, PaymentEvent::CheckoutSubmitted(_)));
+    views_show_paid(&t, "q1").await;
+    let refused = checkout_refused(&t, "again-1", "pay-q1", "room-q", "quinn").await;
+    assert_eq!(refused, CheckoutRejectionReason::NotPending, "still known");
+
+    // Past the start and the quiet period: the first record on the partition
+    // is decided, then the prune cadence evicts; from the next one on the
+    // payment is unknown.
+    t.clock.advance(start - T0 + QUIET_PERIOD + MINUTE);
+    let first = checkout_refused(&t, "again-2", "pay-q1", "room-q", "quinn").await;
+    assert!(
+        matches!(
+            first,
+            CheckoutRejectionReason::NotPending | CheckoutRejectionReason::NotFound
+        ),
+        "{first:?}"
+    );
+    let refused = checkout_refused(&t, "again-3", "pay-q1", "room-q", "quinn").await;
+    assert_eq!(refused, CheckoutRejectionReason::NotFound, "evicted");
+
+    // Its store entry was deleted: a restart does not bring it back.
+    let t = t.restart().await;
+    let refused = checkout_refused(&t, "again-4", "pay-q1", "room-q", "quinn").await;
+    assert_eq!(
+        refused,
+        CheckoutRejectionReason::NotFound,
+        "restored without it"
+    );
+    let row = t
+        .p()
+        .views()
+        .payment(&PaymentId::new("pay-q1"))
+        .await
+        .expect("view")
+        .expect("the views keep it");
+    assert_eq!(row.status, PaymentStatus::Succeeded);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn views_marked_for_rebuild_are_rebuilt_from_the_log() {
     let t = TestPlatform::start().await;
