@@ -105,23 +105,24 @@ fn entries(out: &Output) -> Vec<StateEntry> {
         .collect()
 }
 
-#[test]
-fn a_command_is_decided_applied_appended_answered_and_stored_once() {
-    let (codec, mut p) = booking();
-    let mut out = Output::default();
+/// Registers room `r1` and holds it for `request(1, NOW + DAY)`, into `out`.
+fn hold_one(p: &mut BookingProcessor, codec: &Codec, out: &mut Output) {
+    let cmds = topics::BOOKING_COMMANDS.name;
     let register = BookingCommand::RegisterResource(RegisterResource {
         command_id: "reg".into(),
         resource: room("r1"),
     });
-    let cmds = topics::BOOKING_COMMANDS.name;
-    p.process(&record(&codec, cmds, 0, register), NOW, &mut out)
+    p.process(&record(codec, cmds, 0, register), NOW, out)
         .unwrap();
-    p.process(
-        &record(&codec, cmds, 1, request(1, NOW + DAY)),
-        NOW,
-        &mut out,
-    )
-    .unwrap();
+    p.process(&record(codec, cmds, 1, request(1, NOW + DAY)), NOW, out)
+        .unwrap();
+}
+
+#[test]
+fn a_command_is_decided_applied_appended_answered_and_stored_once() {
+    let (codec, mut p) = booking();
+    let mut out = Output::default();
+    hold_one(&mut p, &codec, &mut out);
 
     let evs: Vec<BookingEvent> = events(&codec, &out, topics::BOOKING_EVENTS.name);
     assert!(matches!(evs[0], BookingEvent::ResourceRegistered(_)));
@@ -166,18 +167,7 @@ fn a_replayed_command_gets_its_first_answer_and_changes_nothing() {
     let (codec, mut p) = booking();
     let cmds = topics::BOOKING_COMMANDS.name;
     let mut out = Output::default();
-    let register = BookingCommand::RegisterResource(RegisterResource {
-        command_id: "reg".into(),
-        resource: room("r1"),
-    });
-    p.process(&record(&codec, cmds, 0, register), NOW, &mut out)
-        .unwrap();
-    p.process(
-        &record(&codec, cmds, 1, request(1, NOW + DAY)),
-        NOW,
-        &mut out,
-    )
-    .unwrap();
+    hold_one(&mut p, &codec, &mut out);
     p.before_commit(&mut out);
     let first = replies(&codec, &out).pop().unwrap();
 
@@ -204,18 +194,7 @@ fn a_restored_partition_decides_as_the_one_that_wrote_the_state() {
     let (codec, mut p) = booking();
     let cmds = topics::BOOKING_COMMANDS.name;
     let mut out = Output::default();
-    let register = BookingCommand::RegisterResource(RegisterResource {
-        command_id: "reg".into(),
-        resource: room("r1"),
-    });
-    p.process(&record(&codec, cmds, 0, register), NOW, &mut out)
-        .unwrap();
-    p.process(
-        &record(&codec, cmds, 1, request(1, NOW + DAY)),
-        NOW,
-        &mut out,
-    )
-    .unwrap();
+    hold_one(&mut p, &codec, &mut out);
     p.before_commit(&mut out);
 
     let mut restored = BookingProcessor::new(codec.clone(), BookingConfig { hold_ttl: HOLD });
@@ -238,20 +217,8 @@ fn a_restored_partition_decides_as_the_one_that_wrote_the_state() {
 #[test]
 fn the_timer_expires_an_unpaid_hold_once() {
     let (codec, mut p) = booking();
-    let cmds = topics::BOOKING_COMMANDS.name;
     let mut out = Output::default();
-    let register = BookingCommand::RegisterResource(RegisterResource {
-        command_id: "reg".into(),
-        resource: room("r1"),
-    });
-    p.process(&record(&codec, cmds, 0, register), NOW, &mut out)
-        .unwrap();
-    p.process(
-        &record(&codec, cmds, 1, request(1, NOW + DAY)),
-        NOW,
-        &mut out,
-    )
-    .unwrap();
+    hold_one(&mut p, &codec, &mut out);
     let due = p.next_deadline(0).expect("a hold has a deadline");
 
     let mut early = Output::default();
@@ -310,19 +277,7 @@ fn the_payment_wiring_reacts_to_holds_and_asks_the_provider() {
     // A hold, as the booking side emitted it.
     let (bcodec, mut b) = booking();
     let mut out = Output::default();
-    let cmds = topics::BOOKING_COMMANDS.name;
-    let register = BookingCommand::RegisterResource(RegisterResource {
-        command_id: "reg".into(),
-        resource: room("r1"),
-    });
-    b.process(&record(&bcodec, cmds, 0, register), NOW, &mut out)
-        .unwrap();
-    b.process(
-        &record(&bcodec, cmds, 1, request(1, NOW + DAY)),
-        NOW,
-        &mut out,
-    )
-    .unwrap();
+    hold_one(&mut b, &bcodec, &mut out);
     let held = events::<BookingEvent>(&bcodec, &out, topics::BOOKING_EVENTS.name)
         .into_iter()
         .find(|e| matches!(e, BookingEvent::BookingHeld(_)))
