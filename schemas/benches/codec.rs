@@ -2,8 +2,21 @@
 //! one command and encodes two records (the event and the reply).
 //!
 //! `cargo bench -p slotstream-schemas --bench codec`
+//!
+//! On a busy machine wall-clock times swing by more than the differences
+//! worth measuring; with `CODEC_LOOP=<op>:<n>` the bench binary instead runs
+//! one operation `n` times and exits, for an instruction count that load does
+//! not change (ops: `encode-command`, `decode-command`, `encode-event`,
+//! `decode-event`, `encode-reply`, `decode-reply`):
+//!
+//! ```sh
+//! CODEC_LOOP=decode-event:10000 valgrind --tool=cachegrind --cache-sim=no target/release/deps/codec-<hash>
+//! ```
+//!
+//! The count at `n + 10000` minus the count at `n`, divided by 10,000, is the
+//! cost of one operation without the set-up.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 use slotstream_domain::booking::{BookingCommand, BookingEvent, BookingHeld, RequestBooking};
 use slotstream_domain::{BookingId, CommandId, Money, PaymentId, ResourceId, UserId};
 use slotstream_schemas::{Codec, Envelope, Reply, ReplyPayload};
@@ -47,7 +60,18 @@ fn held() -> BookingEvent {
     })
 }
 
-fn bench(c: &mut Criterion) {
+/// The records a booking decision decodes and encodes, and their frames.
+struct Samples {
+    codec: Codec,
+    command: Envelope<BookingCommand>,
+    event: Envelope<BookingEvent>,
+    reply: Reply,
+    command_bytes: bytes::Bytes,
+    event_bytes: bytes::Bytes,
+    reply_bytes: bytes::Bytes,
+}
+
+fn samples() -> Samples {
     let codec = Codec::embedded();
     let command = request();
     let event = Envelope {
@@ -62,9 +86,50 @@ fn bench(c: &mut Criterion) {
         command_id: CommandId::new("cmd-6a1f0c5e2b7d4e98"),
         payload: ReplyPayload::Booking(held()),
     };
-    let command_bytes = codec.encode(&command).expect("encodes");
-    let event_bytes = codec.encode(&event).expect("encodes");
-    let reply_bytes = codec.encode(&reply).expect("encodes");
+    Samples {
+        command_bytes: codec.encode(&command).expect("encodes"),
+        event_bytes: codec.encode(&event).expect("encodes"),
+        reply_bytes: codec.encode(&reply).expect("encodes"),
+        codec,
+        command,
+        event,
+        reply,
+    }
+}
+
+/// Runs one operation `n` times (see the module doc).
+fn run_loop(spec: &str) {
+    let (op, n) = spec.split_once(':').expect("CODEC_LOOP=<op>:<n>");
+    let n: usize = n.parse().expect("a count");
+    let s = samples();
+    let codec = &s.codec;
+    for _ in 0..n {
+        match op {
+            "encode-command" => drop(black_box(codec.encode(black_box(&s.command)))),
+            "decode-command" => drop(black_box(
+                codec.decode::<Envelope<BookingCommand>>(black_box(&s.command_bytes)),
+            )),
+            "encode-event" => drop(black_box(codec.encode(black_box(&s.event)))),
+            "decode-event" => drop(black_box(
+                codec.decode::<Envelope<BookingEvent>>(black_box(&s.event_bytes)),
+            )),
+            "encode-reply" => drop(black_box(codec.encode(black_box(&s.reply)))),
+            "decode-reply" => drop(black_box(codec.decode::<Reply>(black_box(&s.reply_bytes)))),
+            other => panic!("unknown op {other}"),
+        }
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let Samples {
+        codec,
+        command,
+        event,
+        reply,
+        command_bytes,
+        event_bytes,
+        reply_bytes,
+    } = samples();
 
     c.bench_function("encode RequestBooking envelope", |b| {
         b.iter(|| codec.encode(black_box(&command)))
@@ -97,5 +162,12 @@ fn bench(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+fn main() {
+    if let Ok(spec) = std::env::var("CODEC_LOOP") {
+        run_loop(&spec);
+        return;
+    }
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+}
