@@ -12,10 +12,12 @@
 pub mod clock;
 pub mod cursor;
 pub mod driver;
+pub mod internal_events;
 pub mod log;
 pub mod partitioner;
 pub mod ports;
 pub mod processor;
+pub mod telemetry;
 pub mod topics;
 pub mod views;
 
@@ -26,5 +28,6 @@ pub use log::{
 };
 pub use ports::{Effect, EffectError, Email, Mailer, PaymentProvider, SentLedger};
 pub use processor::{Output, Poison, Processor};
+pub use telemetry::{Readiness, Telemetry};
 pub use topics::TopicSpec;
 pub use views::{BookingView, Page, PaymentView, UserView, ViewError, ViewStore, ViewWrite};

@@ -156,6 +156,11 @@ impl Processor for BookingProcessor {
             return;
         };
         let events = part.due_expiries(now);
+        // Each expiry's deadline, for the driver's lateness metric.
+        out.fired.extend(events.iter().filter_map(|ev| match ev {
+            BookingEvent::BookingExpired(e) => Some(e.expired_at),
+            _ => None,
+        }));
         self.emit(partition, events, now, out);
     }
 
