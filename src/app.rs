@@ -66,6 +66,8 @@ impl App {
         );
         cfg.login = login;
         cfg.connections = connections;
+        // One recorder for the process: /metrics shows the processors too.
+        cfg.telemetry = platform.telemetry.clone();
         let gateway = Gateway::start(
             cfg,
             backend.producer(),

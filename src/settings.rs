@@ -110,6 +110,15 @@ pub struct Settings {
     /// Gateway: failed logins per client address, across accounts, answered
     /// at once before it backs off.
     pub login_client_free_failures: u32,
+
+    // ---- Operations: readiness and the auditor ----
+    /// `/readyz`: a processor is ready once its partitions' state is
+    /// restored and it is at most this many records behind the end of each
+    /// input partition.
+    pub ready_max_lag: u64,
+    /// The auditor: how long after its deadline a hold may end, and how
+    /// long a payment outcome may take to reach its booking (`2m`).
+    pub audit_slack: String,
 }
 
 impl Default for Settings {
@@ -150,6 +159,8 @@ impl Default for Settings {
             login_lock_for: "15m".into(),
             login_max_backoff: "60s".into(),
             login_client_free_failures: 100,
+            ready_max_lag: slotstream_runtime::telemetry::DEFAULT_READY_MAX_LAG,
+            audit_slack: "2m".into(),
         }
     }
 }
@@ -188,7 +199,14 @@ impl Settings {
         s.retention()?;
         s.login_policy()?;
         s.connection_limits()?;
+        s.audit_slack()?;
         Ok(s)
+    }
+
+    /// The auditor's slack as a duration.
+    pub fn audit_slack(&self) -> Result<Duration, SettingsError> {
+        humantime::parse_duration(&self.audit_slack)
+            .map_err(|e| SettingsError::Invalid(format!("audit_slack {:?}: {e}", self.audit_slack)))
     }
 
     /// The embedded log's retention per topic, from the four
