@@ -17,6 +17,7 @@ mod docs;
 mod errors;
 mod hardening;
 mod idempotency;
+mod operations;
 mod payments;
 mod resources;
 mod security;
