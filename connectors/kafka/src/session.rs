@@ -68,7 +68,9 @@ impl ClientContext for GroupContext {
     /// watermark when unknown) minus the consumer's position. The position
     /// is where the application stands (past transaction markers too, so a
     /// caught-up partition shows 0), or, before anything was delivered
-    /// since the assignment, the committed offset it started from.
+    /// since the assignment, the committed offset it started from (for a
+    /// group that never committed there, the next offset to fetch minus
+    /// what is fetched but not delivered).
     fn stats(&self, statistics: rdkafka::Statistics) {
         let mut lags = Vec::new();
         for (topic, t) in &statistics.topics {
@@ -83,8 +85,15 @@ impl ClientContext for GroupContext {
                 };
                 let position = if part.app_offset >= 0 {
                     part.app_offset
-                } else {
+                } else if part.committed_offset >= 0 {
                     part.committed_offset
+                } else if part.next_offset >= 0 {
+                    // Never committed (a new group): it fetches from the
+                    // log start; what is fetched but not delivered is not
+                    // read yet.
+                    part.next_offset.saturating_sub(part.fetchq_cnt).max(0)
+                } else {
+                    continue;
                 };
                 if end < 0 || position < 0 {
                     continue;
