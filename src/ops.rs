@@ -54,7 +54,9 @@ fn readyz(telemetry: &Telemetry, processor: &str) -> Response {
     let members: Vec<serde_json::Value> = readiness
         .members()
         .into_iter()
-        .map(|(group, member, ready)| serde_json::json!({"group": group, "member": member, "ready": ready}))
+        .map(|m| {
+            serde_json::json!({"group": m.group, "member": m.member, "ready": m.ready, "gates": m.gates})
+        })
         .collect();
     let ready = readiness.is_ready();
     let body = serde_json::json!({

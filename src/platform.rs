@@ -236,6 +236,15 @@ impl Platform {
                     platform.spawn(procs::IdentityViews::new(c.clone()), none.clone(), &rx);
                 }
                 Role::Audit => {
+                    if roles.len() > 1 {
+                        // Beside other processors (slotstream up) the auditor
+                        // does not hold the process's readiness back: after
+                        // an upgrade it reads the whole history first.
+                        platform
+                            .telemetry
+                            .readiness()
+                            .exempt(slotstream_runtime::topics::groups::AUDIT.name);
+                    }
                     let slack = settings.audit_slack()?.as_millis() as i64;
                     let auditor = slotstream_audit::AuditProcessor::new(
                         c.clone(),

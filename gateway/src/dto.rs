@@ -563,4 +563,7 @@ pub struct ProcessorReadiness {
     pub member: u32,
     /// State restored and inputs read to within the lag bound.
     pub ready: bool,
+    /// Whether the process's readiness waits for it (the auditor, off the
+    /// request path, does not in `slotstream up`).
+    pub gates: bool,
 }

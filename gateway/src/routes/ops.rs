@@ -43,14 +43,15 @@ pub async fn readyz(State(st): State<AppState>) -> Response {
     let processors: Vec<ProcessorReadiness> = readiness
         .members()
         .into_iter()
-        .map(|(group, member, ready)| ProcessorReadiness {
-            group,
-            member,
-            ready,
+        .map(|m| ProcessorReadiness {
+            group: m.group,
+            member: m.member,
+            ready: m.ready,
+            gates: m.gates,
         })
         .collect();
     let replies = st.replies.is_alive();
-    if replies && processors.iter().all(|p| p.ready) {
+    if replies && processors.iter().all(|p| p.ready || !p.gates) {
         return json(
             StatusCode::OK,
             &Readiness {
@@ -61,7 +62,7 @@ pub async fn readyz(State(st): State<AppState>) -> Response {
     }
     let mut waiting: Vec<String> = processors
         .iter()
-        .filter(|p| !p.ready)
+        .filter(|p| !p.ready && p.gates)
         .map(|p| p.group.clone())
         .collect();
     if !replies {

@@ -28,6 +28,6 @@ pub use log::{
 };
 pub use ports::{Effect, EffectError, Email, Mailer, PaymentProvider, SentLedger};
 pub use processor::{Output, Poison, Processor};
-pub use telemetry::{Readiness, Telemetry};
+pub use telemetry::{MemberReadiness, Readiness, Telemetry};
 pub use topics::TopicSpec;
 pub use views::{BookingView, Page, PaymentView, UserView, ViewError, ViewStore, ViewWrite};

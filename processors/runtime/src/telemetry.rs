@@ -159,13 +159,29 @@ impl ReadyFlag {
     }
 }
 
+/// One member's readiness, as `/readyz` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberReadiness {
+    /// Its consumer group.
+    pub group: String,
+    /// Its member index.
+    pub member: u32,
+    /// Restored and caught up.
+    pub ready: bool,
+    /// Whether the process's readiness waits for it.
+    pub gates: bool,
+}
+
 /// The readiness of every processor (group member) of a process: ready
 /// once each has restored the state of every partition assigned to it and
 /// its consumer is at most [`Readiness::max_lag`] records behind the end
 /// of each input partition. A process that runs no processor is ready.
+/// Members of an [exempt](Readiness::exempt) group are listed but do not
+/// gate it.
 #[derive(Debug)]
 pub struct Readiness {
     members: Mutex<Vec<(String, u32, ReadyFlag)>>,
+    exempt: Mutex<Vec<String>>,
     max_lag: AtomicU64,
 }
 
@@ -173,6 +189,7 @@ impl Readiness {
     fn new(max_lag: u64) -> Self {
         Self {
             members: Mutex::new(Vec::new()),
+            exempt: Mutex::new(Vec::new()),
             max_lag: AtomicU64::new(max_lag),
         }
     }
@@ -200,23 +217,36 @@ impl Readiness {
         flag
     }
 
-    /// Each registered member (group, member index) and whether it is ready.
-    pub fn members(&self) -> Vec<(String, u32, bool)> {
+    /// Lists `group`'s members without waiting for them: for a processor
+    /// off the request path (the auditor inside `slotstream up`, which may
+    /// read a long history after an upgrade) that must not hold back the
+    /// process it shares.
+    pub fn exempt(&self, group: &str) {
+        let mut exempt = self.exempt.lock().unwrap_or_else(PoisonError::into_inner);
+        if !exempt.iter().any(|g| g == group) {
+            exempt.push(group.to_owned());
+        }
+    }
+
+    /// Every registered member and whether it is ready.
+    pub fn members(&self) -> Vec<MemberReadiness> {
+        let exempt = self.exempt.lock().unwrap_or_else(PoisonError::into_inner);
         self.members
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|(g, m, f)| (g.clone(), *m, f.get()))
+            .map(|(g, m, f)| MemberReadiness {
+                group: g.clone(),
+                member: *m,
+                ready: f.get(),
+                gates: !exempt.contains(g),
+            })
             .collect()
     }
 
-    /// True when every registered member is ready.
+    /// True when every registered member that gates readiness is ready.
     pub fn is_ready(&self) -> bool {
-        self.members
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .all(|(_, _, f)| f.get())
+        self.members().iter().all(|m| m.ready || !m.gates)
     }
 }
 
@@ -272,5 +302,13 @@ mod tests {
         r.member("g1", 0).set(false);
         assert!(!r.is_ready());
         assert_eq!(r.members().len(), 2);
+        // An exempt group is listed but does not hold the process back.
+        r.exempt("g1");
+        assert!(r.is_ready());
+        assert!(
+            r.members()
+                .iter()
+                .any(|m| m.group == "g1" && !m.ready && !m.gates)
+        );
     }
 }
