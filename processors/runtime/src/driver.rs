@@ -151,13 +151,17 @@ pub async fn run<P: Processor>(
                 break;
             };
             let started = Instant::now();
+            // Effects alone leave nothing to commit.
+            let committing = !txn.is_empty();
             if let Err(e) = commit(&mut *session, txn).await {
                 events.aborted(&e);
                 recover(&mut processor, &mut *session, &owned, e, &events).await?;
                 catch_up.restart(&owned, &mut events);
                 continue;
             }
-            events.committed(0, started.elapsed());
+            if committing {
+                events.committed(0, started.elapsed());
+            }
             let now = clock.now();
             for deadline in fired {
                 events.timer_fired(deadline, now);
