@@ -65,6 +65,8 @@ impl App {
         cfg.login = settings.login_policy();
         cfg.connections = settings.connection_limits();
         cfg.rate = settings.rate_limits();
+        // One recorder for the process: /metrics shows the processors too.
+        cfg.telemetry = platform.telemetry.clone();
         let gateway = Gateway::start(
             cfg,
             backend.producer(),

@@ -5,6 +5,7 @@
 //! does. See ARCHITECTURE.md for the map of topics and processors.
 
 pub mod app;
+pub mod ops;
 pub mod platform;
 pub mod settings;
 pub mod storage;

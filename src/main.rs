@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use slotstream::settings::Flags;
 use slotstream::{App, Platform, Role, Settings};
-use slotstream_runtime::SystemClock;
+use slotstream_runtime::{Clock, SystemClock};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -39,11 +39,25 @@ enum Command {
     /// Distributed mode: run only the REST gateway (any number of them).
     Gateway,
     /// Distributed mode: run one processor; instances of one processor share
-    /// its partitions through its consumer group.
+    /// its partitions through its consumer group. It serves `/healthz`,
+    /// `/readyz` and `/metrics` on `SLOTSTREAM_LISTEN` (`--listen`).
     Processor {
         /// Which processor.
         #[arg(value_enum)]
         role: Role,
+    },
+    /// Check the platform's invariants once over the whole log (no two
+    /// active bookings overlap, every hold ends within its deadline plus
+    /// `SLOTSTREAM_AUDIT_SLACK`, every payment outcome reaches its booking
+    /// exactly once); prints every violation and a summary. Exit status: 0
+    /// clean, 1 violations found, 2 the log could not be read. The embedded
+    /// data dir must not be in use by a running `slotstream up`; the
+    /// continuous auditor runs inside `up` and as `slotstream processor audit`.
+    Audit {
+        /// Read every partition from offset 0 (required: the one-shot audit
+        /// always reads the whole log).
+        #[arg(long)]
+        from_beginning: bool,
     },
 }
 
@@ -67,6 +81,30 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Gateway => gateway(settings).await,
         Command::Processor { role } => processor(settings, role).await,
+        Command::Audit { from_beginning } => {
+            anyhow::ensure!(
+                from_beginning,
+                "`slotstream audit` reads the whole log once: pass --from-beginning \
+                 (the continuous auditor is `slotstream processor audit`, and runs inside `slotstream up`)"
+            );
+            std::process::exit(audit(settings).await)
+        }
+    }
+}
+
+/// `slotstream audit --from-beginning`: the exit status.
+async fn audit(settings: Settings) -> i32 {
+    let now = SystemClock.now();
+    let found = slotstream::ops::audit_once(&settings, now, |v| println!("{v}")).await;
+    match found {
+        Ok(report) => {
+            print!("{}", slotstream::ops::audit_summary(&report));
+            i32::from(!report.is_clean())
+        }
+        Err(e) => {
+            eprintln!("slotstream audit: {e:#}");
+            2
+        }
     }
 }
 
@@ -94,9 +132,11 @@ async fn gateway(settings: Settings) -> anyhow::Result<()> {
     app.stop().await
 }
 
-/// A processor process. It answers `GET /healthz` on `SLOTSTREAM_LISTEN`
-/// while its drivers run, for orchestrators' liveness checks; it exits
-/// (non-zero) when a driver fails, so they restart it.
+/// A processor process. It answers on `SLOTSTREAM_LISTEN` (`--listen`):
+/// `GET /healthz` while its drivers run (liveness), `GET /readyz` once
+/// their state is restored and they have caught up (readiness), `GET
+/// /metrics` (Prometheus). It exits (non-zero) when a driver fails, so
+/// orchestrators restart it.
 async fn processor(settings: Settings, role: Role) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
@@ -105,15 +145,10 @@ async fn processor(settings: Settings, role: Role) -> anyhow::Result<()> {
     let mut platform = Platform::start_roles(&settings, Arc::new(SystemClock), None, &[role])
         .await
         .with_context(|| format!("starting the {role:?} processor"))?;
-    let health = axum::Router::new().route(
-        "/healthz",
-        axum::routing::get(move || async move {
-            axum::Json(serde_json::json!({"status": "ok", "processor": format!("{role:?}").to_lowercase()}))
-        }),
-    );
-    let server = tokio::spawn(async move { axum::serve(listener, health).await });
+    let ops = slotstream::ops::processor_router(role, platform.telemetry.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, ops).await });
     println!(
-        "slotstream processor {role:?} is up ({:?} backend; health: http://{addr}/healthz)",
+        "slotstream processor {role:?} is up ({:?} backend; http://{addr}/healthz, /readyz, /metrics)",
         settings.backend
     );
     let outcome = tokio::select! {
@@ -136,7 +171,9 @@ async fn up(settings: Settings) -> anyhow::Result<()> {
         settings.backend,
         settings.data_dir.display()
     );
-    println!("  API docs:  {url}/docs    health: {url}/healthz    metrics: {url}/metrics");
+    println!(
+        "  API docs:  {url}/docs    health: {url}/healthz    ready: {url}/readyz    metrics: {url}/metrics"
+    );
     println!(
         "  emails go to {}",
         settings

@@ -12,7 +12,7 @@ use slotstream_payments::SandboxProvider;
 use slotstream_processors as procs;
 use slotstream_runtime::driver::{self, DriverConfig, EffectPorts};
 use slotstream_runtime::{
-    Backend, Clock, LogError, PaymentProvider, Processor, Producer, ViewStore,
+    Backend, Clock, LogError, PaymentProvider, Processor, Producer, Telemetry, ViewStore,
 };
 use slotstream_schemas::Codec;
 use std::path::Path;
@@ -94,16 +94,20 @@ pub enum Role {
     Notification,
     /// The read views the gateway's GETs read.
     Views,
+    /// The overlap auditor (`slotstream-audit`): checks the invariants on
+    /// the booking and payment events, counts what it finds.
+    Audit,
 }
 
 impl Role {
     /// Every role: what `slotstream up` runs.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Booking,
         Role::Payment,
         Role::Identity,
         Role::Notification,
         Role::Views,
+        Role::Audit,
     ];
 }
 
@@ -118,6 +122,8 @@ pub struct Platform {
     pub clock: Arc<dyn Clock>,
     /// The data dir's secrets.
     pub keys: Keys,
+    /// The process's metrics recorder and the processors' readiness.
+    pub telemetry: Telemetry,
     shutdown: watch::Sender<bool>,
     tasks: Vec<(&'static str, JoinHandle<Result<(), LogError>>)>,
 }
@@ -155,11 +161,14 @@ impl Platform {
         let hold_ttl = i64::try_from(settings.hold_ttl.as_millis()).unwrap_or(i64::MAX);
 
         let (shutdown, rx) = watch::channel(false);
+        let telemetry = Telemetry::new();
+        telemetry.readiness().set_max_lag(settings.ready_max_lag);
         let mut platform = Self {
             storage,
             codec: codec.clone(),
             clock: clock.clone(),
             keys,
+            telemetry,
             shutdown,
             tasks: Vec::new(),
         };
@@ -227,6 +236,24 @@ impl Platform {
                     platform.spawn(procs::BookingViews::new(c.clone()), none.clone(), &rx);
                     platform.spawn(procs::IdentityViews::new(c.clone()), none.clone(), &rx);
                 }
+                Role::Audit => {
+                    if roles.len() > 1 {
+                        // Beside other processors (slotstream up) the auditor
+                        // does not hold the process's readiness back: after
+                        // an upgrade it reads the whole history first.
+                        platform
+                            .telemetry
+                            .readiness()
+                            .exempt(slotstream_runtime::topics::groups::AUDIT.name);
+                    }
+                    let slack = settings.audit_slack.as_millis() as i64;
+                    let auditor = slotstream_audit::AuditProcessor::new(
+                        c.clone(),
+                        slack,
+                        &platform.telemetry,
+                    );
+                    platform.spawn(auditor, none.clone(), &rx);
+                }
             }
         }
         Ok(platform)
@@ -238,12 +265,18 @@ impl Platform {
         if slotstream_runtime::topics::groups::VIEWS
             .iter()
             .any(|g| g.name == group)
+            || group == slotstream_runtime::topics::groups::AUDIT.name
         {
             // Views are off the request path: gathering 5 ms of records per
             // commit made fewer, larger view commits and saved ~9 % of the
-            // server's CPU at 5,000 bookings/s (BENCHMARKS.md).
+            // server's CPU at 5,000 bookings/s (BENCHMARKS.md). So is the
+            // auditor.
             cfg.linger = VIEWS_LINGER;
         }
+        // Registered before the driver runs, so readiness never reports a
+        // processor that has not started as ready.
+        self.telemetry.readiness().member(group, cfg.member);
+        cfg.telemetry = self.telemetry.clone();
         let backend = self.storage.backend.clone();
         let task = tokio::spawn(driver::run(
             p,

@@ -105,6 +105,16 @@ pub struct Settings {
     pub rate_auth_per_ip: u32,
     /// Gateway: `/v1/auth/*` calls one client address may make back to back.
     pub rate_auth_burst: u32,
+
+    // ---- Operations: readiness and the auditor ----
+    /// `/readyz`: a processor is ready once its partitions' state is
+    /// restored and it is at most this many records behind the end of each
+    /// input partition.
+    pub ready_max_lag: u64,
+    /// The auditor: how long after its deadline a hold may end, and how
+    /// long a payment outcome may take to reach its booking (`2m`).
+    #[serde(with = "duration")]
+    pub audit_slack: Duration,
 }
 
 /// The embedded backend's settings.
@@ -208,6 +218,8 @@ impl Default for Settings {
             rate_writes_burst: rate.writes_per_user.burst.get(),
             rate_auth_per_ip: rate.auth_per_ip.per_second.get(),
             rate_auth_burst: rate.auth_per_ip.burst.get(),
+            ready_max_lag: slotstream_runtime::telemetry::DEFAULT_READY_MAX_LAG,
+            audit_slack: Duration::from_secs(120),
         }
     }
 }
@@ -368,6 +380,7 @@ impl Settings {
         }
         positive("http_header_timeout", self.http_header_timeout)?;
         positive("http_idle_timeout", self.http_idle_timeout)?;
+        positive("audit_slack", self.audit_slack)?;
         for (name, n) in [
             ("rate_writes_per_user", self.rate_writes_per_user),
             ("rate_writes_burst", self.rate_writes_burst),

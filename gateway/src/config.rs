@@ -98,6 +98,10 @@ pub struct GatewayConfig {
     pub recent_capacity: usize,
     /// How long an entry of the read-your-writes cache is used (default 60 s).
     pub recent_ttl: Duration,
+    /// The process's recorder and readiness (`/metrics`, `/readyz`); a
+    /// fresh one of its own by default. `slotstream up` passes the
+    /// platform's, so the gateway serves the processors' metrics too.
+    pub telemetry: slotstream_runtime::Telemetry,
 }
 
 impl GatewayConfig {
@@ -125,6 +129,7 @@ impl GatewayConfig {
             body_limit: 64 * 1024,
             recent_capacity: 100_000,
             recent_ttl: Duration::from_secs(60),
+            telemetry: slotstream_runtime::Telemetry::new(),
         }
     }
 

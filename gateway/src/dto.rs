@@ -565,3 +565,27 @@ pub struct Health {
     /// `ok`.
     pub status: &'static str,
 }
+
+/// `GET /readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`.
+    pub status: &'static str,
+    /// Each processor (consumer-group member) this process runs; empty for
+    /// a gateway alone.
+    pub processors: Vec<ProcessorReadiness>,
+}
+
+/// One processor's readiness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcessorReadiness {
+    /// Its consumer group, e.g. `slotstream.booking`.
+    pub group: String,
+    /// Its member index within the process.
+    pub member: u32,
+    /// State restored and inputs read to within the lag bound.
+    pub ready: bool,
+    /// Whether the process's readiness waits for it (the auditor, off the
+    /// request path, does not in `slotstream up`).
+    pub gates: bool,
+}

@@ -152,7 +152,7 @@ impl Gateway {
             },
             replies: replies.clone(),
             passwords,
-            metrics: Metrics::new(),
+            metrics: Metrics::new(cfg.telemetry.clone()),
             producer,
             views,
             reader: reader.clone(),

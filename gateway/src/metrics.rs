@@ -1,6 +1,13 @@
-//! Prometheus metrics of one gateway, on its own recorder (no global: several
-//! gateways in one test process never clash). Labels are bounded: route
+//! Prometheus metrics of one gateway, recorded into the process's
+//! [`Telemetry`] (no global recorder: several gateways in one test process
+//! never clash; in `slotstream up` the processors record into the same one,
+//! so `/metrics` shows the whole process). Labels are bounded: route
 //! templates, never ids.
+//!
+//! The end-to-end latency of a booking (`POST` to `201`) is
+//! `slotstream_http_request_duration_seconds{route="/v1/bookings",method="POST",status="2xx"}`.
+//! Consumer lag and the processors' own metrics are reported by each
+//! processor (`slotstream_runtime::internal_events`).
 //!
 //! | metric | labels |
 //! |---|---|
@@ -8,31 +15,13 @@
 //! | `slotstream_gateway_decisions_total` (counter) | `command`, `outcome` (`held`, `slot_unavailable`, ..., `timeout`) |
 //! | `slotstream_gateway_reply_wait_seconds` (histogram) | `command`, `outcome` (`replied`, `timeout`) |
 //! | `slotstream_gateway_replies_pending` (gauge) | none |
-//! | `slotstream_consumer_lag` (gauge): records not yet consumed and committed | `group`, `topic`, `partition` |
 
-use metrics::Recorder;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use slotstream_runtime::Telemetry;
 
-const BUCKETS: &[f64] = &[
-    0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
-/// The gateway's recorder and its renderer.
+/// The gateway's view of the process's recorder.
+#[derive(Debug, Clone, Default)]
 pub struct Metrics {
-    recorder: PrometheusRecorder,
-    handle: PrometheusHandle,
-}
-
-impl std::fmt::Debug for Metrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Metrics").finish_non_exhaustive()
-    }
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
+    telemetry: Telemetry,
 }
 
 fn method_label(method: &axum::http::Method) -> &'static str {
@@ -60,21 +49,19 @@ fn status_class(status: u16) -> &'static str {
 }
 
 impl Metrics {
-    /// A fresh recorder with latency buckets from 0.5 ms to 10 s.
-    pub fn new() -> Self {
-        let builder = PrometheusBuilder::new();
-        let builder = match builder.set_buckets(BUCKETS) {
-            Ok(b) => b,
-            // Only for an empty bucket list; summaries are then rendered instead.
-            Err(_) => PrometheusBuilder::new(),
-        };
-        let recorder = builder.build_recorder();
-        let handle = recorder.handle();
-        Self { recorder, handle }
+    /// Records into `telemetry` (latency buckets from 0.5 ms,
+    /// [`slotstream_runtime::telemetry::SECONDS_BUCKETS`]).
+    pub fn new(telemetry: Telemetry) -> Self {
+        Self { telemetry }
+    }
+
+    /// The process's telemetry (readiness, rendering).
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
     }
 
     fn with<T>(&self, f: impl FnOnce() -> T) -> T {
-        metrics::with_local_recorder(&self.recorder as &dyn Recorder, f)
+        self.telemetry.with(f)
     }
 
     /// One HTTP request answered.
@@ -108,33 +95,19 @@ impl Metrics {
         });
     }
 
-    /// Records of `topic`/`partition` that `group` has not yet consumed
-    /// and committed.
-    pub fn lag(&self, group: &'static str, topic: &'static str, partition: u32, lag: u64) {
-        self.with(|| {
-            metrics::gauge!(
-                "slotstream_consumer_lag",
-                "group" => group,
-                "topic" => topic,
-                "partition" => partition.to_string()
-            )
-            .set(lag as f64)
-        });
-    }
-
     /// Number of commands waiting for a reply.
     pub fn pending(&self, n: usize) {
         self.with(|| metrics::gauge!("slotstream_gateway_replies_pending").set(n as f64));
     }
 
-    /// The Prometheus text exposition.
+    /// The Prometheus text exposition (of the whole process's recorder).
     pub fn render(&self) -> String {
-        self.handle.render()
+        self.telemetry.render()
     }
 
     /// Periodic maintenance of the histograms' storage.
     pub fn upkeep(&self) {
-        self.handle.run_upkeep();
+        self.telemetry.upkeep();
     }
 }
 
@@ -144,7 +117,7 @@ mod tests {
 
     #[test]
     fn recorded_values_appear_in_the_exposition_with_bounded_labels() {
-        let m = Metrics::new();
+        let m = Metrics::default();
         m.http("/v1/bookings/{id}", &axum::http::Method::GET, 404, 0.003);
         m.decision("request_booking", "held");
         m.reply_wait("request_booking", true, 0.002);
@@ -168,8 +141,8 @@ mod tests {
 
     #[test]
     fn two_gateways_do_not_share_metrics() {
-        let a = Metrics::new();
-        let b = Metrics::new();
+        let a = Metrics::default();
+        let b = Metrics::default();
         a.decision("cancel_booking", "cancelled");
         assert!(a.render().contains("cancel_booking"));
         assert!(!b.render().contains("cancel_booking"));

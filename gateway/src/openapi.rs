@@ -141,13 +141,13 @@ impl Modify for Problems {
         resources::create, resources::get_one, resources::list, resources::availability,
         bookings::create, bookings::get_one, bookings::list, bookings::cancel, bookings::vendor_list,
         payments::get_one, payments::complete, payments::webhook, payments::checkout_page,
-        ops::healthz, ops::metrics, ops::openapi, ops::docs, ops::docs_script, ops::docs_style,
+        ops::healthz, ops::readyz, ops::metrics, ops::openapi, ops::docs, ops::docs_script, ops::docs_style,
     ),
     components(schemas(
         Problem, FieldError, MoneyDto, RoleDto, RegisterRequest, RegisterResponse, VerifyRequest, VerifyResponse,
         ResendRequest, ResendResponse, LoginRequest, TokenResponse, UnlockRequest, UnlockResponse, PriceDto, PolicyDto, CreateResourceRequest,
         ResourceDto, ResourcePage, IntervalDto, AvailabilityDto, CreateBookingRequest, BookingPaymentDto, RefundDto,
-        BookingDto, BookingPage, ProcessingDto, OutcomeDto, CompletePaymentRequest, PaymentDto, WebhookAck, Health,
+        BookingDto, BookingPage, ProcessingDto, OutcomeDto, CompletePaymentRequest, PaymentDto, WebhookAck, Health, Readiness, ProcessorReadiness,
         WebhookEventDto, WebhookDataDto,
     )),
     modifiers(&Bearer, &Problems),
@@ -156,7 +156,7 @@ impl Modify for Problems {
         (name = "resources", description = "Bookable resources and their busy time"),
         (name = "bookings", description = "Holding, reading and cancelling bookings"),
         (name = "payments", description = "The sandbox provider's checkout, payments and webhooks"),
-        (name = "operations", description = "Health, metrics, this document"),
+        (name = "operations", description = "Liveness, readiness, metrics, this document"),
     )
 )]
 pub struct ApiDoc;
@@ -188,6 +188,7 @@ mod tests {
             ("/v1/payments/{id}/complete", "post"),
             ("/v1/webhooks/payments", "post"),
             ("/healthz", "get"),
+            ("/readyz", "get"),
             ("/metrics", "get"),
         ] {
             assert!(

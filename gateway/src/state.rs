@@ -56,7 +56,7 @@ pub struct Inner {
     pub producer: Arc<dyn Producer>,
     /// Read views.
     pub views: Arc<dyn ViewStore>,
-    /// Reads log positions (consumer lag for `/metrics`).
+    /// Reads the log directly.
     pub reader: Arc<dyn slotstream_runtime::LogReader>,
     /// The gateway's clock.
     pub clock: Arc<dyn Clock>,

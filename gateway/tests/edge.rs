@@ -32,6 +32,10 @@ struct Edge {
 }
 
 async fn edge(rate: RateLimits) -> Edge {
+    edge_with(rate, slotstream_runtime::Telemetry::new()).await
+}
+
+async fn edge_with(rate: RateLimits, telemetry: slotstream_runtime::Telemetry) -> Edge {
     let dir = tempfile::tempdir().unwrap();
     let opts = EmbeddedOptions {
         durable: false,
@@ -47,6 +51,7 @@ async fn edge(rate: RateLimits) -> Edge {
     );
     cfg.wait_budget = Duration::from_millis(100);
     cfg.rate = rate;
+    cfg.telemetry = telemetry;
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(NOW));
     let views: Arc<dyn ViewStore> = backend.clone();
     let gateway = Gateway::start(
@@ -333,6 +338,44 @@ async fn auth_calls_from_one_address_are_rate_limited_with_retry_after() {
             .unwrap()
             >= 1
     );
+}
+
+#[tokio::test]
+async fn readyz_waits_for_every_processor_of_the_process() {
+    let telemetry = slotstream_runtime::Telemetry::new();
+    let e = edge_with(RateLimits::default(), telemetry.clone()).await;
+    let readyz = || Request::get("/readyz").body(Body::empty()).unwrap();
+    // A gateway alone is ready once it reads its replies.
+    let (s, _, v) = send(&e, readyz()).await;
+    assert_eq!(
+        (s, &v["status"], &v["processors"]),
+        (StatusCode::OK, &json!("ready"), &json!([]))
+    );
+    // Processors in the same process: not ready until each one is.
+    let booking = telemetry.readiness().member("slotstream.booking", 0);
+    let views = telemetry.readiness().member("slotstream.views.booking", 0);
+    booking.set(true);
+    let (s, h, v) = send(&e, readyz()).await;
+    assert_eq!(
+        (s, &v["code"]),
+        (StatusCode::SERVICE_UNAVAILABLE, &json!("not_ready"))
+    );
+    assert_eq!(h[header::CONTENT_TYPE], "application/problem+json");
+    assert!(h.contains_key(header::RETRY_AFTER));
+    let detail = v["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("slotstream.views.booking") && !detail.contains("slotstream.booking,"),
+        "{detail}"
+    );
+    views.set(true);
+    let (s, _, v) = send(&e, readyz()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["processors"].as_array().map(Vec::len), Some(2));
+    // Liveness does not follow readiness.
+    booking.set(false);
+    let (s, _, _) = send(&e, Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(send(&e, readyz()).await.0, StatusCode::SERVICE_UNAVAILABLE);
 }
 
 #[tokio::test]

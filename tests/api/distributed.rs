@@ -386,6 +386,16 @@ async fn a_booking_processor_killed_mid_run_loses_nothing_and_doubles_nothing() 
     assert!(twice.is_empty(), "emails sent twice: {twice:?}");
     assert!(ids.len() > CUSTOMERS, "emails arrived: {}", ids.len());
 
+    // The auditor, once over the whole log after the kill, finds nothing:
+    // no overlap, every hold ended within the slack (the failover
+    // included), every payment outcome answered once.
+    let now = slotstream_runtime::Clock::now(&*app.platform_clock);
+    let report = slotstream::ops::audit_once(&app.settings, now, |v| eprintln!("{v}"))
+        .await
+        .expect("the log is readable");
+    assert!(report.records > 0, "{report:?}");
+    assert!(report.is_clean(), "{:#?}", report.violations);
+
     drop(children);
     app.stop().await;
 }

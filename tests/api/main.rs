@@ -18,6 +18,7 @@ mod errors;
 mod hardening;
 mod idempotency;
 mod login_lock;
+mod operations;
 mod payments;
 mod rate_limits;
 mod resources;

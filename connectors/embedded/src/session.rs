@@ -275,6 +275,25 @@ impl Session for EmbeddedSession {
             }
         }
     }
+
+    /// Published end minus the next offset to hand out, per slot: two
+    /// atomic loads each.
+    fn lag(&self, report: &mut dyn FnMut(&str, u32, u64)) -> bool {
+        let store = &self.handle.store;
+        for s in &self.slots {
+            let end = if self.eager {
+                store.written_end(s.topic, s.partition)
+            } else {
+                store.end(s.topic, s.partition)
+            };
+            report(
+                &store.topic_names[s.topic],
+                s.partition,
+                end.saturating_sub(s.next),
+            );
+        }
+        true
+    }
 }
 
 impl EmbeddedSession {

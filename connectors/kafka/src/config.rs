@@ -132,7 +132,9 @@ impl KafkaOptions {
             .set("enable.auto.offset.store", "false")
             .set("isolation.level", "read_committed")
             .set("auto.offset.reset", "earliest")
-            .set("fetch.wait.max.ms", "100");
+            .set("fetch.wait.max.ms", "100")
+            // Lag and readiness come from the statistics (GroupContext::stats).
+            .set("statistics.interval.ms", "500");
         self.finish(cfg)
     }
 

@@ -45,11 +45,14 @@ pub(crate) enum Change {
 
 /// Applies librdkafka's rebalances incrementally and records the assignment
 /// changes as its rebalance callback runs them (inside `poll`, on the
-/// polling thread).
+/// polling thread); keeps the lag per partition from librdkafka's
+/// statistics (every `statistics.interval.ms`, also served inside `poll`).
 #[derive(Debug, Default)]
 pub(crate) struct GroupContext {
     changes: Mutex<Vec<Change>>,
     dirty: AtomicBool,
+    /// `(wire topic, partition, lag)` as of the last statistics.
+    lags: Mutex<Vec<(String, i32, u64)>>,
 }
 
 impl GroupContext {
@@ -59,7 +62,48 @@ impl GroupContext {
     }
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    /// Lag per fetched partition: the end of the committed data (the last
+    /// stable offset, which `read_committed` reads up to; the high
+    /// watermark when unknown) minus the consumer's position. The position
+    /// is where the application stands (past transaction markers too, so a
+    /// caught-up partition shows 0), or, before anything was delivered
+    /// since the assignment, the committed offset it started from (for a
+    /// group that never committed there, the next offset to fetch minus
+    /// what is fetched but not delivered).
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let mut lags = Vec::new();
+        for (topic, t) in &statistics.topics {
+            for (&p, part) in &t.partitions {
+                if p < 0 || !part.desired {
+                    continue;
+                }
+                let end = if part.ls_offset >= 0 {
+                    part.ls_offset
+                } else {
+                    part.hi_offset
+                };
+                let position = if part.app_offset >= 0 {
+                    part.app_offset
+                } else if part.committed_offset >= 0 {
+                    part.committed_offset
+                } else if part.next_offset >= 0 {
+                    // Never committed (a new group): it fetches from the
+                    // log start; what is fetched but not delivered is not
+                    // read yet.
+                    part.next_offset.saturating_sub(part.fetchq_cnt).max(0)
+                } else {
+                    continue;
+                };
+                if end < 0 || position < 0 {
+                    continue;
+                }
+                lags.push((topic.clone(), p, end.saturating_sub(position).max(0) as u64));
+            }
+        }
+        *self.lags.lock().unwrap_or_else(PoisonError::into_inner) = lags;
+    }
+}
 
 impl ConsumerContext for GroupContext {
     /// Assigns and unassigns incrementally, without rdkafka's default, which
@@ -449,6 +493,28 @@ impl Session for KafkaSession {
         self.consumer()?;
         self.finish_inflight().await?;
         txn::commit(self, txn).await
+    }
+
+    /// From librdkafka's statistics (every 500 ms; no broker round trip),
+    /// for the input partitions this member owns.
+    fn lag(&self, report: &mut dyn FnMut(&str, u32, u64)) -> bool {
+        let Some(consumer) = &self.consumer else {
+            return true;
+        };
+        let lags = consumer
+            .context()
+            .lags
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (wire, p, lag) in lags.iter() {
+            let Some(i) = self.input_index(wire) else {
+                continue;
+            };
+            if *p >= 0 && self.owned.contains(&(i, *p as u32)) {
+                report(&self.inputs[i].name, *p as u32, *lag);
+            }
+        }
+        true
     }
 }
 

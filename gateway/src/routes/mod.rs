@@ -59,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/webhooks/payments", post(payments::webhook))
         .route("/v1/sandbox/checkout/{id}", get(payments::checkout_page))
         .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .route("/docs", get(ops::docs))

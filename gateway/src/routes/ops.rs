@@ -1,7 +1,8 @@
-//! Operations endpoints: health, metrics, the OpenAPI document and its page.
+//! Operations endpoints: liveness, readiness, metrics, the OpenAPI document
+//! and its page.
 
 use super::json;
-use crate::dto::Health;
+use crate::dto::{Health, ProcessorReadiness, Readiness};
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
@@ -11,10 +12,12 @@ use axum::response::{IntoResponse, Response};
 use std::sync::OnceLock;
 use utoipa::OpenApi;
 
-/// 200 once the gateway can answer (its reply router runs); 503 otherwise.
+/// Liveness: 200 while the gateway can answer (its reply router runs);
+/// 503 otherwise. Restart the process when this fails; do not route to it
+/// until `/readyz` says so.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses(
-        (status = 200, description = "Ready", body = Health),
+        (status = 200, description = "Alive", body = Health),
         (status = 503, description = "`unavailable`: replies are not being read", body = crate::error::Problem),
     ))]
 pub async fn healthz(State(st): State<AppState>) -> Response {
@@ -25,25 +28,61 @@ pub async fn healthz(State(st): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus text exposition of this gateway's metrics.
+/// Readiness: 200 once the reply router runs and every processor of this
+/// process has restored the state of each partition assigned to it and
+/// read its inputs to within the configured lag (`ready_max_lag` records
+/// per partition); 503 `not_ready` naming the ones that have not. A
+/// gateway without processors is ready once it reads its replies.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "`not_ready`: restoring state or catching up", body = crate::error::Problem),
+    ))]
+pub async fn readyz(State(st): State<AppState>) -> Response {
+    let readiness = st.metrics.telemetry().readiness();
+    let processors: Vec<ProcessorReadiness> = readiness
+        .members()
+        .into_iter()
+        .map(|m| ProcessorReadiness {
+            group: m.group,
+            member: m.member,
+            ready: m.ready,
+            gates: m.gates,
+        })
+        .collect();
+    let replies = st.replies.is_alive();
+    if replies && processors.iter().all(|p| p.ready || !p.gates) {
+        return json(
+            StatusCode::OK,
+            &Readiness {
+                status: "ready",
+                processors,
+            },
+        );
+    }
+    let mut waiting: Vec<String> = processors
+        .iter()
+        .filter(|p| !p.ready && p.gates)
+        .map(|p| p.group.clone())
+        .collect();
+    if !replies {
+        waiting.insert(0, "the reply router".into());
+    }
+    let mut err = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+        format!("not ready yet: {}", waiting.join(", ")),
+    );
+    err.retry_after = Some(1);
+    err.into_response()
+}
+
+/// Prometheus text exposition of this process's metrics: the gateway's,
+/// and in `slotstream up` every processor's and the auditor's.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(State(st): State<AppState>) -> Response {
     st.metrics.pending(st.replies.pending());
-    // Lag per processor group and input partition, read at scrape time.
-    for group in slotstream_runtime::topics::groups::ALL {
-        for topic in group.inputs {
-            for p in 0..topic.partitions {
-                let tp = slotstream_runtime::TopicPartition::new(topic.name, p);
-                let end = st.reader.end_offset(&tp).await;
-                let done = st.reader.committed_offset(group.name, &tp).await;
-                if let (Ok(end), Ok(done)) = (end, done) {
-                    let lag = end.saturating_sub(done.unwrap_or(0));
-                    st.metrics.lag(group.name, topic.name, p, lag);
-                }
-            }
-        }
-    }
     let mut res = st.metrics.render().into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -74,6 +74,12 @@ pub trait Aggregate {
     fn due(&self, _now: Millis) -> Vec<Self::Event> {
         Vec::new()
     }
+
+    /// The deadline a due event fired for (a hold's expiry instant), so the
+    /// shell can report how late it took effect.
+    fn deadline_of(_event: &Self::Event) -> Option<Millis> {
+        None
+    }
 }
 
 /// An aggregate that reacts to another aggregate's events `I` (the booking
@@ -139,6 +145,12 @@ impl Aggregate for BookingPartition {
     }
     fn due(&self, now: Millis) -> Vec<BookingEvent> {
         self.due_expiries(now)
+    }
+    fn deadline_of(event: &BookingEvent) -> Option<Millis> {
+        match event {
+            BookingEvent::BookingExpired(e) => Some(e.expired_at),
+            _ => None,
+        }
     }
 }
 

@@ -9,19 +9,32 @@
 //! bigger batches (for processors no request waits on). Lingering only delays
 //! a batch; what is processed, and the one atomic commit per batch, are
 //! unchanged.
+//!
+//! Every driver reports what it does through [`GroupEvents`]
+//! (`crate::internal_events`): lag, records processed, commit latency and
+//! batch size, aborts, dead letters, effects, restores, decision latency,
+//! timer lateness, and its readiness. Counts are kept per batch (one add
+//! per touched partition), latencies per commit; only command records get
+//! one latency sample each, merged by timestamp.
 
 use crate::clock::Clock;
+use crate::internal_events::GroupEvents;
 use crate::log::{
     Backend, ConsumedRecord, LogError, OutRecord, Poll, Session, TopicPartition, Transaction,
 };
 use crate::ports::{Effect, EffectError, Mailer, PaymentProvider};
 use crate::processor::{Output, Poison, Processor};
+use crate::telemetry::Telemetry;
 use slotstream_domain::Millis;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
+
+/// How often lag is refreshed while records keep coming (an empty poll
+/// refreshes it at once).
+const LAG_EVERY: Duration = Duration::from_millis(200);
 
 /// Turns a record no processor can read into a dead-letter record.
 pub type DeadLetterEncoder =
@@ -45,6 +58,9 @@ pub struct DriverConfig {
     /// for processors no request waits on; it delays their output by up to
     /// this much.
     pub linger: Duration,
+    /// Where the driver's metrics and readiness go (the process's one
+    /// recorder; a private one by default).
+    pub telemetry: Telemetry,
 }
 
 impl std::fmt::Debug for DriverConfig {
@@ -69,6 +85,7 @@ impl DriverConfig {
             members: 1,
             dead_letter,
             linger: Duration::ZERO,
+            telemetry: Telemetry::new(),
         }
     }
 }
@@ -93,19 +110,26 @@ pub async fn run<P: Processor>(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), LogError> {
     let group = processor.group();
+    let inputs = processor.inputs();
+    let mut events = GroupEvents::new(&cfg.telemetry, group, cfg.member, &inputs);
     let mut session = backend
-        .subscribe(group, &processor.inputs(), cfg.member, cfg.members)
+        .subscribe(group, &inputs, cfg.member, cfg.members)
         .await?;
     let mut owned: BTreeSet<u32> = BTreeSet::new();
     let linger = cfg.linger;
     // A poll result that arrived while lingering, handled next round.
     let mut pending: Option<Poll> = None;
+    let mut tally = Tally::new(&events);
+    let mut catch_up = CatchUp::new(&events);
+    let max_lag = cfg.telemetry.readiness().max_lag();
+    let mut lag_at = Instant::now();
     tracing::info!(group, ?linger, "processor started");
 
     loop {
         if *shutdown.borrow() {
             break;
         }
+        events.telemetry().upkeep_if_due();
         // Due timers first: an expiry that is due is decided before newer commands.
         let now = clock.now();
         let mut out = Output::default();
@@ -122,12 +146,25 @@ pub async fn run<P: Processor>(
         }
         processor.before_commit(&mut out);
         if !out.is_empty() {
-            let Some(txn) = finish(out, Vec::new(), &ports, &shutdown).await else {
+            let fired = std::mem::take(&mut out.fired);
+            let Some(txn) = finish(out, Vec::new(), &ports, &shutdown, &events).await else {
                 break;
             };
+            let started = Instant::now();
+            // Effects alone leave nothing to commit.
+            let committing = !txn.is_empty();
             if let Err(e) = commit(&mut *session, txn).await {
-                recover(&mut processor, &mut *session, &owned, e).await?;
+                events.aborted(&e);
+                recover(&mut processor, &mut *session, &owned, e, &events).await?;
+                catch_up.restart(&owned, &mut events);
                 continue;
+            }
+            if committing {
+                events.committed(0, started.elapsed());
+            }
+            let now = clock.now();
+            for deadline in fired {
+                events.timer_fired(deadline, now);
             }
         }
 
@@ -157,24 +194,31 @@ pub async fn run<P: Processor>(
             }
             Err(e) => return Err(e),
         };
+        let mut refresh = false;
         match polled {
-            Poll::Idle => {}
+            Poll::Idle => refresh = true,
             Poll::Assigned(parts) => {
-                for p in parts {
+                events.assigned(&parts);
+                for &p in &parts {
+                    let started = Instant::now();
                     let state = session.restore(p).await?;
+                    let entries = state.len();
                     processor
                         .restore(p, state)
                         .map_err(|e| LogError::Invalid(format!("restoring {group}[{p}]: {e}")))?;
+                    events.restored(p, entries, started.elapsed());
                     owned.insert(p);
                 }
-                tracing::info!(group, partitions = ?owned, "assigned");
+                catch_up.assigned(&parts, &mut events);
+                refresh = true;
             }
             Poll::Revoked(parts) => {
-                for p in parts {
+                for &p in &parts {
                     processor.revoke(p);
                     owned.remove(&p);
                 }
-                tracing::info!(group, partitions = ?owned, "revoked");
+                events.revoked(&parts);
+                catch_up.revoked(&parts);
             }
             Poll::Records(mut records) => {
                 if !linger.is_zero() && records.len() < cfg.max_batch {
@@ -189,30 +233,220 @@ pub async fn run<P: Processor>(
                 }
                 let now = clock.now();
                 let mut out = Output::default();
-                let mut offsets: BTreeMap<(Arc<str>, u32), u64> = BTreeMap::new();
+                tally.clear();
                 for r in &records {
                     if let Err(poison) = processor.process(r, now, &mut out) {
-                        tracing::warn!(group, topic = %r.topic, partition = r.partition, offset = r.offset, reason = %poison.reason, "dead-lettered");
+                        events.dead_lettered(r, &poison.reason);
                         out.records.push((cfg.dead_letter)(r, &poison, now));
                     }
-                    offsets.insert((r.topic.clone(), r.partition), r.offset + 1);
+                    tally.note(&events, r);
                 }
                 processor.before_commit(&mut out);
-                let offsets = offsets
-                    .into_iter()
-                    .map(|((t, p), o)| (TopicPartition::new(&*t, p), o))
-                    .collect();
-                let Some(txn) = finish(out, offsets, &ports, &shutdown).await else {
+                let fired = std::mem::take(&mut out.fired);
+                let offsets = tally.offsets(&events);
+                let Some(txn) = finish(out, offsets, &ports, &shutdown, &events).await else {
                     break;
                 };
-                if let Err(e) = commit(&mut *session, txn).await {
-                    recover(&mut processor, &mut *session, &owned, e).await?;
+                let started = Instant::now();
+                match commit(&mut *session, txn).await {
+                    Ok(()) => {
+                        events.committed(records.len(), started.elapsed());
+                        let now = clock.now();
+                        tally.report(&events, now);
+                        for deadline in fired {
+                            events.timer_fired(deadline, now);
+                        }
+                    }
+                    Err(e) => {
+                        events.aborted(&e);
+                        recover(&mut processor, &mut *session, &owned, e, &events).await?;
+                        catch_up.restart(&owned, &mut events);
+                        refresh = true;
+                    }
                 }
             }
         }
+        if refresh || lag_at.elapsed() >= LAG_EVERY {
+            catch_up.refresh(&*session, &mut events, max_lag);
+            lag_at = Instant::now();
+        }
     }
+    events.ready(false);
     tracing::info!(group, "processor stopped");
     Ok(())
+}
+
+/// What one batch consumed, per input partition: the next offset to commit,
+/// how many records, and the timestamps its latencies are measured from.
+/// Reused across batches (no allocation per record).
+#[derive(Debug)]
+struct Tally {
+    partitions: usize,
+    /// `(next offset, records)` per `input * partitions + partition`.
+    slots: Vec<(u64, u64)>,
+    touched: Vec<usize>,
+    /// Command records as runs of one input and timestamp: `(input, ts, n)`.
+    runs: Vec<(usize, Millis, usize)>,
+    /// The oldest timestamp per event input in this batch.
+    oldest: Vec<Option<Millis>>,
+    /// Records of a topic the group does not declare (not expected; kept
+    /// so their offsets are still committed).
+    strays: BTreeMap<(Arc<str>, u32), u64>,
+}
+
+impl Tally {
+    fn new(events: &GroupEvents) -> Self {
+        let partitions = events.partitions() as usize;
+        Self {
+            partitions,
+            slots: vec![(0, 0); partitions * events.inputs()],
+            touched: Vec::new(),
+            runs: Vec::new(),
+            oldest: vec![None; events.inputs()],
+            strays: BTreeMap::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        for &i in &self.touched {
+            self.slots[i] = (0, 0);
+        }
+        self.touched.clear();
+        self.runs.clear();
+        self.oldest.iter_mut().for_each(|o| *o = None);
+        self.strays.clear();
+    }
+
+    fn note(&mut self, events: &GroupEvents, r: &ConsumedRecord) {
+        let p = r.partition as usize;
+        let Some(input) = events.input_index(&r.topic).filter(|_| p < self.partitions) else {
+            self.strays
+                .insert((r.topic.clone(), r.partition), r.offset + 1);
+            return;
+        };
+        let i = input * self.partitions + p;
+        let slot = &mut self.slots[i];
+        if slot.1 == 0 {
+            self.touched.push(i);
+        }
+        *slot = (r.offset + 1, slot.1 + 1);
+        if events.is_command_input(input) {
+            match self.runs.last_mut() {
+                Some((x, ts, n)) if *x == input && *ts == r.timestamp => *n += 1,
+                _ => self.runs.push((input, r.timestamp, 1)),
+            }
+        } else {
+            let o = &mut self.oldest[input];
+            *o = Some(o.map_or(r.timestamp, |t| t.min(r.timestamp)));
+        }
+    }
+
+    /// The positions to commit, ordered by topic and partition.
+    fn offsets(&mut self, events: &GroupEvents) -> Vec<(TopicPartition, u64)> {
+        let n = self.partitions;
+        self.touched
+            .sort_by_key(|&i| (events.input_name(i / n), i % n));
+        let mut out: Vec<(TopicPartition, u64)> = self
+            .touched
+            .iter()
+            .map(|&i| {
+                let tp = TopicPartition::new(events.input_name(i / n), (i % n) as u32);
+                (tp, self.slots[i].0)
+            })
+            .collect();
+        out.extend(
+            self.strays
+                .iter()
+                .map(|((t, p), o)| (TopicPartition::new(&**t, *p), *o)),
+        );
+        out
+    }
+
+    /// After the commit at `now`: records processed and their latencies.
+    fn report(&self, events: &GroupEvents, now: Millis) {
+        let n = self.partitions;
+        for &i in &self.touched {
+            events.processed(i / n, (i % n) as u32, self.slots[i].1);
+        }
+        for &(input, ts, count) in &self.runs {
+            events.latency(input, ts, now, count);
+        }
+        for (input, oldest) in self.oldest.iter().enumerate() {
+            if let Some(ts) = oldest {
+                events.latency(input, *ts, now, 1);
+            }
+        }
+    }
+}
+
+/// Readiness: the member is ready once it has been assigned partitions,
+/// restored them, and read each of their inputs to within the bound.
+#[derive(Debug)]
+struct CatchUp {
+    /// Assigned partitions not caught up yet.
+    pending: BTreeSet<u32>,
+    /// Whether any assignment arrived yet.
+    assigned: bool,
+    inputs: usize,
+    /// Per partition, during a refresh: inputs reported, and whether one
+    /// is behind the bound.
+    reported: Vec<(usize, bool)>,
+}
+
+impl CatchUp {
+    fn new(events: &GroupEvents) -> Self {
+        Self {
+            pending: BTreeSet::new(),
+            assigned: false,
+            inputs: events.inputs(),
+            reported: vec![(0, false); events.partitions() as usize],
+        }
+    }
+
+    fn assigned(&mut self, parts: &[u32], events: &mut GroupEvents) {
+        self.assigned = true;
+        self.pending.extend(parts.iter().copied());
+        events.ready(self.pending.is_empty());
+    }
+
+    fn revoked(&mut self, parts: &[u32]) {
+        for p in parts {
+            self.pending.remove(p);
+        }
+    }
+
+    /// The state was reloaded: every partition catches up again.
+    fn restart(&mut self, owned: &BTreeSet<u32>, events: &mut GroupEvents) {
+        self.pending.extend(owned.iter().copied());
+        events.ready(false);
+    }
+
+    /// Reads the session's lag into the gauges and re-evaluates readiness.
+    fn refresh(&mut self, session: &dyn Session, events: &mut GroupEvents, max_lag: u64) {
+        self.reported.iter_mut().for_each(|r| *r = (0, false));
+        let reported = &mut self.reported;
+        let ev: &GroupEvents = events;
+        let known = session.lag(&mut |topic, p, lag| {
+            if let Some(input) = ev.input_index(topic) {
+                ev.lag(input, p, lag);
+                if let Some(r) = reported.get_mut(p as usize) {
+                    r.0 += 1;
+                    r.1 |= lag > max_lag;
+                }
+            }
+        });
+        if known {
+            let (reported, inputs) = (&self.reported, self.inputs);
+            self.pending.retain(|&p| {
+                reported
+                    .get(p as usize)
+                    .is_none_or(|&(n, behind)| n < inputs || behind)
+            });
+        } else {
+            self.pending.clear();
+        }
+        events.ready(self.assigned && self.pending.is_empty());
+    }
 }
 
 /// Keeps polling into `records` until `max` records, `linger` elapsed, an
@@ -260,6 +494,7 @@ async fn finish(
     offsets: Vec<(TopicPartition, u64)>,
     ports: &EffectPorts,
     shutdown: &watch::Receiver<bool>,
+    events: &GroupEvents,
 ) -> Option<Transaction> {
     // Effects of one batch are independent (distinct idempotency keys): run
     // them concurrently, so a batch of emails costs one round of fsyncs or
@@ -270,7 +505,7 @@ async fn finish(
     let pending: Vec<_> = out
         .effects
         .iter()
-        .map(|effect| perform(effect, ports, shutdown.clone()))
+        .map(|effect| perform(effect, ports, shutdown.clone(), events))
         .collect();
     let results: Vec<bool> = futures_util::stream::iter(pending)
         .buffer_unordered(EFFECT_CONCURRENCY)
@@ -302,18 +537,21 @@ async fn recover<P: Processor>(
     session: &mut dyn Session,
     owned: &BTreeSet<u32>,
     err: LogError,
+    events: &GroupEvents,
 ) -> Result<(), LogError> {
     if !err.is_retryable() && !matches!(err, LogError::Fenced(_)) {
         return Err(err);
     }
-    tracing::warn!(group = processor.group(), error = %err, "commit failed; reloading state");
     tokio::time::sleep(Duration::from_millis(100)).await;
     for &p in owned {
         processor.revoke(p);
+        let started = Instant::now();
         let state = session.restore(p).await?;
+        let entries = state.len();
         processor
             .restore(p, state)
             .map_err(|e| LogError::Invalid(format!("restoring partition {p}: {e}")))?;
+        events.restored(p, entries, started.elapsed());
     }
     Ok(())
 }
@@ -325,6 +563,7 @@ async fn perform(
     effect: &Effect,
     ports: &EffectPorts,
     mut shutdown: watch::Receiver<bool>,
+    events: &GroupEvents,
 ) -> bool {
     let mut backoff = Duration::from_millis(50);
     loop {
@@ -355,9 +594,12 @@ async fn perform(
             },
         };
         match result {
-            Ok(()) => return true,
+            Ok(()) => {
+                events.effect_performed(effect);
+                return true;
+            }
             Err(EffectError::Permanent(reason)) => {
-                tracing::error!(effect = %effect.describe(), %reason, "effect failed permanently; skipped");
+                events.effect_failed(effect, &reason);
                 return true;
             }
             Err(EffectError::Transient(reason)) => {
@@ -366,7 +608,7 @@ async fn perform(
                     tracing::warn!(%reason, "effect still failing at shutdown");
                     return false;
                 }
-                tracing::warn!(effect = %effect.describe(), %reason, ?backoff, "effect failed; retrying");
+                events.effect_retried(effect, &reason, backoff);
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = shutdown.changed() => return false,

@@ -12,11 +12,13 @@
 pub mod clock;
 pub mod cursor;
 pub mod driver;
+pub mod internal_events;
 pub mod log;
 pub mod otp;
 pub mod partitioner;
 pub mod ports;
 pub mod processor;
+pub mod telemetry;
 pub mod topics;
 pub mod views;
 
@@ -27,6 +29,7 @@ pub use log::{
 };
 pub use ports::{Effect, EffectError, Email, Mailer, PaymentProvider, SentLedger};
 pub use processor::{Output, Poison, Processor};
+pub use telemetry::{MemberReadiness, Readiness, Telemetry};
 pub use topics::TopicSpec;
 pub use views::{
     BookingView, LoginLockView, Page, PaymentView, UserView, ViewError, ViewStore, ViewWrite,

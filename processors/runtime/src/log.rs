@@ -186,6 +186,16 @@ pub trait Session: Send + std::fmt::Debug {
     /// On error nothing of it is visible and the caller must not ack anything;
     /// the session rewinds to its last committed offsets.
     async fn commit(&mut self, txn: Transaction) -> Result<(), LogError>;
+    /// Reports, for each input partition this member reads, how many
+    /// records it has not read yet: `report(topic, partition, lag)`, from
+    /// what the session already knows (no round trip; called every few
+    /// hundred milliseconds). Partitions whose end or position is not known
+    /// yet are left out. Returns false when the backend cannot tell (the
+    /// driver then treats a restored partition as caught up).
+    fn lag(&self, report: &mut dyn FnMut(&str, u32, u64)) -> bool {
+        let _ = report;
+        false
+    }
 }
 
 /// A whole backend (embedded or Kafka).

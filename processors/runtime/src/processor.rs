@@ -18,6 +18,9 @@ pub struct Output {
     pub views: Vec<ViewWrite>,
     /// Side effects to perform before the commit.
     pub effects: Vec<Effect>,
+    /// The deadlines of the timers `on_timer` fired (a hold's expiry), so
+    /// the driver can report how late each took effect. Not committed.
+    pub fired: Vec<Millis>,
 }
 
 impl Output {

@@ -147,11 +147,17 @@ pub mod groups {
         name: "slotstream.views.identity",
         inputs: &[IDENTITY_EVENTS],
     };
+    /// The overlap auditor: checks the booking and payment events
+    /// (`slotstream-audit`); keeps its own state, writes no record.
+    pub const AUDIT: Group = Group {
+        name: "slotstream.audit",
+        inputs: &[BOOKING_EVENTS, PAYMENT_EVENTS],
+    };
     /// The groups that only maintain views (they append no records): the
     /// embedded backend keeps their offsets and state beside the views.
     pub const VIEWS: [Group; 2] = [VIEWS_BOOKING, VIEWS_IDENTITY];
     /// All of them.
-    pub const ALL: [Group; 7] = [
+    pub const ALL: [Group; 8] = [
         BOOKING,
         PAYMENT,
         IDENTITY,
@@ -159,6 +165,7 @@ pub mod groups {
         NOTIFICATION_IDENTITY,
         VIEWS_BOOKING,
         VIEWS_IDENTITY,
+        AUDIT,
     ];
 }
 

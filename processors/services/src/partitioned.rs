@@ -202,6 +202,9 @@ where
             return;
         };
         let events = part.due(now);
+        // Each deadline, for the driver's lateness metric.
+        out.fired
+            .extend(events.iter().filter_map(<W::Agg as Aggregate>::deadline_of));
         self.emit(partition, events, now, out);
     }
 

@@ -126,6 +126,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The clock every processor and the gateway read; the test moves it.
     pub clock: ManualClock,
+    /// The clock the product runs on: `clock` itself, or a clock running
+    /// from it ([`spawn_app_running_clock`]).
+    pub platform_clock: Arc<dyn Clock>,
     /// The fresh data dir (deleted when the test ends).
     pub data_dir: tempfile::TempDir,
     /// The running product.
@@ -159,11 +162,35 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_app_configured(kafka_under_test(), "15m", &slotstream::Role::ALL, configure).await
 }
 
+/// As [`spawn_app`], with the product on a clock that runs with real time
+/// from the manual clock's reading ([`time::RunningClock`]): latencies the
+/// platform measures on its clock are real ones, and `advance` still jumps.
+pub async fn spawn_app_running_clock() -> TestApp {
+    spawn_app_clocked(
+        kafka_under_test(),
+        "15m",
+        &slotstream::Role::ALL,
+        |_| {},
+        true,
+    )
+    .await
+}
+
 async fn spawn_app_configured(
     kafka: bool,
     hold_ttl: &str,
     roles: &[slotstream::Role],
     configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    spawn_app_clocked(kafka, hold_ttl, roles, configure, false).await
+}
+
+async fn spawn_app_clocked(
+    kafka: bool,
+    hold_ttl: &str,
+    roles: &[slotstream::Role],
+    configure: impl FnOnce(&mut Settings),
+    running: bool,
 ) -> TestApp {
     init_tracing();
     let data_dir = tempfile::tempdir().expect("a temp dir for the data dir");
@@ -175,9 +202,14 @@ async fn spawn_app_configured(
             .await
             .expect("the test's namespace is created");
     }
+    let app_clock: Arc<dyn Clock> = if running {
+        Arc::new(time::RunningClock::new(clock.clone()))
+    } else {
+        Arc::new(clock.clone())
+    };
     let app = bounded(
         "start",
-        App::start_roles(&settings, Arc::new(clock.clone()), roles),
+        App::start_roles(&settings, app_clock.clone(), roles),
     )
     .await
     .expect("the app starts");
@@ -198,6 +230,7 @@ async fn spawn_app_configured(
         addr: app.addr,
         client,
         clock,
+        platform_clock: app_clock,
         data_dir,
         app,
         settings,

@@ -1,6 +1,32 @@
 //! Instants as the contract writes them: RFC 3339, UTC, in epoch milliseconds here.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use slotstream_runtime::{Clock, ManualClock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A clock that runs with real time from where a [`ManualClock`] stands:
+/// `now = manual + elapsed since creation`. Moving the manual clock moves
+/// it by as much.
+#[derive(Debug)]
+pub struct RunningClock {
+    manual: ManualClock,
+    since: Instant,
+}
+
+impl RunningClock {
+    /// Runs from `manual`'s reading.
+    pub fn new(manual: ManualClock) -> Self {
+        Self {
+            manual,
+            since: Instant::now(),
+        }
+    }
+}
+
+impl Clock for RunningClock {
+    fn now(&self) -> i64 {
+        self.manual.now() + self.since.elapsed().as_millis() as i64
+    }
+}
 
 /// One minute in milliseconds.
 pub const MINUTE: i64 = 60_000;
