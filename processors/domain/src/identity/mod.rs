@@ -11,6 +11,8 @@
 //! a verified owner carries an unlock code, which dies with the lock or after
 //! `max_attempts` wrong tries), and it lifts by itself at its end.
 
+mod apply;
+mod decide;
 mod email;
 mod messages;
 mod model;
