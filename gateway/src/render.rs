@@ -5,7 +5,7 @@
 use crate::dto::*;
 use crate::rfc3339;
 use slotstream_domain::Money;
-use slotstream_domain::booking::{BookingCancelled, BookingHeld, BookingStatus};
+use slotstream_domain::booking::{BookingCancelled, BookingStatus};
 use slotstream_domain::payment::PaymentStatus;
 use slotstream_domain::resource::{CancellationPolicy, Resource};
 use slotstream_runtime::views::{BookingView, PaymentView};
@@ -100,21 +100,6 @@ pub fn booking(b: &BookingView, payment: Option<&PaymentView>, checkout_url: Str
     }
 }
 
-/// The payment row a `BookingHeld` leads to.
-pub fn intent_view(e: &BookingHeld, checkout_url: String) -> PaymentView {
-    PaymentView {
-        id: e.payment_id.clone(),
-        booking_id: e.booking_id.clone(),
-        resource_id: e.resource_id.clone(),
-        user_id: e.user_id.clone(),
-        status: PaymentStatus::RequiresPayment,
-        amount: e.amount.clone(),
-        refunded_amount: 0,
-        checkout_url,
-        updated_at: e.held_at,
-    }
-}
-
 /// The answer to a cancellation: the booking as the event leaves it, with the
 /// payment status the event implies.
 pub fn cancelled(
@@ -159,6 +144,7 @@ pub fn payment(p: &PaymentView) -> PaymentDto {
 mod tests {
     use super::*;
     use slotstream_domain::CommandId;
+    use slotstream_domain::booking::BookingHeld;
 
     fn held() -> BookingHeld {
         BookingHeld {
@@ -227,7 +213,7 @@ mod tests {
         );
         assert_eq!(v["payment"]["status"], "partially_refunded");
 
-        let mut pay = intent_view(&held(), String::new());
+        let mut pay = PaymentView::for_hold(&held(), String::new());
         pay.status = PaymentStatus::PartiallyRefunded;
         pay.refunded_amount = 1250;
         let v = serde_json::to_value(booking(&after, Some(&pay), String::new())).unwrap();
@@ -236,7 +222,7 @@ mod tests {
 
     #[test]
     fn a_payment_renders_refunds_as_money() {
-        let mut p = intent_view(&held(), "u".into());
+        let mut p = PaymentView::for_hold(&held(), "u".into());
         p.refunded_amount = 100;
         let v = serde_json::to_value(payment(&p)).unwrap();
         assert_eq!(v["status"], "requires_payment");

@@ -148,19 +148,9 @@ pub async fn register(
         Answer::Replied(p) => match identity_reply("register_user", &p)? {
             IdentityEvent::UserRegistered(e) => {
                 st.metrics.decision("register_user", "registered");
-                st.recent.users.put(
-                    e.email.clone(),
-                    UserView {
-                        user_id: e.user_id.clone(),
-                        email: e.email,
-                        name: e.name,
-                        role: e.role,
-                        password_hash: e.password_hash,
-                        verified: false,
-                        created_at: e.registered_at,
-                    },
-                    st.now(),
-                );
+                st.recent
+                    .users
+                    .put(e.email.clone(), UserView::registered(&e), st.now());
                 e.user_id
             }
             // The address awaits verification already: its account is left as

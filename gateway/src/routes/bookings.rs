@@ -18,7 +18,7 @@ use slotstream_domain::identity::Role;
 use slotstream_domain::resource::{Resource, price_for, validate_booking};
 use slotstream_domain::{BookingId, Interval, Millis, ResourceId};
 use slotstream_runtime::topics;
-use slotstream_runtime::views::BookingView;
+use slotstream_runtime::views::{BookingView, PaymentView};
 use slotstream_schemas::ReplyPayload;
 
 /// Latest instant a listing range may name: 9999-12-31T23:59:59.999Z.
@@ -150,7 +150,7 @@ pub async fn create(
             let now = st.now();
             st.recent.payments.put(
                 e.payment_id.clone(),
-                render::intent_view(e, url.clone()),
+                PaymentView::for_hold(e, url.clone()),
                 now,
             );
             // Keep a newer remembered state (a cancel) over the replayed hold.

@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use slotstream_domain::booking::{BookingHeld, BookingStatus};
-use slotstream_domain::identity::Role;
-use slotstream_domain::payment::PaymentStatus;
+use slotstream_domain::identity::{Role, UserRegistered};
+use slotstream_domain::payment::{PaymentIntentCreated, PaymentStatus};
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, Millis, Money, PaymentId, ResourceId, UserId};
 
@@ -89,6 +89,48 @@ pub struct PaymentView {
     pub updated_at: Millis,
 }
 
+impl PaymentView {
+    /// The row a `PaymentIntentCreated` creates (the views processor).
+    pub fn intent(e: &PaymentIntentCreated) -> Self {
+        Self::requires_payment(
+            (&e.payment_id, &e.booking_id, &e.resource_id, &e.user_id),
+            &e.amount,
+            e.checkout_url.clone(),
+            e.created_at,
+        )
+    }
+
+    /// The row the intent of a `BookingHeld` will create, at `checkout_url`:
+    /// what the gateway shows before the views have caught up.
+    pub fn for_hold(e: &BookingHeld, checkout_url: String) -> Self {
+        Self::requires_payment(
+            (&e.payment_id, &e.booking_id, &e.resource_id, &e.user_id),
+            &e.amount,
+            checkout_url,
+            e.held_at,
+        )
+    }
+
+    fn requires_payment(
+        (id, booking_id, resource_id, user_id): (&PaymentId, &BookingId, &ResourceId, &UserId),
+        amount: &Money,
+        checkout_url: String,
+        at: Millis,
+    ) -> Self {
+        Self {
+            id: id.clone(),
+            booking_id: booking_id.clone(),
+            resource_id: resource_id.clone(),
+            user_id: user_id.clone(),
+            status: PaymentStatus::RequiresPayment,
+            amount: amount.clone(),
+            refunded_amount: 0,
+            checkout_url,
+            updated_at: at,
+        }
+    }
+}
+
 /// A user as login and the gateway need it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserView {
@@ -106,6 +148,22 @@ pub struct UserView {
     pub verified: bool,
     /// Registration time.
     pub created_at: Millis,
+}
+
+impl UserView {
+    /// The row a `UserRegistered` creates (unverified): what the views
+    /// processor stores and what the gateway remembers for its own reads.
+    pub fn registered(e: &UserRegistered) -> Self {
+        Self {
+            user_id: e.user_id.clone(),
+            email: e.email.clone(),
+            name: e.name.clone(),
+            role: e.role,
+            password_hash: e.password_hash.clone(),
+            verified: false,
+            created_at: e.registered_at,
+        }
+    }
 }
 
 /// A login lock as every gateway reads it (by normalized email, for any

@@ -82,17 +82,9 @@ fn pay(
 /// View writes for one payment event.
 pub fn payment_writes(ev: &PaymentEvent) -> Vec<ViewWrite> {
     match ev {
-        PaymentEvent::PaymentIntentCreated(e) => vec![ViewWrite::PutPayment(PaymentView {
-            id: e.payment_id.clone(),
-            booking_id: e.booking_id.clone(),
-            resource_id: e.resource_id.clone(),
-            user_id: e.user_id.clone(),
-            status: PaymentStatus::RequiresPayment,
-            amount: e.amount.clone(),
-            refunded_amount: 0,
-            checkout_url: e.checkout_url.clone(),
-            updated_at: e.created_at,
-        })],
+        PaymentEvent::PaymentIntentCreated(e) => {
+            vec![ViewWrite::PutPayment(PaymentView::intent(e))]
+        }
         PaymentEvent::CheckoutSubmitted(e) => vec![pay(
             &e.payment_id,
             PaymentStatus::Processing,
@@ -177,15 +169,9 @@ impl Processor for IdentityViews {
     ) -> Result<(), Poison> {
         let env: Envelope<IdentityEvent> = support::decode(&self.codec, record)?;
         match env.payload {
-            IdentityEvent::UserRegistered(e) => out.views.push(ViewWrite::PutUser(UserView {
-                user_id: e.user_id,
-                email: e.email,
-                name: e.name,
-                role: e.role,
-                password_hash: e.password_hash,
-                verified: false,
-                created_at: e.registered_at,
-            })),
+            IdentityEvent::UserRegistered(e) => {
+                out.views.push(ViewWrite::PutUser(UserView::registered(&e)))
+            }
             IdentityEvent::EmailVerified(e) => {
                 out.views.push(ViewWrite::MarkVerified { email: e.email })
             }
