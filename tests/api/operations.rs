@@ -60,6 +60,39 @@ fn parse(text: &str) -> Vec<Sample> {
     out
 }
 
+/// Every `slotstream_*` metric name an operating file's queries use (the
+/// alert rules, the dashboard), with where it appears.
+fn queried_metrics(file: &str) -> Vec<(String, String)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let exprs: Vec<String> = if file.ends_with(".json") {
+        let dash: serde_json::Value = serde_json::from_str(&text).expect("dashboard JSON");
+        let panels = dash["panels"].as_array().expect("panels");
+        assert!(!panels.is_empty(), "{file} has panels");
+        panels
+            .iter()
+            .flat_map(|p| p["targets"].as_array().expect("targets").iter())
+            .map(|t| t["expr"].as_str().expect("expr").to_owned())
+            .collect()
+    } else {
+        vec![text]
+    };
+    let mut names = Vec::new();
+    for expr in &exprs {
+        let mut rest = expr.as_str();
+        while let Some(at) = rest.find("slotstream_") {
+            let tail = &rest[at..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                .unwrap_or(tail.len());
+            names.push((tail[..end].to_owned(), file.to_owned()));
+            rest = &tail[end..];
+        }
+    }
+    assert!(!names.is_empty(), "{file} queries no metric");
+    names
+}
+
 /// The samples of `name` whose labels include every one of `want`.
 fn select<'a>(samples: &'a [Sample], name: &str, want: &[(&str, &str)]) -> Vec<&'a Sample> {
     samples
@@ -409,6 +442,17 @@ async fn after_a_workload_every_metric_is_served_with_plausible_values() {
             assert!(
                 !v.contains(&room) && !v.contains(id) && !v.contains(&customer.id),
                 "an id in {sample:?}"
+            );
+        }
+    }
+
+    // The alert rules and the dashboard query only series that exist.
+    let served: std::collections::BTreeSet<&str> = s.iter().map(|x| x.name.as_str()).collect();
+    for file in ["ops/prometheus-rules.yml", "ops/grafana-dashboard.json"] {
+        for (name, file) in queried_metrics(file) {
+            assert!(
+                served.contains(name.as_str()),
+                "{file} queries {name}, which /metrics does not serve"
             );
         }
     }
