@@ -33,6 +33,11 @@ bounded() {
   return "$rc"
 }
 
+# The crash-chaos test (tests/api/chaos.rs) appends one summary line per
+# backend here; they are printed at the end.
+chaos_summary=target/tmp/chaos-summary.txt
+rm -f "$chaos_summary"
+
 status=0
 bounded 25m cargo test --workspace --locked --no-fail-fast "$@" || status=$?
 # The same end-to-end suite on Kafka + registry + Cassandra + SMTP. The
@@ -42,4 +47,8 @@ SLOTSTREAM_TEST_BACKEND=kafka bounded 15m cargo test --locked -p slotstream --te
 # The running product against its own OpenAPI description (Schemathesis, every
 # check, as a vendor and as a customer); ~3 minutes.
 bounded 10m scripts/schemathesis.sh || status=$?
+if [ -s "$chaos_summary" ]; then
+  echo "== crash chaos (SIGKILLs under load, then the auditor over the whole log):"
+  cat "$chaos_summary"
+fi
 exit "$status"

@@ -11,6 +11,7 @@ mod helpers;
 mod auth;
 mod bookings;
 mod cancellation;
+mod chaos;
 mod concurrency;
 mod distributed;
 mod docs;
