@@ -403,6 +403,16 @@ impl TestApp {
 
     /// Starts [`OtherGateway`] on the running platform, with `login`.
     pub async fn second_gateway(&self, login: slotstream_gateway::LoginPolicy) -> OtherGateway {
+        self.second_gateway_configured(|cfg| cfg.login = login)
+            .await
+    }
+
+    /// Starts [`OtherGateway`] on the running platform, with `configure`
+    /// changing its configuration first (its login policy, its wait budget).
+    pub async fn second_gateway_configured(
+        &self,
+        configure: impl FnOnce(&mut slotstream_gateway::GatewayConfig),
+    ) -> OtherGateway {
         let platform = &self.app.platform;
         let own = if self.settings.backend == slotstream::settings::BackendKind::Kafka {
             let opened = slotstream::storage::Storage::open(&self.settings);
@@ -425,7 +435,7 @@ impl TestApp {
             platform.keys.jwt.clone(),
             platform.keys.otp.clone(),
         );
-        cfg.login = login;
+        configure(&mut cfg);
         let gateway = bounded(
             "second gateway start",
             slotstream_gateway::Gateway::start(
