@@ -80,6 +80,7 @@ async fn pay(
             resource_id: ResourceId::new(resource),
             user_id: UserId::new(user),
             outcome,
+            appended_at: Some(t.clock.now_ms()),
             requested_at: t.clock.now_ms(),
         }),
     )
@@ -183,6 +184,7 @@ async fn checkout_refused(
             resource_id: ResourceId::new(resource),
             user_id: UserId::new(user),
             outcome: CheckoutOutcome::Succeeded,
+            appended_at: Some(t.clock.now_ms()),
             requested_at: t.clock.now_ms(),
         }),
     )

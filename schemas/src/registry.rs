@@ -120,23 +120,30 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
         "IdentityEventEnvelope",
         12,
     ),
+    // 6 (retired): before SubmitCheckout.appended_at.
     (
         "slotstream.payment-commands-value",
         "PaymentCommandEnvelope",
-        6,
+        13,
     ),
     // 7 (retired): before PaymentIntentCreated.booking_start and
-    // PaymentCompleted.recorded_at.
-    ("slotstream.payment-events-value", "PaymentEventEnvelope", 9),
-    // 8 (retired): the same two payment records, inside the replies.
-    ("slotstream.replies-value", "Reply", 10),
+    // PaymentCompleted.recorded_at; 9 (retired): before
+    // PaymentIntentCreated.hold_expires_at.
+    (
+        "slotstream.payment-events-value",
+        "PaymentEventEnvelope",
+        14,
+    ),
+    // 8 (retired): the same two payment records, inside the replies; 10
+    // (retired): before the hold deadline and the payment's start.
+    ("slotstream.replies-value", "Reply", 15),
 ];
 
 /// Earlier versions of subjects' schemas, still read under the compiled id
 /// they were written with: `(id, subject, self-contained JSON)`. The embedded
 /// backend's log keeps records of every version, so an entry is never
 /// removed; the JSON is the version as it was published (`compat/`).
-const RETIRED: [(u32, &str, &str); 4] = [
+const RETIRED: [(u32, &str, &str); 7] = [
     (
         4,
         "slotstream.identity-commands-value",
@@ -148,6 +155,11 @@ const RETIRED: [(u32, &str, &str); 4] = [
         include_str!("../retired/5.slotstream.identity-events-value.json"),
     ),
     (
+        6,
+        "slotstream.payment-commands-value",
+        include_str!("../retired/6.slotstream.payment-commands-value.json"),
+    ),
+    (
         7,
         "slotstream.payment-events-value",
         include_str!("../retired/7.slotstream.payment-events-value.json"),
@@ -156,6 +168,16 @@ const RETIRED: [(u32, &str, &str); 4] = [
         8,
         "slotstream.replies-value",
         include_str!("../retired/8.slotstream.replies-value.json"),
+    ),
+    (
+        9,
+        "slotstream.payment-events-value",
+        include_str!("../retired/9.slotstream.payment-events-value.json"),
+    ),
+    (
+        10,
+        "slotstream.replies-value",
+        include_str!("../retired/10.slotstream.replies-value.json"),
     ),
 ];
 
@@ -399,13 +421,16 @@ pub trait SchemaResolver: Send + Sync + std::fmt::Debug {
 /// | 3 | `slotstream.dead-letters-value` | current |
 /// | 4 | `slotstream.identity-commands-value` | 1, read only |
 /// | 5 | `slotstream.identity-events-value` | 1, read only |
-/// | 6 | `slotstream.payment-commands-value` | current |
+/// | 6 | `slotstream.payment-commands-value` | 1, read only |
 /// | 7 | `slotstream.payment-events-value` | 1, read only |
 /// | 8 | `slotstream.replies-value` | 1, read only |
-/// | 9 | `slotstream.payment-events-value` | current |
-/// | 10 | `slotstream.replies-value` | current |
+/// | 9 | `slotstream.payment-events-value` | 2, read only |
+/// | 10 | `slotstream.replies-value` | 2, read only |
 /// | 11 | `slotstream.identity-commands-value` | current |
 /// | 12 | `slotstream.identity-events-value` | current |
+/// | 13 | `slotstream.payment-commands-value` | current |
+/// | 14 | `slotstream.payment-events-value` | current |
+/// | 15 | `slotstream.replies-value` | current |
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CompiledSchemas;
 

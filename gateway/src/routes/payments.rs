@@ -146,6 +146,10 @@ pub async fn complete(
     };
     let command_id = ids::command_id(&caller.user_id, &key.0);
     let canonical = serde_json::json!({"payment_id": payment_id.as_str(), "outcome": name});
+    // The customer's action counts when this gateway writes it to the log:
+    // stamped as the record is built, just before the append, on the clock
+    // that also stamps the record.
+    let written_at = st.now();
     let cmd = PaymentCommand::SubmitCheckout(SubmitCheckout {
         command_id: command_id.clone(),
         request_hash: ids::request_hash(&canonical),
@@ -153,7 +157,8 @@ pub async fn complete(
         resource_id: p.resource_id.clone(),
         user_id: caller.user_id.clone(),
         outcome,
-        requested_at: st.now(),
+        appended_at: Some(written_at),
+        requested_at: written_at,
     });
     let accepted = || processing(&payment_id);
     let reply = match st

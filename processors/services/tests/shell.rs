@@ -307,6 +307,7 @@ fn the_payment_wiring_reacts_to_holds_and_asks_the_provider() {
         resource_id: "r1".into(),
         user_id: "u1".into(),
         outcome: CheckoutOutcome::Succeeded,
+        appended_at: Some(NOW),
         requested_at: NOW,
     });
     let mut cout = Output::default();

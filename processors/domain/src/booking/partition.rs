@@ -193,6 +193,7 @@ impl BookingPartition {
             }),
             StateRecord::Payment(_)
             | StateRecord::PaymentV1(_)
+            | StateRecord::PaymentV2(_)
             | StateRecord::Account(_)
             | StateRecord::Lock(_) => {}
         }
