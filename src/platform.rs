@@ -158,7 +158,12 @@ impl Platform {
         let keys = Keys::load_or_create(&settings.data_dir, settings)?;
         let storage = Storage::open(settings).await?;
         let codec = storage.codec.clone();
-        let hold_ttl = i64::try_from(settings.hold_ttl.as_millis()).unwrap_or(i64::MAX);
+        let millis = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let booking_cfg = BookingConfig {
+            hold_ttl: millis(settings.hold_ttl),
+            payment_decision_timeout: millis(settings.payment_decision_timeout),
+            checkout_grace: millis(settings.checkout_grace),
+        };
 
         let (shutdown, rx) = watch::channel(false);
         let telemetry = Telemetry::new();
@@ -191,7 +196,7 @@ impl Platform {
         for role in roles {
             match role {
                 Role::Booking => platform.spawn(
-                    procs::BookingProcessor::new(c.clone(), BookingConfig { hold_ttl }),
+                    procs::BookingProcessor::new(c.clone(), booking_cfg),
                     none.clone(),
                     &rx,
                 ),

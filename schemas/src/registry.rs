@@ -15,7 +15,7 @@ macro_rules! avsc {
 
 /// Every `.avsc` file in `schemas/avro/`: (file name, JSON). A test checks that
 /// this list and the directory agree.
-static AVSC_FILES: [(&str, &str); 59] = avsc![
+static AVSC_FILES: [(&str, &str); 60] = avsc![
     // shared records and enums
     "Money",
     "Price",
@@ -46,6 +46,7 @@ static AVSC_FILES: [(&str, &str); 59] = avsc![
     "BookingCancelled",
     "CancellationRejected",
     "PaymentOrphaned",
+    "BookingPaymentStarted",
     // payment
     "SubmitCheckout",
     "RecordProviderOutcome",
@@ -106,7 +107,12 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
         "BookingCommandEnvelope",
         1,
     ),
-    ("slotstream.booking-events-value", "BookingEventEnvelope", 2),
+    // 2 (retired): before BookingPaymentStarted.
+    (
+        "slotstream.booking-events-value",
+        "BookingEventEnvelope",
+        16,
+    ),
     ("slotstream.dead-letters-value", "DeadLetter", 3),
     // 4 (retired): before the login-lock commands.
     (
@@ -135,7 +141,8 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
         14,
     ),
     // 8 (retired): the same two payment records, inside the replies; 10
-    // (retired): before the hold deadline and the payment's start.
+    // (retired): before the hold deadline, the checkout's append instant and
+    // BookingPaymentStarted.
     ("slotstream.replies-value", "Reply", 15),
 ];
 
@@ -143,7 +150,12 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
 /// they were written with: `(id, subject, self-contained JSON)`. The embedded
 /// backend's log keeps records of every version, so an entry is never
 /// removed; the JSON is the version as it was published (`compat/`).
-const RETIRED: [(u32, &str, &str); 7] = [
+const RETIRED: [(u32, &str, &str); 8] = [
+    (
+        2,
+        "slotstream.booking-events-value",
+        include_str!("../retired/2.slotstream.booking-events-value.json"),
+    ),
     (
         4,
         "slotstream.identity-commands-value",
@@ -417,7 +429,7 @@ pub trait SchemaResolver: Send + Sync + std::fmt::Debug {
 /// | id | subject | version |
 /// |---|---|---|
 /// | 1 | `slotstream.booking-commands-value` | current |
-/// | 2 | `slotstream.booking-events-value` | current |
+/// | 2 | `slotstream.booking-events-value` | 1, read only |
 /// | 3 | `slotstream.dead-letters-value` | current |
 /// | 4 | `slotstream.identity-commands-value` | 1, read only |
 /// | 5 | `slotstream.identity-events-value` | 1, read only |
@@ -431,6 +443,7 @@ pub trait SchemaResolver: Send + Sync + std::fmt::Debug {
 /// | 13 | `slotstream.payment-commands-value` | current |
 /// | 14 | `slotstream.payment-events-value` | current |
 /// | 15 | `slotstream.replies-value` | current |
+/// | 16 | `slotstream.booking-events-value` | current |
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CompiledSchemas;
 

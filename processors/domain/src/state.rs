@@ -5,7 +5,7 @@
 //! `record(key)` gives the new [`StateRecord`] (or `None` to delete it), and
 //! `load(record)` rebuilds a partition from them in any order.
 
-use crate::booking::{Booking, BookingEvent};
+use crate::booking::{Booking, BookingEvent, BookingV1};
 use crate::identity::{Account, IdentityEvent, LoginLock};
 use crate::ids::{BookingId, CommandId, PaymentId, ResourceId};
 use crate::payment::{Payment, PaymentEvent, PaymentV1, PaymentV2};
@@ -80,8 +80,9 @@ impl fmt::Display for StateKey {
 pub enum StateRecord {
     /// Under [`StateKey::Resource`].
     Resource(Resource),
-    /// Under [`StateKey::Booking`].
-    Booking(Booking),
+    /// Under [`StateKey::Booking`], as stored before checkouts moved the
+    /// hold's deadline: read, never written (loads as a [`Booking`]).
+    BookingV1(BookingV1),
     /// Under [`StateKey::Payment`], as stored before payments knew their
     /// booking's start: read, never written (loads as a [`Payment`]).
     PaymentV1(PaymentV1),
@@ -97,6 +98,8 @@ pub enum StateRecord {
     Lock(LoginLock),
     /// Under [`StateKey::Payment`]: the current layout.
     Payment(Payment),
+    /// Under [`StateKey::Booking`]: the current layout.
+    Booking(Booking),
 }
 
 impl StateRecord {
@@ -104,6 +107,7 @@ impl StateRecord {
     pub fn key(&self) -> StateKey {
         match self {
             StateRecord::Resource(r) => StateKey::Resource(r.id.clone()),
+            StateRecord::BookingV1(b) => StateKey::Booking(b.id.clone()),
             StateRecord::Booking(b) => StateKey::Booking(b.id.clone()),
             StateRecord::PaymentV1(p) => StateKey::Payment(p.id.clone()),
             StateRecord::PaymentV2(p) => StateKey::Payment(p.id.clone()),

@@ -476,6 +476,15 @@ impl TestApp {
         self.clock.now()
     }
 
+    /// Moves the clock just past the instant an unpaid hold taken now is
+    /// released when no checkout was seen: its `hold_expires_at` plus the
+    /// checkout grace.
+    pub fn advance_past_unpaid_hold(&self) {
+        self.advance(
+            self.settings.hold_ttl + self.settings.checkout_grace + Duration::from_secs(1),
+        );
+    }
+
     /// Moves the platform's clock forward.
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by.as_millis() as i64);
