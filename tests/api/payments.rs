@@ -327,3 +327,59 @@ async fn a_checkout_submitted_after_the_hold_is_refused_even_before_the_slot_is_
     app.await_payment_status(&token, pay, "canceled").await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_held_up_by_a_provider_outage_past_the_hold_still_confirms_the_booking() {
+    let faults = slotstream_payments::SandboxFaults::new();
+    let app = crate::helpers::spawn_app_with_faults(faults.clone()).await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    let customer = app.register_and_login(Role::Customer).await;
+    let resource = app.create_room(&vendor.token).await;
+    let start = app.slot_after(24 * 60);
+    let b = app
+        .book_ok(&customer.token, &resource, start, start + HOUR)
+        .await;
+    let (id, pay) = (
+        b["id"].as_str().expect("id"),
+        b["payment"]["id"].as_str().expect("payment id"),
+    );
+    app.await_payment_status(&customer.token, pay, "requires_payment")
+        .await;
+    let deadline = time_of(&b["hold_expires_at"]);
+    app.advance(std::time::Duration::from_millis(
+        u64::try_from(deadline - 60_000 - app.now_ms()).expect("ahead"),
+    ));
+    let token = app.login(&customer.email).await;
+
+    // The provider is down: the payment processor cannot finish deciding
+    // the checkout (its effect runs before its commit), so no decision
+    // comes within the gateway's wait.
+    faults.always(Some(slotstream_payments::Fault::Unavailable));
+    let key = unique("pay");
+    let r = app.complete(&token, pay, "succeeded", &key).await;
+    assert_eq!(
+        r.expect(202, "the checkout, undecided")["status"],
+        "pending_decision"
+    );
+    // The hold's deadline passes while the provider is down; the slot is
+    // not released inside the checkout grace.
+    app.advance(std::time::Duration::from_secs(70));
+    let token = app.login(&customer.email).await;
+    let inside = app.get(&format!("/v1/bookings/{id}"), Some(&token)).await;
+    assert_eq!(inside.expect(200, "the booking")["status"], "pending");
+
+    // The provider is back: the checkout submitted a minute before the
+    // deadline is decided, the booking confirmed, nothing refunded.
+    faults.clear();
+    app.await_booking_status(&token, id, "confirmed").await;
+    app.await_payment_status(&token, pay, "succeeded").await;
+    let again = app.complete(&token, pay, "succeeded", &key).await;
+    assert_eq!(again.expect(202, "the replay")["status"], "processing");
+    app.advance(app.settings.payment_decision_timeout + app.settings.checkout_grace);
+    let token = app.login(&customer.email).await;
+    let after = app.get(&format!("/v1/bookings/{id}"), Some(&token)).await;
+    assert_eq!(after.expect(200, "the booking")["status"], "confirmed");
+    let payment = app.get(&format!("/v1/payments/{pay}"), Some(&token)).await;
+    assert_eq!(payment.expect(200, "the payment")["status"], "succeeded");
+    app.stop().await;
+}

@@ -176,6 +176,20 @@ pub async fn spawn_app_running_clock() -> TestApp {
     .await
 }
 
+/// As [`spawn_app`], with the sandbox payment provider misbehaving as
+/// `faults` says (outages, timeouts, slow answers, programmed at any time).
+pub async fn spawn_app_with_faults(faults: slotstream_payments::SandboxFaults) -> TestApp {
+    spawn_app_faulty(
+        kafka_under_test(),
+        "15m",
+        &slotstream::Role::ALL,
+        |_| {},
+        false,
+        faults,
+    )
+    .await
+}
+
 async fn spawn_app_configured(
     kafka: bool,
     hold_ttl: &str,
@@ -191,6 +205,25 @@ async fn spawn_app_clocked(
     roles: &[slotstream::Role],
     configure: impl FnOnce(&mut Settings),
     running: bool,
+) -> TestApp {
+    spawn_app_faulty(
+        kafka,
+        hold_ttl,
+        roles,
+        configure,
+        running,
+        Default::default(),
+    )
+    .await
+}
+
+async fn spawn_app_faulty(
+    kafka: bool,
+    hold_ttl: &str,
+    roles: &[slotstream::Role],
+    configure: impl FnOnce(&mut Settings),
+    running: bool,
+    faults: slotstream_payments::SandboxFaults,
 ) -> TestApp {
     init_tracing();
     let data_dir = tempfile::tempdir().expect("a temp dir for the data dir");
@@ -209,7 +242,7 @@ async fn spawn_app_clocked(
     };
     let app = bounded(
         "start",
-        App::start_roles(&settings, app_clock.clone(), roles),
+        App::start_faulty(&settings, app_clock.clone(), roles, faults),
     )
     .await
     .expect("the app starts");
