@@ -419,7 +419,11 @@ pub struct BookingDto {
     pub end: String,
     /// `pending`, `confirmed`, `failed`, `expired` or `cancelled`.
     pub status: &'static str,
-    /// Unpaid past this instant, the hold lapses (RFC 3339, UTC).
+    /// Pay before this instant (RFC 3339, UTC): a checkout submitted before
+    /// it keeps the slot until the payment is decided, however late the
+    /// decision; a checkout after it is refused (409 `payment_not_pending`).
+    /// Unpaid, the booking expires shortly after it (the checkout grace,
+    /// 30 s by default). It never moves.
     pub hold_expires_at: String,
     /// Price.
     pub amount: MoneyDto,
