@@ -376,6 +376,16 @@ impl Settings {
         if self.kafka.transaction_timeout < Duration::from_secs(1) {
             return Err(invalid("kafka_transaction_timeout must be at least 1s"));
         }
+        // A checkout submitted in time can reach its decision as late as the
+        // Kafka transaction timeout (a crashed writer's open transaction holds
+        // read_committed readers back that long), plus a restart.
+        if self.backend == BackendKind::Kafka
+            && self.checkout_grace <= self.kafka.transaction_timeout
+        {
+            return Err(invalid(
+                "checkout_grace must exceed kafka_transaction_timeout (a checkout decided that late must still find its booking)",
+            ));
+        }
         if !(1..=100).contains(&self.login_lock_after) {
             return Err(invalid(
                 "login_lock_after must be 1 to 100 (NIST SP 800-63B)",
@@ -538,6 +548,26 @@ mod tests {
             assert!(err.to_string().contains("http_idle_timeout"), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn on_kafka_the_checkout_grace_must_exceed_the_transaction_timeout() {
+        let mut s = Settings {
+            backend: BackendKind::Kafka,
+            checkout_grace: Duration::from_secs(10),
+            ..Settings::default()
+        };
+        s.kafka.brokers = Some("k:9092".into());
+        s.kafka.schema_registry_url = Some("http://r:8081".into());
+        s.scylla.nodes = vec!["s:9042".into()];
+        let err = s.validate().unwrap_err();
+        assert!(err.to_string().contains("checkout_grace"), "{err}");
+        s.checkout_grace = Duration::from_secs(11);
+        s.validate().unwrap();
+        // The embedded backend has no transactions to wait out.
+        s.backend = BackendKind::Embedded;
+        s.checkout_grace = Duration::from_millis(1);
+        s.validate().unwrap();
     }
 
     #[test]
