@@ -32,7 +32,10 @@ fn request(n: i64, start: i64) -> BookingCommand {
 }
 
 fn loaded() -> BookingPartition {
-    let mut part = BookingPartition::new(BookingConfig { hold_ttl: 900_000 });
+    let mut part = BookingPartition::new(BookingConfig {
+        hold_ttl: 900_000,
+        ..BookingConfig::default()
+    });
     let reg = BookingCommand::RegisterResource(RegisterResource {
         command_id: CommandId::new("reg"),
         resource: Resource {

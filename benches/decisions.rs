@@ -148,7 +148,13 @@ async fn run(durable: bool, decisions: usize, resources: usize, concurrent: bool
     let spawn_processor = || {
         let dyn_backend: Arc<dyn Backend> = backend.clone();
         tokio::spawn(driver::run(
-            BookingProcessor::new(codec.clone(), BookingConfig { hold_ttl: 900_000 }),
+            BookingProcessor::new(
+                codec.clone(),
+                BookingConfig {
+                    hold_ttl: 900_000,
+                    ..BookingConfig::default()
+                },
+            ),
             dyn_backend,
             EffectPorts::default(),
             Arc::new(SystemClock),

@@ -234,6 +234,7 @@ async fn main() {
                             resource_id: ResourceId::new(&id),
                             user_id: user,
                             outcome: CheckoutOutcome::Succeeded,
+                            appended_at: Some(t.clock.now_ms()),
                             requested_at: t.clock.now_ms(),
                         }),
                     ),

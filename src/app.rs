@@ -6,6 +6,7 @@ use crate::settings::{BackendKind, Settings};
 use crate::storage;
 use anyhow::Context;
 use slotstream_gateway::{Gateway, GatewayConfig};
+use slotstream_payments::SandboxFaults;
 use slotstream_runtime::Clock;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +45,17 @@ impl App {
         clock: Arc<dyn Clock>,
         roles: &[Role],
     ) -> anyhow::Result<Self> {
+        Self::start_faulty(settings, clock, roles, SandboxFaults::default()).await
+    }
+
+    /// As [`App::start_roles`], with the sandbox payment provider misbehaving
+    /// as `faults` says (tests: provider outages, timeouts, slow answers).
+    pub async fn start_faulty(
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+        roles: &[Role],
+        faults: SandboxFaults,
+    ) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -53,7 +65,8 @@ impl App {
         if settings.public_url.is_none() {
             settings.public_url = Some(format!("http://{addr}"));
         }
-        let platform = Platform::start_roles(&settings, clock.clone(), None, roles).await?;
+        let platform =
+            Platform::start_faulty(&settings, clock.clone(), None, roles, faults).await?;
         let backend = platform.backend();
         let mut cfg = GatewayConfig::new(
             GatewayConfig::fresh_gateway_id(),

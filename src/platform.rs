@@ -8,7 +8,7 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use slotstream_domain::booking::BookingConfig;
 use slotstream_domain::identity::IdentityConfig;
-use slotstream_payments::SandboxProvider;
+use slotstream_payments::{SandboxFaults, SandboxProvider};
 use slotstream_processors as procs;
 use slotstream_runtime::driver::{self, DriverConfig, EffectPorts};
 use slotstream_runtime::{
@@ -152,13 +152,31 @@ impl Platform {
         provider: Option<Arc<dyn PaymentProvider>>,
         roles: &[Role],
     ) -> anyhow::Result<Self> {
+        Self::start_faulty(settings, clock, provider, roles, SandboxFaults::default()).await
+    }
+
+    /// As [`Platform::start_roles`], with the built-in sandbox provider (when
+    /// `provider` is `None`) misbehaving as `faults` says: tests program
+    /// provider outages, timeouts and slow answers through their handle.
+    pub async fn start_faulty(
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+        provider: Option<Arc<dyn PaymentProvider>>,
+        roles: &[Role],
+        faults: SandboxFaults,
+    ) -> anyhow::Result<Self> {
         settings.validate()?;
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
         let keys = Keys::load_or_create(&settings.data_dir, settings)?;
         let storage = Storage::open(settings).await?;
         let codec = storage.codec.clone();
-        let hold_ttl = i64::try_from(settings.hold_ttl.as_millis()).unwrap_or(i64::MAX);
+        let millis = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let booking_cfg = BookingConfig {
+            hold_ttl: millis(settings.hold_ttl),
+            payment_decision_timeout: millis(settings.payment_decision_timeout),
+            checkout_grace: millis(settings.checkout_grace),
+        };
 
         let (shutdown, rx) = watch::channel(false);
         let telemetry = Telemetry::new();
@@ -191,18 +209,21 @@ impl Platform {
         for role in roles {
             match role {
                 Role::Booking => platform.spawn(
-                    procs::BookingProcessor::new(c.clone(), BookingConfig { hold_ttl }),
+                    procs::BookingProcessor::new(c.clone(), booking_cfg),
                     none.clone(),
                     &rx,
                 ),
                 Role::Payment => {
                     let provider: Arc<dyn PaymentProvider> = match provider.clone() {
                         Some(p) => p,
-                        None => Arc::new(SandboxProvider::new(
-                            settings.public_url(),
-                            platform.keys.webhook.clone(),
-                            clock.clone(),
-                        )?),
+                        None => Arc::new(
+                            SandboxProvider::new(
+                                settings.public_url(),
+                                platform.keys.webhook.clone(),
+                                clock.clone(),
+                            )?
+                            .with_faults(faults.clone()),
+                        ),
                     };
                     let checkout: procs::payment::CheckoutUrl = {
                         let p = provider.clone();

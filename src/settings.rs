@@ -46,6 +46,15 @@ pub struct Settings {
     /// How long an unpaid booking holds its slot (`15m`, `3s`).
     #[serde(with = "duration")]
     pub hold_ttl: Duration,
+    /// How long a checkout submitted inside the hold keeps the slot for the
+    /// payment's decision (`10m`).
+    #[serde(with = "duration")]
+    pub payment_decision_timeout: Duration,
+    /// How long past `hold_expires_at` a booking with no checkout seen stays
+    /// held (`30s`): must exceed the longest time a submitted checkout can
+    /// take to be decided, the Kafka transaction timeout plus a restart.
+    #[serde(with = "duration")]
+    pub checkout_grace: Duration,
     /// HS256 signing secret; generated once into the data dir when unset.
     #[serde(skip_serializing)]
     pub jwt_secret: Option<SecretString>,
@@ -196,6 +205,8 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
             hold_ttl: Duration::from_secs(15 * 60),
+            payment_decision_timeout: Duration::from_secs(10 * 60),
+            checkout_grace: Duration::from_secs(30),
             jwt_secret: None,
             smtp_url: None,
             mail_from: "Slotstream <no-reply@slotstream.local>".into(),
@@ -347,6 +358,8 @@ impl Settings {
     /// the platform calls it again on start for settings built in code.
     pub fn validate(&self) -> Result<(), SettingsError> {
         positive("hold_ttl", self.hold_ttl)?;
+        positive("payment_decision_timeout", self.payment_decision_timeout)?;
+        positive("checkout_grace", self.checkout_grace)?;
         let e = &self.embedded;
         for (name, keep) in [
             ("retention_commands", e.retention_commands),
@@ -362,6 +375,16 @@ impl Settings {
         }
         if self.kafka.transaction_timeout < Duration::from_secs(1) {
             return Err(invalid("kafka_transaction_timeout must be at least 1s"));
+        }
+        // A checkout submitted in time can reach its decision as late as the
+        // Kafka transaction timeout (a crashed writer's open transaction holds
+        // read_committed readers back that long), plus a restart.
+        if self.backend == BackendKind::Kafka
+            && self.checkout_grace <= self.kafka.transaction_timeout
+        {
+            return Err(invalid(
+                "checkout_grace must exceed kafka_transaction_timeout (a checkout decided that late must still find its booking)",
+            ));
         }
         if !(1..=100).contains(&self.login_lock_after) {
             return Err(invalid(
@@ -491,6 +514,8 @@ mod tests {
         assert_eq!(s.listen, "127.0.0.1:8080");
         assert_eq!(s.data_dir, PathBuf::from("./data"));
         assert_eq!(s.hold_ttl, Duration::from_secs(900));
+        assert_eq!(s.payment_decision_timeout, Duration::from_secs(600));
+        assert_eq!(s.checkout_grace, Duration::from_secs(30));
         assert_eq!(s.backend, BackendKind::Embedded);
         assert!(s.smtp_url.is_none());
     }
@@ -523,6 +548,26 @@ mod tests {
             assert!(err.to_string().contains("http_idle_timeout"), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn on_kafka_the_checkout_grace_must_exceed_the_transaction_timeout() {
+        let mut s = Settings {
+            backend: BackendKind::Kafka,
+            checkout_grace: Duration::from_secs(10),
+            ..Settings::default()
+        };
+        s.kafka.brokers = Some("k:9092".into());
+        s.kafka.schema_registry_url = Some("http://r:8081".into());
+        s.scylla.nodes = vec!["s:9042".into()];
+        let err = s.validate().unwrap_err();
+        assert!(err.to_string().contains("checkout_grace"), "{err}");
+        s.checkout_grace = Duration::from_secs(11);
+        s.validate().unwrap();
+        // The embedded backend has no transactions to wait out.
+        s.backend = BackendKind::Embedded;
+        s.checkout_grace = Duration::from_millis(1);
+        s.validate().unwrap();
     }
 
     #[test]
@@ -585,8 +630,12 @@ mod tests {
             jail.set_env("SLOTSTREAM_HOLD_TTL", "3s");
             jail.set_env("SLOTSTREAM_KAFKA_COMMIT_INTERVAL", "0ms");
             jail.set_env("SLOTSTREAM_LOGIN_LOCK_FOR", "15m");
+            jail.set_env("SLOTSTREAM_PAYMENT_DECISION_TIMEOUT", "2m");
+            jail.set_env("SLOTSTREAM_CHECKOUT_GRACE", "45s");
             let s = Settings::load(None).unwrap();
             assert_eq!(s.hold_ttl, Duration::from_secs(3));
+            assert_eq!(s.payment_decision_timeout, Duration::from_secs(120));
+            assert_eq!(s.checkout_grace, Duration::from_secs(45));
             assert_eq!(s.kafka.commit_interval, Duration::ZERO);
             assert_eq!(s.login_lock_for, Duration::from_secs(900));
             Ok(())

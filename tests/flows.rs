@@ -80,6 +80,7 @@ async fn pay(
             resource_id: ResourceId::new(resource),
             user_id: UserId::new(user),
             outcome,
+            appended_at: Some(t.clock.now_ms()),
             requested_at: t.clock.now_ms(),
         }),
     )
@@ -183,6 +184,7 @@ async fn checkout_refused(
             resource_id: ResourceId::new(resource),
             user_id: UserId::new(user),
             outcome: CheckoutOutcome::Succeeded,
+            appended_at: Some(t.clock.now_ms()),
             requested_at: t.clock.now_ms(),
         }),
     )
@@ -315,7 +317,9 @@ async fn an_unpaid_hold_expires_releases_the_slot_and_cancels_the_intent() {
         BookingEvent::BookingHeld(_)
     ));
     intent_created(&t, "pay-x").await;
-    t.clock.advance(15 * MINUTE);
+    // No checkout seen: released at the hold's end plus the checkout grace.
+    let grace = i64::try_from(t.settings.checkout_grace.as_millis()).expect("ms");
+    t.clock.advance(15 * MINUTE + grace);
     t.booking_event(|e| match &e.payload {
         BookingEvent::BookingExpired(x) if x.booking_id.as_str() == "bk-x" => {
             Some(e.payload.clone())

@@ -419,7 +419,11 @@ pub struct BookingDto {
     pub end: String,
     /// `pending`, `confirmed`, `failed`, `expired` or `cancelled`.
     pub status: &'static str,
-    /// Unpaid past this instant, the hold lapses (RFC 3339, UTC).
+    /// Pay before this instant (RFC 3339, UTC): a checkout submitted before
+    /// it keeps the slot until the payment is decided, however late the
+    /// decision; a checkout after it is refused (409 `payment_not_pending`).
+    /// Unpaid, the booking expires shortly after it (the checkout grace,
+    /// 30 s by default). It never moves.
     pub hold_expires_at: String,
     /// Price.
     pub amount: MoneyDto,
@@ -477,14 +481,30 @@ pub struct VendorBookingQuery {
     pub cursor: Option<String>,
 }
 
-/// A decision that did not arrive within the wait budget.
+/// A 202 answer: accepted (`processing`), or no decision yet
+/// (`pending_decision`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProcessingDto {
-    /// The booking or payment id; `GET` it later.
+    /// The booking, payment, resource or account id; `GET` it later.
+    #[schema(example = "bk_3f9c2a7d1e")]
     pub id: String,
-    /// Always `processing`.
-    #[schema(example = "processing")]
-    pub status: &'static str,
+    /// `processing`: accepted, the outcome arrives later (a checkout
+    /// submitted to the provider). `pending_decision`: no decision arrived
+    /// within the gateway's wait (the answer carries `Retry-After`); the
+    /// request is on the log and will be decided: repeat it with the same
+    /// Idempotency-Key for the decision (nothing happens twice).
+    #[schema(example = "pending_decision")]
+    pub status: ProcessingStatus,
+}
+
+/// What a 202 answer means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessingStatus {
+    /// Accepted; the outcome arrives later.
+    Processing,
+    /// Not decided within the gateway's wait; retry after `Retry-After`.
+    PendingDecision,
 }
 
 /// The customer's checkout result at the sandbox provider.

@@ -134,7 +134,10 @@ impl Modify for Problems {
             `POST /v1/bookings` and `POST /v1/payments/{id}/complete` require an `Idempotency-Key`: the same key, \
             user and body return the first answer again; another body answers 422 `idempotency_key_reused`. \
             Reads are eventually consistent (milliseconds); this gateway also serves what it has just answered, \
-            so a client that got 201 sees its booking at once. Rate limits answer 429 `rate_limited` with `Retry-After`."
+            so a client that got 201 sees its booking at once. Rate limits answer 429 `rate_limited` with `Retry-After`. \
+            A 202 `pending_decision` (with `Retry-After`) means no decision arrived within the gateway's wait: \
+            the request will be decided; repeat it with the same Idempotency-Key for the first decision. \
+            A 202 `processing` means accepted, with the outcome to come (a checkout at the provider)."
     ),
     paths(
         auth::register, auth::verify, auth::resend, auth::login, auth::unlock,
@@ -147,7 +150,7 @@ impl Modify for Problems {
         Problem, FieldError, MoneyDto, RoleDto, RegisterRequest, RegisterResponse, VerifyRequest, VerifyResponse,
         ResendRequest, ResendResponse, LoginRequest, TokenResponse, UnlockRequest, UnlockResponse, PriceDto, PolicyDto, CreateResourceRequest,
         ResourceDto, ResourcePage, IntervalDto, AvailabilityDto, CreateBookingRequest, BookingPaymentDto, RefundDto,
-        BookingDto, BookingPage, ProcessingDto, OutcomeDto, CompletePaymentRequest, PaymentDto, WebhookAck, Health, Readiness, ProcessorReadiness,
+        BookingDto, BookingPage, ProcessingDto, ProcessingStatus, OutcomeDto, CompletePaymentRequest, PaymentDto, WebhookAck, Health, Readiness, ProcessorReadiness,
         WebhookEventDto, WebhookDataDto,
     )),
     modifiers(&Bearer, &Problems),
@@ -203,6 +206,31 @@ mod tests {
         assert!(
             doc["components"]["schemas"]["BookingDto"]["properties"]["hold_expires_at"].is_object()
         );
+    }
+
+    #[test]
+    fn an_undecided_answer_is_described_apart_from_an_accepted_one() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&ApiDoc::openapi().to_json().unwrap()).unwrap();
+        let status = &doc["components"]["schemas"]["ProcessingStatus"];
+        let words: Vec<&str> = status["enum"]
+            .as_array()
+            .expect("an enum")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(words, ["processing", "pending_decision"]);
+        for (path, method) in [
+            ("/v1/bookings", "post"),
+            ("/v1/bookings/{id}/cancel", "post"),
+            ("/v1/payments/{id}/complete", "post"),
+        ] {
+            let accepted = &doc["paths"][path][method]["responses"]["202"];
+            assert!(
+                accepted["headers"]["Retry-After"].is_object(),
+                "{method} {path}: {accepted}"
+            );
+        }
     }
 
     #[test]

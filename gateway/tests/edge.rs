@@ -208,7 +208,8 @@ async fn protected_endpoints_need_a_genuine_live_token_of_the_right_role() {
 }
 
 #[tokio::test]
-async fn a_booking_whose_decision_does_not_arrive_in_time_is_202_processing_with_a_stable_id() {
+async fn a_booking_whose_decision_does_not_arrive_in_time_is_202_pending_decision_with_a_stable_id()
+{
     let e = edge(RateLimits::default()).await;
     let booking = json!({"resource_id": "res_1", "start": "2030-01-31T09:00:00Z", "end": "2030-01-31T10:00:00Z"});
     let req = || {
@@ -222,10 +223,15 @@ async fn a_booking_whose_decision_does_not_arrive_in_time_is_202_processing_with
             .body(Body::from(booking.to_string()))
             .unwrap()
     };
-    let (s, _, first) = send(&e, req()).await;
+    let (s, h, first) = send(&e, req()).await;
     assert_eq!(
         (s, first["status"].as_str()),
-        (StatusCode::ACCEPTED, Some("processing"))
+        (StatusCode::ACCEPTED, Some("pending_decision"))
+    );
+    assert_eq!(
+        h[header::RETRY_AFTER],
+        "1",
+        "an undecided answer says when to ask again"
     );
     let (_, _, again) = send(&e, req()).await;
     assert_eq!(

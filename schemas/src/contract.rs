@@ -133,16 +133,31 @@ envelope_contract!(PaymentEvent, PaymentEvents, "PaymentEventEnvelope");
 envelope_contract!(IdentityCommand, IdentityCommands, "IdentityCommandEnvelope");
 envelope_contract!(IdentityEvent, IdentityEvents, "IdentityEventEnvelope");
 
-/// The reply union is the booking, payment and identity event unions laid end
-/// to end, in that order.
+/// How many booking-event branches lead the reply union: the booking events
+/// that existed when the replies were first laid out. Booking events added
+/// since go after the identity events (a union only grows at its end).
+const LEADING_BOOKING: u32 = 9;
+
+/// The reply union is the first [`LEADING_BOOKING`] booking event branches,
+/// the payment and identity event unions, then the later booking events,
+/// laid end to end in that order. (An identity event added later would
+/// have to go after those, the same way.)
 impl AvroUnion for ReplyPayload {
     const BRANCHES: u32 = BookingEvent::BRANCHES + PaymentEvent::BRANCHES + IdentityEvent::BRANCHES;
 
     fn to_branch(&self) -> (u32, Value) {
-        const PAYMENT: u32 = BookingEvent::BRANCHES;
+        const PAYMENT: u32 = LEADING_BOOKING;
         const IDENTITY: u32 = PAYMENT + PaymentEvent::BRANCHES;
+        const LATE_BOOKING: u32 = IDENTITY + IdentityEvent::BRANCHES;
         match self {
-            Self::Booking(e) => e.to_branch(),
+            Self::Booking(e) => {
+                let (i, v) = e.to_branch();
+                if i < LEADING_BOOKING {
+                    (i, v)
+                } else {
+                    (LATE_BOOKING + i - LEADING_BOOKING, v)
+                }
+            }
             Self::Payment(e) => {
                 let (i, v) = e.to_branch();
                 (PAYMENT + i, v)
@@ -155,12 +170,17 @@ impl AvroUnion for ReplyPayload {
     }
 
     fn from_branch(index: u32, v: Value) -> Result<Self, CodecError> {
-        const PAYMENT: u32 = BookingEvent::BRANCHES;
+        const PAYMENT: u32 = LEADING_BOOKING;
         const IDENTITY: u32 = PAYMENT + PaymentEvent::BRANCHES;
+        const LATE_BOOKING: u32 = IDENTITY + IdentityEvent::BRANCHES;
         Ok(match index {
             i if i < PAYMENT => Self::Booking(BookingEvent::from_branch(i, v)?),
             i if i < IDENTITY => Self::Payment(PaymentEvent::from_branch(i - PAYMENT, v)?),
-            i if i < Self::BRANCHES => Self::Identity(IdentityEvent::from_branch(i - IDENTITY, v)?),
+            i if i < LATE_BOOKING => Self::Identity(IdentityEvent::from_branch(i - IDENTITY, v)?),
+            i if i < Self::BRANCHES => Self::Booking(BookingEvent::from_branch(
+                LEADING_BOOKING + i - LATE_BOOKING,
+                v,
+            )?),
             n => return Err(mapping(format!("Reply: no branch {n}"))),
         })
     }

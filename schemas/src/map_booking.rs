@@ -4,8 +4,8 @@
 use crate::declare::{avro_record, avro_union};
 use slotstream_domain::booking::{
     BookingCancelled, BookingCommand, BookingConfirmed, BookingEvent, BookingExpired,
-    BookingFailed, BookingHeld, BookingRejected, CancelBooking, CancellationRejected,
-    PaymentOrphaned, RegisterResource, RequestBooking, ResourceRegistered,
+    BookingFailed, BookingHeld, BookingPaymentStarted, BookingRejected, CancelBooking,
+    CancellationRejected, PaymentOrphaned, RegisterResource, RequestBooking, ResourceRegistered,
 };
 
 avro_union!(BookingCommand {
@@ -24,6 +24,7 @@ avro_union!(BookingEvent {
     BookingCancelled,
     CancellationRejected,
     PaymentOrphaned,
+    BookingPaymentStarted,
 });
 
 avro_record!(RegisterResource {
@@ -142,4 +143,12 @@ avro_record!(PaymentOrphaned {
     payment_id: Str,
     amount: Record,
     orphaned_at: TimestampMillis,
+});
+
+avro_record!(BookingPaymentStarted {
+    booking_id: Str,
+    resource_id: Str,
+    payment_id: Str,
+    submitted_at: TimestampMillis,
+    pay_by: TimestampMillis,
 });

@@ -30,6 +30,8 @@ avro_record!(SubmitCheckout {
     resource_id: Str,
     user_id: Str,
     outcome: Enum,
+    // Not last: see PaymentIntentCreated's booking_start.
+    appended_at: Nullable<TimestampMillis>,
     requested_at: TimestampMillis,
 });
 
@@ -52,6 +54,7 @@ avro_record!(PaymentIntentCreated {
     // Not last: apache-avro reads a union index at the end of the datum as
     // null, so a truncated record would still decode.
     booking_start: Nullable<TimestampMillis>,
+    hold_expires_at: Nullable<TimestampMillis>,
     created_at: TimestampMillis,
 });
 

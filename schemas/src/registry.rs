@@ -15,7 +15,7 @@ macro_rules! avsc {
 
 /// Every `.avsc` file in `schemas/avro/`: (file name, JSON). A test checks that
 /// this list and the directory agree.
-static AVSC_FILES: [(&str, &str); 59] = avsc![
+static AVSC_FILES: [(&str, &str); 60] = avsc![
     // shared records and enums
     "Money",
     "Price",
@@ -46,6 +46,7 @@ static AVSC_FILES: [(&str, &str); 59] = avsc![
     "BookingCancelled",
     "CancellationRejected",
     "PaymentOrphaned",
+    "BookingPaymentStarted",
     // payment
     "SubmitCheckout",
     "RecordProviderOutcome",
@@ -106,7 +107,12 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
         "BookingCommandEnvelope",
         1,
     ),
-    ("slotstream.booking-events-value", "BookingEventEnvelope", 2),
+    // 2 (retired): before BookingPaymentStarted.
+    (
+        "slotstream.booking-events-value",
+        "BookingEventEnvelope",
+        16,
+    ),
     ("slotstream.dead-letters-value", "DeadLetter", 3),
     // 4 (retired): before the login-lock commands.
     (
@@ -120,23 +126,36 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
         "IdentityEventEnvelope",
         12,
     ),
+    // 6 (retired): before SubmitCheckout.appended_at.
     (
         "slotstream.payment-commands-value",
         "PaymentCommandEnvelope",
-        6,
+        13,
     ),
     // 7 (retired): before PaymentIntentCreated.booking_start and
-    // PaymentCompleted.recorded_at.
-    ("slotstream.payment-events-value", "PaymentEventEnvelope", 9),
-    // 8 (retired): the same two payment records, inside the replies.
-    ("slotstream.replies-value", "Reply", 10),
+    // PaymentCompleted.recorded_at; 9 (retired): before
+    // PaymentIntentCreated.hold_expires_at.
+    (
+        "slotstream.payment-events-value",
+        "PaymentEventEnvelope",
+        14,
+    ),
+    // 8 (retired): the same two payment records, inside the replies; 10
+    // (retired): before the hold deadline, the checkout's append instant and
+    // BookingPaymentStarted.
+    ("slotstream.replies-value", "Reply", 15),
 ];
 
 /// Earlier versions of subjects' schemas, still read under the compiled id
 /// they were written with: `(id, subject, self-contained JSON)`. The embedded
 /// backend's log keeps records of every version, so an entry is never
 /// removed; the JSON is the version as it was published (`compat/`).
-const RETIRED: [(u32, &str, &str); 4] = [
+const RETIRED: [(u32, &str, &str); 8] = [
+    (
+        2,
+        "slotstream.booking-events-value",
+        include_str!("../retired/2.slotstream.booking-events-value.json"),
+    ),
     (
         4,
         "slotstream.identity-commands-value",
@@ -148,6 +167,11 @@ const RETIRED: [(u32, &str, &str); 4] = [
         include_str!("../retired/5.slotstream.identity-events-value.json"),
     ),
     (
+        6,
+        "slotstream.payment-commands-value",
+        include_str!("../retired/6.slotstream.payment-commands-value.json"),
+    ),
+    (
         7,
         "slotstream.payment-events-value",
         include_str!("../retired/7.slotstream.payment-events-value.json"),
@@ -156,6 +180,16 @@ const RETIRED: [(u32, &str, &str); 4] = [
         8,
         "slotstream.replies-value",
         include_str!("../retired/8.slotstream.replies-value.json"),
+    ),
+    (
+        9,
+        "slotstream.payment-events-value",
+        include_str!("../retired/9.slotstream.payment-events-value.json"),
+    ),
+    (
+        10,
+        "slotstream.replies-value",
+        include_str!("../retired/10.slotstream.replies-value.json"),
     ),
 ];
 
@@ -395,17 +429,21 @@ pub trait SchemaResolver: Send + Sync + std::fmt::Debug {
 /// | id | subject | version |
 /// |---|---|---|
 /// | 1 | `slotstream.booking-commands-value` | current |
-/// | 2 | `slotstream.booking-events-value` | current |
+/// | 2 | `slotstream.booking-events-value` | 1, read only |
 /// | 3 | `slotstream.dead-letters-value` | current |
 /// | 4 | `slotstream.identity-commands-value` | 1, read only |
 /// | 5 | `slotstream.identity-events-value` | 1, read only |
-/// | 6 | `slotstream.payment-commands-value` | current |
+/// | 6 | `slotstream.payment-commands-value` | 1, read only |
 /// | 7 | `slotstream.payment-events-value` | 1, read only |
 /// | 8 | `slotstream.replies-value` | 1, read only |
-/// | 9 | `slotstream.payment-events-value` | current |
-/// | 10 | `slotstream.replies-value` | current |
+/// | 9 | `slotstream.payment-events-value` | 2, read only |
+/// | 10 | `slotstream.replies-value` | 2, read only |
 /// | 11 | `slotstream.identity-commands-value` | current |
 /// | 12 | `slotstream.identity-events-value` | current |
+/// | 13 | `slotstream.payment-commands-value` | current |
+/// | 14 | `slotstream.payment-events-value` | current |
+/// | 15 | `slotstream.replies-value` | current |
+/// | 16 | `slotstream.booking-events-value` | current |
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CompiledSchemas;
 

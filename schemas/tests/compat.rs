@@ -335,8 +335,9 @@ fn todays_consumers_read_records_from_a_compatible_future_version() {
         .remove(0)
         .to_avro();
     if let Value::Record(fields) = &mut unknown {
+        // The branch after today's last one: the future's new kind.
         fields[3].1 = Value::Union(
-            9,
+            10,
             Box::new(Value::Record(vec![
                 ("booking_id".into(), "b".into()),
                 ("at".into(), Value::Long(1)),

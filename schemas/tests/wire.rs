@@ -8,7 +8,9 @@ use common::*;
 use proptest::prelude::*;
 use slotstream_domain::booking::{BookingCommand, BookingEvent};
 use slotstream_domain::identity::IdentityEvent;
-use slotstream_domain::payment::{PaymentCompleted, PaymentEvent, PaymentIntentCreated};
+use slotstream_domain::payment::{
+    PaymentCommand, PaymentCompleted, PaymentEvent, PaymentIntentCreated,
+};
 use slotstream_schemas::{
     Codec, CodecError, CompiledSchemas, Contract, DeadLetter, Envelope, Reply, ReplyPayload,
     SchemaResolver,
@@ -20,13 +22,13 @@ use std::sync::Arc;
 fn compiled_schema_ids_are_pinned_to_their_subjects() {
     let expected = [
         ("slotstream.booking-commands-value", 1),
-        ("slotstream.booking-events-value", 2),
+        ("slotstream.booking-events-value", 16),
         ("slotstream.dead-letters-value", 3),
         ("slotstream.identity-commands-value", 11),
         ("slotstream.identity-events-value", 12),
-        ("slotstream.payment-commands-value", 6),
-        ("slotstream.payment-events-value", 9),
-        ("slotstream.replies-value", 10),
+        ("slotstream.payment-commands-value", 13),
+        ("slotstream.payment-events-value", 14),
+        ("slotstream.replies-value", 15),
     ];
     let resolver = CompiledSchemas::new();
     let current: Vec<(&str, u32)> = CompiledSchemas::subjects()
@@ -45,10 +47,14 @@ fn compiled_schema_ids_are_pinned_to_their_subjects() {
     assert_eq!(
         retired,
         [
+            (2, "slotstream.booking-events-value"),
             (4, "slotstream.identity-commands-value"),
             (5, "slotstream.identity-events-value"),
+            (6, "slotstream.payment-commands-value"),
             (7, "slotstream.payment-events-value"),
-            (8, "slotstream.replies-value")
+            (8, "slotstream.replies-value"),
+            (9, "slotstream.payment-events-value"),
+            (10, "slotstream.replies-value")
         ]
     );
     for (id, subject, schema) in CompiledSchemas::retired() {
@@ -65,7 +71,7 @@ fn compiled_schema_ids_are_pinned_to_their_subjects() {
     }
     assert_eq!(resolver.id_for("slotstream.unknown-value"), None);
     assert!(resolver.schema_for(0).is_none());
-    assert!(resolver.schema_for(13).is_none());
+    assert!(resolver.schema_for(17).is_none());
 }
 
 /// A payment event as a record written before `booking_start` and
@@ -75,6 +81,7 @@ fn without_new_fields(ev: PaymentEvent) -> PaymentEvent {
         PaymentEvent::PaymentIntentCreated(e) => {
             PaymentEvent::PaymentIntentCreated(PaymentIntentCreated {
                 booking_start: None,
+                hold_expires_at: None,
                 ..e
             })
         }
@@ -92,6 +99,7 @@ fn with_new_fields(ev: PaymentEvent) -> PaymentEvent {
         PaymentEvent::PaymentIntentCreated(e) => {
             PaymentEvent::PaymentIntentCreated(PaymentIntentCreated {
                 booking_start: Some(1_700_000_000_000),
+                hold_expires_at: Some(1_699_000_000_000),
                 ..e
             })
         }
@@ -138,7 +146,7 @@ fn records_written_under_a_retired_id_still_decode() {
                 IdentityEvent::AccountLocked(_)
                     | IdentityEvent::AccountUnlocked(_)
                     | IdentityEvent::UnlockRejected(_)
-            )
+            ) | ReplyPayload::Booking(BookingEvent::BookingPaymentStarted(_))
         ) {
             continue;
         }
@@ -151,6 +159,72 @@ fn records_written_under_a_retired_id_still_decode() {
         assert_eq!(written_under(8, &sample), Ok(expected));
     }
     assert_eq!(new_fields, 4, "two records of each subject had new fields");
+}
+
+/// A record as the release before the hold deadline was shared wrote it:
+/// without `SubmitCheckout.appended_at` and
+/// `PaymentIntentCreated.hold_expires_at`.
+fn before_hold_deadline<T: Clone>(sample: &T, strip: impl Fn(&mut T)) -> T {
+    let mut old = sample.clone();
+    strip(&mut old);
+    old
+}
+
+fn strip_payment_event(ev: &mut PaymentEvent) {
+    if let PaymentEvent::PaymentIntentCreated(e) = ev {
+        e.hold_expires_at = None;
+    }
+}
+
+/// The previous release wrote payment commands, payment events and replies
+/// under ids 6, 9 and 10; after the upgrade they still decode, the new
+/// fields reading as absent.
+#[test]
+fn records_written_before_the_hold_deadline_was_shared_still_decode() {
+    let mut new_fields = 0;
+    for mut sample in envelope_samples(payment_command_branches()) {
+        if let PaymentCommand::SubmitCheckout(c) = &mut sample.payload {
+            c.appended_at = Some(1_700_000_000_000);
+        }
+        let expected = before_hold_deadline(&sample, |s| {
+            if let PaymentCommand::SubmitCheckout(c) = &mut s.payload {
+                c.appended_at = None;
+            }
+        });
+        new_fields += usize::from(expected != sample);
+        assert_eq!(written_under(6, &sample), Ok(expected));
+    }
+    for mut sample in envelope_samples(payment_event_branches()) {
+        sample.payload = with_new_fields(sample.payload);
+        let expected = before_hold_deadline(&sample, |s| strip_payment_event(&mut s.payload));
+        new_fields += usize::from(expected != sample);
+        assert_eq!(written_under(9, &sample), Ok(expected));
+    }
+    for sample in envelope_samples(booking_event_branches()) {
+        if matches!(sample.payload, BookingEvent::BookingPaymentStarted(_)) {
+            continue; // not in that release
+        }
+        assert_eq!(written_under(2, &sample), Ok(sample.clone()));
+    }
+    for mut sample in reply_samples() {
+        if matches!(
+            sample.payload,
+            ReplyPayload::Booking(BookingEvent::BookingPaymentStarted(_))
+        ) {
+            continue; // not in that release
+        }
+        if let ReplyPayload::Payment(ev) = &sample.payload {
+            sample.payload = ReplyPayload::Payment(with_new_fields(ev.clone()));
+        }
+        let expected = before_hold_deadline(&sample, |s| {
+            if let ReplyPayload::Payment(ev) = &mut s.payload {
+                strip_payment_event(ev);
+            }
+        });
+        new_fields += usize::from(expected != sample);
+        assert_eq!(written_under(10, &sample), Ok(expected));
+    }
+    assert!(new_fields >= 2, "samples with the new fields: {new_fields}");
 }
 
 #[test]
@@ -204,7 +278,7 @@ fn every_record_is_magic_byte_big_endian_id_and_an_avro_datum() {
         checked: 0,
     };
     visit_all(&mut check);
-    assert_eq!(check.checked, 63);
+    assert_eq!(check.checked, 65);
 }
 
 proptest! {

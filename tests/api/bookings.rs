@@ -436,7 +436,22 @@ async fn an_unpaid_hold_expires_after_its_ttl_and_the_slot_can_be_booked_at_once
         .book_ok(&alice.token, &resource, start, start + HOUR)
         .await;
 
+    // Just past its hold_expires_at the slot is still held: the checkout
+    // grace waits for a checkout submitted in time but decided late.
     app.advance(Duration::from_secs(15 * 60 + 1));
+    let (alice_token, bob_token) = (app.login(&alice.email).await, app.login(&bob.email).await);
+    app.book(&bob_token, &unique("key"), &resource, start, start + HOUR)
+        .await
+        .problem(409, "slot_unavailable");
+    let inside = app
+        .get(
+            &format!("/v1/bookings/{}", b["id"].as_str().expect("id")),
+            Some(&alice_token),
+        )
+        .await;
+    assert_eq!(inside.expect(200, "the booking")["status"], "pending");
+
+    app.advance(app.settings.checkout_grace);
     // Tokens issued before the jump may have expired on the moved clock.
     let (alice_token, bob_token) = (app.login(&alice.email).await, app.login(&bob.email).await);
 

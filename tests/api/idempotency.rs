@@ -4,6 +4,7 @@
 use crate::helpers::time::HOUR;
 use crate::helpers::{Role, rfc3339, spawn_app, unique};
 use serde_json::json;
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retrying_a_booking_with_the_same_key_and_body_returns_the_first_answer_and_books_once() {
@@ -196,6 +197,11 @@ async fn retrying_a_payment_completion_returns_the_first_answer_and_confirms_onc
 
     first.expect(202, "the first completion");
     assert_eq!(
+        (first.body["status"].as_str(), first.header("retry-after")),
+        (Some("processing"), None),
+        "an accepted checkout says processing, not pending_decision"
+    );
+    assert_eq!(
         again.status, first.status,
         "the retry's status; body {}",
         again.text
@@ -270,5 +276,119 @@ async fn a_payment_completion_without_an_idempotency_key_is_refused() {
         .await_payment_status(&customer.token, pay, "requires_payment")
         .await;
     assert_eq!(p["id"], pay);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecided_answer_says_pending_decision_and_its_replay_gets_the_first_decision() {
+    let app = spawn_app().await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    let customer = app.register_and_login(Role::Customer).await;
+    let resource = app.create_room(&vendor.token).await;
+    // A gateway that barely waits: every decision arrives after its answer
+    // (sending alone, one fsync, outlasts its budget).
+    let impatient = app
+        .second_gateway_configured(|cfg| cfg.wait_budget = Duration::from_millis(1))
+        .await;
+    let keyed = |path: &str, key: &str, body: &serde_json::Value| {
+        app.client
+            .post(impatient.url(path))
+            .bearer_auth(&customer.token)
+            .header("Idempotency-Key", key)
+            .json(body)
+    };
+
+    // A decision can still beat a 1 ms wait on a busy machine: each try
+    // books another slot, until one is answered undecided.
+    let mut tries = 0;
+    let (key, start, undecided) = loop {
+        tries += 1;
+        let start = app.slot_after(24 * 60) + tries * 2 * HOUR;
+        let key = unique("key");
+        let booking =
+            json!({"resource_id": resource, "start": rfc3339(start), "end": rfc3339(start + HOUR)});
+        let r = app.send(keyed("/v1/bookings", &key, &booking)).await;
+        if r.status != 201 || tries == 10 {
+            break (key, start, r);
+        }
+    };
+    let decided = app
+        .book(&customer.token, &key, &resource, start, start + HOUR)
+        .await;
+    let again = app
+        .book(&customer.token, &key, &resource, start, start + HOUR)
+        .await;
+
+    let body = undecided.expect(202, "no decision within the wait");
+    assert_eq!(body["status"], "pending_decision", "{}", undecided.text);
+    assert_eq!(undecided.header("retry-after"), Some("1"));
+    let held = decided.expect(201, "the replay once decided");
+    assert_eq!(
+        held["id"], body["id"],
+        "the undecided answer named the booking"
+    );
+    assert_eq!(
+        again.body, decided.body,
+        "every later replay: the first decision"
+    );
+
+    // The same for a checkout: each try pays another booking.
+    let mut tries = 0;
+    let (held, pay, pay_key, undecided) = loop {
+        tries += 1;
+        let start = app.slot_after(24 * 60) + (20 + tries) * 2 * HOUR;
+        let held = app
+            .book_ok(&customer.token, &resource, start, start + HOUR)
+            .await;
+        let pay = held["payment"]["id"]
+            .as_str()
+            .expect("payment id")
+            .to_owned();
+        // The other gateway finds the intent in the view only (this one
+        // also answers from its memory of the 201).
+        let seen = std::time::Instant::now();
+        while app
+            .send(
+                app.client
+                    .get(impatient.url(&format!("/v1/payments/{pay}")))
+                    .bearer_auth(&customer.token),
+            )
+            .await
+            .status
+            != 200
+        {
+            assert!(seen.elapsed() < Duration::from_secs(10), "the payment view");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let pay_key = unique("pay");
+        let path = format!("/v1/payments/{pay}/complete");
+        let r = app
+            .send(keyed(&path, &pay_key, &json!({"outcome": "succeeded"})))
+            .await;
+        if r.body["status"] != "processing" || tries == 10 {
+            break (held, pay, pay_key, r);
+        }
+    };
+    let decided = app
+        .complete(&customer.token, &pay, "succeeded", &pay_key)
+        .await;
+
+    let body = undecided.expect(202, "no checkout decision within the wait");
+    assert_eq!(
+        (body["status"].as_str(), body["id"].as_str()),
+        (Some("pending_decision"), Some(pay.as_str())),
+        "{}",
+        undecided.text
+    );
+    assert_eq!(undecided.header("retry-after"), Some("1"));
+    let accepted = decided.expect(202, "the replay once decided");
+    assert_eq!(accepted["status"], "processing", "{}", decided.text);
+    app.await_booking_status(
+        &customer.token,
+        held["id"].as_str().expect("id"),
+        "confirmed",
+    )
+    .await;
+    impatient.stop().await;
     app.stop().await;
 }

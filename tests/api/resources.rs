@@ -5,7 +5,6 @@ use crate::helpers::time::{HOUR, time_of};
 use crate::helpers::{Resp, Role, TestApp, rfc3339, room, spawn_app, unique};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 fn ids(r: &Resp) -> Vec<String> {
     r.body["items"].as_array().map_or_else(Vec::new, |items| {
@@ -222,7 +221,7 @@ async fn availability_lists_pending_and_confirmed_bookings_but_not_expired_or_ca
     let resource = app.create_room(&vendor.token).await;
     let s = app.slot_after(48 * 60);
     let expired = app.book_ok(&customer.token, &resource, s, s + HOUR).await;
-    app.advance(Duration::from_secs(15 * 60 + 1));
+    app.advance_past_unpaid_hold();
     let token = app.login(&customer.email).await;
     app.await_booking_status(&token, expired["id"].as_str().expect("id"), "expired")
         .await;

@@ -14,8 +14,15 @@
 //! per (payment, outcome), and a delivery only counts as done when the
 //! platform answered 2xx**; anything else is an error the driver retries
 //! (transient) or logs (permanent), so no outcome is silently lost.
+//!
+//! For tests it can misbehave on purpose ([`SandboxFaults`]): refuse the next
+//! checkouts as a provider outage would (5xx), let them time out, or answer
+//! slowly, so the platform's retries and late outcomes can be exercised.
 
+pub mod faults;
 pub mod webhook;
+
+pub use faults::{Fault, SandboxFaults};
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
@@ -44,6 +51,7 @@ pub struct SandboxProvider {
     secret: SecretString,
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
+    faults: SandboxFaults,
 }
 
 impl SandboxProvider {
@@ -64,7 +72,16 @@ impl SandboxProvider {
             secret: webhook_secret,
             clock,
             http,
+            faults: SandboxFaults::default(),
         })
+    }
+
+    /// The same provider, misbehaving as `faults` says (a handle the test
+    /// keeps, to program faults while the platform runs).
+    #[must_use]
+    pub fn with_faults(mut self, faults: SandboxFaults) -> Self {
+        self.faults = faults;
+        self
     }
 
     /// The stable id of the provider event reporting `outcome` for `payment`.
@@ -134,6 +151,21 @@ impl PaymentProvider for SandboxProvider {
         resource_id: &ResourceId,
         outcome: CheckoutOutcome,
     ) -> Result<(), EffectError> {
+        match self.faults.take() {
+            None => {}
+            Some(Fault::Unavailable) => {
+                return Err(EffectError::Transient(format!(
+                    "sandbox provider unavailable (injected) for the checkout of {payment_id}"
+                )));
+            }
+            Some(Fault::Timeout(after)) => {
+                tokio::time::sleep(after).await;
+                return Err(EffectError::Transient(format!(
+                    "sandbox provider timed out after {after:?} (injected) for the checkout of {payment_id}"
+                )));
+            }
+            Some(Fault::Slow(by)) => tokio::time::sleep(by).await,
+        }
         let now_secs = self.clock.now().div_euclid(1000);
         let event = Self::event(payment_id, resource_id, outcome, now_secs);
         let body = serde_json::to_vec(&event)

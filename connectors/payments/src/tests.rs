@@ -112,3 +112,50 @@ fn checkout_urls_and_event_ids_are_stable() {
         "evt_pay_9_succeeded"
     );
 }
+
+#[tokio::test]
+async fn injected_outages_and_timeouts_deliver_nothing_and_are_transient() {
+    let (seen, url) = receiver(200).await;
+    let faults = SandboxFaults::new();
+    let p = provider(&url).with_faults(faults.clone());
+    faults
+        .next(2, Fault::Unavailable)
+        .next(1, Fault::Timeout(Duration::from_millis(20)));
+    for _ in 0..3 {
+        let err = p
+            .submit_checkout(&"pay_1".into(), &"res_1".into(), CheckoutOutcome::Succeeded)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EffectError::Transient(_)), "{err}");
+    }
+    assert!(
+        seen.requests.lock().unwrap().is_empty(),
+        "nothing delivered"
+    );
+    // The retry after the faults delivers, once.
+    p.submit_checkout(&"pay_1".into(), &"res_1".into(), CheckoutOutcome::Succeeded)
+        .await
+        .unwrap();
+    assert_eq!(seen.requests.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_slow_provider_delivers_after_its_delay_until_cleared() {
+    let (seen, url) = receiver(200).await;
+    let faults = SandboxFaults::new();
+    let p = provider(&url).with_faults(faults.clone());
+    faults.always(Some(Fault::Slow(Duration::from_millis(60))));
+    let started = std::time::Instant::now();
+    p.submit_checkout(&"pay_1".into(), &"res_1".into(), CheckoutOutcome::Succeeded)
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(60));
+    assert_eq!(seen.requests.lock().unwrap().len(), 1);
+    faults.clear();
+    let started = std::time::Instant::now();
+    p.submit_checkout(&"pay_2".into(), &"res_1".into(), CheckoutOutcome::Failed)
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(seen.requests.lock().unwrap().len(), 2);
+}

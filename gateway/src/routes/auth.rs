@@ -4,7 +4,7 @@
 //! for a login lock when its failed-login count reaches the threshold
 //! ([`crate::lockout`]).
 
-use super::{json, processing, unexpected};
+use super::{json, pending_decision, unexpected};
 use crate::dto::*;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{ApiJson, ClientIp};
@@ -190,7 +190,7 @@ pub async fn register(
 #[utoipa::path(post, path = "/v1/auth/verify", tag = "auth", request_body = VerifyRequest,
     responses(
         (status = 200, description = "Verified", body = VerifyResponse),
-        (status = 202, description = "Decision still pending; retry", body = ProcessingDto),
+        (status = 202, description = "`pending_decision`: no decision within the wait; retry after `Retry-After`", body = ProcessingDto, headers(("Retry-After" = u64, description = "With `pending_decision`: seconds to wait before repeating the request"))),
         (status = 400, description = "`otp_invalid`: wrong code (or nothing to verify)", body = Problem),
         (status = 410, description = "`otp_expired`: request a new code", body = Problem),
         (status = 422, description = "`validation_failed`", body = Problem),
@@ -222,7 +222,7 @@ pub async fn verify(
         .await?
     {
         Answer::Pending => {
-            return Ok(processing(email));
+            return Ok(pending_decision(email));
         }
         Answer::Replied(p) => p,
     };
@@ -480,7 +480,7 @@ async fn lock_account(st: &AppState, email: &str, failures: u32) -> Result<(), A
 #[utoipa::path(post, path = "/v1/auth/unlock", tag = "auth", request_body = UnlockRequest,
     responses(
         (status = 200, description = "Unlocked: log in with the password", body = UnlockResponse),
-        (status = 202, description = "Decision still pending; retry", body = ProcessingDto),
+        (status = 202, description = "`pending_decision`: no decision within the wait; retry after `Retry-After`", body = ProcessingDto, headers(("Retry-After" = u64, description = "With `pending_decision`: seconds to wait before repeating the request"))),
         (status = 400, description = "`otp_invalid`: the code is wrong, or this address is not locked", body = Problem),
         (status = 422, description = "`validation_failed`", body = Problem),
         (status = 429, description = "`rate_limited`: 5 wrong codes burned this lock's code (the lock lifts by \
@@ -512,7 +512,7 @@ pub async fn unlock(
         )
         .await?
     {
-        Answer::Pending => return Ok(processing(email)),
+        Answer::Pending => return Ok(pending_decision(email)),
         Answer::Replied(p) => p,
     };
     match identity_reply("unlock_account", &p)? {

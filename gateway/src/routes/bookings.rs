@@ -1,7 +1,7 @@
 //! `/v1/bookings` and `/v1/vendor/bookings`. The booking processor decides;
 //! the gateway only validates what it can know for sure beforehand.
 
-use super::{created, json, page_limit, processing, unexpected, view_error};
+use super::{created, json, page_limit, pending_decision, unexpected, view_error};
 use crate::dto::*;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
@@ -74,7 +74,7 @@ fn outcome(reason: RejectionReason) -> &'static str {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Held; pay at `payment.checkout_url`", body = BookingDto),
-        (status = 202, description = "Decision still pending: repeat the request with the same Idempotency-Key to get the decision (nothing happens twice), or GET the booking later", body = ProcessingDto),
+        (status = 202, description = "`pending_decision`: no decision within the wait; repeat the request with the same Idempotency-Key after `Retry-After` to get the decision (nothing happens twice), or GET the booking later", body = ProcessingDto, headers(("Retry-After" = u64, description = "With `pending_decision`: seconds to wait before repeating the request"))),
         (status = 400, description = "`idempotency_key_missing`", body = Problem),
         (status = 401, description = "`unauthorized`", body = Problem),
         (status = 404, description = "`resource_not_found`", body = Problem),
@@ -138,7 +138,7 @@ pub async fn create(
         .await?
     {
         Answer::Pending => {
-            return Ok(processing(booking_id));
+            return Ok(pending_decision(booking_id));
         }
         Answer::Replied(p) => p,
     };
@@ -324,7 +324,7 @@ pub async fn vendor_list(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Cancelled, with its refund", body = BookingDto),
-        (status = 202, description = "Decision still pending", body = ProcessingDto),
+        (status = 202, description = "`pending_decision`: no decision within the wait; repeat after `Retry-After` (with the same Idempotency-Key, if one was sent) or GET the booking later", body = ProcessingDto, headers(("Retry-After" = u64, description = "With `pending_decision`: seconds to wait before repeating the request"))),
         (status = 401, description = "`unauthorized`", body = Problem),
         (status = 404, description = "`not_found`", body = Problem),
         (status = 409, description = "`not_cancellable`: already final, or at/after its start", body = Problem),
@@ -365,7 +365,7 @@ pub async fn cancel(
         .await?
     {
         Answer::Pending => {
-            return Ok(processing(booking_id));
+            return Ok(pending_decision(booking_id));
         }
         Answer::Replied(p) => p,
     };

@@ -160,16 +160,39 @@ async fn limit_auth(State(st): State<AppState>, req: Request, next: Next) -> Res
     }
 }
 
-/// 202 `{id, status: "processing"}`: the decision did not arrive within the
-/// wait budget; the client GETs `id` later or repeats the keyed request.
+/// 202 `{id, status: "processing"}`: accepted, and the outcome arrives later
+/// (a checkout submitted to the provider); the client GETs `id`.
 pub fn processing(id: impl std::fmt::Display) -> Response {
     json(
         StatusCode::ACCEPTED,
         &crate::dto::ProcessingDto {
             id: id.to_string(),
-            status: "processing",
+            status: crate::dto::ProcessingStatus::Processing,
         },
     )
+}
+
+/// Seconds a client is told to wait before repeating a request whose
+/// decision did not arrive in time.
+pub const PENDING_RETRY_AFTER_SECS: u64 = 1;
+
+/// 202 `{id, status: "pending_decision"}` with `Retry-After`: the decision did
+/// not arrive within the wait budget. The command is on the log and will be
+/// decided; the client repeats the request with the same Idempotency-Key
+/// (which gets the first decision, nothing happens twice) or GETs `id`.
+pub fn pending_decision(id: impl std::fmt::Display) -> Response {
+    let mut res = json(
+        StatusCode::ACCEPTED,
+        &crate::dto::ProcessingDto {
+            id: id.to_string(),
+            status: crate::dto::ProcessingStatus::PendingDecision,
+        },
+    );
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(PENDING_RETRY_AFTER_SECS),
+    );
+    res
 }
 
 /// A JSON response with `status`.

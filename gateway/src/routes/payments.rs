@@ -1,6 +1,6 @@
 //! `/v1/payments`, the provider's webhook and the sandbox checkout page.
 
-use super::{json, processing, unexpected};
+use super::{json, pending_decision, processing, unexpected};
 use crate::dto::*;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, IdempotencyKey};
@@ -114,7 +114,7 @@ pub async fn get_one(
         ("Idempotency-Key" = String, Header, description = "Required, 1 to 255 characters", min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     security(("bearer" = [])),
     responses(
-        (status = 202, description = "Submitted to the provider (or still deciding)", body = ProcessingDto),
+        (status = 202, description = "`processing`: submitted to the provider, the outcome arrives later (GET the payment); or `pending_decision`: no decision within the wait, repeat the request with the same Idempotency-Key after `Retry-After`", body = ProcessingDto, headers(("Retry-After" = u64, description = "With `pending_decision`: seconds to wait before repeating the request"))),
         (status = 400, description = "`idempotency_key_missing`", body = Problem),
         (status = 401, description = "`unauthorized`", body = Problem),
         (status = 404, description = "`not_found`", body = Problem),
@@ -146,6 +146,10 @@ pub async fn complete(
     };
     let command_id = ids::command_id(&caller.user_id, &key.0);
     let canonical = serde_json::json!({"payment_id": payment_id.as_str(), "outcome": name});
+    // The customer's action counts when this gateway writes it to the log:
+    // stamped as the record is built, just before the append, on the clock
+    // that also stamps the record.
+    let written_at = st.now();
     let cmd = PaymentCommand::SubmitCheckout(SubmitCheckout {
         command_id: command_id.clone(),
         request_hash: ids::request_hash(&canonical),
@@ -153,7 +157,8 @@ pub async fn complete(
         resource_id: p.resource_id.clone(),
         user_id: caller.user_id.clone(),
         outcome,
-        requested_at: st.now(),
+        appended_at: Some(written_at),
+        requested_at: written_at,
     });
     let accepted = || processing(&payment_id);
     let reply = match st
@@ -166,7 +171,7 @@ pub async fn complete(
         )
         .await?
     {
-        Answer::Pending => return Ok(accepted()),
+        Answer::Pending => return Ok(pending_decision(&payment_id)),
         Answer::Replied(r) => r,
     };
     match &*reply {

@@ -1,7 +1,7 @@
 //! `/v1/resources`: vendors register resources; anyone signed in reads them
 //! and their busy time.
 
-use super::{created, json, page_limit, processing, unexpected, view_error};
+use super::{created, json, page_limit, pending_decision, unexpected, view_error};
 use crate::dto::*;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
@@ -46,7 +46,7 @@ fn timezone_ok(tz: &str) -> bool {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Registered", body = ResourceDto),
-        (status = 202, description = "Decision still pending", body = ProcessingDto),
+        (status = 202, description = "`pending_decision`: no decision within the wait; retry after `Retry-After`", body = ProcessingDto, headers(("Retry-After" = u64, description = "With `pending_decision`: seconds to wait before repeating the request"))),
         (status = 401, description = "`unauthorized`", body = Problem),
         (status = 403, description = "`forbidden`: customers cannot register resources", body = Problem),
         (status = 422, description = "`validation_failed`", body = Problem),
@@ -146,7 +146,7 @@ pub async fn create(
         )
         .await?
     {
-        Answer::Pending => Ok(processing(id)),
+        Answer::Pending => Ok(pending_decision(id)),
         Answer::Replied(p) => match &*p {
             ReplyPayload::Booking(BookingEvent::ResourceRegistered(e)) => {
                 st.metrics.decision("register_resource", "registered");

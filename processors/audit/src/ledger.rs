@@ -7,7 +7,9 @@
 //! - **overlap**: a booking that becomes active (held, or confirmed after
 //!   it had ended) must not overlap an active booking of its resource;
 //! - **hold_late**: every hold ends (confirmed, failed, expired, cancelled)
-//!   at most `slack` after its deadline: the ending event's time is
+//!   at most `slack` after its deadline (`hold_expires_at`, or the later
+//!   `pay_by` of a `BookingPaymentStarted`; the booking processor's
+//!   checkout grace must stay below `slack`): the ending event's time is
 //!   checked, and a hold still pending at its deadline plus `slack` is
 //!   reported then;
 //! - **payment_lost**: a `PaymentCompleted` is answered on the booking side
@@ -468,6 +470,19 @@ impl Ledger {
             BookingEvent::PaymentOrphaned(e) => {
                 self.reaction(&e.payment_id, &e.booking_id, pos, at, &mut out);
             }
+            // A checkout submitted inside the hold moves its deadline.
+            BookingEvent::BookingPaymentStarted(e) => {
+                if let Some(b) = self.bookings.get_mut(&e.booking_id)
+                    && b.status == Status::Pending
+                    && e.pay_by > b.deadline
+                {
+                    b.deadline = e.pay_by;
+                    b.touched = at;
+                    self.due
+                        .insert((b.deadline + self.slack + 1, Check::Hold(b.id.clone())));
+                    self.dirty.insert(Key::Booking(b.id.clone()));
+                }
+            }
             _ => {}
         }
         self.forget_settled();
@@ -647,7 +662,11 @@ impl Ledger {
                     let Some(b) = self.bookings.get_mut(&id) else {
                         continue;
                     };
-                    if b.status == Status::Pending && !b.late_reported {
+                    // A moved deadline has its own, later check.
+                    if b.status == Status::Pending
+                        && !b.late_reported
+                        && now > b.deadline + self.slack
+                    {
                         b.late_reported = true;
                         out.push(Violation {
                             kind: Kind::HoldLate,

@@ -6,7 +6,7 @@ use slotstream_audit::ledger::{Key, Ledger, Position, Topic};
 use slotstream_audit::{Kind, Violation};
 use slotstream_domain::booking::{
     BookingCancelled, BookingConfirmed, BookingEvent, BookingExpired, BookingFailed, BookingHeld,
-    PaymentOrphaned,
+    BookingPaymentStarted, PaymentOrphaned,
 };
 use slotstream_domain::payment::{PaymentCompleted, PaymentEvent, PaymentFailed};
 use slotstream_domain::{BookingId, CommandId, Millis, Money, PaymentId, ResourceId, UserId};
@@ -372,4 +372,41 @@ fn settled_bookings_and_payments_are_forgotten_by_event_time() {
         assert!(f.ledger.record(&key).is_none());
     }
     assert!(f.found.is_empty(), "{:?}", f.found);
+}
+
+fn payment_started(id: &str, resource: &str, submitted: Millis, pay_by: Millis) -> BookingEvent {
+    BookingEvent::BookingPaymentStarted(BookingPaymentStarted {
+        booking_id: BookingId::new(id),
+        resource_id: ResourceId::new(resource),
+        payment_id: PaymentId::new(format!("pay-{id}")),
+        submitted_at: submitted,
+        pay_by,
+    })
+}
+
+#[test]
+fn a_checkout_submitted_in_time_moves_the_deadline_the_hold_is_checked_against() {
+    let mut f = Feed::new();
+    f.booking(T0, held("b1", "r1", T0 + DAY, T0 + DAY + HOUR, T0));
+    let pay_by = T0 + TTL - MIN + 10 * MIN;
+    f.booking(
+        T0 + TTL + MIN,
+        payment_started("b1", "r1", T0 + TTL - MIN, pay_by),
+    );
+    // Past the hold's own deadline plus the slack: not late any more.
+    f.due(T0 + TTL + SLACK + 1);
+    assert!(f.found.is_empty(), "{:?}", f.found);
+    f.booking(pay_by, expired("b1", "r1", pay_by));
+    f.due(pay_by + DAY);
+    assert!(f.found.is_empty(), "{:?}", f.found);
+
+    // Without an end, a moved deadline is still checked.
+    let mut f = Feed::new();
+    f.booking(T0, held("b2", "r1", T0 + DAY, T0 + DAY + HOUR, T0));
+    f.booking(
+        T0 + MIN,
+        payment_started("b2", "r1", T0 + MIN, T0 + 11 * MIN + TTL),
+    );
+    f.due(T0 + 11 * MIN + TTL + SLACK + 1);
+    assert_eq!(f.kinds(), [Kind::HoldLate]);
 }

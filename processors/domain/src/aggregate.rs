@@ -117,6 +117,7 @@ impl Event for BookingEvent {
             Self::BookingCancelled(e) => e.resource_id.as_str(),
             Self::CancellationRejected(e) => e.resource_id.as_str(),
             Self::PaymentOrphaned(e) => e.resource_id.as_str(),
+            Self::BookingPaymentStarted(e) => e.resource_id.as_str(),
         }
     }
 }

@@ -5,10 +5,10 @@
 //! `record(key)` gives the new [`StateRecord`] (or `None` to delete it), and
 //! `load(record)` rebuilds a partition from them in any order.
 
-use crate::booking::{Booking, BookingEvent};
+use crate::booking::{Booking, BookingEvent, BookingV1};
 use crate::identity::{Account, IdentityEvent, LoginLock};
 use crate::ids::{BookingId, CommandId, PaymentId, ResourceId};
-use crate::payment::{Payment, PaymentEvent, PaymentV1};
+use crate::payment::{Payment, PaymentEvent, PaymentV1, PaymentV2};
 use crate::resource::Resource;
 use crate::time::{HOUR, Millis};
 use serde::{Deserialize, Serialize};
@@ -80,8 +80,9 @@ impl fmt::Display for StateKey {
 pub enum StateRecord {
     /// Under [`StateKey::Resource`].
     Resource(Resource),
-    /// Under [`StateKey::Booking`].
-    Booking(Booking),
+    /// Under [`StateKey::Booking`], as stored before checkouts moved the
+    /// hold's deadline: read, never written (loads as a [`Booking`]).
+    BookingV1(BookingV1),
     /// Under [`StateKey::Payment`], as stored before payments knew their
     /// booking's start: read, never written (loads as a [`Payment`]).
     PaymentV1(PaymentV1),
@@ -89,11 +90,16 @@ pub enum StateRecord {
     Account(Account),
     /// Under [`StateKey::Command`].
     Command(CommandRecord),
-    /// Under [`StateKey::Payment`]: the current layout.
-    Payment(Payment),
+    /// Under [`StateKey::Payment`], as stored before payments knew their
+    /// booking's hold deadline: read, never written (loads as a [`Payment`]).
+    PaymentV2(PaymentV2),
     /// Under [`StateKey::Lock`] (a new variant goes last: stored records
     /// name variants by position).
     Lock(LoginLock),
+    /// Under [`StateKey::Payment`]: the current layout.
+    Payment(Payment),
+    /// Under [`StateKey::Booking`]: the current layout.
+    Booking(Booking),
 }
 
 impl StateRecord {
@@ -101,8 +107,10 @@ impl StateRecord {
     pub fn key(&self) -> StateKey {
         match self {
             StateRecord::Resource(r) => StateKey::Resource(r.id.clone()),
+            StateRecord::BookingV1(b) => StateKey::Booking(b.id.clone()),
             StateRecord::Booking(b) => StateKey::Booking(b.id.clone()),
             StateRecord::PaymentV1(p) => StateKey::Payment(p.id.clone()),
+            StateRecord::PaymentV2(p) => StateKey::Payment(p.id.clone()),
             StateRecord::Payment(p) => StateKey::Payment(p.id.clone()),
             StateRecord::Account(a) => StateKey::Account(a.email.clone()),
             StateRecord::Command(c) => StateKey::Command(c.command_id.clone()),
@@ -215,14 +223,54 @@ mod tests {
         let mut current = Payment::from(v1);
         current.booking_start = Some(100);
         current.paid_recorded_at = Some(8);
+        current.hold_expires_at = Some(50);
         let rec = StateRecord::Payment(current);
         let bytes = postcard::to_stdvec(&rec).expect("encode");
-        assert_eq!(bytes[0], 5, "the variant appended after Command");
+        assert_eq!(bytes[0], 7, "the variant appended after Lock");
         assert_eq!(
             postcard::from_bytes::<StateRecord>(&bytes).ok(),
             Some(rec.clone())
         );
         assert_eq!(rec.key(), StateKey::Payment("p1".into()));
+    }
+
+    /// The previous release stored a payment as variant 5: the V1 fields,
+    /// then `booking_start` and `paid_recorded_at`. Such a record still
+    /// reads, and loads without a hold deadline.
+    #[test]
+    fn a_payment_stored_before_the_hold_deadline_was_known_still_decodes() {
+        let mut stored = vec![5];
+        stored.extend_from_slice(&hex(OLD_PAYMENT)[1..]);
+        // Some(50), Some(4): postcard writes an option's tag, then the
+        // zigzag varint of the i64 (50 -> 100, 4 -> 8).
+        stored.extend_from_slice(&[1, 100, 1, 8]);
+        let Ok(StateRecord::PaymentV2(p)) = postcard::from_bytes(&stored) else {
+            panic!("the previous layout reads as PaymentV2")
+        };
+        assert_eq!((p.booking_start, p.paid_recorded_at), (Some(50), Some(4)));
+        let loaded = Payment::from(p);
+        assert_eq!(loaded.hold_expires_at, None);
+        assert_eq!(
+            postcard::to_stdvec(&StateRecord::PaymentV2(PaymentV2 {
+                id: loaded.id.clone(),
+                booking_id: loaded.booking_id.clone(),
+                resource_id: loaded.resource_id.clone(),
+                user_id: loaded.user_id.clone(),
+                amount: loaded.amount.clone(),
+                status: loaded.status,
+                refunded: loaded.refunded,
+                checkout_url: loaded.checkout_url.clone(),
+                provider_events: loaded.provider_events.clone(),
+                refunds: loaded.refunds,
+                created_at: loaded.created_at,
+                updated_at: loaded.updated_at,
+                booking_start: loaded.booking_start,
+                paid_recorded_at: loaded.paid_recorded_at,
+            }))
+            .ok(),
+            Some(stored),
+            "re-encoding gives the stored bytes"
+        );
     }
 
     #[test]

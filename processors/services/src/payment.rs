@@ -294,6 +294,7 @@ mod tests {
             updated_at: T0,
             booking_start: None,
             paid_recorded_at: None,
+            hold_expires_at: None,
         };
         let v1 = PaymentV1 {
             id: old.id.clone(),

@@ -59,9 +59,12 @@ pub fn booking_writes(ev: &BookingEvent) -> Vec<ViewWrite> {
             refund: Some(e.refund.clone()),
             updated_at: e.cancelled_at,
         }],
+        // A booking whose payment started still shows `pending`; its public
+        // `hold_expires_at` does not move.
         BookingEvent::BookingRejected(_)
         | BookingEvent::CancellationRejected(_)
-        | BookingEvent::PaymentOrphaned(_) => Vec::new(),
+        | BookingEvent::PaymentOrphaned(_)
+        | BookingEvent::BookingPaymentStarted(_) => Vec::new(),
     }
 }
 

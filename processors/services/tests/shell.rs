@@ -92,7 +92,13 @@ fn replies(codec: &Codec, out: &Output) -> Vec<Reply> {
 
 fn booking() -> (Codec, BookingProcessor) {
     let codec = Codec::embedded();
-    let mut p = BookingProcessor::new(codec.clone(), BookingConfig { hold_ttl: HOLD });
+    let mut p = BookingProcessor::new(
+        codec.clone(),
+        BookingConfig {
+            hold_ttl: HOLD,
+            ..BookingConfig::default()
+        },
+    );
     p.restore(0, Vec::new()).unwrap();
     (codec, p)
 }
@@ -197,9 +203,17 @@ fn a_restored_partition_decides_as_the_one_that_wrote_the_state() {
     hold_one(&mut p, &codec, &mut out);
     p.before_commit(&mut out);
 
-    let mut restored = BookingProcessor::new(codec.clone(), BookingConfig { hold_ttl: HOLD });
+    let mut restored = BookingProcessor::new(
+        codec.clone(),
+        BookingConfig {
+            hold_ttl: HOLD,
+            ..BookingConfig::default()
+        },
+    );
     restored.restore(0, entries(&out)).unwrap();
-    assert_eq!(restored.next_deadline(0), Some(NOW + HOLD));
+    // No checkout seen: released a checkout grace after the hold's end.
+    let grace = BookingConfig::default().checkout_grace;
+    assert_eq!(restored.next_deadline(0), Some(NOW + HOLD + grace));
 
     // The same slot again, by another command: both refuse it alike.
     let conflict = record(&codec, cmds, 2, request(2, NOW + DAY));
@@ -307,6 +321,7 @@ fn the_payment_wiring_reacts_to_holds_and_asks_the_provider() {
         resource_id: "r1".into(),
         user_id: "u1".into(),
         outcome: CheckoutOutcome::Succeeded,
+        appended_at: Some(NOW),
         requested_at: NOW,
     });
     let mut cout = Output::default();

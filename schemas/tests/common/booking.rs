@@ -224,5 +224,16 @@ pub fn booking_event_branches() -> Vec<BoxedStrategy<BookingEvent>> {
                 })
             })
             .boxed(),
+        (booking_id(), resource_id(), payment_id(), ms(), ms())
+            .prop_map(|(b, r, p, at, pay_by)| {
+                E::BookingPaymentStarted(BookingPaymentStarted {
+                    booking_id: b,
+                    resource_id: r,
+                    payment_id: p,
+                    submitted_at: at,
+                    pay_by,
+                })
+            })
+            .boxed(),
     ]
 }

@@ -124,16 +124,24 @@ pub fn any_of<T: std::fmt::Debug + 'static>(branches: Vec<BoxedStrategy<T>>) -> 
 
 /// One strategy per reply-union branch (booking, payment, identity events).
 pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
-    let booking = booking_event_branches()
+    // The booking events added after the replies were laid out go last.
+    let mut booking: Vec<_> = booking_event_branches()
         .into_iter()
-        .map(|s| s.prop_map(ReplyPayload::Booking).boxed());
+        .map(|s| s.prop_map(ReplyPayload::Booking).boxed())
+        .collect();
+    let late_booking = booking.split_off(9);
     let payment = payment_event_branches()
         .into_iter()
         .map(|s| s.prop_map(ReplyPayload::Payment).boxed());
     let identity = identity_event_branches()
         .into_iter()
         .map(|s| s.prop_map(ReplyPayload::Identity).boxed());
-    booking.chain(payment).chain(identity).collect()
+    booking
+        .into_iter()
+        .chain(payment)
+        .chain(identity)
+        .chain(late_booking)
+        .collect()
 }
 
 /// Any reply.

@@ -10,9 +10,9 @@ pub fn payment_command_branches() -> Vec<BoxedStrategy<PaymentCommand>> {
     vec![
         (
             (command_id(), text(), payment_id(), resource_id()),
-            (user_id(), outcome(), ms()),
+            (user_id(), outcome(), proptest::option::of(ms()), ms()),
         )
-            .prop_map(|((c, h, p, r), (u, o, at))| {
+            .prop_map(|((c, h, p, r), (u, o, appended, at))| {
                 PaymentCommand::SubmitCheckout(SubmitCheckout {
                     command_id: c,
                     request_hash: h,
@@ -20,6 +20,7 @@ pub fn payment_command_branches() -> Vec<BoxedStrategy<PaymentCommand>> {
                     resource_id: r,
                     user_id: u,
                     outcome: o,
+                    appended_at: appended,
                     requested_at: at,
                 })
             })
@@ -66,8 +67,9 @@ pub fn payment_event_branches() -> Vec<BoxedStrategy<PaymentEvent>> {
             text(),
             ms(),
             proptest::option::of(ms()),
+            proptest::option::of(ms()),
         )
-            .prop_map(|(p, b, r, u, m, url, at, start)| {
+            .prop_map(|(p, b, r, u, m, url, at, start, hold)| {
                 E::PaymentIntentCreated(PaymentIntentCreated {
                     payment_id: p,
                     booking_id: b,
@@ -77,6 +79,7 @@ pub fn payment_event_branches() -> Vec<BoxedStrategy<PaymentEvent>> {
                     checkout_url: url,
                     created_at: at,
                     booking_start: start,
+                    hold_expires_at: hold,
                 })
             })
             .boxed(),

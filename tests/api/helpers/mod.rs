@@ -176,6 +176,20 @@ pub async fn spawn_app_running_clock() -> TestApp {
     .await
 }
 
+/// As [`spawn_app`], with the sandbox payment provider misbehaving as
+/// `faults` says (outages, timeouts, slow answers, programmed at any time).
+pub async fn spawn_app_with_faults(faults: slotstream_payments::SandboxFaults) -> TestApp {
+    spawn_app_faulty(
+        kafka_under_test(),
+        "15m",
+        &slotstream::Role::ALL,
+        |_| {},
+        false,
+        faults,
+    )
+    .await
+}
+
 async fn spawn_app_configured(
     kafka: bool,
     hold_ttl: &str,
@@ -191,6 +205,25 @@ async fn spawn_app_clocked(
     roles: &[slotstream::Role],
     configure: impl FnOnce(&mut Settings),
     running: bool,
+) -> TestApp {
+    spawn_app_faulty(
+        kafka,
+        hold_ttl,
+        roles,
+        configure,
+        running,
+        Default::default(),
+    )
+    .await
+}
+
+async fn spawn_app_faulty(
+    kafka: bool,
+    hold_ttl: &str,
+    roles: &[slotstream::Role],
+    configure: impl FnOnce(&mut Settings),
+    running: bool,
+    faults: slotstream_payments::SandboxFaults,
 ) -> TestApp {
     init_tracing();
     let data_dir = tempfile::tempdir().expect("a temp dir for the data dir");
@@ -209,7 +242,7 @@ async fn spawn_app_clocked(
     };
     let app = bounded(
         "start",
-        App::start_roles(&settings, app_clock.clone(), roles),
+        App::start_faulty(&settings, app_clock.clone(), roles, faults),
     )
     .await
     .expect("the app starts");
@@ -403,6 +436,16 @@ impl TestApp {
 
     /// Starts [`OtherGateway`] on the running platform, with `login`.
     pub async fn second_gateway(&self, login: slotstream_gateway::LoginPolicy) -> OtherGateway {
+        self.second_gateway_configured(|cfg| cfg.login = login)
+            .await
+    }
+
+    /// Starts [`OtherGateway`] on the running platform, with `configure`
+    /// changing its configuration first (its login policy, its wait budget).
+    pub async fn second_gateway_configured(
+        &self,
+        configure: impl FnOnce(&mut slotstream_gateway::GatewayConfig),
+    ) -> OtherGateway {
         let platform = &self.app.platform;
         let own = if self.settings.backend == slotstream::settings::BackendKind::Kafka {
             let opened = slotstream::storage::Storage::open(&self.settings);
@@ -425,7 +468,7 @@ impl TestApp {
             platform.keys.jwt.clone(),
             platform.keys.otp.clone(),
         );
-        cfg.login = login;
+        configure(&mut cfg);
         let gateway = bounded(
             "second gateway start",
             slotstream_gateway::Gateway::start(
@@ -464,6 +507,15 @@ impl TestApp {
     /// The clock's current time in epoch milliseconds.
     pub fn now_ms(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Moves the clock just past the instant an unpaid hold taken now is
+    /// released when no checkout was seen: its `hold_expires_at` plus the
+    /// checkout grace.
+    pub fn advance_past_unpaid_hold(&self) {
+        self.advance(
+            self.settings.hold_ttl + self.settings.checkout_grace + Duration::from_secs(1),
+        );
     }
 
     /// Moves the platform's clock forward.

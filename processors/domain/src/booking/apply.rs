@@ -93,6 +93,7 @@ impl BookingPartition {
             }
             // Informs the payment side; the booking itself does not change.
             BookingEvent::PaymentOrphaned(_) => {}
+            BookingEvent::BookingPaymentStarted(e) => self.start_payment(e, &mut keys),
         }
         keys
     }
@@ -122,8 +123,39 @@ impl BookingPartition {
             hold_expires_at: e.hold_expires_at,
             created_at: e.held_at,
             updated_at: e.held_at,
+            pay_by: None,
         });
         Some(slot)
+    }
+
+    /// Moves a pending booking's release to `pay_by`: a checkout submitted
+    /// inside its hold was seen. Its status does not change.
+    fn start_payment(&mut self, e: &BookingPaymentStarted, keys: &mut Vec<StateKey>) {
+        let Some(slot) = self.by_id.get(&e.booking_id).copied() else {
+            debug_assert!(
+                false,
+                "BookingPaymentStarted for unknown booking {}",
+                e.booking_id
+            );
+            return;
+        };
+        let pending = self
+            .slot(slot)
+            .is_some_and(|b| b.status == BookingStatus::Pending && b.pay_by.is_none());
+        debug_assert!(
+            pending,
+            "BookingPaymentStarted for {} out of turn",
+            e.booking_id
+        );
+        if !pending {
+            return;
+        }
+        self.unindex(slot);
+        if let Some(b) = self.slots.get_mut(slot).and_then(Option::as_mut) {
+            b.pay_by = Some(e.pay_by);
+        }
+        self.index(slot);
+        keys.push(StateKey::Booking(e.booking_id.clone()));
     }
 
     /// Moves a booking along the transition table; leaving `Pending` drops

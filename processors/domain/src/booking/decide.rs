@@ -192,8 +192,13 @@ impl BookingPartition {
     /// as the expiry has not been applied), and orphans the payment otherwise
     /// (booking expired, failed, cancelled, or paid by another payment) so it
     /// is refunded in full; a repeat of the completion that confirmed it does
-    /// nothing. `PaymentFailed` fails a pending booking. Anything else, or an
-    /// unknown booking: nothing. A booking that settled and left is unknown;
+    /// nothing. `PaymentFailed` fails a pending booking. `CheckoutSubmitted`
+    /// of a pending booking's own payment, submitted before its
+    /// `hold_expires_at`, is `BookingPaymentStarted`: the slot stays held
+    /// for the payment's decision until `pay_by` (the submission plus the
+    /// payment decision timeout, never before `hold_expires_at`); only the
+    /// first such checkout moves it. Anything else, or an unknown booking:
+    /// nothing. A booking that settled and left is unknown;
     /// `settles_at` keeps one whose intent the payment side canceled until
     /// after that side stops accepting a late success for it, so its
     /// `PaymentCompleted` is still orphaned (and refunded).
@@ -228,6 +233,27 @@ impl BookingPartition {
                     })],
                 }
             }
+            PaymentEvent::CheckoutSubmitted(c) => match self.booking(&c.booking_id) {
+                Some(b)
+                    if b.status == BookingStatus::Pending
+                        && b.payment_id == c.payment_id
+                        && b.pay_by.is_none()
+                        && c.submitted_at < b.hold_expires_at =>
+                {
+                    let pay_by = c
+                        .submitted_at
+                        .saturating_add(self.cfg.payment_decision_timeout)
+                        .max(b.hold_expires_at);
+                    vec![BookingEvent::BookingPaymentStarted(BookingPaymentStarted {
+                        booking_id: b.id.clone(),
+                        resource_id: b.resource_id.clone(),
+                        payment_id: b.payment_id.clone(),
+                        submitted_at: c.submitted_at,
+                        pay_by,
+                    })]
+                }
+                _ => Vec::new(),
+            },
             PaymentEvent::PaymentFailed(p) => match self.booking(&p.booking_id) {
                 Some(b) if b.status == BookingStatus::Pending && b.payment_id == p.payment_id => {
                     vec![BookingEvent::BookingFailed(BookingFailed {
@@ -246,10 +272,12 @@ impl BookingPartition {
         }
     }
 
-    /// `BookingExpired` for every pending booking whose hold expires at or
-    /// before `now`, earliest first (ties by booking id, so the order does not
-    /// depend on how the partition was built); `expired_at` is the hold's
-    /// expiry.
+    /// `BookingExpired` for every pending booking released at or before
+    /// `now` ([`BookingConfig::releases_at`](super::BookingConfig::releases_at):
+    /// `pay_by` once a checkout submitted in time was seen, else
+    /// `hold_expires_at` plus the checkout grace), earliest first (ties by
+    /// booking id, so the order does not depend on how the partition was
+    /// built); `expired_at` is that instant.
     pub fn due_expiries(&self, now: Millis) -> Vec<BookingEvent> {
         let mut due: Vec<(Millis, &Booking)> = self
             .holds

@@ -161,6 +161,10 @@ pub enum BookingEvent {
     /// A payment succeeded for a booking that is no longer pending (it expired,
     /// failed or was cancelled first): the whole amount must go back.
     PaymentOrphaned(PaymentOrphaned),
+    /// Its customer submitted a checkout before the hold's deadline: the
+    /// slot stays held for the payment's decision until `pay_by`. The
+    /// booking stays pending.
+    BookingPaymentStarted(BookingPaymentStarted),
 }
 
 /// See [`BookingEvent::ResourceRegistered`].
@@ -321,6 +325,22 @@ pub struct CancellationRejected {
     pub reason: CancellationRejectionReason,
     /// When.
     pub rejected_at: Millis,
+}
+
+/// See [`BookingEvent::BookingPaymentStarted`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingPaymentStarted {
+    /// The booking.
+    pub booking_id: BookingId,
+    /// Its resource.
+    pub resource_id: ResourceId,
+    /// Its payment, whose checkout was submitted.
+    pub payment_id: PaymentId,
+    /// When the customer submitted the checkout (before `hold_expires_at`).
+    pub submitted_at: Millis,
+    /// Unpaid past this instant, the booking expires: `submitted_at` plus
+    /// the payment decision timeout, never before `hold_expires_at`.
+    pub pay_by: Millis,
 }
 
 /// See [`BookingEvent::PaymentOrphaned`].

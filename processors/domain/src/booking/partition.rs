@@ -48,7 +48,8 @@ pub struct BookingPartition {
     pub(super) by_id: HashMap<BookingId, usize>,
     /// Active bookings per resource, by start.
     pub(super) availability: Availability,
-    /// Pending bookings of the whole partition, by hold expiry.
+    /// Pending bookings of the whole partition, by the instant they are
+    /// released unpaid ([`BookingConfig::releases_at`]).
     pub(super) holds: BTreeSet<(Millis, usize)>,
     /// Bookings that will settle, by [`settles_at`].
     pub(super) settle: BTreeSet<(Millis, usize)>,
@@ -126,7 +127,8 @@ impl BookingPartition {
             .collect()
     }
 
-    /// The earliest hold expiry, if any booking is pending.
+    /// The earliest instant a pending booking is released unpaid, if any is
+    /// pending.
     pub fn next_expiry(&self) -> Option<Millis> {
         self.holds.first().map(|(at, _)| *at)
     }
@@ -175,6 +177,7 @@ impl BookingPartition {
             StateRecord::Resource(r) => {
                 self.resources.insert(r.id.clone(), r);
             }
+            StateRecord::BookingV1(b) => self.load(StateRecord::Booking(b.into())),
             StateRecord::Booking(b) => match self.by_id.get(&b.id).copied() {
                 Some(slot) => {
                     self.unindex(slot);
@@ -193,6 +196,7 @@ impl BookingPartition {
             }),
             StateRecord::Payment(_)
             | StateRecord::PaymentV1(_)
+            | StateRecord::PaymentV2(_)
             | StateRecord::Account(_)
             | StateRecord::Lock(_) => {}
         }
@@ -244,7 +248,7 @@ impl BookingPartition {
             self.availability.occupy(&b.resource_id, b.interval, slot);
         }
         if b.status == BookingStatus::Pending {
-            self.holds.insert((b.hold_expires_at, slot));
+            self.holds.insert((self.cfg.releases_at(b), slot));
         }
         if let Some(at) = settles_at(b) {
             self.settle.insert((at, slot));
@@ -256,7 +260,7 @@ impl BookingPartition {
     pub(super) fn unindex(&mut self, slot: usize) {
         if let Some(b) = self.slots.get(slot).and_then(Option::as_ref) {
             self.availability.release(&b.resource_id, b.interval, slot);
-            self.holds.remove(&(b.hold_expires_at, slot));
+            self.holds.remove(&(self.cfg.releases_at(b), slot));
             if let Some(at) = settles_at(b) {
                 self.settle.remove(&(at, slot));
             }

@@ -34,6 +34,7 @@ impl PaymentPartition {
                             updated_at: e.created_at,
                             booking_start: e.booking_start,
                             paid_recorded_at: None,
+                            hold_expires_at: e.hold_expires_at,
                         },
                     );
                     keys.push(StateKey::Payment(e.payment_id.clone()));

@@ -33,6 +33,7 @@ impl PaymentPartition {
                     checkout_url: checkout_url(&b.payment_id),
                     created_at: now,
                     booking_start: Some(b.start),
+                    hold_expires_at: Some(b.hold_expires_at),
                 })]
             }
             BookingEvent::BookingExpired(b) => self.cancel(&b.payment_id, now),
@@ -87,8 +88,11 @@ impl PaymentPartition {
     /// Decides one command at `now`.
     ///
     /// `SubmitCheckout`: replay check (command id + request hash); unknown
-    /// payment or not the payer's: `NotFound`; not `RequiresPayment`:
-    /// `NotPending`; else `CheckoutSubmitted`.
+    /// payment or not the payer's: `NotFound`; not `RequiresPayment`, or
+    /// submitted at or after its booking's hold deadline: `NotPending` (as
+    /// for a booking that expired); else `CheckoutSubmitted`, whose
+    /// `submitted_at` is the gateway's append instant (`appended_at`, capped
+    /// at `now`; `now` for commands without it).
     ///
     /// `RecordProviderOutcome`: a webhook id already seen or an unknown
     /// payment: nothing. `Succeeded` while requiring payment, processing or
@@ -121,9 +125,13 @@ impl PaymentPartition {
             }
             Seen::Fresh => {}
         }
+        // The customer's action counts when the gateway appended it; a stamp
+        // ahead of this side's clock (a gateway clock running fast) counts as now.
+        let submitted_at = c.appended_at.map_or(now, |at| at.min(now));
         let event = match self.payments.get(&c.payment_id) {
             Some(p) if p.user_id == c.user_id && p.resource_id == c.resource_id => {
-                if p.status == PaymentStatus::RequiresPayment {
+                let in_time = p.hold_expires_at.is_none_or(|h| submitted_at < h);
+                if p.status == PaymentStatus::RequiresPayment && in_time {
                     PaymentEvent::CheckoutSubmitted(CheckoutSubmitted {
                         command_id: c.command_id.clone(),
                         request_hash: c.request_hash.clone(),
@@ -131,7 +139,7 @@ impl PaymentPartition {
                         booking_id: p.booking_id.clone(),
                         resource_id: p.resource_id.clone(),
                         outcome: c.outcome,
-                        submitted_at: now,
+                        submitted_at,
                     })
                 } else {
                     reject(CheckoutRejectionReason::NotPending)

@@ -90,6 +90,11 @@ pub struct SubmitCheckout {
     pub user_id: UserId,
     /// The checkout result to submit.
     pub outcome: CheckoutOutcome,
+    /// When the gateway appended it to the log, on the gateway's clock: the
+    /// instant the customer's action counts (`CheckoutSubmitted::submitted_at`),
+    /// however late the payment processor decides it. `None` in records
+    /// written before the field existed: the processor's clock counts then.
+    pub appended_at: Option<Millis>,
     /// When the gateway accepted it.
     pub requested_at: Millis,
 }
@@ -164,6 +169,11 @@ pub struct PaymentIntentCreated {
     /// [`settles_at`](super::settles_at)). `None` only in events written
     /// before the field existed: such a payment, once paid, never settles.
     pub booking_start: Option<Millis>,
+    /// The booking's hold deadline (from its `BookingHeld`): a checkout
+    /// submitted at or after it is refused (`NotPending`), as for a booking
+    /// that expired. `None` in events written before the field existed: no
+    /// deadline is checked on this side then.
+    pub hold_expires_at: Option<Millis>,
 }
 
 /// See [`PaymentEvent::CheckoutSubmitted`].
@@ -181,7 +191,10 @@ pub struct CheckoutSubmitted {
     pub resource_id: ResourceId,
     /// The checkout result handed to the provider.
     pub outcome: CheckoutOutcome,
-    /// When.
+    /// When the customer submitted it: the gateway's append instant
+    /// (`SubmitCheckout::appended_at`, never later than the decision), not
+    /// when this side decided it. Before its booking's hold deadline, the
+    /// booking side keeps the slot for the payment's decision.
     pub submitted_at: Millis,
 }
 

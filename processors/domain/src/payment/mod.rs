@@ -17,7 +17,7 @@ mod settle;
 pub use crate::decision::Decision;
 pub use crate::state::{StateKey, StateRecord};
 pub use messages::*;
-pub use partition::{Payment, PaymentPartition, PaymentV1};
+pub use partition::{Payment, PaymentPartition, PaymentV1, PaymentV2};
 pub use settle::{PROVIDER_LATE_WINDOW, QUIET_PERIOD, settles_at};
 
 #[cfg(test)]

@@ -51,6 +51,68 @@ pub struct Payment {
     /// then holds the provider's instant); `None` until paid, or when paid
     /// before the instant was recorded.
     pub paid_recorded_at: Option<Millis>,
+    /// Its booking's hold deadline: a checkout submitted at or after it is
+    /// refused. `None` for intents stored or created before it was known
+    /// ([`PaymentV1`], [`PaymentV2`]): no deadline is checked then.
+    pub hold_expires_at: Option<Millis>,
+}
+
+/// A payment as stored before payments knew their booking's hold deadline
+/// (the layout of [`StateRecord::PaymentV2`]): read from old stores, never
+/// written. It loads as a [`Payment`] without a hold deadline; the next
+/// change stores it in the current layout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentV2 {
+    /// See [`Payment::id`].
+    pub id: PaymentId,
+    /// See [`Payment::booking_id`].
+    pub booking_id: BookingId,
+    /// See [`Payment::resource_id`].
+    pub resource_id: ResourceId,
+    /// See [`Payment::user_id`].
+    pub user_id: UserId,
+    /// See [`Payment::amount`].
+    pub amount: Money,
+    /// See [`Payment::status`].
+    pub status: PaymentStatus,
+    /// See [`Payment::refunded`].
+    pub refunded: i64,
+    /// See [`Payment::checkout_url`].
+    pub checkout_url: String,
+    /// See [`Payment::provider_events`].
+    pub provider_events: Vec<String>,
+    /// See [`Payment::refunds`].
+    pub refunds: u32,
+    /// See [`Payment::created_at`].
+    pub created_at: Millis,
+    /// See [`Payment::updated_at`].
+    pub updated_at: Millis,
+    /// See [`Payment::booking_start`].
+    pub booking_start: Option<Millis>,
+    /// See [`Payment::paid_recorded_at`].
+    pub paid_recorded_at: Option<Millis>,
+}
+
+impl From<PaymentV2> for Payment {
+    fn from(p: PaymentV2) -> Self {
+        Payment {
+            id: p.id,
+            booking_id: p.booking_id,
+            resource_id: p.resource_id,
+            user_id: p.user_id,
+            amount: p.amount,
+            status: p.status,
+            refunded: p.refunded,
+            checkout_url: p.checkout_url,
+            provider_events: p.provider_events,
+            refunds: p.refunds,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            booking_start: p.booking_start,
+            paid_recorded_at: p.paid_recorded_at,
+            hold_expires_at: None,
+        }
+    }
 }
 
 /// A payment as stored before payments knew their booking's start (the
@@ -104,6 +166,7 @@ impl From<PaymentV1> for Payment {
             updated_at: p.updated_at,
             booking_start: None,
             paid_recorded_at: None,
+            hold_expires_at: None,
         }
     }
 }
@@ -198,6 +261,7 @@ impl PaymentPartition {
     pub fn load(&mut self, rec: StateRecord) {
         match rec {
             StateRecord::PaymentV1(p) => self.load(StateRecord::Payment(p.into())),
+            StateRecord::PaymentV2(p) => self.load(StateRecord::Payment(p.into())),
             StateRecord::Payment(p) => {
                 if let Some(old) = self.payments.remove(&p.id) {
                     self.unindex(&old);

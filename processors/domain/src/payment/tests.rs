@@ -84,6 +84,7 @@ fn checkout(n: u32, payment: u32, user: &str, hash: &str) -> PaymentCommand {
         resource_id: "r1".into(),
         user_id: user.into(),
         outcome: CheckoutOutcome::Succeeded,
+        appended_at: None,
         requested_at: 0,
     })
 }
@@ -348,6 +349,7 @@ fn only_the_last_sixteen_webhook_ids_are_remembered() {
         updated_at: 0,
         booking_start: None,
         paid_recorded_at: None,
+        hold_expires_at: None,
     };
     super::apply::remember(&mut p, Some("new".into()));
     assert_eq!(p.provider_events.len(), 16);
@@ -647,6 +649,7 @@ fn a_payment_stored_in_the_old_layout_loads_and_never_settles_while_paid() {
         Payment {
             booking_start: None,
             paid_recorded_at: None,
+            hold_expires_at: None,
             ..current
         }
     );
@@ -690,4 +693,90 @@ fn a_partition_restored_from_live_records_settles_the_same() {
     assert_eq!(restored.evict_settled(at), p.evict_settled(at));
     assert_eq!(restored.payment_count(), 0);
     assert_eq!(p.payment_count(), 0);
+}
+
+/// `checkout(1, 1, "ann", "h")` as the gateway appended it at `at`.
+fn checkout_appended(at: Option<Millis>) -> PaymentCommand {
+    let PaymentCommand::SubmitCheckout(c) = checkout(1, 1, "ann", "h") else {
+        unreachable!()
+    };
+    PaymentCommand::SubmitCheckout(SubmitCheckout {
+        appended_at: at,
+        ..c
+    })
+}
+
+#[test]
+fn the_intent_carries_its_booking_hold_deadline() {
+    let mut p = PaymentPartition::new();
+    let out = react(&mut p, &held(1, 1000));
+    assert!(matches!(
+        &out[..],
+        [PaymentEvent::PaymentIntentCreated(e)] if e.hold_expires_at == Some(50)
+    ));
+    assert_eq!(
+        p.payment(&"p1".into()).map(|x| x.hold_expires_at),
+        Some(Some(50))
+    );
+}
+
+#[test]
+fn a_checkout_counts_when_the_gateway_appended_it_not_when_it_is_decided() {
+    let mut p = PaymentPartition::new();
+    react(&mut p, &held(1, 1000));
+    // Appended at 40, inside the hold (50); decided at 58, after it.
+    let d = run(&mut p, &checkout_appended(Some(40)), 58);
+    assert!(matches!(
+        &d.events[..],
+        [PaymentEvent::CheckoutSubmitted(e)] if e.submitted_at == 40
+    ));
+    assert_eq!(status(&p, 1), Some(PaymentStatus::Processing));
+}
+
+#[test]
+fn a_checkout_appended_at_or_after_the_hold_deadline_is_not_pending() {
+    for appended in [Some(50), Some(51), None] {
+        let mut p = PaymentPartition::new();
+        react(&mut p, &held(1, 1000));
+        let d = run(&mut p, &checkout_appended(appended), 55);
+        assert!(
+            matches!(
+                &d.events[..],
+                [PaymentEvent::CheckoutRejected(e)] if e.reason == CheckoutRejectionReason::NotPending
+            ),
+            "appended at {appended:?}: {:?}",
+            d.events
+        );
+        assert_eq!(status(&p, 1), Some(PaymentStatus::RequiresPayment));
+    }
+}
+
+#[test]
+fn a_gateway_stamp_from_the_future_counts_as_the_decision_instant() {
+    let mut p = PaymentPartition::new();
+    react(&mut p, &held(1, 1000));
+    let d = run(&mut p, &checkout_appended(Some(49)), 30);
+    assert!(matches!(
+        &d.events[..],
+        [PaymentEvent::CheckoutSubmitted(e)] if e.submitted_at == 30
+    ));
+}
+
+#[test]
+fn an_intent_without_a_known_hold_deadline_takes_any_checkout() {
+    let mut p = PaymentPartition::new();
+    let Some(PaymentEvent::PaymentIntentCreated(e)) =
+        p.react_to_booking(&held(1, 1000), &url, 3).pop()
+    else {
+        panic!("an intent")
+    };
+    p.apply(&PaymentEvent::PaymentIntentCreated(PaymentIntentCreated {
+        hold_expires_at: None,
+        ..e
+    }));
+    let d = run(&mut p, &checkout_appended(Some(70)), 80);
+    assert!(matches!(
+        &d.events[..],
+        [PaymentEvent::CheckoutSubmitted(e)] if e.submitted_at == 70
+    ));
 }

@@ -1,4 +1,4 @@
-use crate::booking_reference::{Kind, Reference, SLOT, T0, TTL, kind, summary};
+use crate::booking_reference::{DECIDE, GRACE, Kind, Reference, SLOT, T0, TTL, kind, summary};
 use proptest::prelude::*;
 use slotstream_domain::booking::LATE_PAYMENT_WINDOW;
 use slotstream_domain::booking::{
@@ -6,7 +6,9 @@ use slotstream_domain::booking::{
     RegisterResource, RequestBooking,
 };
 use slotstream_domain::fixtures;
-use slotstream_domain::payment::{PaymentCompleted, PaymentEvent, PaymentFailed};
+use slotstream_domain::payment::{
+    CheckoutOutcome, CheckoutSubmitted, PaymentCompleted, PaymentEvent, PaymentFailed,
+};
 use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
 use slotstream_domain::time::{DAY, HOUR, MINUTE};
 use slotstream_domain::{Decision, Millis, Money, StateKey, StateRecord};
@@ -58,6 +60,13 @@ enum Op {
         succeeded: bool,
         own_payment: bool,
     },
+    /// The payment side reports a checkout the customer submitted `lag`
+    /// minutes ago (decided late: a stalled payment processor).
+    Checkout {
+        pick: usize,
+        lag: u8,
+        own_payment: bool,
+    },
     Cancel {
         pick: usize,
         owner: bool,
@@ -97,6 +106,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), any::<bool>()).prop_map(|(pick, same_body)| Op::Replay { pick, same_body }),
         3 => (any::<usize>(), prop::bool::weighted(0.7), prop::bool::weighted(0.85))
             .prop_map(|(pick, succeeded, own_payment)| Op::Pay { pick, succeeded, own_payment }),
+        3 => (any::<usize>(), prop::sample::select(vec![0u8, 0, 1, 4, 10, 25]), prop::bool::weighted(0.9))
+            .prop_map(|(pick, lag, own_payment)| Op::Checkout { pick, lag, own_payment }),
         2 => (any::<usize>(), prop::bool::weighted(0.8)).prop_map(|(pick, owner)| Op::Cancel { pick, owner }),
         1 => any::<usize>().prop_map(|pick| Op::ReplayCancel { pick }),
         2 => (prop::sample::select(vec![5u8, 10, 15, 15, 30, 45, 60]), prop::bool::weighted(0.7))
@@ -150,7 +161,11 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
-        let cfg = BookingConfig { hold_ttl: TTL };
+        let cfg = BookingConfig {
+            hold_ttl: TTL,
+            payment_decision_timeout: DECIDE,
+            checkout_grace: GRACE,
+        };
         Self {
             live: BookingPartition::new(cfg),
             replica: BookingPartition::new(cfg),
@@ -161,7 +176,11 @@ impl Harness {
     }
 
     fn restored(&self) -> BookingPartition {
-        let mut p = BookingPartition::new(BookingConfig { hold_ttl: TTL });
+        let mut p = BookingPartition::new(BookingConfig {
+            hold_ttl: TTL,
+            payment_decision_timeout: DECIDE,
+            checkout_grace: GRACE,
+        });
         // Reverse key order: bookings before their resources, ledger first.
         for rec in self.store.values().rev() {
             p.load(rec.clone());
@@ -262,7 +281,7 @@ impl Harness {
             .bookings
             .iter()
             .filter(|b| b.status == BookingStatus::Pending)
-            .map(|b| b.hold_until)
+            .map(|b| b.release_at())
             .min();
         prop_assert_eq!(self.live.next_expiry(), next);
         // (3) the log replayed from the start rebuilds every record.
@@ -299,6 +318,32 @@ fn advance(
     if tick {
         let d = h.step(Input::Tick, now)?;
         let got: Vec<Kind> = d.events.iter().map(kind).collect();
+        // Spelled out apart from the reference's rule: a booking is
+        // released unpaid only past its hold plus the grace, and, once a
+        // checkout submitted inside the hold was seen, only past that
+        // checkout's decision timeout.
+        for ev in &d.events {
+            let BookingEvent::BookingExpired(e) = ev else {
+                continue;
+            };
+            let b = reference
+                .bookings
+                .iter()
+                .find(|b| b.id == e.booking_id.0)
+                .expect("an expired booking is known");
+            prop_assert!(e.expired_at <= now);
+            prop_assert!(e.expired_at >= b.hold_until, "released inside its hold");
+            match b.checkout {
+                Some((submitted, _)) => prop_assert!(
+                    e.expired_at >= submitted + DECIDE,
+                    "released while a checkout submitted in time awaited its decision"
+                ),
+                None => prop_assert!(
+                    e.expired_at >= b.hold_until + GRACE,
+                    "released before a late-decided checkout could arrive"
+                ),
+            }
+        }
         prop_assert_eq!(got, reference.expire(now));
     }
     h.evict(now)?;
@@ -409,6 +454,35 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let got: Vec<Kind> = d.events.iter().map(kind).collect();
                 prop_assert_eq!(got, reference.pay(&b.id, &payment, succeeded, now));
             }
+            Op::Checkout {
+                pick,
+                lag,
+                own_payment,
+            } => {
+                let all = reference.all();
+                if all.is_empty() {
+                    continue;
+                }
+                let b = all[pick % all.len()].clone();
+                let payment = if own_payment {
+                    b.payment.clone()
+                } else {
+                    format!("stray{n}")
+                };
+                let submitted = now - i64::from(lag) * MINUTE;
+                let ev = PaymentEvent::CheckoutSubmitted(CheckoutSubmitted {
+                    command_id: format!("k{n}").as_str().into(),
+                    request_hash: format!("k{n}"),
+                    payment_id: payment.as_str().into(),
+                    booking_id: b.id.as_str().into(),
+                    resource_id: format!("r{}", b.resource).as_str().into(),
+                    outcome: CheckoutOutcome::Succeeded,
+                    submitted_at: submitted,
+                });
+                let d = h.step(Input::Payment(ev), now)?;
+                let got: Vec<Kind> = d.events.iter().map(kind).collect();
+                prop_assert_eq!(got, reference.checkout(&b.id, &payment, submitted));
+            }
             Op::Cancel { pick, owner } => {
                 let all = reference.all();
                 let (booking, r, user) = match all.get(pick % all.len().max(1)) {
@@ -477,9 +551,31 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
         .filter(|k| !matches!(k, StateKey::Resource(_)))
         .collect();
     prop_assert!(kept.is_empty(), "the store still holds {:?}", kept);
+    // (6) every slot was released at most once, and never both kept by a
+    // confirmation and released by an expiry or a failure.
+    let mut ended: BTreeMap<String, usize> = BTreeMap::new();
+    for entry in &h.log {
+        let Logged::Event(e) = entry else { continue };
+        let id = match e.as_ref() {
+            BookingEvent::BookingExpired(x) => &x.booking_id,
+            BookingEvent::BookingFailed(x) => &x.booking_id,
+            BookingEvent::BookingConfirmed(x) => &x.booking_id,
+            _ => continue,
+        };
+        *ended.entry(id.0.clone()).or_default() += 1;
+    }
+    prop_assert!(
+        ended.values().all(|&n| n == 1),
+        "a booking ended twice: {:?}",
+        ended
+    );
     // (3) once more from scratch: a fresh partition fed the whole log,
     // evicting at the same instants.
-    let mut fresh = BookingPartition::new(BookingConfig { hold_ttl: TTL });
+    let mut fresh = BookingPartition::new(BookingConfig {
+        hold_ttl: TTL,
+        payment_decision_timeout: DECIDE,
+        checkout_grace: GRACE,
+    });
     for entry in &h.log {
         match entry {
             Logged::Event(e) => {

@@ -16,6 +16,10 @@ use slotstream_domain::{COMMAND_RETENTION, Decision, Millis};
 pub const T0: Millis = 19_723 * DAY;
 pub const SLOT: Millis = 15 * MINUTE;
 pub const TTL: Millis = 20 * MINUTE;
+/// How long a checkout submitted in time keeps the slot for its decision.
+pub const DECIDE: Millis = 30 * MINUTE;
+/// How long past its hold a booking with no checkout seen stays held.
+pub const GRACE: Millis = 5 * MINUTE;
 
 /// What a decision or reaction amounted to, as both sides describe it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +34,7 @@ pub enum Kind {
     Failed,
     Orphaned,
     Expired(String),
+    PaymentStarted { pay_by: Millis },
 }
 
 pub fn kind(ev: &BookingEvent) -> Kind {
@@ -46,6 +51,7 @@ pub fn kind(ev: &BookingEvent) -> Kind {
         BookingEvent::BookingFailed(_) => Kind::Failed,
         BookingEvent::PaymentOrphaned(_) => Kind::Orphaned,
         BookingEvent::BookingExpired(e) => Kind::Expired(e.booking_id.0.clone()),
+        BookingEvent::BookingPaymentStarted(e) => Kind::PaymentStarted { pay_by: e.pay_by },
     }
 }
 
@@ -68,6 +74,9 @@ pub struct RefBooking {
     pub amount: i64,
     pub status: BookingStatus,
     pub hold_until: Millis,
+    /// Once a checkout submitted before `hold_until` was seen: when it was
+    /// submitted, and until when the slot waits for its decision.
+    pub checkout: Option<(Millis, Millis)>,
     /// When it was held.
     pub created: Millis,
     /// When its status last changed.
@@ -75,6 +84,14 @@ pub struct RefBooking {
 }
 
 impl RefBooking {
+    /// When a pending booking is released unpaid: its checkout's pay-by
+    /// once one submitted in time was seen, else its hold plus the grace
+    /// for a checkout decided late.
+    pub fn release_at(&self) -> Millis {
+        self.checkout
+            .map_or(self.hold_until + GRACE, |(_, pay_by)| pay_by)
+    }
+
     /// The contract's settle rule, spelled out case by case: never while
     /// pending; a confirmed one once its end (plus slack) has passed and the
     /// ledger forgot its request; a final one once a late payment can no
@@ -176,6 +193,7 @@ impl Reference {
                 amount: 100 * ((minutes + 29) / 30),
                 status: BookingStatus::Pending,
                 hold_until: now + TTL,
+                checkout: None,
                 created: now,
                 updated: now,
             });
@@ -244,17 +262,37 @@ impl Reference {
         }
     }
 
+    /// A checkout of `payment` for `booking`, submitted at `submitted`:
+    /// the first one of a pending booking's own payment submitted before
+    /// its hold ends keeps the slot until `submitted + DECIDE`, never
+    /// shorter than the hold itself.
+    pub fn checkout(&mut self, booking: &str, payment: &str, submitted: Millis) -> Vec<Kind> {
+        let Some(b) = self.bookings.iter_mut().find(|b| b.id == booking) else {
+            return Vec::new();
+        };
+        if b.status != BookingStatus::Pending
+            || b.payment != payment
+            || b.checkout.is_some()
+            || submitted >= b.hold_until
+        {
+            return Vec::new();
+        }
+        let pay_by = (submitted + DECIDE).max(b.hold_until);
+        b.checkout = Some((submitted, pay_by));
+        vec![Kind::PaymentStarted { pay_by }]
+    }
+
     pub fn expire(&mut self, now: Millis) -> Vec<Kind> {
         let mut due: Vec<&mut RefBooking> = self
             .bookings
             .iter_mut()
-            .filter(|b| b.status == BookingStatus::Pending && b.hold_until <= now)
+            .filter(|b| b.status == BookingStatus::Pending && b.release_at() <= now)
             .collect();
-        due.sort_by(|a, b| (a.hold_until, &a.id).cmp(&(b.hold_until, &b.id)));
+        due.sort_by(|a, b| (a.release_at(), &a.id).cmp(&(b.release_at(), &b.id)));
         due.into_iter()
             .map(|b| {
                 b.status = BookingStatus::Expired;
-                b.updated = b.hold_until;
+                b.updated = b.release_at();
                 Kind::Expired(b.id.clone())
             })
             .collect()

@@ -8,7 +8,7 @@ use slotstream_domain::payment::{
     RecordProviderOutcome, SubmitCheckout,
 };
 use slotstream_domain::payment::{PROVIDER_LATE_WINDOW, QUIET_PERIOD, settles_at};
-use slotstream_domain::time::HOUR;
+use slotstream_domain::time::{HOUR, MINUTE};
 use slotstream_domain::{Decision, Millis, Money, PaymentId, StateKey, StateRecord};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,10 +22,13 @@ enum Op {
     HoldAgain {
         pick: usize,
     },
+    /// The customer checks out; the gateway appended the command `lag`
+    /// minutes before the payment side decides it (a stalled processor).
     Checkout {
         pick: usize,
         payer: bool,
         outcome: bool,
+        lag: u8,
     },
     ReplayCheckout {
         pick: usize,
@@ -56,8 +59,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (1u8..5, prop::sample::select(vec![0u8, 1, 5, 24, 30, 72]))
             .prop_map(|(units, lead)| Op::Hold { units, lead }),
         1 => any::<usize>().prop_map(|pick| Op::HoldAgain { pick }),
-        3 => (any::<usize>(), prop::bool::weighted(0.85), any::<bool>())
-            .prop_map(|(pick, payer, outcome)| Op::Checkout { pick, payer, outcome }),
+        3 => (any::<usize>(), prop::bool::weighted(0.85), any::<bool>(), prop::sample::select(vec![0u8, 0, 1, 14, 16, 61, 75]))
+            .prop_map(|(pick, payer, outcome, lag)| Op::Checkout { pick, payer, outcome, lag }),
         1 => (any::<usize>(), any::<bool>()).prop_map(|(pick, same_body)| Op::ReplayCheckout { pick, same_body }),
         4 => (any::<usize>(), prop::bool::weighted(0.7), 0u8..3, prop::sample::select(vec![0u8, 0, 2, 30, 70]))
             .prop_map(|(pick, succeeded, event, age)| Op::Webhook { pick, succeeded, event, age }),
@@ -191,7 +194,10 @@ impl Harness {
     }
 }
 
-fn held(n: usize, amount: i64, start: Millis) -> BookingEvent {
+/// How long the model's holds last.
+const HOLD: Millis = 15 * MINUTE;
+
+fn held(n: usize, amount: i64, start: Millis, hold_expires_at: Millis) -> BookingEvent {
     BookingEvent::BookingHeld(BookingHeld {
         request_hash: String::new(),
         command_id: format!("c{n}").as_str().into(),
@@ -204,7 +210,7 @@ fn held(n: usize, amount: i64, start: Millis) -> BookingEvent {
         end: start + HOUR,
         amount: Money::new(amount, "EUR"),
         payment_id: format!("p{n}").as_str().into(),
-        hold_expires_at: 0,
+        hold_expires_at,
         held_at: 0,
     })
 }
@@ -261,7 +267,7 @@ fn ending(n: usize, how: u8, refund: i64) -> BookingEvent {
 fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut h = Harness::default();
     let mut reference = Reference::default();
-    let mut holds: Vec<(usize, i64, Millis)> = Vec::new();
+    let mut holds: Vec<(usize, i64, Millis, Millis)> = Vec::new();
     let mut checkouts: Vec<(SubmitCheckout, usize, bool)> = Vec::new();
     let mut now: Millis = 1_000;
     for (step, op) in ops.into_iter().enumerate() {
@@ -270,29 +276,32 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Hold { units, lead } => {
                 let amount = i64::from(units) * 250;
                 let start = now + i64::from(lead) * HOUR;
-                let d = h.step(Input::Booking(held(step, amount, start)), now)?;
+                let hold = now + HOLD;
+                let d = h.step(Input::Booking(held(step, amount, start, hold)), now)?;
                 prop_assert_eq!(
                     d.events.iter().map(kind).collect::<Vec<_>>(),
-                    reference.hold(step, amount, start, now)
+                    reference.hold(step, amount, start, hold, now)
                 );
-                holds.push((step, amount, start));
+                holds.push((step, amount, start, hold));
             }
             Op::HoldAgain { pick } => {
-                let Some((n, amount, start)) = pick_hold(pick) else {
+                let Some((n, amount, start, hold)) = pick_hold(pick) else {
                     continue;
                 };
-                let d = h.step(Input::Booking(held(n, amount, start)), now)?;
+                let d = h.step(Input::Booking(held(n, amount, start, hold)), now)?;
                 prop_assert_eq!(
                     d.events.iter().map(kind).collect::<Vec<_>>(),
-                    reference.hold(n, amount, start, now)
+                    reference.hold(n, amount, start, hold, now)
                 );
             }
             Op::Checkout {
                 pick,
                 payer,
                 outcome,
+                lag,
             } => {
-                let n = pick_hold(pick).map_or(999, |(n, _, _)| n);
+                let n = pick_hold(pick).map_or(999, |(n, _, _, _)| n);
+                let appended = now - i64::from(lag) * MINUTE;
                 let user = if payer { n % 2 } else { n % 2 + 1 };
                 let c = SubmitCheckout {
                     command_id: format!("k{step}").as_str().into(),
@@ -305,15 +314,22 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     } else {
                         CheckoutOutcome::Failed
                     },
-                    requested_at: now,
+                    appended_at: Some(appended),
+                    requested_at: appended,
                 };
                 let d = h.step(
                     Input::Command(PaymentCommand::SubmitCheckout(c.clone())),
                     now,
                 )?;
                 let got = (!d.events.is_empty(), d.reply.as_ref().map(kind));
-                let (emitted, k) =
-                    reference.checkout(&format!("k{step}"), &c.request_hash, n, payer, now);
+                let (emitted, k) = reference.checkout(
+                    &format!("k{step}"),
+                    &c.request_hash,
+                    n,
+                    payer,
+                    appended,
+                    now,
+                );
                 prop_assert_eq!(got, (emitted, Some(k)));
                 checkouts.push((c, n, payer));
             }
@@ -330,8 +346,15 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     now,
                 )?;
                 let got = (!d.events.is_empty(), d.reply.as_ref().map(kind));
-                let (emitted, k) =
-                    reference.checkout(c.command_id.as_str(), &c.request_hash, n, payer, now);
+                let appended = c.appended_at.unwrap_or(now);
+                let (emitted, k) = reference.checkout(
+                    c.command_id.as_str(),
+                    &c.request_hash,
+                    n,
+                    payer,
+                    appended,
+                    now,
+                );
                 prop_assert_eq!(got, (emitted, Some(k)));
             }
             Op::Webhook {
@@ -340,7 +363,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 event,
                 age,
             } => {
-                let Some((n, _, _)) = pick_hold(pick) else {
+                let Some((n, _, _, _)) = pick_hold(pick) else {
                     continue;
                 };
                 let occurred = now - i64::from(age) * HOUR;
@@ -367,7 +390,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 );
             }
             Op::BookingEnds { pick, how, refund } => {
-                let Some((n, amount, _)) = pick_hold(pick) else {
+                let Some((n, amount, _, _)) = pick_hold(pick) else {
                     continue;
                 };
                 let refund = i64::from(refund) * 200;
@@ -392,7 +415,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
     // own, without a refund.
     let latest = holds
         .iter()
-        .map(|&(_, _, start)| start)
+        .map(|&(_, _, start, _)| start)
         .max()
         .unwrap_or(now);
     now = now.max(latest) + PROVIDER_LATE_WINDOW.max(QUIET_PERIOD) + HOUR;
@@ -410,7 +433,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
     // Then every booking ends (open intents are canceled, taken money is
     // refunded in full), and far past every window the partition and its
     // store hold no payment and no answer.
-    for (n, amount, _) in holds.clone() {
+    for (n, amount, _, _) in holds.clone() {
         for how in [0, 4] {
             let d = h.step(Input::Booking(ending(n, how, amount)), now)?;
             let expected = match how {

@@ -64,6 +64,9 @@ pub struct RefPayment {
     pub updated: Millis,
     /// Its booking's start.
     pub start: Millis,
+    /// Its booking's hold deadline: a checkout submitted at or after it is
+    /// refused.
+    pub hold: Millis,
     /// When this side recorded its success.
     pub recorded: Option<Millis>,
 }
@@ -138,7 +141,14 @@ impl Reference {
         self.evicted.extend(gone);
     }
 
-    pub fn hold(&mut self, n: usize, amount: i64, start: Millis, now: Millis) -> Vec<Kind> {
+    pub fn hold(
+        &mut self,
+        n: usize,
+        amount: i64,
+        start: Millis,
+        hold: Millis,
+        now: Millis,
+    ) -> Vec<Kind> {
         if self.payments.iter().any(|p| p.n == n) {
             return Vec::new();
         }
@@ -151,6 +161,7 @@ impl Reference {
             seen: Vec::new(),
             updated: now,
             start,
+            hold,
             recorded: None,
         });
         vec![Kind::Created]
@@ -162,8 +173,12 @@ impl Reference {
         hash: &str,
         n: usize,
         payer_ok: bool,
+        appended: Millis,
         now: Millis,
     ) -> (bool, Kind) {
+        // The customer's action counts when the gateway appended it, never
+        // later than the decision.
+        let submitted = appended.min(now);
         if let Some((_, h, k, _)) = self.answers.iter().find(|(c, _, _, _)| c == command) {
             return if h == hash {
                 (false, k.clone())
@@ -176,9 +191,9 @@ impl Reference {
         }
         let k = match self.payments.iter_mut().find(|p| p.n == n) {
             Some(p) if payer_ok => {
-                if p.status == PaymentStatus::RequiresPayment {
+                if p.status == PaymentStatus::RequiresPayment && submitted < p.hold {
                     p.status = PaymentStatus::Processing;
-                    p.updated = now;
+                    p.updated = submitted;
                     Kind::Submitted
                 } else {
                     Kind::Rejected(CheckoutRejectionReason::NotPending)
@@ -186,8 +201,11 @@ impl Reference {
             }
             _ => Kind::Rejected(CheckoutRejectionReason::NotFound),
         };
+        // A submission is filed at its submission instant, a refusal when
+        // it was decided.
+        let at = if k == Kind::Submitted { submitted } else { now };
         self.answers
-            .push((command.into(), hash.into(), k.clone(), now));
+            .push((command.into(), hash.into(), k.clone(), at));
         (true, k)
     }
 

@@ -10,9 +10,41 @@ use crate::time::{HOUR, Interval, MINUTE, Millis};
 const TTL: Millis = 15 * MINUTE;
 const DAY_LATER: Millis = 24 * HOUR;
 
-/// A partition with rooms `r1` and `r2`.
+/// How long a checkout submitted inside the hold keeps the slot, in
+/// [`partition_with_grace`].
+const DECIDE: Millis = 10 * MINUTE;
+/// The grace of [`partition_with_grace`].
+const GRACE: Millis = MINUTE / 2;
+
+/// A partition with rooms `r1` and `r2`, releasing an unpaid hold at its
+/// `hold_expires_at` exactly (no checkout grace): the rules that do not
+/// depend on checkouts, at the instants the contract names.
 fn partition() -> BookingPartition {
-    let mut p = BookingPartition::new(BookingConfig::default());
+    partition_configured(no_grace())
+}
+
+/// The configuration of [`partition`] (a restore must use the same).
+fn no_grace() -> BookingConfig {
+    BookingConfig {
+        checkout_grace: 0,
+        ..BookingConfig::default()
+    }
+}
+
+/// A partition with rooms `r1` and `r2` and the default timings: a hold
+/// with no checkout seen is released `GRACE` after it expires, one with a
+/// checkout submitted in time `DECIDE` after that submission.
+fn partition_with_grace() -> BookingPartition {
+    let cfg = BookingConfig::default();
+    assert_eq!(
+        (cfg.checkout_grace, cfg.payment_decision_timeout),
+        (GRACE, DECIDE)
+    );
+    partition_configured(cfg)
+}
+
+fn partition_configured(cfg: BookingConfig) -> BookingPartition {
+    let mut p = BookingPartition::new(cfg);
     for id in ["r1", "r2"] {
         run(&mut p, &register(room(id)), 0);
     }
@@ -77,6 +109,7 @@ fn status(p: &BookingPartition, id: &str) -> Option<BookingStatus> {
 }
 
 mod lifecycle;
+mod payment_started;
 mod requests;
 mod settle;
 mod state;

@@ -252,7 +252,7 @@ fn a_partition_restored_from_live_records_settles_the_same() {
         T0,
     );
     step(&mut p, cancel(3, "b1", "r1", "ann"), T0 + MINUTE);
-    let mut restored = BookingPartition::new(BookingConfig::default());
+    let mut restored = BookingPartition::new(no_grace());
     for key in keys.iter().rev() {
         if let Some(rec) = p.record(key) {
             restored.load(rec);

@@ -50,7 +50,7 @@ fn a_partition_loaded_from_its_records_in_any_order_decides_the_same() {
         T0,
     );
     step(&mut p, cancel(1, "b3", "r2", "bob"), T0);
-    let mut restored = BookingPartition::new(BookingConfig::default());
+    let mut restored = BookingPartition::new(no_grace());
     for key in keys.iter().rev() {
         if let Some(rec) = p.record(key) {
             restored.load(rec);
