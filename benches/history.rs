@@ -31,6 +31,10 @@ use slotstream_runtime::{OutRecord, TopicPartition, TopicSpec, topics};
 use slotstream_schemas::{Contract, Envelope};
 use std::time::{Duration, Instant};
 
+// The same allocator as the `slotstream` binary: RSS here is what users get.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const RESOURCES: usize = 500;
 const CHUNK: usize = 2_000;
 
@@ -259,7 +263,9 @@ async fn main() {
         let cancelled = cancels.len() as u64;
         send_all(&t, topics::PAYMENT_COMMANDS.name, checkouts).await;
         send_all(&t, topics::BOOKING_COMMANDS.name, cancels).await;
-        expected_events += paid + cancelled;
+        // A paid booking: `BookingPaymentStarted` (its checkout came in
+        // time) and `BookingConfirmed`; a cancelled one: `BookingCancelled`.
+        expected_events += 2 * paid + cancelled;
         events_reach(&t, expected_events).await;
 
         // The holds left expire; then the world moves five days on, past
