@@ -71,6 +71,7 @@ mod ledger;
 pub mod money;
 pub mod payment;
 pub mod resource;
+pub mod schedule;
 mod state;
 #[cfg(test)]
 mod testkit;
