@@ -133,7 +133,7 @@ fn nearest_opening(schedule: Option<&Schedule>, iv: Interval) -> Option<Interval
         iv.start.saturating_sub(NEAREST_LOOKAROUND),
         iv.end.saturating_add(NEAREST_LOOKAROUND),
     );
-    let len = iv.len();
+    let len = iv.end.saturating_sub(iv.start);
     open_intervals(schedule, around)
         .into_iter()
         .filter(|o| o.len() >= len)

@@ -767,3 +767,77 @@ fn free_slots_over_a_month_with_ten_thousand_bookings() {
     assert_eq!(got, expect);
     assert!(!got.is_empty());
 }
+
+#[test]
+fn extreme_instants_neither_panic_nor_open() {
+    let s = nine_to_five();
+    let rules = BookingRules {
+        buffer_before_minutes: 60,
+        buffer_after_minutes: 60,
+        min_notice_minutes: 60,
+        max_horizon_minutes: Some(120),
+        modify_notice_minutes: 60,
+    };
+    let busy = Busy::buffered(&rules, [Interval::new(Millis::MIN, Millis::MAX)]);
+    for now in [Millis::MIN, -1, 0, Millis::MAX] {
+        for iv in [
+            Interval::new(Millis::MIN, Millis::MAX),
+            Interval::new(Millis::MIN, Millis::MIN + HOUR),
+            Interval::new(Millis::MAX - HOUR, Millis::MAX),
+        ] {
+            for schedule in [None, Some(&s)] {
+                let _ = check(schedule, &rules, &busy, now, iv);
+                let _ = check(schedule, &rules, &Busy::default(), now, iv);
+            }
+            let w = Interval::new(iv.start, iv.start.saturating_add(DAY_MS));
+            assert_eq!(
+                free_slots(Some(&s), &rules, &busy, now, w, HOUR, STEP),
+                Vec::<Millis>::new()
+            );
+            let _ = free_slots(Some(&s), &rules, &Busy::default(), now, w, HOUR, STEP);
+            let _ = rules.check_modify(iv.start, now);
+        }
+    }
+    // Degenerate searches find nothing.
+    let w = iv("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z");
+    let none = Busy::default();
+    let r = BookingRules::default();
+    assert!(free_slots(None, &r, &none, 0, w, 0, STEP).is_empty());
+    assert!(free_slots(None, &r, &none, 0, w, HOUR, 0).is_empty());
+    assert!(
+        free_slots(
+            None,
+            &r,
+            &none,
+            0,
+            Interval::new(w.end, w.start),
+            HOUR,
+            STEP
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn the_declared_forms_round_trip_through_the_store_encoding() {
+    let spec = ScheduleSpec {
+        timezone: "Australia/Lord_Howe".into(),
+        weekly: std::array::from_fn(|d| vec![LocalRange::hm(8, d as u16, 12, 0)]),
+        exceptions: vec![DateException {
+            date: LocalDate::new(2026, 4, 5),
+            hours: vec![],
+        }],
+    };
+    let bytes = postcard::to_allocvec(&spec).unwrap();
+    assert_eq!(postcard::from_bytes::<ScheduleSpec>(&bytes).unwrap(), spec);
+    let rules = BookingRules {
+        buffer_before_minutes: 5,
+        buffer_after_minutes: 10,
+        min_notice_minutes: 60,
+        max_horizon_minutes: Some(43_200),
+        modify_notice_minutes: 1440,
+    };
+    let bytes = postcard::to_allocvec(&rules).unwrap();
+    assert_eq!(postcard::from_bytes::<BookingRules>(&bytes).unwrap(), rules);
+    assert_eq!(Schedule::new(spec.clone()).unwrap().spec(), &spec);
+}
