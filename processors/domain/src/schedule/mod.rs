@@ -42,13 +42,13 @@ mod hours;
 mod model;
 mod rules;
 
-pub use check::{Busy, Refusal, check, free_slots};
+pub use check::{Busy, NEAREST_LOOKAROUND, Refusal, check, free_slots};
 pub use hours::{SUPPORTED, open_intervals};
 pub use model::{
     DateException, InvalidSchedule, LocalDate, LocalRange, MAX_EXCEPTIONS, MAX_RANGES_PER_DAY,
     Schedule, ScheduleSpec,
 };
-pub use rules::BookingRules;
+pub use rules::{BookingRules, MAX_BUFFER_MINUTES, MAX_NOTICE_MINUTES};
 
 #[cfg(test)]
 mod tests;

@@ -382,7 +382,7 @@ fn rules_default_to_nothing_and_validate_their_limits() {
     assert_eq!(r.earliest_start(7), 7);
     assert_eq!(r.latest_start(7), None);
     let bad = BookingRules {
-        buffer_after_minutes: rules_max_buffer() + 1,
+        buffer_after_minutes: MAX_BUFFER_MINUTES + 1,
         ..r
     };
     assert_eq!(bad.validate().unwrap_err().field, "buffer_after_minutes");
@@ -392,10 +392,6 @@ fn rules_default_to_nothing_and_validate_their_limits() {
         ..r
     };
     assert_eq!(bad.validate().unwrap_err().field, "max_horizon_minutes");
-}
-
-fn rules_max_buffer() -> u32 {
-    7 * 24 * 60
 }
 
 #[test]
