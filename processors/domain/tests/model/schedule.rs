@@ -11,8 +11,8 @@ use jiff::tz::TimeZone;
 use proptest::prelude::*;
 use slotstream_domain::Millis;
 use slotstream_domain::schedule::{
-    BookingRules, Busy, DateException, LocalDate, LocalRange, Refusal, Schedule, ScheduleSpec,
-    check, free_slots,
+    BookingRules, Busy, DateException, LocalDate, LocalRange, NEAREST_LOOKAROUND, Refusal,
+    Schedule, ScheduleSpec, check, free_slots,
 };
 use slotstream_domain::time::{DAY, HOUR, Interval, MINUTE};
 
@@ -230,6 +230,46 @@ impl OpenMinutes {
         Self { from, open }
     }
 
+    /// The maximal runs of open minutes.
+    fn runs(&self) -> Vec<Interval> {
+        let mut out: Vec<Interval> = Vec::new();
+        for (i, open) in self.open.iter().enumerate() {
+            let at = self.from + i as i64 * MINUTE;
+            if !open {
+                continue;
+            }
+            match out.last_mut() {
+                Some(last) if last.end == at => last.end = at + MINUTE,
+                _ => out.push(Interval::new(at, at + MINUTE)),
+            }
+        }
+        out
+    }
+
+    /// The run long enough for `iv` whose starts come nearest to
+    /// `iv.start`, the earlier on a tie, within two weeks either side.
+    fn nearest(runs: &[Interval], iv: Interval) -> Option<Interval> {
+        let around = Interval::new(iv.start - NEAREST_LOOKAROUND, iv.end + NEAREST_LOOKAROUND);
+        let len = iv.end - iv.start;
+        let mut best: Option<(Millis, Interval)> = None;
+        let within = runs
+            .iter()
+            .map(|r| Interval::new(r.start.max(around.start), r.end.min(around.end)))
+            .filter(|r| r.end - r.start >= len);
+        for run in within {
+            let starts = (run.start, run.end - len);
+            let distance = if iv.start < starts.0 {
+                starts.0 - iv.start
+            } else {
+                (iv.start - starts.1).max(0)
+            };
+            if best.is_none_or(|(d, _)| distance < d) {
+                best = Some((distance, run));
+            }
+        }
+        best.map(|(_, run)| run)
+    }
+
     fn all_open(&self, iv: Interval) -> bool {
         (iv.start..iv.end).step_by(MINUTE as usize).all(|at| {
             let i = usize::try_from((at - self.from) / MINUTE).unwrap();
@@ -298,9 +338,16 @@ fn verdict(r: Result<(), Refusal>) -> Verdict {
 fn run(c: Case) -> Result<(), TestCaseError> {
     let schedule = c.spec.clone().map(|s| Schedule::new(s).unwrap());
     let busy = Busy::buffered(&c.rules, c.bookings.iter().copied());
-    let from = c.window.start - 3 * DAY;
-    let to = c.window.end + 3 * DAY;
+    // Every interval asked about, and two weeks around it for the nearest
+    // opening of a refusal.
+    let asked = c.probes.iter().fold(
+        Interval::new(c.window.start, c.window.end + c.duration),
+        |all, p| Interval::new(all.start.min(p.start), all.end.max(p.end)),
+    );
+    let from = asked.start - 15 * DAY;
+    let to = asked.end + 15 * DAY;
     let open = OpenMinutes::build(c.spec.as_ref(), from, to);
+    let runs = open.runs();
     let decide = |iv: Interval| check(schedule.as_ref(), &c.rules, &busy, c.now, iv);
 
     // `check` agrees with the reference on every grid start and the probes.
@@ -323,18 +370,30 @@ fn run(c: Case) -> Result<(), TestCaseError> {
                 span.end + i64::from(c.rules.buffer_before_minutes) * MINUTE
             );
         }
+        if let Err(Refusal::OutsideHours { nearest }) = got {
+            prop_assert_eq!(
+                nearest,
+                OpenMinutes::nearest(&runs, iv),
+                "nearest to {:?}",
+                iv
+            );
+        }
         prop_assert_eq!(verdict(got), want.clone(), "start {}", s);
         if want == Verdict::Ok {
             expected.push(s);
         }
     }
     for &iv in &c.probes {
-        prop_assert_eq!(
-            verdict(decide(iv)),
-            reference(&c, &open, iv),
-            "probe {:?}",
-            iv
-        );
+        let got = decide(iv);
+        if let Err(Refusal::OutsideHours { nearest }) = got {
+            prop_assert_eq!(
+                nearest,
+                OpenMinutes::nearest(&runs, iv),
+                "nearest to {:?}",
+                iv
+            );
+        }
+        prop_assert_eq!(verdict(got), reference(&c, &open, iv), "probe {:?}", iv);
     }
 
     // `free_slots` is exactly the grid starts the reference accepts.
