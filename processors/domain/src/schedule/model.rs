@@ -2,7 +2,7 @@
 //! form (a [`Schedule`]).
 
 use jiff::civil::Date;
-use jiff::tz::TimeZone;
+use jiff::tz::{TimeZone, TimeZoneDatabase};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -139,11 +139,16 @@ fn ranges(field: &str, hours: &[LocalRange]) -> Result<Vec<(u16, u16)>, InvalidS
 }
 
 impl Schedule {
-    /// Checks `spec` and compiles it: a known IANA zone, ranges within a
-    /// day and disjoint, valid dates from 1900 to 8999, one exception per
-    /// date, and the size limits.
+    /// Checks `spec` and compiles it: a zone of the bundled IANA database
+    /// (names match without regard to ASCII case), ranges within a day and
+    /// disjoint, valid dates from 1900 to 8999, one exception per date, and
+    /// the size limits.
     pub fn new(spec: ScheduleSpec) -> Result<Self, InvalidSchedule> {
-        let tz = TimeZone::get(&spec.timezone)
+        // The bundled database by name, not the process-wide one: that one
+        // would read the system's zoneinfo first if any crate in the build
+        // turned on jiff's default features.
+        let tz = TimeZoneDatabase::bundled()
+            .get(&spec.timezone)
             .map_err(|_| InvalidSchedule::new("timezone", "not a known IANA time zone name"))?;
         let mut weekly: [Vec<(u16, u16)>; 7] = Default::default();
         for (day, hours) in spec.weekly.iter().enumerate() {

@@ -27,7 +27,8 @@ fn open_on(s: &Schedule, a: &str, b: &str) -> Vec<Interval> {
 
 /// The wall-clock hour and minute of `at` in `tz`.
 fn wall(tz: &str, at: Millis) -> (i8, i8) {
-    let dt = jiff::tz::TimeZone::get(tz)
+    let dt = jiff::tz::TimeZoneDatabase::bundled()
+        .get(tz)
         .unwrap()
         .to_datetime(Timestamp::from_millisecond(at).unwrap());
     (dt.hour(), dt.minute())

@@ -7,7 +7,7 @@
 
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
-use jiff::tz::TimeZone;
+use jiff::tz::{TimeZone, TimeZoneDatabase};
 use proptest::prelude::*;
 use slotstream_domain::Millis;
 use slotstream_domain::schedule::{
@@ -183,7 +183,7 @@ impl OpenMinutes {
                 open: vec![true; n],
             };
         };
-        let tz = TimeZone::get(&spec.timezone).unwrap();
+        let tz = TimeZoneDatabase::bundled().get(&spec.timezone).unwrap();
         let walls: Vec<DateTime> = (0..n)
             .map(|i| {
                 let at = Timestamp::from_millisecond(from + i as i64 * MINUTE).unwrap();
