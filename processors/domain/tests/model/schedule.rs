@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use slotstream_domain::Millis;
 use slotstream_domain::schedule::{
     BookingRules, Busy, DateException, LocalDate, LocalRange, NEAREST_LOOKAROUND, Refusal,
-    Schedule, ScheduleSpec, check, free_slots,
+    Schedule, ScheduleSpec, check, free_slots, open_intervals,
 };
 use slotstream_domain::time::{DAY, HOUR, Interval, MINUTE};
 
@@ -348,6 +348,13 @@ fn run(c: Case) -> Result<(), TestCaseError> {
     let to = asked.end + 15 * DAY;
     let open = OpenMinutes::build(c.spec.as_ref(), from, to);
     let runs = open.runs();
+    // The openings themselves, clipped to the window.
+    let clipped: Vec<Interval> = runs
+        .iter()
+        .map(|r| Interval::new(r.start.max(c.window.start), r.end.min(c.window.end)))
+        .filter(|r| r.start < r.end)
+        .collect();
+    prop_assert_eq!(open_intervals(schedule.as_ref(), c.window), clipped);
     let decide = |iv: Interval| check(schedule.as_ref(), &c.rules, &busy, c.now, iv);
 
     // `check` agrees with the reference on every grid start and the probes.
