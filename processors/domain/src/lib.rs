@@ -49,6 +49,11 @@
 //! # }
 //! ```
 //!
+//! [`schedule`] is not an aggregate: opening hours in a resource's time
+//! zone, booking rules (buffers, notice, horizon) and the free-slot search,
+//! as pure values and functions for the booking decision to call (not yet
+//! wired; see "Scheduling" in ARCHITECTURE.md).
+//!
 //! ## Events are complete
 //!
 //! Every fact `apply` writes into a stored record travels on the event
@@ -71,6 +76,7 @@ mod ledger;
 pub mod money;
 pub mod payment;
 pub mod resource;
+pub mod schedule;
 mod state;
 #[cfg(test)]
 mod testkit;

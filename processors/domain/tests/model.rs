@@ -2,7 +2,8 @@
 //! exactly as a processor drives a partition (decide, then apply every event),
 //! checked after every step against an independent brute-force reference, a
 //! replica rebuilt from the event log alone, and a twin restored from the
-//! stored records.
+//! stored records. Scheduling (`model/schedule.rs`) has a brute-force
+//! reference of its own, which reads the wall clock minute by minute.
 
 #[path = "model/booking.rs"]
 mod booking;
@@ -14,3 +15,5 @@ mod identity;
 mod payment;
 #[path = "model/payment_reference.rs"]
 mod payment_reference;
+#[path = "model/schedule.rs"]
+mod schedule;
