@@ -35,7 +35,11 @@ impl App {
                 tracing::info!("init: {line}");
             }
         }
-        Self::start_roles(settings, clock, &Role::ALL).await
+        let roles: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| settings.audit || *r != Role::Audit)
+            .collect();
+        Self::start_roles(settings, clock, &roles).await
     }
 
     /// Binds `settings.listen` and starts the gateway with the processors of

@@ -120,6 +120,11 @@ pub struct Settings {
     /// restored and it is at most this many records behind the end of each
     /// input partition.
     pub ready_max_lag: u64,
+    /// `slotstream up` runs the overlap auditor beside the processors
+    /// (`SLOTSTREAM_AUDIT`; `false` leaves it out, for the few percent of
+    /// throughput it costs on a small machine: BENCHMARKS.md; it can still
+    /// run as its own process, `slotstream processor audit`).
+    pub audit: bool,
     /// The auditor: how long after its deadline a hold may end, and how
     /// long a payment outcome may take to reach its booking (`2m`).
     #[serde(with = "duration")]
@@ -230,6 +235,7 @@ impl Default for Settings {
             rate_auth_per_ip: rate.auth_per_ip.per_second.get(),
             rate_auth_burst: rate.auth_per_ip.burst.get(),
             ready_max_lag: slotstream_runtime::telemetry::DEFAULT_READY_MAX_LAG,
+            audit: true,
             audit_slack: Duration::from_secs(120),
         }
     }
