@@ -318,6 +318,10 @@ async fn a_checkout_submitted_after_the_hold_is_refused_even_before_the_slot_is_
         u64::try_from(deadline + 1_000 - app.now_ms()).expect("ahead"),
     ));
     let token = app.login(&customer.email).await;
+    // Past the gateway's memory of its own writes the payment is read from
+    // the views, which may still be catching up (Kafka): wait for it.
+    app.await_payment_status(&token, pay, "requires_payment")
+        .await;
     let r = app.complete(&token, pay, "succeeded", &unique("pay")).await;
 
     r.problem(409, "payment_not_pending");
@@ -350,6 +354,10 @@ async fn a_checkout_held_up_by_a_provider_outage_past_the_hold_still_confirms_th
         u64::try_from(deadline - 60_000 - app.now_ms()).expect("ahead"),
     ));
     let token = app.login(&customer.email).await;
+    // Past the gateway's memory of its own writes the payment is read from
+    // the views, which may still be catching up (Kafka): wait for it.
+    app.await_payment_status(&token, pay, "requires_payment")
+        .await;
 
     // The provider is down: the payment processor cannot finish deciding
     // the checkout (its effect runs before its commit), so no decision
