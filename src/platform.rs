@@ -176,6 +176,14 @@ impl Platform {
             hold_ttl: millis(settings.hold_ttl),
             payment_decision_timeout: millis(settings.payment_decision_timeout),
             checkout_grace: millis(settings.checkout_grace),
+            payment_unknown_hold: millis(settings.payment_unknown_hold),
+        };
+        // Faults a test programs win; otherwise the configured random ones.
+        let faults = match &settings.sandbox_faults {
+            Some(spec) if !faults.is_programmed() => {
+                SandboxFaults::parse(spec).map_err(|e| anyhow::anyhow!("sandbox_faults: {e}"))?
+            }
+            _ => faults,
         };
 
         let (shutdown, rx) = watch::channel(false);

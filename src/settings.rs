@@ -55,6 +55,17 @@ pub struct Settings {
     /// take to be decided, the Kafka transaction timeout plus a restart.
     #[serde(with = "duration")]
     pub checkout_grace: Duration,
+    /// How long after its submission a checkout whose payment became
+    /// unknown (the provider did not answer in time) keeps the slot while
+    /// the provider is asked (`30m`); never less than
+    /// `payment_decision_timeout`. Unpaid then, the booking expires, and a
+    /// payment that still succeeds is refunded.
+    #[serde(with = "duration")]
+    pub payment_unknown_hold: Duration,
+    /// Random faults of the built-in sandbox payment provider, for demos
+    /// and chaos runs: `unavailable=0.1,timeout=0.05,slow=0.1,lost_webhook=0.1`
+    /// (each a chance per provider call). Unset: none.
+    pub sandbox_faults: Option<String>,
     /// HS256 signing secret; generated once into the data dir when unset.
     #[serde(skip_serializing)]
     pub jwt_secret: Option<SecretString>,
@@ -212,6 +223,8 @@ impl Default for Settings {
             hold_ttl: Duration::from_secs(15 * 60),
             payment_decision_timeout: Duration::from_secs(10 * 60),
             checkout_grace: Duration::from_secs(30),
+            payment_unknown_hold: Duration::from_secs(30 * 60),
+            sandbox_faults: None,
             jwt_secret: None,
             smtp_url: None,
             mail_from: "Slotstream <no-reply@slotstream.local>".into(),
@@ -366,6 +379,15 @@ impl Settings {
         positive("hold_ttl", self.hold_ttl)?;
         positive("payment_decision_timeout", self.payment_decision_timeout)?;
         positive("checkout_grace", self.checkout_grace)?;
+        if self.payment_unknown_hold < self.payment_decision_timeout {
+            return Err(invalid(
+                "payment_unknown_hold must be at least payment_decision_timeout (an unknown payment holds its slot longer, never shorter)",
+            ));
+        }
+        if let Some(spec) = &self.sandbox_faults {
+            slotstream_payments::SandboxFaults::parse(spec)
+                .map_err(|e| invalid(format!("sandbox_faults: {e}")))?;
+        }
         let e = &self.embedded;
         for (name, keep) in [
             ("retention_commands", e.retention_commands),

@@ -387,7 +387,9 @@ pub struct CreateBookingRequest {
 pub struct BookingPaymentDto {
     /// Payment id.
     pub id: String,
-    /// `requires_payment`, `processing`, `succeeded`, `failed`, `refunded`, `partially_refunded`, `canceled`.
+    /// `requires_payment`, `processing`, `unknown` (the provider has not said
+    /// what became of the checkout yet; it is being asked), `succeeded`,
+    /// `failed`, `refunded`, `partially_refunded`, `canceled`.
     pub status: &'static str,
     /// Where the customer pays.
     pub checkout_url: String,
@@ -532,7 +534,9 @@ pub struct PaymentDto {
     pub id: String,
     /// Its booking.
     pub booking_id: String,
-    /// `requires_payment`, `processing`, `succeeded`, `failed`, `refunded`, `partially_refunded`, `canceled`.
+    /// `requires_payment`, `processing`, `unknown` (the provider has not said
+    /// what became of the checkout yet; it is being asked), `succeeded`,
+    /// `failed`, `refunded`, `partially_refunded`, `canceled`.
     pub status: &'static str,
     /// Amount due or paid.
     pub amount: MoneyDto,

@@ -288,6 +288,9 @@ fn progress(s: slotstream_domain::payment::PaymentStatus) -> u8 {
     match s {
         S::RequiresPayment => 0,
         S::Processing => 1,
+        // The same step as processing: a row may show either while the
+        // provider is asked, never going back to requires_payment.
+        S::Unknown => 1,
         S::Succeeded | S::Failed | S::Canceled => 2,
         S::PartiallyRefunded => 3,
         S::Refunded => 4,

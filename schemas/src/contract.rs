@@ -133,56 +133,100 @@ envelope_contract!(PaymentEvent, PaymentEvents, "PaymentEventEnvelope");
 envelope_contract!(IdentityCommand, IdentityCommands, "IdentityCommandEnvelope");
 envelope_contract!(IdentityEvent, IdentityEvents, "IdentityEventEnvelope");
 
-/// How many booking-event branches lead the reply union: the booking events
-/// that existed when the replies were first laid out. Booking events added
-/// since go after the identity events (a union only grows at its end).
-const LEADING_BOOKING: u32 = 9;
+/// Which event union a run of reply branches comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Booking,
+    Payment,
+    Identity,
+}
 
-/// The reply union is the first [`LEADING_BOOKING`] booking event branches,
-/// the payment and identity event unions, then the later booking events,
-/// laid end to end in that order. (An identity event added later would
-/// have to go after those, the same way.)
+/// The reply union, laid out as runs of one event union's branches:
+/// `(source, first branch there, how many)`, in the reply union's order.
+/// A union only grows at its end, so the events each union gained after the
+/// replies were first laid out follow as new runs: the booking events
+/// before the payment and identity events, then the later booking events
+/// (`BookingPaymentStarted`, `BookingPaymentDelayed`), then the later payment
+/// event (`PaymentStatusUnknown`). `tests/wire.rs` checks the layout
+/// against `Reply.avsc`.
+const REPLY_RUNS: [(Source, u32, u32); 5] = [
+    (Source::Booking, 0, 9),
+    (Source::Payment, 0, 7),
+    (Source::Identity, 0, 9),
+    (Source::Booking, 9, 2),
+    (Source::Payment, 7, 1),
+];
+
+// The runs add up to every branch of the three unions (checked at build).
+const _: () = {
+    let (mut i, mut sum) = (0, 0);
+    while i < REPLY_RUNS.len() {
+        sum += REPLY_RUNS[i].2;
+        i += 1;
+    }
+    assert!(sum == <ReplyPayload as AvroUnion>::BRANCHES);
+};
+
 impl AvroUnion for ReplyPayload {
     const BRANCHES: u32 = BookingEvent::BRANCHES + PaymentEvent::BRANCHES + IdentityEvent::BRANCHES;
 
     fn to_branch(&self) -> (u32, Value) {
-        const PAYMENT: u32 = LEADING_BOOKING;
-        const IDENTITY: u32 = PAYMENT + PaymentEvent::BRANCHES;
-        const LATE_BOOKING: u32 = IDENTITY + IdentityEvent::BRANCHES;
-        match self {
-            Self::Booking(e) => {
-                let (i, v) = e.to_branch();
-                if i < LEADING_BOOKING {
-                    (i, v)
-                } else {
-                    (LATE_BOOKING + i - LEADING_BOOKING, v)
-                }
+        let (source, (i, v)) = match self {
+            Self::Booking(e) => (Source::Booking, e.to_branch()),
+            Self::Payment(e) => (Source::Payment, e.to_branch()),
+            Self::Identity(e) => (Source::Identity, e.to_branch()),
+        };
+        let mut base = 0;
+        for (s, first, len) in REPLY_RUNS {
+            if s == source && (first..first + len).contains(&i) {
+                return (base + i - first, v);
             }
-            Self::Payment(e) => {
-                let (i, v) = e.to_branch();
-                (PAYMENT + i, v)
-            }
-            Self::Identity(e) => {
-                let (i, v) = e.to_branch();
-                (IDENTITY + i, v)
-            }
+            base += len;
         }
+        // Every branch of the three unions is in a run (a unit test checks
+        // that the runs cover them exactly); reaching here is a build defect.
+        unreachable!("reply union has no run for branch {i}")
     }
 
     fn from_branch(index: u32, v: Value) -> Result<Self, CodecError> {
-        const PAYMENT: u32 = LEADING_BOOKING;
-        const IDENTITY: u32 = PAYMENT + PaymentEvent::BRANCHES;
-        const LATE_BOOKING: u32 = IDENTITY + IdentityEvent::BRANCHES;
-        Ok(match index {
-            i if i < PAYMENT => Self::Booking(BookingEvent::from_branch(i, v)?),
-            i if i < IDENTITY => Self::Payment(PaymentEvent::from_branch(i - PAYMENT, v)?),
-            i if i < LATE_BOOKING => Self::Identity(IdentityEvent::from_branch(i - IDENTITY, v)?),
-            i if i < Self::BRANCHES => Self::Booking(BookingEvent::from_branch(
-                LEADING_BOOKING + i - LATE_BOOKING,
-                v,
-            )?),
-            n => return Err(mapping(format!("Reply: no branch {n}"))),
-        })
+        let mut base = 0;
+        for (source, first, len) in REPLY_RUNS {
+            if index < base + len {
+                let i = first + index - base;
+                return Ok(match source {
+                    Source::Booking => Self::Booking(BookingEvent::from_branch(i, v)?),
+                    Source::Payment => Self::Payment(PaymentEvent::from_branch(i, v)?),
+                    Source::Identity => Self::Identity(IdentityEvent::from_branch(i, v)?),
+                });
+            }
+            base += len;
+        }
+        Err(mapping(format!("Reply: no branch {index}")))
+    }
+}
+
+#[cfg(test)]
+mod reply_runs {
+    use super::*;
+
+    #[test]
+    fn the_runs_cover_every_branch_of_each_union_once_in_order() {
+        for (source, total) in [
+            (Source::Booking, BookingEvent::BRANCHES),
+            (Source::Payment, PaymentEvent::BRANCHES),
+            (Source::Identity, IdentityEvent::BRANCHES),
+        ] {
+            let mut next = 0;
+            for (s, first, len) in REPLY_RUNS {
+                if s == source {
+                    assert_eq!(first, next, "runs of a union follow each other");
+                    next += len;
+                }
+            }
+            assert_eq!(next, total, "every branch is in a run");
+        }
+        let sum: u32 = REPLY_RUNS.iter().map(|r| r.2).sum();
+        assert_eq!(sum, ReplyPayload::BRANCHES);
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::declare::{avro_record, avro_union};
 use slotstream_domain::booking::{
     BookingCancelled, BookingCommand, BookingConfirmed, BookingEvent, BookingExpired,
-    BookingFailed, BookingHeld, BookingPaymentStarted, BookingRejected, CancelBooking,
+    BookingFailed, BookingHeld, BookingPaymentDelayed, BookingPaymentStarted, BookingRejected, CancelBooking,
     CancellationRejected, PaymentOrphaned, RegisterResource, RequestBooking, ResourceRegistered,
 };
 
@@ -25,6 +25,7 @@ avro_union!(BookingEvent {
     CancellationRejected,
     PaymentOrphaned,
     BookingPaymentStarted,
+    BookingPaymentDelayed,
 });
 
 avro_record!(RegisterResource {
@@ -151,4 +152,15 @@ avro_record!(BookingPaymentStarted {
     payment_id: Str,
     submitted_at: TimestampMillis,
     pay_by: TimestampMillis,
+});
+
+avro_record!(BookingPaymentDelayed {
+    booking_id: Str,
+    resource_id: Str,
+    user_id: Str,
+    user_email: Str,
+    payment_id: Str,
+    submitted_at: TimestampMillis,
+    held_until: TimestampMillis,
+    delayed_at: TimestampMillis,
 });

@@ -4,8 +4,8 @@
 use crate::declare::{avro_record, avro_union};
 use slotstream_domain::payment::{
     CheckoutRejected, CheckoutSubmitted, PaymentCanceled, PaymentCommand, PaymentCompleted,
-    PaymentEvent, PaymentFailed, PaymentIntentCreated, PaymentRefunded, RecordProviderOutcome,
-    SubmitCheckout,
+    PaymentEvent, PaymentFailed, PaymentIntentCreated, PaymentRefunded, PaymentStatusUnknown,
+    RecordProviderOutcome, SubmitCheckout,
 };
 
 avro_union!(PaymentCommand {
@@ -21,6 +21,7 @@ avro_union!(PaymentEvent {
     PaymentFailed,
     PaymentCanceled,
     PaymentRefunded,
+    PaymentStatusUnknown,
 });
 
 avro_record!(SubmitCheckout {
@@ -116,4 +117,16 @@ avro_record!(PaymentRefunded {
     status: Enum,
     refund_id: Str,
     refunded_at: TimestampMillis,
+});
+
+avro_record!(PaymentStatusUnknown {
+    payment_id: Str,
+    booking_id: Str,
+    resource_id: Str,
+    user_id: Str,
+    outcome: Enum,
+    submitted_at: TimestampMillis,
+    attempt: Int,
+    next_check_at: TimestampMillis,
+    checked_at: TimestampMillis,
 });

@@ -66,6 +66,7 @@ avro_enum!(PaymentStatus {
     Refunded => "REFUNDED",
     PartiallyRefunded => "PARTIALLY_REFUNDED",
     Canceled => "CANCELED",
+    Unknown => "UNKNOWN",
 });
 
 avro_enum!(CheckoutOutcome {

@@ -15,7 +15,7 @@ macro_rules! avsc {
 
 /// Every `.avsc` file in `schemas/avro/`: (file name, JSON). A test checks that
 /// this list and the directory agree.
-static AVSC_FILES: [(&str, &str); 60] = avsc![
+static AVSC_FILES: [(&str, &str); 62] = avsc![
     // shared records and enums
     "Money",
     "Price",
@@ -47,6 +47,7 @@ static AVSC_FILES: [(&str, &str); 60] = avsc![
     "CancellationRejected",
     "PaymentOrphaned",
     "BookingPaymentStarted",
+    "BookingPaymentDelayed",
     // payment
     "SubmitCheckout",
     "RecordProviderOutcome",
@@ -57,6 +58,7 @@ static AVSC_FILES: [(&str, &str); 60] = avsc![
     "PaymentFailed",
     "PaymentCanceled",
     "PaymentRefunded",
+    "PaymentStatusUnknown",
     // identity
     "RegisterUser",
     "VerifyEmail",
@@ -107,11 +109,12 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
         "BookingCommandEnvelope",
         1,
     ),
-    // 2 (retired): before BookingPaymentStarted.
+    // 2 (retired): before BookingPaymentStarted; 16 (retired): before
+    // BookingPaymentDelayed.
     (
         "slotstream.booking-events-value",
         "BookingEventEnvelope",
-        16,
+        20,
     ),
     ("slotstream.dead-letters-value", "DeadLetter", 3),
     // 4 (retired): before the login-lock commands.
@@ -134,23 +137,25 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
     ),
     // 7 (retired): before PaymentIntentCreated.booking_start and
     // PaymentCompleted.recorded_at; 9 (retired): before
-    // PaymentIntentCreated.hold_expires_at.
+    // PaymentIntentCreated.hold_expires_at; 14 (retired): before
+    // PaymentStatusUnknown and the UNKNOWN payment status.
     (
         "slotstream.payment-events-value",
         "PaymentEventEnvelope",
-        14,
+        21,
     ),
     // 8 (retired): the same two payment records, inside the replies; 10
     // (retired): before the hold deadline, the checkout's append instant and
-    // BookingPaymentStarted.
-    ("slotstream.replies-value", "Reply", 15),
+    // BookingPaymentStarted; 15 (retired): before BookingPaymentDelayed and
+    // PaymentStatusUnknown.
+    ("slotstream.replies-value", "Reply", 22),
 ];
 
 /// Earlier versions of subjects' schemas, still read under the compiled id
 /// they were written with: `(id, subject, self-contained JSON)`. The embedded
 /// backend's log keeps records of every version, so an entry is never
 /// removed; the JSON is the version as it was published (`compat/`).
-const RETIRED: [(u32, &str, &str); 8] = [
+const RETIRED: [(u32, &str, &str); 11] = [
     (
         2,
         "slotstream.booking-events-value",
@@ -190,6 +195,21 @@ const RETIRED: [(u32, &str, &str); 8] = [
         10,
         "slotstream.replies-value",
         include_str!("../retired/10.slotstream.replies-value.json"),
+    ),
+    (
+        14,
+        "slotstream.payment-events-value",
+        include_str!("../retired/14.slotstream.payment-events-value.json"),
+    ),
+    (
+        15,
+        "slotstream.replies-value",
+        include_str!("../retired/15.slotstream.replies-value.json"),
+    ),
+    (
+        16,
+        "slotstream.booking-events-value",
+        include_str!("../retired/16.slotstream.booking-events-value.json"),
     ),
 ];
 

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use slotstream_domain::booking::{BookingCommand, BookingEvent};
 use slotstream_domain::identity::IdentityEvent;
 use slotstream_domain::payment::{
-    PaymentCommand, PaymentCompleted, PaymentEvent, PaymentIntentCreated,
+    PaymentCommand, PaymentCompleted, PaymentEvent, PaymentStatus, PaymentIntentCreated,
 };
 use slotstream_schemas::{
     Codec, CodecError, CompiledSchemas, Contract, DeadLetter, Envelope, Reply, ReplyPayload,
@@ -22,13 +22,13 @@ use std::sync::Arc;
 fn compiled_schema_ids_are_pinned_to_their_subjects() {
     let expected = [
         ("slotstream.booking-commands-value", 1),
-        ("slotstream.booking-events-value", 16),
+        ("slotstream.booking-events-value", 20),
         ("slotstream.dead-letters-value", 3),
         ("slotstream.identity-commands-value", 11),
         ("slotstream.identity-events-value", 12),
         ("slotstream.payment-commands-value", 13),
-        ("slotstream.payment-events-value", 14),
-        ("slotstream.replies-value", 15),
+        ("slotstream.payment-events-value", 21),
+        ("slotstream.replies-value", 22),
     ];
     let resolver = CompiledSchemas::new();
     let current: Vec<(&str, u32)> = CompiledSchemas::subjects()
@@ -54,7 +54,10 @@ fn compiled_schema_ids_are_pinned_to_their_subjects() {
             (7, "slotstream.payment-events-value"),
             (8, "slotstream.replies-value"),
             (9, "slotstream.payment-events-value"),
-            (10, "slotstream.replies-value")
+            (10, "slotstream.replies-value"),
+            (14, "slotstream.payment-events-value"),
+            (15, "slotstream.replies-value"),
+            (16, "slotstream.booking-events-value")
         ]
     );
     for (id, subject, schema) in CompiledSchemas::retired() {
@@ -122,6 +125,20 @@ fn written_under<T: Contract + Debug>(id: u32, sample: &T) -> Result<T, CodecErr
     Codec::embedded().decode::<T>(&bytes)
 }
 
+/// Whether a record only exists since payments can be unknown
+/// (`PaymentStatusUnknown`, `BookingPaymentDelayed`, the `UNKNOWN` status):
+/// nothing written under an earlier id can hold one.
+fn since_unknown_payments(payload: &ReplyPayload) -> bool {
+    matches!(
+        payload,
+        ReplyPayload::Booking(BookingEvent::BookingPaymentDelayed(_))
+            | ReplyPayload::Payment(PaymentEvent::PaymentStatusUnknown(_))
+    ) || matches!(
+        payload,
+        ReplyPayload::Payment(PaymentEvent::PaymentRefunded(r)) if r.status == PaymentStatus::Unknown
+    )
+}
+
 /// An embedded log written by the previous release holds payment events
 /// and replies under ids 7 and 8; after the upgrade they still decode, the
 /// fields that release did not write reading as absent.
@@ -129,6 +146,9 @@ fn written_under<T: Contract + Debug>(id: u32, sample: &T) -> Result<T, CodecErr
 fn records_written_under_a_retired_id_still_decode() {
     let mut new_fields = 0;
     for mut sample in envelope_samples(payment_event_branches()) {
+        if since_unknown_payments(&ReplyPayload::Payment(sample.payload.clone())) {
+            continue;
+        }
         sample.payload = with_new_fields(sample.payload);
         let expected = Envelope {
             payload: without_new_fields(sample.payload.clone()),
@@ -147,7 +167,8 @@ fn records_written_under_a_retired_id_still_decode() {
                     | IdentityEvent::AccountUnlocked(_)
                     | IdentityEvent::UnlockRejected(_)
             ) | ReplyPayload::Booking(BookingEvent::BookingPaymentStarted(_))
-        ) {
+        ) || since_unknown_payments(&sample.payload)
+        {
             continue;
         }
         let mut expected = sample.clone();
@@ -195,13 +216,19 @@ fn records_written_before_the_hold_deadline_was_shared_still_decode() {
         assert_eq!(written_under(6, &sample), Ok(expected));
     }
     for mut sample in envelope_samples(payment_event_branches()) {
+        if since_unknown_payments(&ReplyPayload::Payment(sample.payload.clone())) {
+            continue;
+        }
         sample.payload = with_new_fields(sample.payload);
         let expected = before_hold_deadline(&sample, |s| strip_payment_event(&mut s.payload));
         new_fields += usize::from(expected != sample);
         assert_eq!(written_under(9, &sample), Ok(expected));
     }
     for sample in envelope_samples(booking_event_branches()) {
-        if matches!(sample.payload, BookingEvent::BookingPaymentStarted(_)) {
+        if matches!(
+            sample.payload,
+            BookingEvent::BookingPaymentStarted(_) | BookingEvent::BookingPaymentDelayed(_)
+        ) {
             continue; // not in that release
         }
         assert_eq!(written_under(2, &sample), Ok(sample.clone()));
@@ -210,7 +237,8 @@ fn records_written_before_the_hold_deadline_was_shared_still_decode() {
         if matches!(
             sample.payload,
             ReplyPayload::Booking(BookingEvent::BookingPaymentStarted(_))
-        ) {
+        ) || since_unknown_payments(&sample.payload)
+        {
             continue; // not in that release
         }
         if let ReplyPayload::Payment(ev) = &sample.payload {
@@ -278,7 +306,7 @@ fn every_record_is_magic_byte_big_endian_id_and_an_avro_datum() {
         checked: 0,
     };
     visit_all(&mut check);
-    assert_eq!(check.checked, 65);
+    assert_eq!(check.checked, 69);
 }
 
 proptest! {
@@ -562,4 +590,34 @@ fn avro_errors_never_carry_record_data() {
         }
         other => panic!("expected an Avro error, got {other:?}"),
     }
+}
+
+/// The release before payments could be unknown wrote booking events,
+/// payment events and replies under ids 16, 14 and 15; after the upgrade
+/// every record it could write still decodes, unchanged.
+#[test]
+fn records_written_before_payments_could_be_unknown_still_decode() {
+    let mut read = 0;
+    for sample in envelope_samples(booking_event_branches()) {
+        if since_unknown_payments(&ReplyPayload::Booking(sample.payload.clone())) {
+            continue;
+        }
+        assert_eq!(written_under(16, &sample), Ok(sample.clone()));
+        read += 1;
+    }
+    for sample in envelope_samples(payment_event_branches()) {
+        if since_unknown_payments(&ReplyPayload::Payment(sample.payload.clone())) {
+            continue;
+        }
+        assert_eq!(written_under(14, &sample), Ok(sample.clone()));
+        read += 1;
+    }
+    for sample in reply_samples() {
+        if since_unknown_payments(&sample.payload) {
+            continue;
+        }
+        assert_eq!(written_under(15, &sample), Ok(sample.clone()));
+        read += 1;
+    }
+    assert!(read >= 10 + 7 + 26 - 1, "records read: {read}");
 }

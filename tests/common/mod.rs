@@ -346,6 +346,14 @@ impl slotstream_runtime::PaymentProvider for InProcessProvider {
     ) -> Result<(), slotstream_runtime::EffectError> {
         Ok(())
     }
+    /// It keeps no ledger: the reconciler hands the checkout over again,
+    /// which reports the same event id.
+    async fn lookup(
+        &self,
+        _payment_id: &slotstream_domain::PaymentId,
+    ) -> Result<slotstream_runtime::ProviderStatus, slotstream_runtime::EffectError> {
+        Ok(slotstream_runtime::ProviderStatus::NotFound)
+    }
 }
 
 fn replies_partition() -> TopicPartition {

@@ -15,9 +15,18 @@
 //! platform answered 2xx**; anything else is an error the driver retries
 //! (transient) or logs (permanent), so no outcome is silently lost.
 //!
-//! For tests it can misbehave on purpose ([`SandboxFaults`]): refuse the next
-//! checkouts as a provider outage would (5xx), let them time out, or answer
-//! slowly, so the platform's retries and late outcomes can be exercised.
+//! It keeps what it took (in memory: its ledger of checkouts by payment id)
+//! and answers the reconciler's question "what became of this payment?"
+//! ([`PaymentProvider::lookup`]) from it. A restarted sandbox has forgotten
+//! its ledger and answers `NotFound`; the reconciler then submits the
+//! checkout again, whose outcome the customer already chose, so the answer
+//! converges on the same event id. A real provider keeps its ledger.
+//!
+//! It can misbehave on purpose ([`SandboxFaults`]): refuse calls as a
+//! provider outage would (5xx), let them time out, answer slowly, or take
+//! a checkout and lose its webhook, programmed by a test or drawn at random
+//! (`SLOTSTREAM_SANDBOX_FAULTS`), so the platform's reconciler and late
+//! outcomes can be exercised and shown.
 
 pub mod faults;
 pub mod webhook;
@@ -28,8 +37,9 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use slotstream_domain::payment::CheckoutOutcome;
 use slotstream_domain::{Money, PaymentId, ResourceId};
-use slotstream_runtime::{Clock, EffectError, PaymentProvider};
-use std::sync::Arc;
+use slotstream_runtime::{Clock, EffectError, PaymentProvider, ProviderOutcome, ProviderStatus};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use webhook::{ProviderEvent, ProviderEventData, SIGNATURE_HEADER};
 
@@ -52,6 +62,8 @@ pub struct SandboxProvider {
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
     faults: SandboxFaults,
+    /// What it took: the outcome and event decided for each payment's checkout.
+    taken: Mutex<HashMap<PaymentId, (CheckoutOutcome, ProviderEvent)>>,
 }
 
 impl SandboxProvider {
@@ -73,6 +85,7 @@ impl SandboxProvider {
             clock,
             http,
             faults: SandboxFaults::default(),
+            taken: Mutex::new(HashMap::new()),
         })
     }
 
@@ -122,6 +135,31 @@ impl SandboxProvider {
     }
 }
 
+impl SandboxProvider {
+    /// Applies the fault drawn for this call: an error for an outage or a
+    /// timeout (after hanging), a pause for a slow answer; the fault itself
+    /// for the caller to act on otherwise.
+    async fn misbehave(&self, payment_id: &PaymentId, call: &str) -> Result<Option<Fault>, EffectError> {
+        let fault = self.faults.take();
+        match fault {
+            Some(Fault::Unavailable) => Err(EffectError::Transient(format!(
+                "sandbox provider unavailable (injected) for the {call} of {payment_id}"
+            ))),
+            Some(Fault::Timeout(after)) => {
+                tokio::time::sleep(after).await;
+                Err(EffectError::Transient(format!(
+                    "sandbox provider timed out after {after:?} (injected) for the {call} of {payment_id}"
+                )))
+            }
+            Some(Fault::Slow(by)) => {
+                tokio::time::sleep(by).await;
+                Ok(fault)
+            }
+            Some(Fault::LostWebhook) | None => Ok(fault),
+        }
+    }
+}
+
 /// Maps an HTTP status of the receiver to the effect's outcome: 2xx done;
 /// 408, 429 and 5xx worth retrying; other 4xx never going to succeed.
 fn classify(status: reqwest::StatusCode) -> Result<(), EffectError> {
@@ -151,23 +189,22 @@ impl PaymentProvider for SandboxProvider {
         resource_id: &ResourceId,
         outcome: CheckoutOutcome,
     ) -> Result<(), EffectError> {
-        match self.faults.take() {
-            None => {}
-            Some(Fault::Unavailable) => {
-                return Err(EffectError::Transient(format!(
-                    "sandbox provider unavailable (injected) for the checkout of {payment_id}"
-                )));
-            }
-            Some(Fault::Timeout(after)) => {
-                tokio::time::sleep(after).await;
-                return Err(EffectError::Transient(format!(
-                    "sandbox provider timed out after {after:?} (injected) for the checkout of {payment_id}"
-                )));
-            }
-            Some(Fault::Slow(by)) => tokio::time::sleep(by).await,
+        let deliver = self.misbehave(payment_id, "checkout").await? != Some(Fault::LostWebhook);
+        // Idempotent per payment: a checkout taken before keeps its first
+        // decision and event, whatever this call says.
+        let event = {
+            let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
+            let (_, event) = taken.entry(payment_id.clone()).or_insert_with(|| {
+                let now_secs = self.clock.now().div_euclid(1000);
+                (outcome, Self::event(payment_id, resource_id, outcome, now_secs))
+            });
+            event.clone()
+        };
+        if !deliver {
+            tracing::info!(event = %event.id, "sandbox webhook lost (injected)");
+            return Ok(());
         }
         let now_secs = self.clock.now().div_euclid(1000);
-        let event = Self::event(payment_id, resource_id, outcome, now_secs);
         let body = serde_json::to_vec(&event)
             .map_err(|e| EffectError::Permanent(format!("encoding provider event: {e}")))?;
         let signature = webhook::sign(self.secret.expose_secret().as_bytes(), now_secs, &body);
@@ -183,6 +220,20 @@ impl PaymentProvider for SandboxProvider {
         classify(response.status())?;
         tracing::debug!(event = %event.id, "sandbox webhook delivered");
         Ok(())
+    }
+
+    async fn lookup(&self, payment_id: &PaymentId) -> Result<ProviderStatus, EffectError> {
+        self.misbehave(payment_id, "lookup").await?;
+        let taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(match taken.get(payment_id) {
+            None => ProviderStatus::NotFound,
+            Some((outcome, event)) => ProviderStatus::Settled(ProviderOutcome {
+                event_id: event.id.clone(),
+                outcome: *outcome,
+                reason: event.data.reason.clone(),
+                occurred_at: event.created.saturating_mul(1000),
+            }),
+        })
     }
 
     async fn refund(

@@ -118,6 +118,7 @@ impl Event for BookingEvent {
             Self::CancellationRejected(e) => e.resource_id.as_str(),
             Self::PaymentOrphaned(e) => e.resource_id.as_str(),
             Self::BookingPaymentStarted(e) => e.resource_id.as_str(),
+            Self::BookingPaymentDelayed(e) => e.resource_id.as_str(),
         }
     }
 }
@@ -185,6 +186,7 @@ impl Event for PaymentEvent {
             Self::PaymentFailed(e) => e.resource_id.as_str(),
             Self::PaymentCanceled(e) => e.resource_id.as_str(),
             Self::PaymentRefunded(e) => e.resource_id.as_str(),
+            Self::PaymentStatusUnknown(e) => e.resource_id.as_str(),
         }
     }
 }
@@ -207,6 +209,12 @@ impl Aggregate for PaymentPartition {
     }
     fn evict_settled(&mut self, now: Millis) -> Vec<StateKey> {
         PaymentPartition::evict_settled(self, now)
+    }
+    fn next_deadline(&self) -> Option<Millis> {
+        self.next_check()
+    }
+    fn due(&self, now: Millis) -> Vec<PaymentEvent> {
+        self.due_checks(now)
     }
 }
 

@@ -8,7 +8,7 @@
 use crate::booking::{Booking, BookingEvent, BookingV1};
 use crate::identity::{Account, IdentityEvent, LoginLock};
 use crate::ids::{BookingId, CommandId, PaymentId, ResourceId};
-use crate::payment::{Payment, PaymentEvent, PaymentV1, PaymentV2};
+use crate::payment::{Payment, PaymentEvent, PaymentV1, PaymentV2, PaymentV3};
 use crate::resource::Resource;
 use crate::time::{HOUR, Millis};
 use serde::{Deserialize, Serialize};
@@ -96,10 +96,13 @@ pub enum StateRecord {
     /// Under [`StateKey::Lock`] (a new variant goes last: stored records
     /// name variants by position).
     Lock(LoginLock),
-    /// Under [`StateKey::Payment`]: the current layout.
-    Payment(Payment),
+    /// Under [`StateKey::Payment`], as stored before payments could be
+    /// unknown and reconciled: read, never written (loads as a [`Payment`]).
+    PaymentV3(PaymentV3),
     /// Under [`StateKey::Booking`]: the current layout.
     Booking(Booking),
+    /// Under [`StateKey::Payment`]: the current layout.
+    Payment(Payment),
 }
 
 impl StateRecord {
@@ -111,6 +114,7 @@ impl StateRecord {
             StateRecord::Booking(b) => StateKey::Booking(b.id.clone()),
             StateRecord::PaymentV1(p) => StateKey::Payment(p.id.clone()),
             StateRecord::PaymentV2(p) => StateKey::Payment(p.id.clone()),
+            StateRecord::PaymentV3(p) => StateKey::Payment(p.id.clone()),
             StateRecord::Payment(p) => StateKey::Payment(p.id.clone()),
             StateRecord::Account(a) => StateKey::Account(a.email.clone()),
             StateRecord::Command(c) => StateKey::Command(c.command_id.clone()),
@@ -226,12 +230,44 @@ mod tests {
         current.hold_expires_at = Some(50);
         let rec = StateRecord::Payment(current);
         let bytes = postcard::to_stdvec(&rec).expect("encode");
-        assert_eq!(bytes[0], 7, "the variant appended after Lock");
+        assert_eq!(bytes[0], 9, "the variant appended after Booking");
         assert_eq!(
             postcard::from_bytes::<StateRecord>(&bytes).ok(),
             Some(rec.clone())
         );
         assert_eq!(rec.key(), StateKey::Payment("p1".into()));
+    }
+
+    /// The release before payments could be unknown stored a payment as
+    /// variant 7: the V2 fields, then `hold_expires_at`. Such a record
+    /// still reads; one in `Processing` loads with its provider check due
+    /// `ANSWER_WAIT` after its last change, so the reconciler asks about it.
+    #[test]
+    fn a_payment_stored_before_payments_could_be_unknown_still_decodes_and_is_checked() {
+        let mut stored = vec![7];
+        stored.extend_from_slice(&hex(OLD_PAYMENT)[1..]);
+        // booking_start Some(50), paid_recorded_at None, hold_expires_at Some(60).
+        stored.extend_from_slice(&[1, 100, 0, 1, 120]);
+        let Ok(StateRecord::PaymentV3(mut p)) = postcard::from_bytes(&stored) else {
+            panic!("the previous layout reads as PaymentV3")
+        };
+        assert_eq!(
+            (p.booking_start, p.paid_recorded_at, p.hold_expires_at),
+            (Some(50), None, Some(60))
+        );
+        let paid = Payment::from(p.clone());
+        assert_eq!((paid.check_at, paid.checkout), (None, None));
+        p.status = crate::payment::PaymentStatus::Processing;
+        let at = p.updated_at;
+        let open = Payment::from(p);
+        assert_eq!(
+            (open.check_at, open.submitted_at, open.checks),
+            (Some(at + crate::payment::ANSWER_WAIT), Some(at), 0)
+        );
+        assert_eq!(
+            open.checkout,
+            Some(crate::payment::CheckoutOutcome::Succeeded)
+        );
     }
 
     /// The previous release stored a payment as variant 5: the V1 fields,

@@ -22,7 +22,7 @@ use crate::internal_events::GroupEvents;
 use crate::log::{
     Backend, ConsumedRecord, LogError, OutRecord, Poll, Session, TopicPartition, Transaction,
 };
-use crate::ports::{Effect, EffectError, Mailer, PaymentProvider};
+use crate::ports::{Effect, EffectError, EffectReport, Mailer, PaymentProvider, ProviderStatus};
 use crate::processor::{Output, Poison, Processor};
 use crate::telemetry::Telemetry;
 use slotstream_domain::Millis;
@@ -61,6 +61,10 @@ pub struct DriverConfig {
     /// Where the driver's metrics and readiness go (the process's one
     /// recorder; a private one by default).
     pub telemetry: Telemetry,
+    /// How long one effect performed after the commit (a provider call)
+    /// may take before it counts as failed (its retry is the processor's
+    /// own timer).
+    pub effect_timeout: Duration,
 }
 
 impl std::fmt::Debug for DriverConfig {
@@ -71,12 +75,14 @@ impl std::fmt::Debug for DriverConfig {
             .field("member", &self.member)
             .field("members", &self.members)
             .field("linger", &self.linger)
+            .field("effect_timeout", &self.effect_timeout)
             .finish_non_exhaustive()
     }
 }
 
 impl DriverConfig {
-    /// Defaults: batches of 1024, 50 ms waits, one member, no linger.
+    /// Defaults: batches of 1024, 50 ms waits, one member, no linger, 10 s
+    /// for a provider call after the commit.
     pub fn new(dead_letter: DeadLetterEncoder) -> Self {
         Self {
             max_batch: 1024,
@@ -86,6 +92,7 @@ impl DriverConfig {
             dead_letter,
             linger: Duration::ZERO,
             telemetry: Telemetry::new(),
+            effect_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -123,6 +130,7 @@ pub async fn run<P: Processor>(
     let mut catch_up = CatchUp::new(&events);
     let max_lag = cfg.telemetry.readiness().max_lag();
     let mut lag_at = Instant::now();
+    let mut later = AfterCommit::new(ports.clone(), cfg.effect_timeout);
     tracing::info!(group, ?linger, "processor started");
 
     loop {
@@ -130,9 +138,11 @@ pub async fn run<P: Processor>(
             break;
         }
         events.telemetry().upkeep_if_due();
-        // Due timers first: an expiry that is due is decided before newer commands.
+        // What effects performed after earlier commits learnt, then due
+        // timers: an expiry that is due is decided before newer commands.
         let now = clock.now();
         let mut out = Output::default();
+        later.collect(&mut processor, &owned, now, &mut out, &events);
         let mut next_deadline: Option<Millis> = None;
         for &p in &owned {
             if let Some(d) = processor.next_deadline(p) {
@@ -147,6 +157,7 @@ pub async fn run<P: Processor>(
         processor.before_commit(&mut out);
         if !out.is_empty() {
             let fired = std::mem::take(&mut out.fired);
+            let deferred = std::mem::take(&mut out.after_commit);
             let Some(txn) = finish(out, Vec::new(), &ports, &shutdown, &events).await else {
                 break;
             };
@@ -162,6 +173,7 @@ pub async fn run<P: Processor>(
             if committing {
                 events.committed(0, started.elapsed());
             }
+            later.spawn(deferred);
             let now = clock.now();
             for deadline in fired {
                 events.timer_fired(deadline, now);
@@ -243,6 +255,7 @@ pub async fn run<P: Processor>(
                 }
                 processor.before_commit(&mut out);
                 let fired = std::mem::take(&mut out.fired);
+                let deferred = std::mem::take(&mut out.after_commit);
                 let offsets = tally.offsets(&events);
                 let Some(txn) = finish(out, offsets, &ports, &shutdown, &events).await else {
                     break;
@@ -251,6 +264,7 @@ pub async fn run<P: Processor>(
                 match commit(&mut *session, txn).await {
                     Ok(()) => {
                         events.committed(records.len(), started.elapsed());
+                        later.spawn(deferred);
                         let now = clock.now();
                         tally.report(&events, now);
                         for deadline in fired {
@@ -592,6 +606,7 @@ async fn perform(
                     "no payment provider configured".into(),
                 )),
             },
+            Effect::ReconcilePayment { .. } => call(effect, ports).await.map(|_| ()),
         };
         match result {
             Ok(()) => {
@@ -616,5 +631,156 @@ async fn perform(
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
+    }
+}
+
+/// Most effects performed after the commit in flight at once, per driver.
+const AFTER_COMMIT_CONCURRENCY: usize = 256;
+
+/// An effect performed after the commit, and how it went.
+type Finished = (u32, Effect, Result<Option<EffectReport>, String>);
+
+/// The effects performed after their commit ([`Effect::after_commit`]):
+/// each runs once on its own task, bounded by a timeout, so a provider that
+/// hangs holds back only the payments it was asked about. What they learn
+/// comes back through a channel and is decided by the partition that asked
+/// at the top of the next round (with the timers). A failure is counted
+/// and logged, nothing more: the processor's own durable timer asks again.
+/// Nothing here survives a crash, and nothing needs to: whatever asked for
+/// these calls was committed first.
+struct AfterCommit {
+    ports: EffectPorts,
+    timeout: Duration,
+    limit: Arc<tokio::sync::Semaphore>,
+    tx: tokio::sync::mpsc::UnboundedSender<Finished>,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Finished>,
+}
+
+impl AfterCommit {
+    fn new(ports: EffectPorts, timeout: Duration) -> Self {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        Self {
+            ports,
+            timeout,
+            limit: Arc::new(tokio::sync::Semaphore::new(AFTER_COMMIT_CONCURRENCY)),
+            tx,
+            rx,
+        }
+    }
+
+    /// Starts the effects of a batch that was just committed.
+    fn spawn(&self, effects: Vec<(u32, Effect)>) {
+        for (partition, effect) in effects {
+            let (ports, tx, limit, timeout) = (
+                self.ports.clone(),
+                self.tx.clone(),
+                self.limit.clone(),
+                self.timeout,
+            );
+            tokio::spawn(async move {
+                let Ok(_permit) = limit.acquire_owned().await else {
+                    return;
+                };
+                let result = match tokio::time::timeout(timeout, call_retrying(&effect, &ports)).await
+                {
+                    Ok(Ok(report)) => Ok(report),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("no answer within {timeout:?}")),
+                };
+                // The driver may have stopped; then nobody needs the answer.
+                let _ = tx.send((partition, effect, result));
+            });
+        }
+    }
+
+    /// Hands what finished since the last round to the partitions that
+    /// asked (still owned by this member; a moved partition's new owner
+    /// asks again on its own timer).
+    fn collect<P: Processor>(
+        &mut self,
+        processor: &mut P,
+        owned: &BTreeSet<u32>,
+        now: Millis,
+        out: &mut Output,
+        events: &GroupEvents,
+    ) {
+        while let Ok((partition, effect, result)) = self.rx.try_recv() {
+            match result {
+                Ok(report) => {
+                    events.effect_performed(&effect);
+                    if let Some(report) = report.filter(|_| owned.contains(&partition)) {
+                        processor.on_report(partition, report, now, out);
+                    }
+                }
+                Err(reason) => events.effect_retried(&effect, &reason, Duration::ZERO),
+            }
+        }
+    }
+}
+
+/// Calls an effect performed after the commit, again after a transient
+/// failure (a blip: 50 ms, doubling) until it succeeds, fails for good, or
+/// the caller's timeout ends it.
+async fn call_retrying(
+    effect: &Effect,
+    ports: &EffectPorts,
+) -> Result<Option<EffectReport>, EffectError> {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match call(effect, ports).await {
+            Err(EffectError::Transient(reason)) => {
+                tracing::debug!(effect = %effect.describe(), %reason, ?backoff, "provider call failed; trying again");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+            done => return done,
+        }
+    }
+}
+
+/// One call of an effect performed after the commit.
+async fn call(effect: &Effect, ports: &EffectPorts) -> Result<Option<EffectReport>, EffectError> {
+    let provider = || {
+        ports
+            .payments
+            .as_ref()
+            .ok_or_else(|| EffectError::Permanent("no payment provider configured".into()))
+    };
+    match effect {
+        Effect::SubmitCheckout {
+            payment_id,
+            resource_id,
+            outcome,
+        } => {
+            provider()?
+                .submit_checkout(payment_id, resource_id, *outcome)
+                .await?;
+            Ok(None)
+        }
+        Effect::ReconcilePayment {
+            payment_id,
+            resource_id,
+            outcome,
+        } => {
+            let p = provider()?;
+            match p.lookup(payment_id).await? {
+                ProviderStatus::Settled(decided) => Ok(Some(EffectReport::PaymentSettled {
+                    payment_id: payment_id.clone(),
+                    resource_id: resource_id.clone(),
+                    outcome: decided,
+                })),
+                ProviderStatus::Pending => Ok(None),
+                // It never got the checkout (the call was lost before it
+                // arrived): hand it over again, under the same key.
+                ProviderStatus::NotFound => {
+                    p.submit_checkout(payment_id, resource_id, *outcome).await?;
+                    Ok(None)
+                }
+            }
+        }
+        Effect::SendEmail(_) | Effect::Refund { .. } => Err(EffectError::Permanent(format!(
+            "{} runs before the commit",
+            effect.describe()
+        ))),
     }
 }

@@ -16,7 +16,7 @@
 //! | `slotstream_commit_batch_records` | histogram | group | records consumed per commit |
 //! | `slotstream_transactions_aborted_total` | counter | group, reason (`transient`, `fenced`, `invalid`, `closed`) | commits that failed; the state is reloaded and the batch runs again (`invalid` and `closed` stop the processor) |
 //! | `slotstream_dead_letters_total` | counter | group, topic (the source) | records sent to the dead-letter topic |
-//! | `slotstream_effects_total` | counter | group, kind (`email`, `checkout`, `refund`), outcome (`performed`, `retried`, `failed`) | side effects: done, one failed attempt that is retried, given up for good |
+//! | `slotstream_effects_total` | counter | group, kind (`email`, `checkout`, `refund`, `reconcile`), outcome (`performed`, `retried`, `failed`) | side effects: done, one failed attempt that is retried (for a provider call after the commit: asked again by the payment's check timer), given up for good |
 //! | `slotstream_restores_total` | counter | group, partition | state restores (assignment, reload after an abort) |
 //! | `slotstream_restore_duration_seconds` | gauge | group, partition | how long the latest restore took |
 //! | `slotstream_restored_records` | gauge | group, partition | state entries the latest restore loaded |
@@ -128,7 +128,7 @@ fn abort_reason(err: &LogError) -> usize {
 }
 
 const ABORT_REASONS: [&str; 4] = ["transient", "fenced", "invalid", "closed"];
-const EFFECT_KINDS: [&str; 3] = ["email", "checkout", "refund"];
+const EFFECT_KINDS: [&str; 4] = ["email", "checkout", "refund", "reconcile"];
 const EFFECT_OUTCOMES: [&str; 3] = ["performed", "retried", "failed"];
 
 fn effect_kind(effect: &Effect) -> usize {
@@ -136,6 +136,7 @@ fn effect_kind(effect: &Effect) -> usize {
         Effect::SendEmail(_) => 0,
         Effect::SubmitCheckout { .. } => 1,
         Effect::Refund { .. } => 2,
+        Effect::ReconcilePayment { .. } => 3,
     }
 }
 
@@ -180,7 +181,7 @@ pub struct GroupEvents {
     aborted: [Counter; 4],
     timer_lateness: Histogram,
     /// `[kind][outcome]`.
-    effects: [[Counter; 3]; 3],
+    effects: [[Counter; 3]; 4],
     ready: ReadyFlag,
     ready_gauge: Gauge,
     was_ready: bool,

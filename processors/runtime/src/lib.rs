@@ -27,7 +27,10 @@ pub use log::{
     Backend, ConsumedRecord, LogError, LogReader, OutRecord, Poll, Producer, RecordPosition,
     Session, StateEntry, StateWrite, TopicPartition, Transaction,
 };
-pub use ports::{Effect, EffectError, Email, Mailer, PaymentProvider, SentLedger};
+pub use ports::{
+    Effect, EffectError, EffectReport, Email, Mailer, PaymentProvider, ProviderOutcome,
+    ProviderStatus, SentLedger,
+};
 pub use processor::{Output, Poison, Processor};
 pub use telemetry::{MemberReadiness, Readiness, Telemetry};
 pub use topics::TopicSpec;

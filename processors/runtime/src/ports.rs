@@ -1,15 +1,21 @@
 //! Side-effect ports: the mailer and the payment provider, and the [`Effect`]s
 //! a processor asks the driver to perform before it commits.
 //!
-//! Effects run *before* the commit of the step that asked for them and are
-//! retried until they succeed, so each carries an idempotency key: a crash
-//! between the effect and the commit repeats the effect with the same key, and
-//! the adapter makes the repeat a no-op (the outbox file of that name exists;
-//! the provider has seen that refund id).
+//! Most effects run *before* the commit of the step that asked for them and
+//! are retried until they succeed, so each carries an idempotency key: a
+//! crash between the effect and the commit repeats the effect with the same
+//! key, and the adapter makes the repeat a no-op (the outbox file of that
+//! name exists; the provider has seen that refund id).
+//!
+//! Checkout calls and the reconciler's asks ([`Effect::after_commit`]) run
+//! *after* the commit instead, once each, bounded by a timeout: what asked
+//! for them is already durable (the payment's check timer), so a provider
+//! that is down or slow stalls only its own payments, never the partition.
+//! What such a call learns comes back as an [`EffectReport`].
 
 use async_trait::async_trait;
 use slotstream_domain::payment::CheckoutOutcome;
-use slotstream_domain::{Money, PaymentId, ResourceId};
+use slotstream_domain::{Millis, Money, PaymentId, ResourceId};
 
 /// An email to send once.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +83,50 @@ pub trait PaymentProvider: Send + Sync + std::fmt::Debug {
         refund_id: &str,
         amount: &Money,
     ) -> Result<(), EffectError>;
+    /// What became of the checkout of `payment_id`, asked by the payment's
+    /// idempotency key (its id), as Stripe's "retrieve a PaymentIntent".
+    async fn lookup(&self, payment_id: &PaymentId) -> Result<ProviderStatus, EffectError>;
+}
+
+/// What a provider knows of a payment's checkout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProviderStatus {
+    /// It never received a checkout for this payment.
+    NotFound,
+    /// It has the checkout and has not decided it yet.
+    Pending,
+    /// It decided it.
+    Settled(ProviderOutcome),
+}
+
+/// A provider's decision on a checkout, as its webhook reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderOutcome {
+    /// The provider's event id (the one its webhook carries), so the
+    /// decision is recorded once however it arrives.
+    pub event_id: String,
+    /// Paid or declined.
+    pub outcome: CheckoutOutcome,
+    /// Why it was declined (empty on success).
+    pub reason: String,
+    /// When the provider decided it.
+    pub occurred_at: Millis,
+}
+
+/// What an effect performed after the commit learnt that its processor must
+/// decide on (handed back to the partition that asked, see
+/// [`Processor::on_report`](crate::Processor::on_report)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EffectReport {
+    /// The provider said how a checkout ended.
+    PaymentSettled {
+        /// The payment.
+        payment_id: PaymentId,
+        /// Its resource.
+        resource_id: ResourceId,
+        /// The provider's decision.
+        outcome: ProviderOutcome,
+    },
 }
 
 /// A side effect a processor asks for.
@@ -91,6 +141,16 @@ pub enum Effect {
         /// Its resource (routes the provider's webhook back).
         resource_id: ResourceId,
         /// What the customer did.
+        outcome: CheckoutOutcome,
+    },
+    /// Ask the provider what became of a checkout (by the payment's
+    /// idempotency key); hand it the checkout again if it never got it.
+    ReconcilePayment {
+        /// The payment.
+        payment_id: PaymentId,
+        /// Its resource.
+        resource_id: ResourceId,
+        /// What the customer submitted.
         outcome: CheckoutOutcome,
     },
     /// Refund money.
@@ -112,6 +172,18 @@ impl Effect {
             Effect::SendEmail(e) => format!("email {}", e.id),
             Effect::SubmitCheckout { payment_id, .. } => format!("checkout of {payment_id}"),
             Effect::Refund { refund_id, .. } => format!("refund {refund_id}"),
+            Effect::ReconcilePayment { payment_id, .. } => format!("reconcile {payment_id}"),
         }
+    }
+
+    /// Whether the driver performs it after the commit, once and bounded,
+    /// instead of before the commit until it succeeds: provider calls whose
+    /// retries a durable timer already owns (the payment's check), so a
+    /// provider outage never holds a partition's commits back.
+    pub fn after_commit(&self) -> bool {
+        matches!(
+            self,
+            Effect::SubmitCheckout { .. } | Effect::ReconcilePayment { .. }
+        )
     }
 }

@@ -2,7 +2,7 @@
 //! partition. The driver owns everything async.
 
 use crate::log::{ConsumedRecord, OutRecord, StateEntry, StateWrite};
-use crate::ports::Effect;
+use crate::ports::{Effect, EffectReport};
 use crate::topics::TopicSpec;
 use crate::views::ViewWrite;
 use slotstream_domain::Millis;
@@ -18,6 +18,10 @@ pub struct Output {
     pub views: Vec<ViewWrite>,
     /// Side effects to perform before the commit.
     pub effects: Vec<Effect>,
+    /// Side effects to perform after the commit, once, bounded by a
+    /// timeout ([`Effect::after_commit`]), with the task partition that
+    /// asked (what they learn comes back to it, [`Processor::on_report`]).
+    pub after_commit: Vec<(u32, Effect)>,
     /// The deadlines of the timers `on_timer` fired (a hold's expiry), so
     /// the driver can report how late each took effect. Not committed.
     pub fired: Vec<Millis>,
@@ -30,6 +34,7 @@ impl Output {
             && self.state.is_empty()
             && self.views.is_empty()
             && self.effects.is_empty()
+            && self.after_commit.is_empty()
     }
 }
 
@@ -78,6 +83,11 @@ pub trait Processor: Send + 'static {
     }
     /// Fires due timers (hold expiry) on `partition`.
     fn on_timer(&mut self, _partition: u32, _now: Millis, _out: &mut Output) {}
+    /// Decides what an effect performed after a commit learnt (the
+    /// provider's answer to the reconciler), on the partition that asked.
+    /// The default ignores it.
+    fn on_report(&mut self, _partition: u32, _report: EffectReport, _now: Millis, _out: &mut Output) {
+    }
     /// Called once before each commit: the place to write state keys made
     /// dirty by the batch, once each, instead of once per event.
     fn before_commit(&mut self, _out: &mut Output) {}

@@ -34,7 +34,8 @@ pub fn format_time(t: Millis) -> String {
     humantime::format_rfc3339_seconds(st).to_string()
 }
 
-/// Emails about bookings: confirmed, payment failed, hold expired, cancelled.
+/// Emails about bookings: confirmed, payment failed, hold expired, cancelled,
+/// and the payment being confirmed (its outcome is unknown for now).
 #[derive(Debug)]
 pub struct BookingNotifications {
     codec: Codec,
@@ -80,6 +81,15 @@ fn booking_email(ev: &BookingEvent) -> Option<(String, String, String)> {
             format!(
                 "We held booking {} for you, but it was not paid in time, so the slot has been released.\n",
                 e.booking_id
+            ),
+        )),
+        BookingEvent::BookingPaymentDelayed(e) => Some((
+            e.user_email.clone(),
+            "We are confirming your payment".into(),
+            format!(
+                "You paid for booking {} in time, and we are confirming the payment with the payment provider, which has not answered yet.\nYour slot stays reserved for you meanwhile, until {}. You will get another email as soon as we know: nothing more to do on your side, and you will not be charged twice.\n",
+                e.booking_id,
+                format_time(e.held_until)
             ),
         )),
         BookingEvent::BookingCancelled(e) => Some((

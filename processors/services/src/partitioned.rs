@@ -13,7 +13,7 @@ use crate::support::{self, Dirty, PruneClock};
 use slotstream_domain::{Aggregate, Command, Event, Millis};
 use slotstream_runtime::log::{ConsumedRecord, StateEntry};
 use slotstream_runtime::topics::Group;
-use slotstream_runtime::{Effect, Output, Poison, Processor, TopicSpec};
+use slotstream_runtime::{Effect, EffectReport, Output, Poison, Processor, TopicSpec};
 use slotstream_schemas::{Codec, Contract, Envelope, ReplyPayload};
 use std::collections::HashMap;
 
@@ -37,6 +37,13 @@ pub trait Wiring: Send + 'static {
 
     /// The effect an event asks for (a provider call), if any.
     fn effect(_ev: &<Self::Agg as Aggregate>::Event) -> Option<Effect> {
+        None
+    }
+
+    /// The command an effect's report stands for (the provider's answer to
+    /// the reconciler is the same fact its webhook would have reported),
+    /// decided like one; `None` (the default) ignores the report.
+    fn report(_report: EffectReport) -> Option<<Self::Agg as Aggregate>::Command> {
         None
     }
 
@@ -114,7 +121,11 @@ impl<W: Wiring> Partitioned<W> {
         for ev in events {
             self.dirty.mark(p, part.apply(&ev));
             if let Some(effect) = W::effect(&ev) {
-                out.effects.push(effect);
+                if effect.after_commit() {
+                    out.after_commit.push((p, effect));
+                } else {
+                    out.effects.push(effect);
+                }
             }
             let key = ev.partition_key().to_owned();
             out.records.push(support::record(
@@ -205,6 +216,15 @@ where
         // Each deadline, for the driver's lateness metric.
         out.fired
             .extend(events.iter().filter_map(<W::Agg as Aggregate>::deadline_of));
+        self.emit(partition, events, now, out);
+    }
+
+    fn on_report(&mut self, partition: u32, report: EffectReport, now: Millis, out: &mut Output) {
+        let (Some(part), Some(cmd)) = (self.parts.get(&partition), W::report(report)) else {
+            return;
+        };
+        // Nobody waits on it: a report's command has no reply.
+        let events = part.decide(&cmd, now).events;
         self.emit(partition, events, now, out);
     }
 

@@ -9,11 +9,13 @@
 use crate::partitioned::{Partitioned, Wiring};
 use crate::support;
 use slotstream_domain::booking::BookingEvent;
-use slotstream_domain::payment::{PaymentEvent, PaymentPartition};
+use slotstream_domain::payment::{
+    PaymentCommand, PaymentEvent, PaymentPartition, RecordProviderOutcome,
+};
 use slotstream_domain::{Millis, PaymentId, Reacts};
 use slotstream_runtime::log::ConsumedRecord;
 use slotstream_runtime::topics::{self, Group};
-use slotstream_runtime::{Effect, Poison};
+use slotstream_runtime::{Effect, EffectReport, Poison};
 use slotstream_schemas::{Codec, Envelope, ReplyPayload};
 use std::sync::Arc;
 
@@ -64,12 +66,37 @@ impl Wiring for Payment {
                 resource_id: e.resource_id.clone(),
                 outcome: e.outcome,
             }),
+            PaymentEvent::PaymentStatusUnknown(e) => Some(Effect::ReconcilePayment {
+                payment_id: e.payment_id.clone(),
+                resource_id: e.resource_id.clone(),
+                outcome: e.outcome,
+            }),
             PaymentEvent::PaymentRefunded(e) => Some(Effect::Refund {
                 payment_id: e.payment_id.clone(),
                 refund_id: e.refund_id.clone(),
                 amount: e.amount.clone(),
             }),
             _ => None,
+        }
+    }
+
+    /// The provider's answer to the reconciler: the outcome its webhook
+    /// would have reported, under the same event id (so whichever arrives
+    /// second changes nothing).
+    fn report(report: EffectReport) -> Option<PaymentCommand> {
+        match report {
+            EffectReport::PaymentSettled {
+                payment_id,
+                resource_id,
+                outcome,
+            } => Some(PaymentCommand::RecordProviderOutcome(RecordProviderOutcome {
+                provider_event_id: outcome.event_id,
+                payment_id,
+                resource_id,
+                outcome: outcome.outcome,
+                reason: outcome.reason,
+                occurred_at: outcome.occurred_at,
+            })),
         }
     }
 
@@ -295,6 +322,10 @@ mod tests {
             booking_start: None,
             paid_recorded_at: None,
             hold_expires_at: None,
+            checkout: None,
+            submitted_at: None,
+            check_at: None,
+            checks: 0,
         };
         let v1 = PaymentV1 {
             id: old.id.clone(),

@@ -59,12 +59,13 @@ pub fn booking_writes(ev: &BookingEvent) -> Vec<ViewWrite> {
             refund: Some(e.refund.clone()),
             updated_at: e.cancelled_at,
         }],
-        // A booking whose payment started still shows `pending`; its public
-        // `hold_expires_at` does not move.
+        // A booking whose payment started, or became unknown, still shows
+        // `pending`; its public `hold_expires_at` does not move.
         BookingEvent::BookingRejected(_)
         | BookingEvent::CancellationRejected(_)
         | BookingEvent::PaymentOrphaned(_)
-        | BookingEvent::BookingPaymentStarted(_) => Vec::new(),
+        | BookingEvent::BookingPaymentStarted(_)
+        | BookingEvent::BookingPaymentDelayed(_) => Vec::new(),
     }
 }
 
@@ -115,7 +116,15 @@ pub fn payment_writes(ev: &PaymentEvent) -> Vec<ViewWrite> {
             Some(e.refunded_total.amount),
             e.refunded_at,
         )],
-        PaymentEvent::CheckoutRejected(_) => Vec::new(),
+        // The first ask makes the payment `unknown`; later asks change
+        // nothing a reader sees.
+        PaymentEvent::PaymentStatusUnknown(e) if e.attempt <= 1 => vec![pay(
+            &e.payment_id,
+            PaymentStatus::Unknown,
+            None,
+            e.checked_at,
+        )],
+        PaymentEvent::CheckoutRejected(_) | PaymentEvent::PaymentStatusUnknown(_) => Vec::new(),
     }
 }
 

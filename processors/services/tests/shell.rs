@@ -12,13 +12,15 @@ use slotstream_domain::booking::{
 };
 use slotstream_domain::fixtures;
 use slotstream_domain::identity::IdentityConfig;
-use slotstream_domain::payment::{CheckoutOutcome, PaymentCommand, PaymentEvent, SubmitCheckout};
+use slotstream_domain::payment::{
+    ANSWER_WAIT, CheckoutOutcome, PaymentCommand, PaymentEvent, SubmitCheckout,
+};
 use slotstream_domain::resource::Resource;
 use slotstream_domain::time::{DAY, MINUTE};
 use slotstream_domain::{Millis, PaymentId};
 use slotstream_processors::{BookingProcessor, IdentityProcessor, PaymentProcessor};
 use slotstream_runtime::log::{ConsumedRecord, StateEntry};
-use slotstream_runtime::{Effect, Output, Processor, topics};
+use slotstream_runtime::{Effect, EffectReport, Output, Processor, ProviderOutcome, topics};
 use slotstream_schemas::{Codec, Contract, Envelope, Reply, ReplyPayload};
 use std::sync::Arc;
 
@@ -331,11 +333,58 @@ fn the_payment_wiring_reacts_to_holds_and_asks_the_provider() {
         &mut cout,
     )
     .unwrap();
+    // The provider call runs after the commit, off its path, on behalf of
+    // the partition that asked.
+    assert!(cout.effects.is_empty(), "{:?}", cout.effects);
     assert!(matches!(
-        cout.effects.as_slice(),
-        [Effect::SubmitCheckout { payment_id, .. }] if payment_id.as_str() == "p1"
+        cout.after_commit.as_slice(),
+        [(0, Effect::SubmitCheckout { payment_id, .. })] if payment_id.as_str() == "p1"
     ));
     let answers = replies(&codec, &cout);
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].command_id, "k1".into());
+
+    // No outcome by the check: the payment is unknown and the provider is
+    // asked, again after the commit.
+    let due = NOW + ANSWER_WAIT;
+    assert_eq!(p.next_deadline(0), Some(due));
+    let mut tout = Output::default();
+    p.on_timer(0, due, &mut tout);
+    let evs: Vec<PaymentEvent> = events(&codec, &tout, topics::PAYMENT_EVENTS.name);
+    assert!(
+        matches!(evs.as_slice(), [PaymentEvent::PaymentStatusUnknown(u)] if u.attempt == 1),
+        "{evs:?}"
+    );
+    assert!(matches!(
+        tout.after_commit.as_slice(),
+        [(0, Effect::ReconcilePayment { payment_id, outcome: CheckoutOutcome::Succeeded, .. })]
+            if payment_id.as_str() == "p1"
+    ));
+    assert!(p.next_deadline(0).is_some_and(|d| d > due));
+
+    // The provider's answer comes back as a report: the payment completes,
+    // under the provider's event id, and is not asked about any more.
+    let mut rout = Output::default();
+    p.on_report(
+        0,
+        EffectReport::PaymentSettled {
+            payment_id: "p1".into(),
+            resource_id: "r1".into(),
+            outcome: ProviderOutcome {
+                event_id: "evt_p1_succeeded".into(),
+                outcome: CheckoutOutcome::Succeeded,
+                reason: String::new(),
+                occurred_at: NOW,
+            },
+        },
+        due + 1,
+        &mut rout,
+    );
+    let evs: Vec<PaymentEvent> = events(&codec, &rout, topics::PAYMENT_EVENTS.name);
+    assert!(
+        matches!(evs.as_slice(), [PaymentEvent::PaymentCompleted(c)] if c.provider_event_id == "evt_p1_succeeded"),
+        "{evs:?}"
+    );
+    assert!(replies(&codec, &rout).is_empty(), "a report answers nobody");
+    assert_eq!(p.next_deadline(0), None);
 }

@@ -235,5 +235,22 @@ pub fn booking_event_branches() -> Vec<BoxedStrategy<BookingEvent>> {
                 })
             })
             .boxed(),
+        (
+            (booking_id(), resource_id(), user_id(), text()),
+            (payment_id(), ms(), ms(), ms()),
+        )
+            .prop_map(|((b, r, u, email), (p, at, held_until, delayed_at))| {
+                E::BookingPaymentDelayed(BookingPaymentDelayed {
+                    booking_id: b,
+                    resource_id: r,
+                    user_id: u,
+                    user_email: email,
+                    payment_id: p,
+                    submitted_at: at,
+                    held_until,
+                    delayed_at,
+                })
+            })
+            .boxed(),
     ]
 }

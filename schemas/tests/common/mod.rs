@@ -124,15 +124,18 @@ pub fn any_of<T: std::fmt::Debug + 'static>(branches: Vec<BoxedStrategy<T>>) -> 
 
 /// One strategy per reply-union branch (booking, payment, identity events).
 pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
-    // The booking events added after the replies were laid out go last.
+    // The events added after the replies were laid out go last: the later
+    // booking events, then the later payment events.
     let mut booking: Vec<_> = booking_event_branches()
         .into_iter()
         .map(|s| s.prop_map(ReplyPayload::Booking).boxed())
         .collect();
     let late_booking = booking.split_off(9);
-    let payment = payment_event_branches()
+    let mut payment: Vec<_> = payment_event_branches()
         .into_iter()
-        .map(|s| s.prop_map(ReplyPayload::Payment).boxed());
+        .map(|s| s.prop_map(ReplyPayload::Payment).boxed())
+        .collect();
+    let late_payment = payment.split_off(7);
     let identity = identity_event_branches()
         .into_iter()
         .map(|s| s.prop_map(ReplyPayload::Identity).boxed());
@@ -141,6 +144,7 @@ pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
         .chain(payment)
         .chain(identity)
         .chain(late_booking)
+        .chain(late_payment)
         .collect()
 }
 

@@ -56,6 +56,7 @@ pub fn payment_event_branches() -> Vec<BoxedStrategy<PaymentEvent>> {
         Just(PaymentStatus::Refunded),
         Just(PaymentStatus::PartiallyRefunded),
         Just(PaymentStatus::Canceled),
+        Just(PaymentStatus::Unknown),
     ];
     vec![
         (
@@ -192,6 +193,24 @@ pub fn payment_event_branches() -> Vec<BoxedStrategy<PaymentEvent>> {
                     status,
                     refund_id,
                     refunded_at: at,
+                })
+            })
+            .boxed(),
+        (
+            (payment_id(), booking_id(), resource_id(), user_id()),
+            (outcome(), ms(), small_u32(), ms(), ms()),
+        )
+            .prop_map(|((p, b, r, u), (o, at, attempt, next, checked))| {
+                E::PaymentStatusUnknown(PaymentStatusUnknown {
+                    payment_id: p,
+                    booking_id: b,
+                    resource_id: r,
+                    user_id: u,
+                    outcome: o,
+                    submitted_at: at,
+                    attempt,
+                    next_check_at: next,
+                    checked_at: checked,
                 })
             })
             .boxed(),

@@ -94,6 +94,7 @@ impl BookingPartition {
             // Informs the payment side; the booking itself does not change.
             BookingEvent::PaymentOrphaned(_) => {}
             BookingEvent::BookingPaymentStarted(e) => self.start_payment(e, &mut keys),
+            BookingEvent::BookingPaymentDelayed(e) => self.delay_payment(e, &mut keys),
         }
         keys
     }
@@ -153,6 +154,32 @@ impl BookingPartition {
         self.unindex(slot);
         if let Some(b) = self.slots.get_mut(slot).and_then(Option::as_mut) {
             b.pay_by = Some(e.pay_by);
+        }
+        self.index(slot);
+        keys.push(StateKey::Booking(e.booking_id.clone()));
+    }
+
+    /// Moves a pending booking's release later, to `held_until`: its
+    /// payment is unknown. Its status does not change.
+    fn delay_payment(&mut self, e: &BookingPaymentDelayed, keys: &mut Vec<StateKey>) {
+        let Some(slot) = self.by_id.get(&e.booking_id).copied() else {
+            debug_assert!(
+                false,
+                "BookingPaymentDelayed for unknown booking {}",
+                e.booking_id
+            );
+            return;
+        };
+        let later = self.slot(slot).is_some_and(|b| {
+            b.status == BookingStatus::Pending && b.pay_by.is_some_and(|p| p < e.held_until)
+        });
+        debug_assert!(later, "BookingPaymentDelayed for {} out of turn", e.booking_id);
+        if !later {
+            return;
+        }
+        self.unindex(slot);
+        if let Some(b) = self.slots.get_mut(slot).and_then(Option::as_mut) {
+            b.pay_by = Some(e.held_until);
         }
         self.index(slot);
         keys.push(StateKey::Booking(e.booking_id.clone()));

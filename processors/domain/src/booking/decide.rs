@@ -197,7 +197,11 @@ impl BookingPartition {
     /// `hold_expires_at`, is `BookingPaymentStarted`: the slot stays held
     /// for the payment's decision until `pay_by` (the submission plus the
     /// payment decision timeout, never before `hold_expires_at`); only the
-    /// first such checkout moves it. Anything else, or an unknown booking:
+    /// first such checkout moves it. `PaymentStatusUnknown` of a pending
+    /// booking's own payment whose checkout was seen is
+    /// `BookingPaymentDelayed` the first time (the slot stays held until
+    /// the submission plus the unknown-payment hold, while the payment side
+    /// asks the provider); later asks move nothing. Anything else, or an unknown booking:
     /// nothing. A booking that settled and left is unknown;
     /// `settles_at` keeps one whose intent the payment side canceled until
     /// after that side stops accepting a late success for it, so its
@@ -250,6 +254,29 @@ impl BookingPartition {
                         payment_id: b.payment_id.clone(),
                         submitted_at: c.submitted_at,
                         pay_by,
+                    })]
+                }
+                _ => Vec::new(),
+            },
+            PaymentEvent::PaymentStatusUnknown(u) => match self.booking(&u.booking_id) {
+                Some(b) if b.status == BookingStatus::Pending && b.payment_id == u.payment_id => {
+                    let held_until = b.pay_by.unwrap_or(b.hold_expires_at);
+                    let until = u
+                        .submitted_at
+                        .saturating_add(self.cfg.payment_unknown_hold)
+                        .max(held_until);
+                    if b.pay_by.is_none() || until <= held_until {
+                        return Vec::new();
+                    }
+                    vec![BookingEvent::BookingPaymentDelayed(BookingPaymentDelayed {
+                        booking_id: b.id.clone(),
+                        resource_id: b.resource_id.clone(),
+                        user_id: b.user_id.clone(),
+                        user_email: b.user_email.clone(),
+                        payment_id: b.payment_id.clone(),
+                        submitted_at: u.submitted_at,
+                        held_until: until,
+                        delayed_at: now,
                     })]
                 }
                 _ => Vec::new(),

@@ -165,6 +165,12 @@ pub enum BookingEvent {
     /// slot stays held for the payment's decision until `pay_by`. The
     /// booking stays pending.
     BookingPaymentStarted(BookingPaymentStarted),
+    /// The provider has not said what became of the booking's submitted
+    /// checkout in time (its payment is unknown): the slot stays held
+    /// longer, until the new `pay_by`, while the payment side asks the
+    /// provider. The customer is told their payment is being confirmed.
+    /// The booking stays pending.
+    BookingPaymentDelayed(BookingPaymentDelayed),
 }
 
 /// See [`BookingEvent::ResourceRegistered`].
@@ -341,6 +347,30 @@ pub struct BookingPaymentStarted {
     /// Unpaid past this instant, the booking expires: `submitted_at` plus
     /// the payment decision timeout, never before `hold_expires_at`.
     pub pay_by: Millis,
+}
+
+/// See [`BookingEvent::BookingPaymentDelayed`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingPaymentDelayed {
+    /// The booking.
+    pub booking_id: BookingId,
+    /// Its resource.
+    pub resource_id: ResourceId,
+    /// The customer.
+    pub user_id: UserId,
+    /// Where the notice goes.
+    pub user_email: String,
+    /// Its payment, whose outcome is unknown.
+    pub payment_id: PaymentId,
+    /// When the customer submitted the checkout.
+    pub submitted_at: Millis,
+    /// The new release instant (the booking's new `pay_by`): `submitted_at`
+    /// plus the unknown-payment hold, never before the previous `pay_by`.
+    /// Named apart from `BookingPaymentStarted.pay_by` so the two Avro
+    /// records differ in shape.
+    pub held_until: Millis,
+    /// When it was decided.
+    pub delayed_at: Millis,
 }
 
 /// See [`BookingEvent::PaymentOrphaned`].

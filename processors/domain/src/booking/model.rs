@@ -19,16 +19,22 @@ pub struct BookingConfig {
     /// still held: must exceed the longest time a submitted checkout can
     /// take to be decided (the Kafka transaction timeout plus a restart).
     pub checkout_grace: Millis,
+    /// How long a checkout whose payment became unknown (the provider did
+    /// not answer in time) keeps the slot: `pay_by` moves to `submitted_at
+    /// + this` (never earlier than it was) while the provider is asked.
+    /// The bound on how long an undecidable payment holds a slot.
+    pub payment_unknown_hold: Millis,
 }
 
 impl Default for BookingConfig {
-    /// Holds last 15 minutes, a payment decision may take 10, and a
-    /// checkout 30 seconds to be decided.
+    /// Holds last 15 minutes, a payment decision may take 10 (30 once the
+    /// payment is unknown), and a checkout 30 seconds to be decided.
     fn default() -> Self {
         Self {
             hold_ttl: 15 * MINUTE,
             payment_decision_timeout: 10 * MINUTE,
             checkout_grace: MINUTE / 2,
+            payment_unknown_hold: 30 * MINUTE,
         }
     }
 }

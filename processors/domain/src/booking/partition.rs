@@ -197,6 +197,7 @@ impl BookingPartition {
             StateRecord::Payment(_)
             | StateRecord::PaymentV1(_)
             | StateRecord::PaymentV2(_)
+            | StateRecord::PaymentV3(_)
             | StateRecord::Account(_)
             | StateRecord::Lock(_) => {}
         }

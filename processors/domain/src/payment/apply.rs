@@ -1,5 +1,6 @@
 //! How events change a payment partition.
 
+use super::check::ANSWER_WAIT;
 use super::messages::*;
 use super::partition::{Payment, PaymentPartition, is_open, is_paid};
 use super::settle::settles_at;
@@ -35,6 +36,10 @@ impl PaymentPartition {
                             booking_start: e.booking_start,
                             paid_recorded_at: None,
                             hold_expires_at: e.hold_expires_at,
+                            checkout: None,
+                            submitted_at: None,
+                            check_at: None,
+                            checks: 0,
                         },
                     );
                     keys.push(StateKey::Payment(e.payment_id.clone()));
@@ -42,8 +47,12 @@ impl PaymentPartition {
             }
             PaymentEvent::CheckoutSubmitted(e) => {
                 self.update(&e.payment_id, e.submitted_at, &mut keys, |p| {
-                    (p.status == PaymentStatus::RequiresPayment)
-                        .then(|| p.status = PaymentStatus::Processing)
+                    (p.status == PaymentStatus::RequiresPayment).then(|| {
+                        p.status = PaymentStatus::Processing;
+                        p.checkout = Some(e.outcome);
+                        p.submitted_at = Some(e.submitted_at);
+                        p.check_at = Some(e.submitted_at.saturating_add(ANSWER_WAIT));
+                    })
                 });
                 self.file(
                     &e.command_id,
@@ -65,6 +74,7 @@ impl PaymentPartition {
                     ok.then(|| {
                         p.status = PaymentStatus::Succeeded;
                         p.paid_recorded_at = e.recorded_at;
+                        p.check_at = None;
                         remember(p, webhook);
                     })
                 });
@@ -74,13 +84,28 @@ impl PaymentPartition {
                 self.update(&e.payment_id, e.failed_at, &mut keys, |p| {
                     is_open(p.status).then(|| {
                         p.status = PaymentStatus::Failed;
+                        p.check_at = None;
                         remember(p, webhook);
                     })
                 });
             }
             PaymentEvent::PaymentCanceled(e) => {
                 self.update(&e.payment_id, e.canceled_at, &mut keys, |p| {
-                    is_open(p.status).then(|| p.status = PaymentStatus::Canceled)
+                    (p.status == PaymentStatus::RequiresPayment)
+                        .then(|| p.status = PaymentStatus::Canceled)
+                });
+            }
+            PaymentEvent::PaymentStatusUnknown(e) => {
+                self.update(&e.payment_id, e.checked_at, &mut keys, |p| {
+                    let checking = matches!(
+                        p.status,
+                        PaymentStatus::Processing | PaymentStatus::Unknown
+                    );
+                    checking.then(|| {
+                        p.status = PaymentStatus::Unknown;
+                        p.checks = e.attempt;
+                        p.check_at = Some(e.next_check_at);
+                    })
                 });
             }
             PaymentEvent::PaymentRefunded(e) => {
@@ -114,6 +139,7 @@ impl PaymentPartition {
             return;
         };
         let before = settles_at(p);
+        let check_before = p.check_at;
         let changed = change(p).is_some();
         debug_assert!(
             changed,
@@ -128,6 +154,14 @@ impl PaymentPartition {
             }
             if let Some(t) = settles_at(p) {
                 self.settle.insert((t, id.clone()));
+            }
+            if check_before != p.check_at {
+                if let Some(t) = check_before {
+                    self.checks.remove(&(t, id.clone()));
+                }
+                if let Some(t) = p.check_at {
+                    self.checks.insert((t, id.clone()));
+                }
             }
             keys.push(StateKey::Payment(id.clone()));
         }

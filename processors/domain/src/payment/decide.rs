@@ -13,7 +13,8 @@ use crate::time::Millis;
 impl PaymentPartition {
     /// Reaction to a booking event: `BookingHeld` creates the intent (once
     /// per payment id); `BookingExpired`, `BookingFailed` and an unpaid
-    /// `BookingCancelled` cancel it while it is still open; a paid
+    /// `BookingCancelled` cancel it while no checkout was submitted (a
+    /// submitted one waits for the provider's word); a paid
     /// `BookingCancelled` refunds its quote; `PaymentOrphaned` refunds
     /// everything not yet refunded. Refunds are capped at what is left.
     pub fn react_to_booking(
@@ -45,9 +46,13 @@ impl PaymentPartition {
         }
     }
 
+    /// Cancels an intent nobody submitted a checkout for. A submitted one
+    /// (processing or unknown) is not canceled: money may have been taken,
+    /// so it stays until the provider says what became of it (a success
+    /// then completes it, the booking side orphans it, and it is refunded).
     fn cancel(&self, id: &PaymentId, now: Millis) -> Vec<PaymentEvent> {
         match self.payments.get(id) {
-            Some(p) if is_open(p.status) => vec![PaymentEvent::PaymentCanceled(PaymentCanceled {
+            Some(p) if p.status == PaymentStatus::RequiresPayment => vec![PaymentEvent::PaymentCanceled(PaymentCanceled {
                 payment_id: p.id.clone(),
                 booking_id: p.booking_id.clone(),
                 resource_id: p.resource_id.clone(),

@@ -23,11 +23,16 @@ pub enum PaymentStatus {
     PartiallyRefunded,
     /// Given up before payment (booking expired, failed or cancelled unpaid).
     Canceled,
+    /// Checkout submitted, and the provider has not said what became of
+    /// it in time (a call that failed or timed out, an outcome that never
+    /// arrived): the reconciler asks the provider by the payment's
+    /// idempotency key until it knows.
+    Unknown,
 }
 
 impl PaymentStatus {
     /// Every status.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::RequiresPayment,
         Self::Processing,
         Self::Succeeded,
@@ -35,6 +40,7 @@ impl PaymentStatus {
         Self::Refunded,
         Self::PartiallyRefunded,
         Self::Canceled,
+        Self::Unknown,
     ];
 
     /// Its name in the API, the views and every store
@@ -48,6 +54,7 @@ impl PaymentStatus {
             Self::Refunded => "refunded",
             Self::PartiallyRefunded => "partially_refunded",
             Self::Canceled => "canceled",
+            Self::Unknown => "unknown",
         }
     }
 
@@ -144,6 +151,9 @@ pub enum PaymentEvent {
     PaymentCanceled(PaymentCanceled),
     /// Money went back to the customer.
     PaymentRefunded(PaymentRefunded),
+    /// The provider has not said what became of a submitted checkout in
+    /// time: the payment is `Unknown`, and the provider is asked (again).
+    PaymentStatusUnknown(PaymentStatusUnknown),
 }
 
 /// See [`PaymentEvent::PaymentIntentCreated`].
@@ -294,4 +304,30 @@ pub struct PaymentRefunded {
     pub refund_id: String,
     /// When.
     pub refunded_at: Millis,
+}
+
+/// See [`PaymentEvent::PaymentStatusUnknown`]. Decided by the payment
+/// processor's check timer, never by a command: each one asks the provider
+/// once, by the payment's idempotency key, what became of the checkout
+/// (and submits it again if the provider never received it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentStatusUnknown {
+    /// The payment.
+    pub payment_id: PaymentId,
+    /// Its booking.
+    pub booking_id: BookingId,
+    /// The booking's resource.
+    pub resource_id: ResourceId,
+    /// The payer.
+    pub user_id: UserId,
+    /// What the customer submitted (sent again if the provider never got it).
+    pub outcome: CheckoutOutcome,
+    /// When the customer submitted the checkout.
+    pub submitted_at: Millis,
+    /// Which ask this is: 1 for the first, when the payment became unknown.
+    pub attempt: u32,
+    /// When the provider is asked again if this ask brings no answer.
+    pub next_check_at: Millis,
+    /// When this side decided it (its clock).
+    pub checked_at: Millis,
 }

@@ -1,6 +1,7 @@
 //! All payment state of one task partition.
 
 use super::messages::*;
+use super::check::ANSWER_WAIT;
 use super::settle::settles_at;
 use crate::decision::Decision;
 use crate::ids::{BookingId, PaymentId, ResourceId, UserId};
@@ -55,6 +56,85 @@ pub struct Payment {
     /// refused. `None` for intents stored or created before it was known
     /// ([`PaymentV1`], [`PaymentV2`]): no deadline is checked then.
     pub hold_expires_at: Option<Millis>,
+    /// What the customer submitted at checkout (the reconciler submits it
+    /// again if the provider never received it); `None` before a checkout,
+    /// and for payments stored before it was kept ([`PaymentV3`]).
+    pub checkout: Option<CheckoutOutcome>,
+    /// When the customer submitted the checkout.
+    pub submitted_at: Option<Millis>,
+    /// When the provider is next asked about this checkout, while its
+    /// outcome is not known; `None` once it is (or before a checkout).
+    pub check_at: Option<Millis>,
+    /// How many times the provider was asked so far.
+    pub checks: u32,
+}
+
+/// A payment as stored before payments could be `Unknown` and reconciled
+/// (the layout of [`StateRecord::PaymentV3`]): read from old stores, never
+/// written. A `Processing` one loads with its check due at its last change
+/// plus [`ANSWER_WAIT`], and is reconciled by asking the provider; its
+/// checkout outcome is taken as a success (the one outcome a customer's
+/// submitted checkout can have cost money for; the provider's answer
+/// decides).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentV3 {
+    /// See [`Payment::id`].
+    pub id: PaymentId,
+    /// See [`Payment::booking_id`].
+    pub booking_id: BookingId,
+    /// See [`Payment::resource_id`].
+    pub resource_id: ResourceId,
+    /// See [`Payment::user_id`].
+    pub user_id: UserId,
+    /// See [`Payment::amount`].
+    pub amount: Money,
+    /// See [`Payment::status`].
+    pub status: PaymentStatus,
+    /// See [`Payment::refunded`].
+    pub refunded: i64,
+    /// See [`Payment::checkout_url`].
+    pub checkout_url: String,
+    /// See [`Payment::provider_events`].
+    pub provider_events: Vec<String>,
+    /// See [`Payment::refunds`].
+    pub refunds: u32,
+    /// See [`Payment::created_at`].
+    pub created_at: Millis,
+    /// See [`Payment::updated_at`].
+    pub updated_at: Millis,
+    /// See [`Payment::booking_start`].
+    pub booking_start: Option<Millis>,
+    /// See [`Payment::paid_recorded_at`].
+    pub paid_recorded_at: Option<Millis>,
+    /// See [`Payment::hold_expires_at`].
+    pub hold_expires_at: Option<Millis>,
+}
+
+impl From<PaymentV3> for Payment {
+    fn from(p: PaymentV3) -> Self {
+        let processing = p.status == PaymentStatus::Processing;
+        Payment {
+            id: p.id,
+            booking_id: p.booking_id,
+            resource_id: p.resource_id,
+            user_id: p.user_id,
+            amount: p.amount,
+            status: p.status,
+            refunded: p.refunded,
+            checkout_url: p.checkout_url,
+            provider_events: p.provider_events,
+            refunds: p.refunds,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            booking_start: p.booking_start,
+            paid_recorded_at: p.paid_recorded_at,
+            hold_expires_at: p.hold_expires_at,
+            checkout: processing.then_some(CheckoutOutcome::Succeeded),
+            submitted_at: processing.then_some(p.updated_at),
+            check_at: processing.then(|| p.updated_at.saturating_add(ANSWER_WAIT)),
+            checks: 0,
+        }
+    }
 }
 
 /// A payment as stored before payments knew their booking's hold deadline
@@ -95,7 +175,7 @@ pub struct PaymentV2 {
 
 impl From<PaymentV2> for Payment {
     fn from(p: PaymentV2) -> Self {
-        Payment {
+        PaymentV3 {
             id: p.id,
             booking_id: p.booking_id,
             resource_id: p.resource_id,
@@ -112,6 +192,7 @@ impl From<PaymentV2> for Payment {
             paid_recorded_at: p.paid_recorded_at,
             hold_expires_at: None,
         }
+        .into()
     }
 }
 
@@ -151,7 +232,7 @@ pub struct PaymentV1 {
 
 impl From<PaymentV1> for Payment {
     fn from(p: PaymentV1) -> Self {
-        Payment {
+        PaymentV3 {
             id: p.id,
             booking_id: p.booking_id,
             resource_id: p.resource_id,
@@ -168,6 +249,7 @@ impl From<PaymentV1> for Payment {
             paid_recorded_at: None,
             hold_expires_at: None,
         }
+        .into()
     }
 }
 
@@ -180,6 +262,9 @@ pub struct PaymentPartition {
     /// Payments that will settle, by [`settles_at`]. Only final payments are
     /// here, so the ids it copies are few next to the live set.
     pub(super) settle: BTreeSet<(Millis, PaymentId)>,
+    /// Payments whose checkout outcome is not known yet, by when the
+    /// provider is next asked ([`Payment::check_at`]).
+    pub(super) checks: BTreeSet<(Millis, PaymentId)>,
     pub(super) ledger: Ledger<Box<PaymentEvent>>,
 }
 
@@ -188,11 +273,12 @@ pub(super) fn replay(answer: &PaymentEvent) -> Decision<PaymentEvent> {
     Decision::reply_only(answer.clone())
 }
 
-/// Still waiting for money: may be submitted, completed, failed or canceled.
+/// Still waiting for money: may be submitted, completed or failed (and
+/// canceled while no checkout was submitted).
 pub(super) fn is_open(status: PaymentStatus) -> bool {
     matches!(
         status,
-        PaymentStatus::RequiresPayment | PaymentStatus::Processing
+        PaymentStatus::RequiresPayment | PaymentStatus::Processing | PaymentStatus::Unknown
     )
 }
 
@@ -225,17 +311,28 @@ impl PaymentPartition {
         self.settle.first().map(|(at, _)| *at)
     }
 
-    /// Enters a payment into the settle index, if it will settle.
+    /// The earliest instant the provider must be asked about a checkout.
+    pub fn next_check(&self) -> Option<Millis> {
+        self.checks.first().map(|(at, _)| *at)
+    }
+
+    /// Enters a payment into the settle and check indexes, as it applies.
     pub(super) fn index(&mut self, p: &Payment) {
         if let Some(at) = settles_at(p) {
             self.settle.insert((at, p.id.clone()));
         }
+        if let Some(at) = p.check_at {
+            self.checks.insert((at, p.id.clone()));
+        }
     }
 
-    /// Takes a payment out of the settle index (with its old fields).
+    /// Takes a payment out of both indexes (with its old fields).
     pub(super) fn unindex(&mut self, p: &Payment) {
         if let Some(at) = settles_at(p) {
             self.settle.remove(&(at, p.id.clone()));
+        }
+        if let Some(at) = p.check_at {
+            self.checks.remove(&(at, p.id.clone()));
         }
     }
 
@@ -262,6 +359,7 @@ impl PaymentPartition {
         match rec {
             StateRecord::PaymentV1(p) => self.load(StateRecord::Payment(p.into())),
             StateRecord::PaymentV2(p) => self.load(StateRecord::Payment(p.into())),
+            StateRecord::PaymentV3(p) => self.load(StateRecord::Payment(p.into())),
             StateRecord::Payment(p) => {
                 if let Some(old) = self.payments.remove(&p.id) {
                     self.unindex(&old);

@@ -26,8 +26,10 @@ pub const QUIET_PERIOD: Millis = COMMAND_RETENTION;
 /// something still can. A payment is *settled* at `now` when
 /// `settles_at(p) <= Some(now)`:
 ///
-/// - **RequiresPayment, Processing**: never. A checkout, a provider outcome
-///   or the booking's lapse will move it.
+/// - **RequiresPayment, Processing, Unknown**: never. A checkout, a provider
+///   outcome (a webhook or the reconciler's answer) or the booking's lapse
+///   will move it; a submitted checkout stays until the provider has said
+///   what became of it.
 /// - **Succeeded**: `max(booking_start, paid_recorded_at, updated_at) +
 ///   QUIET_PERIOD`; never when the booking's start or the instant this side
 ///   recorded the success is unknown (payments stored or paid before either
@@ -81,7 +83,9 @@ pub const QUIET_PERIOD: Millis = COMMAND_RETENTION;
 /// booking's lapse or cancellation do nothing.
 pub fn settles_at(p: &Payment) -> Option<Millis> {
     match p.status {
-        PaymentStatus::RequiresPayment | PaymentStatus::Processing => None,
+        PaymentStatus::RequiresPayment | PaymentStatus::Processing | PaymentStatus::Unknown => {
+            None
+        }
         PaymentStatus::Succeeded => {
             let refundable_until = p.booking_start?.max(p.paid_recorded_at?);
             Some(

@@ -350,6 +350,10 @@ fn only_the_last_sixteen_webhook_ids_are_remembered() {
         booking_start: None,
         paid_recorded_at: None,
         hold_expires_at: None,
+        checkout: None,
+        submitted_at: None,
+        check_at: None,
+        checks: 0,
     };
     super::apply::remember(&mut p, Some("new".into()));
     assert_eq!(p.provider_events.len(), 16);

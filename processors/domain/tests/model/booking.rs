@@ -1,4 +1,6 @@
-use crate::booking_reference::{DECIDE, GRACE, Kind, Reference, SLOT, T0, TTL, kind, summary};
+use crate::booking_reference::{
+    DECIDE, GRACE, Kind, Reference, SLOT, T0, TTL, UNKNOWN_HOLD, kind, summary,
+};
 use proptest::prelude::*;
 use slotstream_domain::booking::LATE_PAYMENT_WINDOW;
 use slotstream_domain::booking::{
@@ -8,6 +10,7 @@ use slotstream_domain::booking::{
 use slotstream_domain::fixtures;
 use slotstream_domain::payment::{
     CheckoutOutcome, CheckoutSubmitted, PaymentCompleted, PaymentEvent, PaymentFailed,
+    PaymentStatusUnknown,
 };
 use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
 use slotstream_domain::time::{DAY, HOUR, MINUTE};
@@ -67,6 +70,12 @@ enum Op {
         lag: u8,
         own_payment: bool,
     },
+    /// The payment side says a checkout's outcome is unknown (the provider
+    /// has not answered); the checkout was submitted `lag` minutes ago.
+    Unknown {
+        pick: usize,
+        lag: u8,
+    },
     Cancel {
         pick: usize,
         owner: bool,
@@ -108,6 +117,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(pick, succeeded, own_payment)| Op::Pay { pick, succeeded, own_payment }),
         3 => (any::<usize>(), prop::sample::select(vec![0u8, 0, 1, 4, 10, 25]), prop::bool::weighted(0.9))
             .prop_map(|(pick, lag, own_payment)| Op::Checkout { pick, lag, own_payment }),
+        2 => (any::<usize>(), prop::sample::select(vec![0u8, 1, 10, 40])).prop_map(|(pick, lag)| Op::Unknown { pick, lag }),
         2 => (any::<usize>(), prop::bool::weighted(0.8)).prop_map(|(pick, owner)| Op::Cancel { pick, owner }),
         1 => any::<usize>().prop_map(|pick| Op::ReplayCancel { pick }),
         2 => (prop::sample::select(vec![5u8, 10, 15, 15, 30, 45, 60]), prop::bool::weighted(0.7))
@@ -165,6 +175,7 @@ impl Harness {
             hold_ttl: TTL,
             payment_decision_timeout: DECIDE,
             checkout_grace: GRACE,
+            payment_unknown_hold: UNKNOWN_HOLD,
         };
         Self {
             live: BookingPartition::new(cfg),
@@ -180,6 +191,7 @@ impl Harness {
             hold_ttl: TTL,
             payment_decision_timeout: DECIDE,
             checkout_grace: GRACE,
+            payment_unknown_hold: UNKNOWN_HOLD,
         });
         // Reverse key order: bookings before their resources, ledger first.
         for rec in self.store.values().rev() {
@@ -334,8 +346,8 @@ fn advance(
             prop_assert!(e.expired_at <= now);
             prop_assert!(e.expired_at >= b.hold_until, "released inside its hold");
             match b.checkout {
-                Some((submitted, _)) => prop_assert!(
-                    e.expired_at >= submitted + DECIDE,
+                Some((submitted, until)) => prop_assert!(
+                    e.expired_at >= submitted + DECIDE && e.expired_at >= until,
                     "released while a checkout submitted in time awaited its decision"
                 ),
                 None => prop_assert!(
@@ -483,6 +495,29 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let got: Vec<Kind> = d.events.iter().map(kind).collect();
                 prop_assert_eq!(got, reference.checkout(&b.id, &payment, submitted));
             }
+            Op::Unknown { pick, lag } => {
+                let all = reference.all();
+                if all.is_empty() {
+                    continue;
+                }
+                let b = all[pick % all.len()].clone();
+                // As the payment side decides it: for a checkout it took.
+                let submitted = b.checkout.map_or(now - i64::from(lag) * MINUTE, |(s, _)| s);
+                let ev = PaymentEvent::PaymentStatusUnknown(PaymentStatusUnknown {
+                    payment_id: b.payment.as_str().into(),
+                    booking_id: b.id.as_str().into(),
+                    resource_id: format!("r{}", b.resource).as_str().into(),
+                    user_id: format!("u{}", b.user).as_str().into(),
+                    outcome: CheckoutOutcome::Succeeded,
+                    submitted_at: submitted,
+                    attempt: 1,
+                    next_check_at: now + MINUTE,
+                    checked_at: now,
+                });
+                let d = h.step(Input::Payment(ev), now)?;
+                let got: Vec<Kind> = d.events.iter().map(kind).collect();
+                prop_assert_eq!(got, reference.unknown(&b.id, &b.payment, submitted));
+            }
             Op::Cancel { pick, owner } => {
                 let all = reference.all();
                 let (booking, r, user) = match all.get(pick % all.len().max(1)) {
@@ -575,6 +610,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
         hold_ttl: TTL,
         payment_decision_timeout: DECIDE,
         checkout_grace: GRACE,
+        payment_unknown_hold: UNKNOWN_HOLD,
     });
     for entry in &h.log {
         match entry {

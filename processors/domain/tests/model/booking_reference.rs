@@ -20,6 +20,8 @@ pub const TTL: Millis = 20 * MINUTE;
 pub const DECIDE: Millis = 30 * MINUTE;
 /// How long past its hold a booking with no checkout seen stays held.
 pub const GRACE: Millis = 5 * MINUTE;
+/// How long a checkout whose payment became unknown keeps the slot.
+pub const UNKNOWN_HOLD: Millis = 90 * MINUTE;
 
 /// What a decision or reaction amounted to, as both sides describe it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +37,7 @@ pub enum Kind {
     Orphaned,
     Expired(String),
     PaymentStarted { pay_by: Millis },
+    PaymentDelayed { until: Millis },
 }
 
 pub fn kind(ev: &BookingEvent) -> Kind {
@@ -52,6 +55,9 @@ pub fn kind(ev: &BookingEvent) -> Kind {
         BookingEvent::PaymentOrphaned(_) => Kind::Orphaned,
         BookingEvent::BookingExpired(e) => Kind::Expired(e.booking_id.0.clone()),
         BookingEvent::BookingPaymentStarted(e) => Kind::PaymentStarted { pay_by: e.pay_by },
+        BookingEvent::BookingPaymentDelayed(e) => Kind::PaymentDelayed {
+            until: e.held_until,
+        },
     }
 }
 
@@ -280,6 +286,25 @@ impl Reference {
         let pay_by = (submitted + DECIDE).max(b.hold_until);
         b.checkout = Some((submitted, pay_by));
         vec![Kind::PaymentStarted { pay_by }]
+    }
+
+    /// The payment side says `payment`'s outcome is unknown (its checkout
+    /// was submitted at `submitted`): a pending booking of that payment
+    /// whose checkout was seen keeps its slot until `submitted +
+    /// UNKNOWN_HOLD`, the first time only (the release never moves earlier).
+    pub fn unknown(&mut self, booking: &str, payment: &str, submitted: Millis) -> Vec<Kind> {
+        let Some(b) = self.bookings.iter_mut().find(|b| b.id == booking) else {
+            return Vec::new();
+        };
+        let Some((seen, pay_by)) = b.checkout else {
+            return Vec::new();
+        };
+        let until = (submitted + UNKNOWN_HOLD).max(pay_by);
+        if b.status != BookingStatus::Pending || b.payment != payment || until <= pay_by {
+            return Vec::new();
+        }
+        b.checkout = Some((seen, until));
+        vec![Kind::PaymentDelayed { until }]
     }
 
     pub fn expire(&mut self, now: Millis) -> Vec<Kind> {

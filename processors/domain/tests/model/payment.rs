@@ -48,9 +48,19 @@ enum Op {
         refund: u8,
     },
     /// The clock moves on by hours; settled state is evicted, as the
-    /// processor does on its prune cadence.
+    /// processor does on its prune cadence, and due checks fire.
     Advance {
         hours: u8,
+    },
+    /// The clock moves on by seconds and due checks fire: the provider is
+    /// asked about every checkout whose outcome is overdue.
+    Tick {
+        secs: u16,
+    },
+    /// The provider answers an ask about a checkout it took (the
+    /// reconciler's report), with the outcome the customer submitted.
+    ProviderAnswers {
+        pick: usize,
     },
 }
 
@@ -67,12 +77,17 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (any::<usize>(), 0u8..5, 0u8..6).prop_map(|(pick, how, refund)| Op::BookingEnds { pick, how, refund }),
         2 => prop::sample::select(vec![1u8, 6, 23, 24, 25, 26, 48, 71, 72, 73, 96])
             .prop_map(|hours| Op::Advance { hours }),
+        3 => prop::sample::select(vec![1u16, 5, 9, 10, 11, 20, 40, 300, 1200])
+            .prop_map(|secs| Op::Tick { secs }),
+        2 => any::<usize>().prop_map(|pick| Op::ProviderAnswers { pick }),
     ]
 }
 
 enum Input {
     Command(PaymentCommand),
     Booking(BookingEvent),
+    /// The partition's check timer.
+    Timer,
 }
 
 fn url(id: &PaymentId) -> String {
@@ -84,6 +99,10 @@ fn react(p: &PaymentPartition, input: &Input, now: Millis) -> Decision<PaymentEv
         Input::Command(c) => p.decide(c, now),
         Input::Booking(e) => Decision {
             events: p.react_to_booking(e, &url, now),
+            reply: None,
+        },
+        Input::Timer => Decision {
+            events: p.due_checks(now),
             reply: None,
         },
     }
@@ -170,10 +189,12 @@ impl Harness {
                 "over-refunded p{}",
                 r.n
             );
-            let got = live.map(|p| (p.status, p.refunded, p.refunds, settles_at(p)));
+            let got = live.map(|p| {
+                (p.status, p.refunded, p.refunds, settles_at(p), p.check_at, p.checks)
+            });
             prop_assert_eq!(
                 got,
-                Some((r.status, r.refunded, r.refunds, r.settles_at())),
+                Some((r.status, r.refunded, r.refunds, r.settles_at(), r.check_at, r.checks)),
                 "payment p{}",
                 r.n
             );
@@ -264,6 +285,49 @@ fn ending(n: usize, how: u8, refund: i64) -> BookingEvent {
     }
 }
 
+/// Fires the check timer at `now` on both sides.
+fn fire(h: &mut Harness, reference: &mut Reference, now: Millis) -> Result<(), TestCaseError> {
+    let d = h.step(Input::Timer, now)?;
+    prop_assert_eq!(
+        d.events.iter().map(kind).collect::<Vec<_>>(),
+        reference.due(now)
+    );
+    prop_assert!(h.live.next_check().is_none_or(|at| at > now), "a due check stayed due");
+    Ok(())
+}
+
+/// The provider answers an ask about payment `n`: the outcome the customer
+/// submitted, under the provider's event id for it (as its webhook would).
+fn answer(h: &mut Harness, reference: &mut Reference, n: usize, now: Millis) -> Result<(), TestCaseError> {
+    let Some(succeeded) = reference
+        .payments
+        .iter()
+        .find(|p| p.n == n)
+        .and_then(|p| p.checkout)
+    else {
+        return Ok(());
+    };
+    let id = format!("evt-{n}-ask-{succeeded}");
+    let c = RecordProviderOutcome {
+        provider_event_id: id.clone(),
+        payment_id: format!("p{n}").as_str().into(),
+        resource_id: "r".into(),
+        outcome: if succeeded {
+            CheckoutOutcome::Succeeded
+        } else {
+            CheckoutOutcome::Failed
+        },
+        reason: String::new(),
+        occurred_at: now,
+    };
+    let d = h.step(Input::Command(PaymentCommand::RecordProviderOutcome(c)), now)?;
+    prop_assert_eq!(
+        d.events.iter().map(kind).collect::<Vec<_>>(),
+        reference.webhook(n, succeeded, &id, now, now)
+    );
+    Ok(())
+}
+
 fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut h = Harness::default();
     let mut reference = Reference::default();
@@ -327,6 +391,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     &c.request_hash,
                     n,
                     payer,
+                    outcome,
                     appended,
                     now,
                 );
@@ -352,6 +417,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     &c.request_hash,
                     n,
                     payer,
+                    c.outcome == CheckoutOutcome::Succeeded,
                     appended,
                     now,
                 );
@@ -406,10 +472,42 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 now += i64::from(hours) * HOUR;
                 h.evict(now, &reference)?;
                 reference.evict(now);
+                fire(&mut h, &mut reference, now)?;
+            }
+            Op::Tick { secs } => {
+                now += i64::from(secs) * 1000;
+                fire(&mut h, &mut reference, now)?;
+            }
+            Op::ProviderAnswers { pick } => {
+                let Some((n, _, _, _)) = pick_hold(pick) else {
+                    continue;
+                };
+                answer(&mut h, &mut reference, n, now)?;
             }
         }
         h.check(&reference)?;
     }
+    // (6) reconciled. The provider answers every checkout still being
+    // asked about; none is left unknown, and none is asked about again.
+    let asked: Vec<usize> = reference
+        .payments
+        .iter()
+        .filter(|p| p.check_at.is_some())
+        .map(|p| p.n)
+        .collect();
+    for n in asked {
+        answer(&mut h, &mut reference, n, now)?;
+    }
+    h.check(&reference)?;
+    prop_assert_eq!(h.live.next_check(), None);
+    prop_assert!(
+        reference.payments.iter().all(|p| !matches!(
+            p.status,
+            PaymentStatus::Processing | PaymentStatus::Unknown
+        )),
+        "unreconciled: {:?}",
+        reference.payments
+    );
     // (5) bounded. Far past every start, recording and window, untouched
     // payments have left unless still open: a succeeded one settles on its
     // own, without a refund.
@@ -423,10 +521,10 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
     reference.evict(now);
     h.check(&reference)?;
     prop_assert!(
-        reference.payments.iter().all(|p| matches!(
-            p.status,
-            PaymentStatus::RequiresPayment | PaymentStatus::Processing
-        )),
+        reference
+            .payments
+            .iter()
+            .all(|p| p.status == PaymentStatus::RequiresPayment),
         "settled payments stayed: {:?}",
         reference.payments
     );

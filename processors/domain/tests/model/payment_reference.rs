@@ -6,7 +6,8 @@
 //! that payment as one it never knew.
 
 use slotstream_domain::payment::{
-    CheckoutRejectionReason, PROVIDER_LATE_WINDOW, PaymentEvent, PaymentStatus, QUIET_PERIOD,
+    ANSWER_WAIT, CheckoutRejectionReason, MAX_CHECK_INTERVAL, PROVIDER_LATE_WINDOW, PaymentEvent,
+    PaymentStatus, QUIET_PERIOD,
 };
 use slotstream_domain::time::HOUR;
 use slotstream_domain::{COMMAND_RETENTION, Millis};
@@ -33,6 +34,10 @@ pub enum Kind {
         status: PaymentStatus,
         refund_id: String,
     },
+    /// The provider was asked (the `attempt`-th time) what became of it.
+    Unknown {
+        attempt: u32,
+    },
 }
 
 pub fn kind(ev: &PaymentEvent) -> Kind {
@@ -49,6 +54,7 @@ pub fn kind(ev: &PaymentEvent) -> Kind {
             status: r.status,
             refund_id: r.refund_id.clone(),
         },
+        PaymentEvent::PaymentStatusUnknown(u) => Kind::Unknown { attempt: u.attempt },
     }
 }
 
@@ -69,6 +75,12 @@ pub struct RefPayment {
     pub hold: Millis,
     /// When this side recorded its success.
     pub recorded: Option<Millis>,
+    /// What the customer submitted (true: pay), once a checkout was.
+    pub checkout: Option<bool>,
+    /// When the provider is next asked, while the outcome is not known.
+    pub check_at: Option<Millis>,
+    /// How many times it was asked.
+    pub checks: u32,
 }
 
 impl RefPayment {
@@ -89,7 +101,7 @@ impl RefPayment {
                     .max()?;
                 Some(last + QUIET_PERIOD)
             }
-            S::RequiresPayment | S::Processing => None,
+            S::RequiresPayment | S::Processing | S::Unknown => None,
         }
     }
 
@@ -103,7 +115,7 @@ impl RefPayment {
     pub fn may_still_be_refunded(&self, now: Millis) -> Option<&'static str> {
         use PaymentStatus as S;
         match self.status {
-            S::RequiresPayment | S::Processing => Some("open"),
+            S::RequiresPayment | S::Processing | S::Unknown => Some("open"),
             S::Canceled if now < self.updated + PROVIDER_LATE_WINDOW => {
                 Some("a late success may still complete it")
             }
@@ -163,6 +175,9 @@ impl Reference {
             start,
             hold,
             recorded: None,
+            checkout: None,
+            check_at: None,
+            checks: 0,
         });
         vec![Kind::Created]
     }
@@ -173,6 +188,7 @@ impl Reference {
         hash: &str,
         n: usize,
         payer_ok: bool,
+        outcome: bool,
         appended: Millis,
         now: Millis,
     ) -> (bool, Kind) {
@@ -194,6 +210,8 @@ impl Reference {
                 if p.status == PaymentStatus::RequiresPayment && submitted < p.hold {
                     p.status = PaymentStatus::Processing;
                     p.updated = submitted;
+                    p.checkout = Some(outcome);
+                    p.check_at = Some(submitted + ANSWER_WAIT);
                     Kind::Submitted
                 } else {
                     Kind::Rejected(CheckoutRejectionReason::NotPending)
@@ -225,30 +243,29 @@ impl Reference {
         }
         use PaymentStatus as S;
         let k = match (succeeded, p.status) {
-            (true, S::RequiresPayment | S::Processing | S::Canceled) => {
+            (true, S::RequiresPayment | S::Processing | S::Unknown | S::Canceled) => {
                 p.status = S::Succeeded;
                 p.recorded = Some(now);
                 Kind::Completed
             }
-            (false, S::RequiresPayment | S::Processing) => {
+            (false, S::RequiresPayment | S::Processing | S::Unknown) => {
                 p.status = S::Failed;
                 Kind::Failed
             }
             _ => return Vec::new(),
         };
+        // The outcome is known: nobody asks the provider any more.
+        p.check_at = None;
         p.seen.push(event.into());
         p.updated = occurred;
         vec![k]
     }
 
+    /// The booking lapsed: an intent nobody checked out is canceled; a
+    /// submitted checkout waits for the provider's word.
     pub fn cancel(&mut self, n: usize, now: Millis) -> Vec<Kind> {
         match self.payments.iter_mut().find(|p| p.n == n) {
-            Some(p)
-                if matches!(
-                    p.status,
-                    PaymentStatus::RequiresPayment | PaymentStatus::Processing
-                ) =>
-            {
+            Some(p) if p.status == PaymentStatus::RequiresPayment => {
                 p.status = PaymentStatus::Canceled;
                 p.updated = now;
                 vec![Kind::Canceled]
@@ -285,5 +302,29 @@ impl Reference {
             status: p.status,
             refund_id: format!("p{n}-r{}", p.refunds),
         }]
+    }
+}
+
+impl Reference {
+    /// The check timer at `now`: every payment whose check is due, earliest
+    /// first (ties by id), is asked about once more and is unknown.
+    pub fn due(&mut self, now: Millis) -> Vec<Kind> {
+        let mut due: Vec<(Millis, String, usize)> = self
+            .payments
+            .iter()
+            .filter_map(|p| Some((p.check_at.filter(|at| *at <= now)?, format!("p{}", p.n), p.n)))
+            .collect();
+        due.sort();
+        due.into_iter()
+            .map(|(_, _, n)| {
+                let p = self.payments.iter_mut().find(|p| p.n == n).expect("live");
+                p.checks += 1;
+                let pause = (ANSWER_WAIT << (p.checks - 1).min(16)).min(MAX_CHECK_INTERVAL);
+                p.check_at = Some(now + pause);
+                p.status = PaymentStatus::Unknown;
+                p.updated = now;
+                Kind::Unknown { attempt: p.checks }
+            })
+            .collect()
     }
 }
