@@ -4,8 +4,9 @@
 use crate::declare::{avro_record, avro_union};
 use slotstream_domain::booking::{
     BookingCancelled, BookingCommand, BookingConfirmed, BookingEvent, BookingExpired,
-    BookingFailed, BookingHeld, BookingPaymentDelayed, BookingPaymentStarted, BookingRejected, CancelBooking,
-    CancellationRejected, PaymentOrphaned, RegisterResource, RequestBooking, ResourceRegistered,
+    BookingFailed, BookingHeld, BookingPaymentDelayed, BookingPaymentStarted, BookingRejected,
+    CancelBooking, CancellationRejected, PaymentOrphaned, RegisterResource, RequestBooking,
+    ResourceRegistered,
 };
 
 avro_union!(BookingCommand {

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use slotstream_domain::booking::{BookingCommand, BookingEvent};
 use slotstream_domain::identity::IdentityEvent;
 use slotstream_domain::payment::{
-    PaymentCommand, PaymentCompleted, PaymentEvent, PaymentStatus, PaymentIntentCreated,
+    PaymentCommand, PaymentCompleted, PaymentEvent, PaymentIntentCreated, PaymentStatus,
 };
 use slotstream_schemas::{
     Codec, CodecError, CompiledSchemas, Contract, DeadLetter, Envelope, Reply, ReplyPayload,

@@ -4,8 +4,13 @@
 //! namespace) each time. Every request whose answer was lost to a kill is
 //! sent again with its Idempotency-Key until it gets a decision.
 //!
+//! The sandbox payment provider misbehaves throughout ([`PROVIDER_FAULTS`]:
+//! outages, slow answers, lost webhooks), so checkouts also go through the
+//! reconciler.
+//!
 //! Afterwards: every 201 is readable and a replay of its request answers the
-//! same booking; every booking whose checkout was submitted is confirmed;
+//! same booking; every booking whose checkout was submitted is confirmed,
+//! its payment succeeded and nothing refunded (the slot was never lost);
 //! no two active bookings of a resource overlap; and the auditor, once over
 //! the whole log, finds nothing. One summary line, `chaos(<backend>): …`, goes
 //! to stderr and is appended to `target/tmp/chaos-summary.txt`, which
@@ -31,6 +36,10 @@ const CUSTOMERS: usize = 6;
 const RESOURCES: usize = 3;
 const ATTEMPTS: usize = 180;
 const IN_FLIGHT: usize = 8;
+/// The provider's random faults per call (`SLOTSTREAM_SANDBOX_FAULTS`): a
+/// failed checkout call or a lost webhook is found by the reconciler, its
+/// first ask `ANSWER_WAIT` (10 s) after the checkout.
+const PROVIDER_FAULTS: &str = "unavailable=0.1,slow=0.05,lost_webhook=0.1";
 
 /// A small xorshift, seeded from the clock and printed, so a failing run
 /// can be told apart from the next (kill points are its only randomness).
@@ -88,6 +97,7 @@ fn platform(settings: &Settings, port: u16) -> Child {
             humantime::format_duration(settings.hold_ttl).to_string(),
         )
         .env("SLOTSTREAM_LOG", "error")
+        .env("SLOTSTREAM_SANDBOX_FAULTS", PROVIDER_FAULTS)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
@@ -402,8 +412,11 @@ async fn the_platform_killed_again_and_again_under_load_loses_nothing_and_never_
     assert!(won.len() >= RESOURCES, "some bookings won");
 
     // Every 201 is there (the views catch up within the bound), a replay of
-    // its request answers the same booking, and every paid one is confirmed.
-    let deadline = Instant::now() + Duration::from_secs(if kafka { 90 } else { 30 });
+    // its request answers the same booking, and every paid one is confirmed
+    // (a checkout whose call failed or whose webhook was lost waits for the
+    // reconciler: its first ask comes 10 s after the checkout, the next
+    // ones 10, 20 and 40 s apart).
+    let deadline = Instant::now() + Duration::from_secs(if kafka { 180 } else { 120 });
     let mut active: BTreeMap<usize, Vec<(i64, i64, String)>> = BTreeMap::new();
     for w in &won {
         let token = &users[w.customer].token;
@@ -427,6 +440,22 @@ async fn the_platform_killed_again_and_again_under_load_loses_nothing_and_never_
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         assert_eq!(time_of(&body["start"]), w.start);
+        if want == "confirmed" {
+            // Paid once, never refunded: the slot was kept for the customer.
+            let payment = body["payment"]["id"].as_str().expect("payment id");
+            loop {
+                let (status, p) = client.get(&format!("/v1/payments/{payment}"), token).await;
+                if status == 200 && p["status"] == "succeeded" {
+                    assert_eq!(p["refunded_amount"]["amount"], 0, "payment {payment}: {p}");
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "payment {payment} not succeeded: {status} {p}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         let replay = client
             .run(
                 &Work::Book {
@@ -474,9 +503,10 @@ async fn the_platform_killed_again_and_again_under_load_loses_nothing_and_never_
 
     let slowest = restarts.iter().max().copied().unwrap_or_default();
     let summary = format!(
-        "chaos({}): seed {seed}, {kills} SIGKILLs, {ATTEMPTS} booking requests: {} won, {refused} \
-         refused, {} paid and confirmed, {resent} sent again after a kill; none lost, no \
-         overlap; audit of {} records clean; slowest start {slowest:?}",
+        "chaos({}): seed {seed}, {kills} SIGKILLs, provider faults {PROVIDER_FAULTS}, {ATTEMPTS} \
+         booking requests: {} won, {refused} refused, {} paid and confirmed, {resent} sent again \
+         after a kill; none lost, no overlap, no refund; audit of {} records clean; slowest start \
+         {slowest:?}",
         if kafka { "kafka" } else { "embedded" },
         won.len(),
         paid.len(),

@@ -333,11 +333,15 @@ async fn a_checkout_submitted_after_the_hold_is_refused_even_before_the_slot_is_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_checkout_held_up_by_a_provider_outage_past_the_hold_still_confirms_the_booking() {
+async fn a_provider_outage_leaves_the_payment_unknown_and_its_slot_held_until_the_reconciler_learns_the_outcome()
+ {
+    use slotstream_domain::payment::{ANSWER_WAIT, MAX_CHECK_INTERVAL};
+    let ms = |m: i64| std::time::Duration::from_millis(u64::try_from(m).expect("positive"));
     let faults = slotstream_payments::SandboxFaults::new();
     let app = crate::helpers::spawn_app_with_faults(faults.clone()).await;
     let vendor = app.register_and_login(Role::Vendor).await;
     let customer = app.register_and_login(Role::Customer).await;
+    let rival = app.register_and_login(Role::Customer).await;
     let resource = app.create_room(&vendor.token).await;
     let start = app.slot_after(24 * 60);
     let b = app
@@ -347,47 +351,129 @@ async fn a_checkout_held_up_by_a_provider_outage_past_the_hold_still_confirms_th
         b["id"].as_str().expect("id"),
         b["payment"]["id"].as_str().expect("payment id"),
     );
-    app.await_payment_status(&customer.token, pay, "requires_payment")
-        .await;
-    let deadline = time_of(&b["hold_expires_at"]);
-    app.advance(std::time::Duration::from_millis(
-        u64::try_from(deadline - 60_000 - app.now_ms()).expect("ahead"),
-    ));
-    let token = app.login(&customer.email).await;
-    // Past the gateway's memory of its own writes the payment is read from
-    // the views, which may still be catching up (Kafka): wait for it.
-    app.await_payment_status(&token, pay, "requires_payment")
-        .await;
 
-    // The provider is down: the payment processor cannot finish deciding
-    // the checkout (its effect runs before its commit), so no decision
-    // comes within the gateway's wait.
+    // The provider is down. The checkout is decided at once all the same:
+    // the call to the provider runs after the commit, off its path.
     faults.always(Some(slotstream_payments::Fault::Unavailable));
     let key = unique("pay");
-    let r = app.complete(&token, pay, "succeeded", &key).await;
-    assert_eq!(
-        r.expect(202, "the checkout, undecided")["status"],
-        "pending_decision"
-    );
-    // The hold's deadline passes while the provider is down; the slot is
-    // not released inside the checkout grace.
-    app.advance(std::time::Duration::from_secs(70));
-    let token = app.login(&customer.email).await;
-    let inside = app.get(&format!("/v1/bookings/{id}"), Some(&token)).await;
-    assert_eq!(inside.expect(200, "the booking")["status"], "pending");
+    let r = app.complete(&customer.token, pay, "succeeded", &key).await;
+    assert_eq!(r.expect(202, "the checkout")["status"], "processing");
 
-    // The provider is back: the checkout submitted a minute before the
-    // deadline is decided, the booking confirmed, nothing refunded.
+    // No outcome by the check: the payment is unknown, and the customer is
+    // told it is being confirmed.
+    app.advance(ms(ANSWER_WAIT) + std::time::Duration::from_secs(1));
+    let token = app.login(&customer.email).await;
+    app.await_payment_status(&token, pay, "unknown").await;
+    app.await_email_containing(&customer.email, &["confirming your payment", id])
+        .await;
+
+    // A minute of outage, well past the hold, its grace and the payment
+    // decision timeout: the slot stays held, and bookings keep flowing.
+    app.advance(
+        app.settings.hold_ttl
+            + app.settings.checkout_grace
+            + app.settings.payment_decision_timeout
+            + std::time::Duration::from_secs(60),
+    );
+    let token = app.login(&customer.email).await;
+    let rival_token = app.login(&rival.email).await;
+    let held = app.get(&format!("/v1/bookings/{id}"), Some(&token)).await;
+    assert_eq!(held.expect(200, "the booking")["status"], "pending");
+    app.book(&rival_token, &unique("key"), &resource, start, start + HOUR)
+        .await
+        .problem(409, "slot_unavailable");
+    app.book_ok(&rival_token, &resource, start + HOUR, start + 2 * HOUR)
+        .await;
+    assert_eq!(
+        app.get(&format!("/v1/payments/{pay}"), Some(&token))
+            .await
+            .expect(200, "the payment")["status"],
+        "unknown"
+    );
+
+    // The provider is back. At its next ask the reconciler finds it never
+    // took the checkout, hands it over again, and the outcome arrives.
     faults.clear();
+    app.advance(ms(MAX_CHECK_INTERVAL));
+    let token = app.login(&customer.email).await;
     app.await_booking_status(&token, id, "confirmed").await;
-    app.await_payment_status(&token, pay, "succeeded").await;
+    let paid = app.await_payment_status(&token, pay, "succeeded").await;
+    assert_eq!(paid["refunded_amount"]["amount"], 0, "{paid}");
+    app.await_email_containing(&customer.email, &["is confirmed", id])
+        .await;
+    // A replay of the checkout: its first decision.
     let again = app.complete(&token, pay, "succeeded", &key).await;
     assert_eq!(again.expect(202, "the replay")["status"], "processing");
-    app.advance(app.settings.payment_decision_timeout + app.settings.checkout_grace);
+    // Long after, nothing moved: confirmed, paid once, nothing refunded.
+    app.advance(app.settings.payment_unknown_hold + ms(MAX_CHECK_INTERVAL));
     let token = app.login(&customer.email).await;
     let after = app.get(&format!("/v1/bookings/{id}"), Some(&token)).await;
     assert_eq!(after.expect(200, "the booking")["status"], "confirmed");
     let payment = app.get(&format!("/v1/payments/{pay}"), Some(&token)).await;
-    assert_eq!(payment.expect(200, "the payment")["status"], "succeeded");
+    let payment = payment.expect(200, "the payment");
+    assert_eq!(
+        (&payment["status"], &payment["refunded_amount"]["amount"]),
+        (&json!("succeeded"), &json!(0))
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_call_that_hangs_stalls_only_its_own_payment() {
+    let faults = slotstream_payments::SandboxFaults::new();
+    let app = crate::helpers::spawn_app_with_faults(faults.clone()).await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    let customer = app.register_and_login(Role::Customer).await;
+    let resource = app.create_room(&vendor.token).await;
+    let start = app.slot_after(24 * 60);
+    // Two bookings of one resource: one partition, one payment processor.
+    let stuck = app
+        .book_ok(&customer.token, &resource, start, start + HOUR)
+        .await;
+    let other = app
+        .book_ok(&customer.token, &resource, start + HOUR, start + 2 * HOUR)
+        .await;
+    let pay = |b: &serde_json::Value| b["payment"]["id"].as_str().expect("payment id").to_owned();
+    let (stuck_pay, other_pay) = (pay(&stuck), pay(&other));
+
+    // The provider hangs on the next call for far longer than the test: it
+    // would hold the partition's commits back if the call were on their path.
+    faults.next(
+        1,
+        slotstream_payments::Fault::Timeout(std::time::Duration::from_secs(3600)),
+    );
+    app.complete(&customer.token, &stuck_pay, "succeeded", &unique("pay"))
+        .await
+        .expect(202, "the stuck checkout");
+    app.await_payment_status(&customer.token, &stuck_pay, "processing")
+        .await;
+    // The next payment on the same partition goes through meanwhile.
+    app.complete(&customer.token, &other_pay, "succeeded", &unique("pay"))
+        .await
+        .expect(202, "the other checkout");
+    app.await_booking_status(
+        &customer.token,
+        other["id"].as_str().expect("id"),
+        "confirmed",
+    )
+    .await;
+    let still = app
+        .get(&format!("/v1/payments/{stuck_pay}"), Some(&customer.token))
+        .await;
+    assert_eq!(
+        still.expect(200, "the stuck payment")["status"],
+        "processing"
+    );
+
+    // Its check comes due: the provider, answering again, is asked, and
+    // the stuck payment resolves too.
+    app.advance(std::time::Duration::from_millis(
+        u64::try_from(slotstream_domain::payment::ANSWER_WAIT).expect("positive") + 1_000,
+    ));
+    let token = app.login(&customer.email).await;
+    app.await_booking_status(&token, stuck["id"].as_str().expect("id"), "confirmed")
+        .await;
+    app.await_payment_status(&token, &stuck_pay, "succeeded")
+        .await;
     app.stop().await;
 }

@@ -173,10 +173,26 @@ mod tests {
         let c = f.plan().random.unwrap();
         assert_eq!((c.unavailable, c.lost_webhook, c.timeout), (0.25, 0.5, 0.0));
         assert!(SandboxFaults::parse("").unwrap().take().is_none());
-        assert!(SandboxFaults::parse("flaky=0.1").unwrap_err().contains("unknown fault"));
-        assert!(SandboxFaults::parse("slow=2").unwrap_err().contains("from 0 to 1"));
-        assert!(SandboxFaults::parse("slow").unwrap_err().contains("expected"));
-        assert!(SandboxFaults::parse("slow=0.6,timeout=0.6").unwrap_err().contains("more than 1"));
+        assert!(
+            SandboxFaults::parse("flaky=0.1")
+                .unwrap_err()
+                .contains("unknown fault")
+        );
+        assert!(
+            SandboxFaults::parse("slow=2")
+                .unwrap_err()
+                .contains("from 0 to 1")
+        );
+        assert!(
+            SandboxFaults::parse("slow")
+                .unwrap_err()
+                .contains("expected")
+        );
+        assert!(
+            SandboxFaults::parse("slow=0.6,timeout=0.6")
+                .unwrap_err()
+                .contains("more than 1")
+        );
     }
 
     #[test]

@@ -139,7 +139,11 @@ impl SandboxProvider {
     /// Applies the fault drawn for this call: an error for an outage or a
     /// timeout (after hanging), a pause for a slow answer; the fault itself
     /// for the caller to act on otherwise.
-    async fn misbehave(&self, payment_id: &PaymentId, call: &str) -> Result<Option<Fault>, EffectError> {
+    async fn misbehave(
+        &self,
+        payment_id: &PaymentId,
+        call: &str,
+    ) -> Result<Option<Fault>, EffectError> {
         let fault = self.faults.take();
         match fault {
             Some(Fault::Unavailable) => Err(EffectError::Transient(format!(
@@ -196,7 +200,10 @@ impl PaymentProvider for SandboxProvider {
             let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
             let (_, event) = taken.entry(payment_id.clone()).or_insert_with(|| {
                 let now_secs = self.clock.now().div_euclid(1000);
-                (outcome, Self::event(payment_id, resource_id, outcome, now_secs))
+                (
+                    outcome,
+                    Self::event(payment_id, resource_id, outcome, now_secs),
+                )
             });
             event.clone()
         };

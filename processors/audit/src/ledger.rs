@@ -8,7 +8,8 @@
 //!   it had ended) must not overlap an active booking of its resource;
 //! - **hold_late**: every hold ends (confirmed, failed, expired, cancelled)
 //!   at most `slack` after its deadline (`hold_expires_at`, or the later
-//!   `pay_by` of a `BookingPaymentStarted`; the booking processor's
+//!   `pay_by` of a `BookingPaymentStarted`, or the later `held_until` of a
+//!   `BookingPaymentDelayed`; the booking processor's
 //!   checkout grace must stay below `slack`): the ending event's time is
 //!   checked, and a hold still pending at its deadline plus `slack` is
 //!   reported then;
@@ -470,23 +471,28 @@ impl Ledger {
             BookingEvent::PaymentOrphaned(e) => {
                 self.reaction(&e.payment_id, &e.booking_id, pos, at, &mut out);
             }
-            // A checkout submitted inside the hold moves its deadline.
-            BookingEvent::BookingPaymentStarted(e) => {
-                if let Some(b) = self.bookings.get_mut(&e.booking_id)
-                    && b.status == Status::Pending
-                    && e.pay_by > b.deadline
-                {
-                    b.deadline = e.pay_by;
-                    b.touched = at;
-                    self.due
-                        .insert((b.deadline + self.slack + 1, Check::Hold(b.id.clone())));
-                    self.dirty.insert(Key::Booking(b.id.clone()));
-                }
-            }
+            // A checkout submitted inside the hold moves its deadline, and
+            // so does its payment becoming unknown.
+            BookingEvent::BookingPaymentStarted(e) => self.extend(&e.booking_id, e.pay_by, at),
+            BookingEvent::BookingPaymentDelayed(e) => self.extend(&e.booking_id, e.held_until, at),
             _ => {}
         }
         self.forget_settled();
         out
+    }
+
+    /// A pending booking's deadline moves later, to `until`.
+    fn extend(&mut self, id: &BookingId, until: Millis, at: Millis) {
+        if let Some(b) = self.bookings.get_mut(id)
+            && b.status == Status::Pending
+            && until > b.deadline
+        {
+            b.deadline = until;
+            b.touched = at;
+            self.due
+                .insert((b.deadline + self.slack + 1, Check::Hold(b.id.clone())));
+            self.dirty.insert(Key::Booking(b.id.clone()));
+        }
     }
 
     /// One payment event at `pos`, stamped `at`.

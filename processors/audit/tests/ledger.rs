@@ -6,7 +6,7 @@ use slotstream_audit::ledger::{Key, Ledger, Position, Topic};
 use slotstream_audit::{Kind, Violation};
 use slotstream_domain::booking::{
     BookingCancelled, BookingConfirmed, BookingEvent, BookingExpired, BookingFailed, BookingHeld,
-    BookingPaymentStarted, PaymentOrphaned,
+    BookingPaymentDelayed, BookingPaymentStarted, PaymentOrphaned,
 };
 use slotstream_domain::payment::{PaymentCompleted, PaymentEvent, PaymentFailed};
 use slotstream_domain::{BookingId, CommandId, Millis, Money, PaymentId, ResourceId, UserId};
@@ -408,5 +408,33 @@ fn a_checkout_submitted_in_time_moves_the_deadline_the_hold_is_checked_against()
         payment_started("b2", "r1", T0 + MIN, T0 + 11 * MIN + TTL),
     );
     f.due(T0 + 11 * MIN + TTL + SLACK + 1);
+    assert_eq!(f.kinds(), [Kind::HoldLate]);
+}
+
+#[test]
+fn an_unknown_payment_moves_the_deadline_again_and_the_longer_hold_is_checked() {
+    let mut f = Feed::new();
+    f.booking(T0, held("b1", "r1", T0 + DAY, T0 + DAY + HOUR, T0));
+    let pay_by = T0 + 11 * MIN;
+    f.booking(T0 + MIN, payment_started("b1", "r1", T0 + MIN, pay_by));
+    let held_until = T0 + MIN + 3 * HOUR;
+    f.booking(
+        T0 + 2 * MIN,
+        BookingEvent::BookingPaymentDelayed(BookingPaymentDelayed {
+            booking_id: BookingId::new("b1"),
+            resource_id: ResourceId::new("r1"),
+            user_id: UserId::new("u"),
+            user_email: "u@example.com".into(),
+            payment_id: PaymentId::new("pay-b1"),
+            submitted_at: T0 + MIN,
+            held_until,
+            delayed_at: T0 + 2 * MIN,
+        }),
+    );
+    // Long past pay_by plus the slack, inside the new deadline: not late.
+    f.due(pay_by + SLACK + HOUR);
+    assert!(f.found.is_empty(), "{:?}", f.found);
+    // Past the new deadline plus the slack, still pending: late.
+    f.due(held_until + SLACK + 1);
     assert_eq!(f.kinds(), [Kind::HoldLate]);
 }

@@ -681,12 +681,12 @@ impl AfterCommit {
                 let Ok(_permit) = limit.acquire_owned().await else {
                     return;
                 };
-                let result = match tokio::time::timeout(timeout, call_retrying(&effect, &ports)).await
-                {
-                    Ok(Ok(report)) => Ok(report),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err(format!("no answer within {timeout:?}")),
-                };
+                let result =
+                    match tokio::time::timeout(timeout, call_retrying(&effect, &ports)).await {
+                        Ok(Ok(report)) => Ok(report),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err(format!("no answer within {timeout:?}")),
+                    };
                 // The driver may have stopped; then nobody needs the answer.
                 let _ = tx.send((partition, effect, result));
             });

@@ -86,7 +86,13 @@ pub trait Processor: Send + 'static {
     /// Decides what an effect performed after a commit learnt (the
     /// provider's answer to the reconciler), on the partition that asked.
     /// The default ignores it.
-    fn on_report(&mut self, _partition: u32, _report: EffectReport, _now: Millis, _out: &mut Output) {
+    fn on_report(
+        &mut self,
+        _partition: u32,
+        _report: EffectReport,
+        _now: Millis,
+        _out: &mut Output,
+    ) {
     }
     /// Called once before each commit: the place to write state keys made
     /// dirty by the batch, once each, instead of once per event.

@@ -89,14 +89,16 @@ impl Wiring for Payment {
                 payment_id,
                 resource_id,
                 outcome,
-            } => Some(PaymentCommand::RecordProviderOutcome(RecordProviderOutcome {
-                provider_event_id: outcome.event_id,
-                payment_id,
-                resource_id,
-                outcome: outcome.outcome,
-                reason: outcome.reason,
-                occurred_at: outcome.occurred_at,
-            })),
+            } => Some(PaymentCommand::RecordProviderOutcome(
+                RecordProviderOutcome {
+                    provider_event_id: outcome.event_id,
+                    payment_id,
+                    resource_id,
+                    outcome: outcome.outcome,
+                    reason: outcome.reason,
+                    occurred_at: outcome.occurred_at,
+                },
+            )),
         }
     }
 

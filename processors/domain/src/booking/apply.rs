@@ -173,7 +173,11 @@ impl BookingPartition {
         let later = self.slot(slot).is_some_and(|b| {
             b.status == BookingStatus::Pending && b.pay_by.is_some_and(|p| p < e.held_until)
         });
-        debug_assert!(later, "BookingPaymentDelayed for {} out of turn", e.booking_id);
+        debug_assert!(
+            later,
+            "BookingPaymentDelayed for {} out of turn",
+            e.booking_id
+        );
         if !later {
             return;
         }

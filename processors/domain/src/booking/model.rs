@@ -20,9 +20,10 @@ pub struct BookingConfig {
     /// take to be decided (the Kafka transaction timeout plus a restart).
     pub checkout_grace: Millis,
     /// How long a checkout whose payment became unknown (the provider did
-    /// not answer in time) keeps the slot: `pay_by` moves to `submitted_at
-    /// + this` (never earlier than it was) while the provider is asked.
-    /// The bound on how long an undecidable payment holds a slot.
+    /// not answer in time) keeps the slot: `pay_by` moves to
+    /// `submitted_at` plus this (never earlier than it was) while the
+    /// provider is asked. The bound on how long an undecidable payment
+    /// holds a slot.
     pub payment_unknown_hold: Millis,
 }
 

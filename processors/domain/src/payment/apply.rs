@@ -97,10 +97,8 @@ impl PaymentPartition {
             }
             PaymentEvent::PaymentStatusUnknown(e) => {
                 self.update(&e.payment_id, e.checked_at, &mut keys, |p| {
-                    let checking = matches!(
-                        p.status,
-                        PaymentStatus::Processing | PaymentStatus::Unknown
-                    );
+                    let checking =
+                        matches!(p.status, PaymentStatus::Processing | PaymentStatus::Unknown);
                     checking.then(|| {
                         p.status = PaymentStatus::Unknown;
                         p.checks = e.attempt;

@@ -52,12 +52,14 @@ impl PaymentPartition {
     /// then completes it, the booking side orphans it, and it is refunded).
     fn cancel(&self, id: &PaymentId, now: Millis) -> Vec<PaymentEvent> {
         match self.payments.get(id) {
-            Some(p) if p.status == PaymentStatus::RequiresPayment => vec![PaymentEvent::PaymentCanceled(PaymentCanceled {
-                payment_id: p.id.clone(),
-                booking_id: p.booking_id.clone(),
-                resource_id: p.resource_id.clone(),
-                canceled_at: now,
-            })],
+            Some(p) if p.status == PaymentStatus::RequiresPayment => {
+                vec![PaymentEvent::PaymentCanceled(PaymentCanceled {
+                    payment_id: p.id.clone(),
+                    booking_id: p.booking_id.clone(),
+                    resource_id: p.resource_id.clone(),
+                    canceled_at: now,
+                })]
+            }
             _ => Vec::new(),
         }
     }

@@ -1,7 +1,7 @@
 //! All payment state of one task partition.
 
-use super::messages::*;
 use super::check::ANSWER_WAIT;
+use super::messages::*;
 use super::settle::settles_at;
 use crate::decision::Decision;
 use crate::ids::{BookingId, PaymentId, ResourceId, UserId};

@@ -83,9 +83,7 @@ pub const QUIET_PERIOD: Millis = COMMAND_RETENTION;
 /// booking's lapse or cancellation do nothing.
 pub fn settles_at(p: &Payment) -> Option<Millis> {
     match p.status {
-        PaymentStatus::RequiresPayment | PaymentStatus::Processing | PaymentStatus::Unknown => {
-            None
-        }
+        PaymentStatus::RequiresPayment | PaymentStatus::Processing | PaymentStatus::Unknown => None,
         PaymentStatus::Succeeded => {
             let refundable_until = p.booking_start?.max(p.paid_recorded_at?);
             Some(

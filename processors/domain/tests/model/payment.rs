@@ -190,11 +190,25 @@ impl Harness {
                 r.n
             );
             let got = live.map(|p| {
-                (p.status, p.refunded, p.refunds, settles_at(p), p.check_at, p.checks)
+                (
+                    p.status,
+                    p.refunded,
+                    p.refunds,
+                    settles_at(p),
+                    p.check_at,
+                    p.checks,
+                )
             });
             prop_assert_eq!(
                 got,
-                Some((r.status, r.refunded, r.refunds, r.settles_at(), r.check_at, r.checks)),
+                Some((
+                    r.status,
+                    r.refunded,
+                    r.refunds,
+                    r.settles_at(),
+                    r.check_at,
+                    r.checks
+                )),
                 "payment p{}",
                 r.n
             );
@@ -292,13 +306,21 @@ fn fire(h: &mut Harness, reference: &mut Reference, now: Millis) -> Result<(), T
         d.events.iter().map(kind).collect::<Vec<_>>(),
         reference.due(now)
     );
-    prop_assert!(h.live.next_check().is_none_or(|at| at > now), "a due check stayed due");
+    prop_assert!(
+        h.live.next_check().is_none_or(|at| at > now),
+        "a due check stayed due"
+    );
     Ok(())
 }
 
 /// The provider answers an ask about payment `n`: the outcome the customer
 /// submitted, under the provider's event id for it (as its webhook would).
-fn answer(h: &mut Harness, reference: &mut Reference, n: usize, now: Millis) -> Result<(), TestCaseError> {
+fn answer(
+    h: &mut Harness,
+    reference: &mut Reference,
+    n: usize,
+    now: Millis,
+) -> Result<(), TestCaseError> {
     let Some(succeeded) = reference
         .payments
         .iter()
@@ -320,7 +342,10 @@ fn answer(h: &mut Harness, reference: &mut Reference, n: usize, now: Millis) -> 
         reason: String::new(),
         occurred_at: now,
     };
-    let d = h.step(Input::Command(PaymentCommand::RecordProviderOutcome(c)), now)?;
+    let d = h.step(
+        Input::Command(PaymentCommand::RecordProviderOutcome(c)),
+        now,
+    )?;
     prop_assert_eq!(
         d.events.iter().map(kind).collect::<Vec<_>>(),
         reference.webhook(n, succeeded, &id, now, now)
@@ -501,10 +526,10 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
     h.check(&reference)?;
     prop_assert_eq!(h.live.next_check(), None);
     prop_assert!(
-        reference.payments.iter().all(|p| !matches!(
-            p.status,
-            PaymentStatus::Processing | PaymentStatus::Unknown
-        )),
+        reference
+            .payments
+            .iter()
+            .all(|p| !matches!(p.status, PaymentStatus::Processing | PaymentStatus::Unknown)),
         "unreconciled: {:?}",
         reference.payments
     );

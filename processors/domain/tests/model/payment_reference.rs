@@ -182,6 +182,8 @@ impl Reference {
         vec![Kind::Created]
     }
 
+    // The reference mirrors the command's fields one by one, on purpose.
+    #[allow(clippy::too_many_arguments)]
     pub fn checkout(
         &mut self,
         command: &str,
@@ -312,7 +314,13 @@ impl Reference {
         let mut due: Vec<(Millis, String, usize)> = self
             .payments
             .iter()
-            .filter_map(|p| Some((p.check_at.filter(|at| *at <= now)?, format!("p{}", p.n), p.n)))
+            .filter_map(|p| {
+                Some((
+                    p.check_at.filter(|at| *at <= now)?,
+                    format!("p{}", p.n),
+                    p.n,
+                ))
+            })
             .collect();
         due.sort();
         due.into_iter()
