@@ -114,7 +114,7 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
     (
         "slotstream.booking-events-value",
         "BookingEventEnvelope",
-        20,
+        17,
     ),
     ("slotstream.dead-letters-value", "DeadLetter", 3),
     // 4 (retired): before the login-lock commands.
@@ -142,13 +142,13 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
     (
         "slotstream.payment-events-value",
         "PaymentEventEnvelope",
-        21,
+        18,
     ),
     // 8 (retired): the same two payment records, inside the replies; 10
     // (retired): before the hold deadline, the checkout's append instant and
     // BookingPaymentStarted; 15 (retired): before BookingPaymentDelayed and
     // PaymentStatusUnknown.
-    ("slotstream.replies-value", "Reply", 22),
+    ("slotstream.replies-value", "Reply", 19),
 ];
 
 /// Earlier versions of subjects' schemas, still read under the compiled id
