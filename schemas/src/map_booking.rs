@@ -6,12 +6,14 @@ use slotstream_domain::booking::{
     BookingCancelled, BookingCommand, BookingConfirmed, BookingEvent, BookingExpired,
     BookingFailed, BookingHeld, BookingPaymentStarted, BookingRejected, CancelBooking,
     CancellationRejected, PaymentOrphaned, RegisterResource, RequestBooking, ResourceRegistered,
+    ResourceScheduleChanged, UpdateResourceSchedule,
 };
 
 avro_union!(BookingCommand {
     RegisterResource,
     RequestBooking,
     CancelBooking,
+    UpdateResourceSchedule,
 });
 
 avro_union!(BookingEvent {
@@ -25,6 +27,7 @@ avro_union!(BookingEvent {
     CancellationRejected,
     PaymentOrphaned,
     BookingPaymentStarted,
+    ResourceScheduleChanged,
 });
 
 avro_record!(RegisterResource {
@@ -151,4 +154,20 @@ avro_record!(BookingPaymentStarted {
     payment_id: Str,
     submitted_at: TimestampMillis,
     pay_by: TimestampMillis,
+});
+
+avro_record!(UpdateResourceSchedule {
+    command_id: Str,
+    resource_id: Str,
+    vendor_id: Str,
+    schedule: Nullable<BoxedRecord>,
+    rules: Record,
+    requested_at: TimestampMillis,
+});
+
+avro_record!(ResourceScheduleChanged {
+    command_id: Str,
+    updated: Record,
+    outside_hours: Array<Str>,
+    changed_at: TimestampMillis,
 });

@@ -15,11 +15,15 @@ macro_rules! avsc {
 
 /// Every `.avsc` file in `schemas/avro/`: (file name, JSON). A test checks that
 /// this list and the directory agree.
-static AVSC_FILES: [(&str, &str); 60] = avsc![
+static AVSC_FILES: [(&str, &str); 66] = avsc![
     // shared records and enums
     "Money",
     "Price",
     "CancellationPolicy",
+    "LocalRange",
+    "DateException",
+    "Schedule",
+    "BookingRules",
     "Resource",
     "OtpIssue",
     "RejectionReason",
@@ -47,6 +51,9 @@ static AVSC_FILES: [(&str, &str); 60] = avsc![
     "CancellationRejected",
     "PaymentOrphaned",
     "BookingPaymentStarted",
+    // booking: scheduling
+    "UpdateResourceSchedule",
+    "ResourceScheduleChanged",
     // payment
     "SubmitCheckout",
     "RecordProviderOutcome",
@@ -102,16 +109,19 @@ pub(crate) const NAMESPACE: &str = "com.slotstream.v1";
 /// keeps its id in [`RETIRED`] (as a schema registry would number them).
 /// `tests/wire.rs` pins both tables.
 const SUBJECTS: [(&str, &str, u32); 8] = [
+    // 1 (retired): before UpdateResourceSchedule and resource schedules.
     (
         "slotstream.booking-commands-value",
         "BookingCommandEnvelope",
-        1,
+        30,
     ),
-    // 2 (retired): before BookingPaymentStarted.
+    // 2 (retired): before BookingPaymentStarted; 16 (retired): before
+    // ResourceScheduleChanged, resource schedules and the scheduling
+    // rejection reasons.
     (
         "slotstream.booking-events-value",
         "BookingEventEnvelope",
-        16,
+        31,
     ),
     ("slotstream.dead-letters-value", "DeadLetter", 3),
     // 4 (retired): before the login-lock commands.
@@ -142,15 +152,21 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
     ),
     // 8 (retired): the same two payment records, inside the replies; 10
     // (retired): before the hold deadline, the checkout's append instant and
-    // BookingPaymentStarted.
-    ("slotstream.replies-value", "Reply", 15),
+    // BookingPaymentStarted; 15 (retired): before ResourceScheduleChanged
+    // and resource schedules.
+    ("slotstream.replies-value", "Reply", 32),
 ];
 
 /// Earlier versions of subjects' schemas, still read under the compiled id
 /// they were written with: `(id, subject, self-contained JSON)`. The embedded
 /// backend's log keeps records of every version, so an entry is never
 /// removed; the JSON is the version as it was published (`compat/`).
-const RETIRED: [(u32, &str, &str); 8] = [
+const RETIRED: [(u32, &str, &str); 11] = [
+    (
+        1,
+        "slotstream.booking-commands-value",
+        include_str!("../retired/1.slotstream.booking-commands-value.json"),
+    ),
     (
         2,
         "slotstream.booking-events-value",
@@ -190,6 +206,16 @@ const RETIRED: [(u32, &str, &str); 8] = [
         10,
         "slotstream.replies-value",
         include_str!("../retired/10.slotstream.replies-value.json"),
+    ),
+    (
+        15,
+        "slotstream.replies-value",
+        include_str!("../retired/15.slotstream.replies-value.json"),
+    ),
+    (
+        16,
+        "slotstream.booking-events-value",
+        include_str!("../retired/16.slotstream.booking-events-value.json"),
     ),
 ];
 

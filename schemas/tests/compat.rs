@@ -336,8 +336,9 @@ fn todays_consumers_read_records_from_a_compatible_future_version() {
         .to_avro();
     if let Value::Record(fields) = &mut unknown {
         // The branch after today's last one: the future's new kind.
+        let today = u32::try_from(booking_event_branches().len()).unwrap();
         fields[3].1 = Value::Union(
-            10,
+            today,
             Box::new(Value::Record(vec![
                 ("booking_id".into(), "b".into()),
                 ("at".into(), Value::Long(1)),

@@ -86,6 +86,6 @@ fn one_sample_of_every_union_branch_round_trips() {
         records: 0,
     };
     visit_all(&mut check);
-    // 3 + 10 + 2 + 7 + 5 + 9 envelope branches, 26 reply branches, 3 dead letters.
-    assert_eq!(check.records, 36 + 26 + 3);
+    // 4 + 11 + 2 + 7 + 5 + 9 envelope branches, 27 reply branches, 3 dead letters.
+    assert_eq!(check.records, 38 + 27 + 3);
 }

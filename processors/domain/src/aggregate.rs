@@ -101,6 +101,7 @@ impl Command for BookingCommand {
             Self::RegisterResource(c) => &c.command_id,
             Self::RequestBooking(c) => &c.command_id,
             Self::CancelBooking(c) => &c.command_id,
+            Self::UpdateResourceSchedule(c) => &c.command_id,
         })
     }
 }
@@ -118,6 +119,7 @@ impl Event for BookingEvent {
             Self::CancellationRejected(e) => e.resource_id.as_str(),
             Self::PaymentOrphaned(e) => e.resource_id.as_str(),
             Self::BookingPaymentStarted(e) => e.resource_id.as_str(),
+            Self::ResourceScheduleChanged(e) => e.updated.id.as_str(),
         }
     }
 }

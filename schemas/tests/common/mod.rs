@@ -16,6 +16,9 @@ use proptest::test_runner::TestRunner;
 use slotstream_domain::identity::{OtpIssue, Role};
 use slotstream_domain::payment::CheckoutOutcome;
 use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
+use slotstream_domain::schedule::{
+    BookingRules, DateException, LocalDate, LocalRange, ScheduleSpec,
+};
 use slotstream_domain::{BookingId, CommandId, Money, PaymentId, ResourceId, UserId};
 use slotstream_schemas::{DeadLetter, Envelope, Reply, ReplyPayload};
 
@@ -67,9 +70,14 @@ pub fn resource() -> BoxedStrategy<Resource> {
     (
         (resource_id(), user_id(), text(), text(), price, text()),
         (small_u32(), small_u32(), small_u32(), policy, ms()),
+        (proptest::option::of(schedule().prop_map(Box::new)), rules()),
     )
         .prop_map(
-            |((id, vendor_id, name, kind, price, timezone), (slot, min, max, policy, at))| {
+            |(
+                (id, vendor_id, name, kind, price, timezone),
+                (slot, min, max, policy, at),
+                (schedule, rules),
+            )| {
                 Resource {
                     id,
                     vendor_id,
@@ -82,10 +90,61 @@ pub fn resource() -> BoxedStrategy<Resource> {
                     max_minutes: max,
                     cancellation_policy: policy,
                     created_at: at,
+                    schedule,
+                    rules,
                 }
             },
         )
         .boxed()
+}
+fn local_ranges() -> impl Strategy<Value = Vec<LocalRange>> {
+    proptest::collection::vec(
+        (any::<u16>(), any::<u16>()).prop_map(|(start_minute, end_minute)| LocalRange {
+            start_minute,
+            end_minute,
+        }),
+        0..3,
+    )
+}
+/// Any schedule the wire can carry (checked or not: the codec does not
+/// validate), dates in the four-digit years ISO 8601 writes.
+pub fn schedule() -> BoxedStrategy<ScheduleSpec> {
+    let exception =
+        ((0i16..=9999, any::<u8>(), any::<u8>()), local_ranges()).prop_map(|((y, m, d), hours)| {
+            DateException {
+                date: LocalDate::new(y, m % 100, d % 100),
+                hours,
+            }
+        });
+    (
+        text(),
+        proptest::collection::vec(local_ranges(), 7),
+        proptest::collection::vec(exception, 0..3),
+    )
+        .prop_map(|(timezone, days, exceptions)| ScheduleSpec {
+            timezone,
+            weekly: days.try_into().unwrap_or_default(),
+            exceptions,
+        })
+        .boxed()
+}
+/// Any rules, the default among them (written as null).
+pub fn rules() -> BoxedStrategy<BookingRules> {
+    prop_oneof![
+        Just(BookingRules::default()),
+        (
+            (small_u32(), small_u32(), small_u32()),
+            (proptest::option::of(small_u32()), small_u32()),
+        )
+            .prop_map(|((b, a, n), (h, m))| BookingRules {
+                buffer_before_minutes: b,
+                buffer_after_minutes: a,
+                min_notice_minutes: n,
+                max_horizon_minutes: h,
+                modify_notice_minutes: m,
+            })
+    ]
+    .boxed()
 }
 pub fn otp() -> BoxedStrategy<OtpIssue> {
     (text(), text())

@@ -35,6 +35,7 @@ pub enum Kind {
     Orphaned,
     Expired(String),
     PaymentStarted { pay_by: Millis },
+    ScheduleChanged,
 }
 
 pub fn kind(ev: &BookingEvent) -> Kind {
@@ -52,6 +53,7 @@ pub fn kind(ev: &BookingEvent) -> Kind {
         BookingEvent::PaymentOrphaned(_) => Kind::Orphaned,
         BookingEvent::BookingExpired(e) => Kind::Expired(e.booking_id.0.clone()),
         BookingEvent::BookingPaymentStarted(e) => Kind::PaymentStarted { pay_by: e.pay_by },
+        BookingEvent::ResourceScheduleChanged(_) => Kind::ScheduleChanged,
     }
 }
 
