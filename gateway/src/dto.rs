@@ -274,6 +274,11 @@ pub struct CreateResourceRequest {
     pub max_minutes: Option<u32>,
     /// Default `{24, 2, 50}`.
     pub cancellation_policy: Option<PolicyDto>,
+    /// Opening hours in `timezone` (which must then be an IANA zone);
+    /// absent or null: always open.
+    pub schedule: Option<ScheduleDto>,
+    /// Buffers, notice and horizon; absent: none.
+    pub rules: Option<RulesDto>,
 }
 
 /// A bookable resource.
@@ -301,6 +306,10 @@ pub struct ResourceDto {
     pub cancellation_policy: PolicyDto,
     /// When it was registered (RFC 3339, UTC).
     pub created_at: String,
+    /// Opening hours in `timezone`; null: always open.
+    pub schedule: Option<ScheduleDto>,
+    /// Buffers, notice and horizon.
+    pub rules: RulesDto,
 }
 
 /// A page of resources.
@@ -612,4 +621,183 @@ pub struct ProcessorReadiness {
     /// Whether the process's readiness waits for it (the auditor, off the
     /// request path, does not in `slotstream up`).
     pub gates: bool,
+}
+
+/// One opening within a local day, `[start, end)` as `HH:MM` wall-clock
+/// times; `end` may be `24:00` (the next midnight).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpeningDto {
+    /// Opening, `HH:MM` (00:00 to 23:59).
+    #[schema(example = "09:00", pattern = "^[0-2][0-9]:[0-5][0-9]$")]
+    pub start: String,
+    /// Closing (exclusive), `HH:MM` (00:01 to 24:00), after `start`.
+    #[schema(example = "17:30", pattern = "^[0-2][0-9]:[0-5][0-9]$")]
+    pub end: String,
+}
+
+/// Opening hours per weekday; an absent or empty day is closed. Within a
+/// day, openings must not overlap (they may touch).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct WeekDto {
+    /// Mondays.
+    pub monday: Vec<OpeningDto>,
+    /// Tuesdays.
+    pub tuesday: Vec<OpeningDto>,
+    /// Wednesdays.
+    pub wednesday: Vec<OpeningDto>,
+    /// Thursdays.
+    pub thursday: Vec<OpeningDto>,
+    /// Fridays.
+    pub friday: Vec<OpeningDto>,
+    /// Saturdays.
+    pub saturday: Vec<OpeningDto>,
+    /// Sundays.
+    pub sunday: Vec<OpeningDto>,
+}
+
+/// Hours that replace the weekday's on one local date.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionDto {
+    /// The local date, `YYYY-MM-DD` (1900 to 8999).
+    #[schema(example = "2030-12-24", format = Date)]
+    pub date: String,
+    /// Its openings; empty: closed all day.
+    #[serde(default)]
+    pub hours: Vec<OpeningDto>,
+}
+
+/// A resource's opening hours, local to its `timezone`. A local opening
+/// covers the real time from the first moment the wall clock reads its
+/// start to the first moment it reads its end: on a spring-forward day the
+/// skipped hour is never open, on a fall-back day a repeated hour is open
+/// once per occurrence.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleDto {
+    /// The weekly hours.
+    #[serde(default)]
+    pub weekly: WeekDto,
+    /// Dated exceptions (holidays, special hours), at most one per date and
+    /// 1000 in all.
+    #[serde(default)]
+    pub exceptions: Vec<ExceptionDto>,
+}
+
+/// Booking rules beyond opening hours, in minutes. All default to zero (no
+/// buffer, bookable from now on) and the horizon to none.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulesDto {
+    /// Busy time before each booking, for conflicts only: not charged, not
+    /// part of the booking's time (at most 10080, a week).
+    #[schema(example = 10, minimum = 0, maximum = 10080)]
+    #[serde(default, deserialize_with = "integral::opt")]
+    pub buffer_before_minutes: Option<u32>,
+    /// Busy time after each booking, for conflicts only (at most 10080).
+    #[schema(example = 15, minimum = 0, maximum = 10080)]
+    #[serde(default, deserialize_with = "integral::opt")]
+    pub buffer_after_minutes: Option<u32>,
+    /// A booking must start at least this long after the request.
+    #[schema(example = 120, minimum = 0, maximum = 2628000)]
+    #[serde(default, deserialize_with = "integral::opt")]
+    pub min_notice_minutes: Option<u32>,
+    /// A booking must start at most this long after the request; null: no
+    /// limit. Not shorter than `min_notice_minutes`.
+    #[schema(example = 86400, minimum = 0, maximum = 2628000)]
+    #[serde(default, deserialize_with = "integral::opt")]
+    pub max_horizon_minutes: Option<u32>,
+    /// Cancelling is refused from this long before the start on.
+    #[schema(example = 1440, minimum = 0, maximum = 2628000)]
+    #[serde(default, deserialize_with = "integral::opt")]
+    pub modify_notice_minutes: Option<u32>,
+}
+
+/// `PUT /v1/resources/{id}/schedule`: replaces the opening hours and the
+/// rules together.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRequest {
+    /// The new opening hours, with their exceptions; null or absent: always
+    /// open.
+    pub schedule: Option<ScheduleDto>,
+    /// The new rules; absent: none.
+    pub rules: Option<RulesDto>,
+}
+
+/// A resource's opening hours and rules.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleAnswerDto {
+    /// The resource.
+    pub resource_id: String,
+    /// The IANA zone the hours are local to.
+    pub timezone: String,
+    /// Opening hours; null: always open.
+    pub schedule: Option<ScheduleDto>,
+    /// Buffers, notice and horizon.
+    pub rules: RulesDto,
+}
+
+/// The answer to a schedule change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleChangedDto {
+    /// The resource's opening hours and rules now.
+    #[serde(flatten)]
+    pub current: ScheduleAnswerDto,
+    /// Active bookings, not yet ended, that lie outside the new hours. They
+    /// were not cancelled: the vendor decides what to do with them.
+    pub outside_hours: Vec<String>,
+}
+
+/// `GET /v1/resources/{id}/slots` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SlotsQuery {
+    /// First start to consider (RFC 3339).
+    #[param(required = true, value_type = String, format = DateTime, example = "2030-01-31T00:00:00Z")]
+    pub from: Option<String>,
+    /// Starts before this (RFC 3339): after `from`, at most 62 days after it.
+    #[param(required = true, value_type = String, format = DateTime, example = "2030-02-07T00:00:00Z")]
+    pub to: Option<String>,
+    /// Length of the booking in minutes: a multiple of the resource's
+    /// `slot_minutes` within its `min_minutes` and `max_minutes`.
+    #[param(required = true, value_type = u32, example = 60)]
+    pub duration: Option<String>,
+}
+
+/// A bookable interval.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotDto {
+    /// Start (RFC 3339, UTC).
+    pub start: String,
+    /// End (RFC 3339, UTC).
+    pub end: String,
+    /// Start on the resource's wall clock, with its UTC offset then.
+    pub local_start: String,
+    /// End on the resource's wall clock, with its UTC offset then.
+    pub local_end: String,
+}
+
+/// Free slots of a resource.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotsDto {
+    /// The resource.
+    pub resource_id: String,
+    /// The zone of `local_start` and `local_end`.
+    pub timezone: String,
+    /// The window asked (RFC 3339, UTC).
+    pub from: String,
+    /// End of the window (exclusive, for starts).
+    pub to: String,
+    /// Length of each slot in minutes.
+    pub duration_minutes: u32,
+    /// Every start on the resource's slot grid in the window that the
+    /// booking processor would accept now (opening hours, buffers, notice,
+    /// horizon, other bookings as the views know them), by start.
+    pub slots: Vec<SlotDto>,
+    /// True when the answer stopped at its limit (10 000 slots): ask again
+    /// from the last start.
+    pub truncated: bool,
 }

@@ -76,6 +76,12 @@ impl ApiError {
         }
     }
 
+    /// The same error listing the offending fields.
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
     /// The same error under another code.
     pub fn with_code(mut self, code: &'static str) -> Self {
         self.code = code;

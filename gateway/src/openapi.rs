@@ -3,7 +3,7 @@
 use crate::dto::*;
 use crate::error::PROBLEM_JSON;
 use crate::error::{FieldError, Problem};
-use crate::routes::{auth, bookings, ops, payments, resources};
+use crate::routes::{auth, bookings, ops, payments, resources, schedule};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::Response;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -142,6 +142,7 @@ impl Modify for Problems {
     paths(
         auth::register, auth::verify, auth::resend, auth::login, auth::unlock,
         resources::create, resources::get_one, resources::list, resources::availability,
+        schedule::get_schedule, schedule::put_schedule, schedule::slots,
         bookings::create, bookings::get_one, bookings::list, bookings::cancel, bookings::vendor_list,
         payments::get_one, payments::complete, payments::webhook, payments::checkout_page,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi, ops::docs, ops::docs_script, ops::docs_style,
@@ -151,12 +152,13 @@ impl Modify for Problems {
         ResendRequest, ResendResponse, LoginRequest, TokenResponse, UnlockRequest, UnlockResponse, PriceDto, PolicyDto, CreateResourceRequest,
         ResourceDto, ResourcePage, IntervalDto, AvailabilityDto, CreateBookingRequest, BookingPaymentDto, RefundDto,
         BookingDto, BookingPage, ProcessingDto, ProcessingStatus, OutcomeDto, CompletePaymentRequest, PaymentDto, WebhookAck, Health, Readiness, ProcessorReadiness,
-        WebhookEventDto, WebhookDataDto,
+        WebhookEventDto, WebhookDataDto, OpeningDto, WeekDto, ExceptionDto, ScheduleDto, RulesDto,
+        ScheduleRequest, ScheduleAnswerDto, ScheduleChangedDto, SlotDto, SlotsDto,
     )),
     modifiers(&Bearer, &Problems),
     tags(
         (name = "auth", description = "Registration, email verification, login, unlocking a locked login"),
-        (name = "resources", description = "Bookable resources and their busy time"),
+        (name = "resources", description = "Bookable resources, their opening hours and rules, busy time and free slots"),
         (name = "bookings", description = "Holding, reading and cancelling bookings"),
         (name = "payments", description = "The sandbox provider's checkout, payments and webhooks"),
         (name = "operations", description = "Liveness, readiness, metrics, this document"),
@@ -182,6 +184,9 @@ mod tests {
             ("/v1/resources", "get"),
             ("/v1/resources/{id}", "get"),
             ("/v1/resources/{id}/availability", "get"),
+            ("/v1/resources/{id}/schedule", "get"),
+            ("/v1/resources/{id}/schedule", "put"),
+            ("/v1/resources/{id}/slots", "get"),
             ("/v1/vendor/bookings", "get"),
             ("/v1/bookings", "post"),
             ("/v1/bookings", "get"),

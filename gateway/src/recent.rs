@@ -4,9 +4,12 @@
 //! gateway remembers what it just answered — bookings, payments, resources,
 //! accounts — in small bounded caches (capacity and time-to-live from the
 //! config, by default 100 000 entries for 60 s per kind), and a read takes the
-//! newer of the view's row and the remembered one. Resources never change
-//! once registered, so the resource cache also keeps the ones read from the
-//! view: it takes a view read off the booking hot path.
+//! newer of the view's row and the remembered one. The resource cache also
+//! keeps the ones read from the view: it takes a view read off the booking
+//! hot path. A resource changes only by a schedule change, which this
+//! gateway remembers as it answers it; another gateway may show the old
+//! hours until its copy's time-to-live runs out (the processor decides with
+//! the new ones at once).
 //!
 //! The cache is per instance: behind a load balancer without affinity a read
 //! may reach another gateway, where the view alone answers (it catches up in

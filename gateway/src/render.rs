@@ -8,6 +8,7 @@ use slotstream_domain::Money;
 use slotstream_domain::booking::{BookingCancelled, BookingStatus};
 use slotstream_domain::payment::PaymentStatus;
 use slotstream_domain::resource::{CancellationPolicy, Resource};
+use slotstream_domain::schedule::{BookingRules, LocalRange, ScheduleSpec};
 use slotstream_runtime::views::{BookingView, PaymentView};
 
 /// Money as JSON.
@@ -44,6 +45,68 @@ pub fn resource(r: &Resource) -> ResourceDto {
         max_minutes: r.max_minutes,
         cancellation_policy: policy(&r.cancellation_policy),
         created_at: rfc3339::format(r.created_at),
+        schedule: r.schedule.as_deref().map(schedule),
+        rules: rules(&r.rules),
+    }
+}
+
+/// `minute` since local midnight as `HH:MM` (1440 is `24:00`).
+fn hhmm(minute: u16) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+fn openings(hours: &[LocalRange]) -> Vec<OpeningDto> {
+    hours
+        .iter()
+        .map(|r| OpeningDto {
+            start: hhmm(r.start_minute),
+            end: hhmm(r.end_minute),
+        })
+        .collect()
+}
+
+/// Opening hours as JSON.
+pub fn schedule(s: &ScheduleSpec) -> ScheduleDto {
+    let [mo, tu, we, th, fr, sa, su] = &s.weekly;
+    ScheduleDto {
+        weekly: WeekDto {
+            monday: openings(mo),
+            tuesday: openings(tu),
+            wednesday: openings(we),
+            thursday: openings(th),
+            friday: openings(fr),
+            saturday: openings(sa),
+            sunday: openings(su),
+        },
+        exceptions: s
+            .exceptions
+            .iter()
+            .map(|e| ExceptionDto {
+                date: format!("{:04}-{:02}-{:02}", e.date.year, e.date.month, e.date.day),
+                hours: openings(&e.hours),
+            })
+            .collect(),
+    }
+}
+
+/// Booking rules as JSON (every field present; no horizon is null).
+pub fn rules(r: &BookingRules) -> RulesDto {
+    RulesDto {
+        buffer_before_minutes: Some(r.buffer_before_minutes),
+        buffer_after_minutes: Some(r.buffer_after_minutes),
+        min_notice_minutes: Some(r.min_notice_minutes),
+        max_horizon_minutes: r.max_horizon_minutes,
+        modify_notice_minutes: Some(r.modify_notice_minutes),
+    }
+}
+
+/// A resource's opening hours and rules as JSON.
+pub fn schedule_answer(r: &Resource) -> ScheduleAnswerDto {
+    ScheduleAnswerDto {
+        resource_id: r.id.to_string(),
+        timezone: r.timezone.clone(),
+        schedule: r.schedule.as_deref().map(schedule),
+        rules: rules(&r.rules),
     }
 }
 

@@ -188,8 +188,10 @@ impl Inner {
         })
     }
 
-    /// A resource: remembered ones first (resources never change once
-    /// registered, so a remembered copy is never stale), then the view.
+    /// A resource: remembered ones first (a resource changes only by a
+    /// schedule change, remembered here when this gateway answers it; one
+    /// made through another gateway shows once the copy expires), then the
+    /// view.
     pub async fn resource(&self, id: &ResourceId) -> Result<Option<Resource>, ApiError> {
         let now = self.now();
         if let Some(r) = self.recent.resources.get(id, now) {

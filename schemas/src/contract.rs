@@ -147,14 +147,15 @@ enum Source {
 /// replies were first laid out follow as new runs: the booking events
 /// before the payment and identity events, then the later booking events
 /// (`BookingPaymentStarted`, `BookingPaymentDelayed`), then the later payment
-/// event (`PaymentStatusUnknown`). `tests/wire.rs` checks the layout
-/// against `Reply.avsc`.
-const REPLY_RUNS: [(Source, u32, u32); 5] = [
+/// event (`PaymentStatusUnknown`), then `ResourceScheduleChanged`. The
+/// round-trip and wire tests check the layout against `Reply.avsc`.
+const REPLY_RUNS: [(Source, u32, u32); 6] = [
     (Source::Booking, 0, 9),
     (Source::Payment, 0, 7),
     (Source::Identity, 0, 9),
     (Source::Booking, 9, 2),
     (Source::Payment, 7, 1),
+    (Source::Booking, 11, 1),
 ];
 
 // The runs add up to every branch of the three unions (checked at build).

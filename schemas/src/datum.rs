@@ -121,6 +121,17 @@ impl Prepared {
                 self.write_as(inner, branch, out)?;
             }
             (Value::Record(fields), Schema::Record(r)) => self.write_record(fields, r, out)?,
+            // One block of all the items, then the empty block that ends
+            // the array (an empty array is that end marker alone).
+            (Value::Array(items), Schema::Array(a)) => {
+                if !items.is_empty() {
+                    zigzag(i64::try_from(items.len()).unwrap_or(i64::MAX), out);
+                    for item in items {
+                        self.write_as(item, &a.items, out)?;
+                    }
+                }
+                out.push(0);
+            }
             (value, schema) => {
                 return Err(format!(
                     "a {:?} value does not fit the schema's {:?}",

@@ -14,6 +14,7 @@
 use crate::codec::CodecError;
 use crate::fields::{AvroEnum, AvroRecord, AvroUnion, kind};
 use apache_avro::types::Value;
+use slotstream_domain::schedule::LocalDate;
 use slotstream_domain::{BookingId, CommandId, PaymentId, ResourceId, UserId};
 use std::marker::PhantomData;
 
@@ -242,6 +243,19 @@ impl<T: AvroRecord> Kind<T> for Record {
     }
 }
 
+/// A named Avro record declared with `avro_record!`, held in a `Box`.
+#[derive(Debug)]
+pub(crate) struct BoxedRecord;
+
+impl<T: AvroRecord> Kind<Box<T>> for BoxedRecord {
+    fn write(v: &Box<T>) -> Value {
+        v.to_value()
+    }
+    fn read(v: Value) -> Result<Box<T>, FieldError> {
+        T::from_value(v).map(Box::new).map_err(FieldError::Nested)
+    }
+}
+
 /// A named Avro enum declared with `avro_enum!`.
 #[derive(Debug)]
 pub(crate) struct Enum;
@@ -304,6 +318,97 @@ impl<K: Kind<T>, T> Kind<Option<T>> for Nullable<K> {
                 other => other,
             }),
         }
+    }
+}
+
+impl Kind<u16> for Int {
+    fn write(v: &u16) -> Value {
+        Value::Int(i32::from(*v))
+    }
+    fn read(v: Value) -> Result<u16, FieldError> {
+        let n = Self::read_i32(v)?;
+        u16::try_from(n).map_err(|_| FieldError::Range(format!("{n} is not a u16")))
+    }
+}
+
+/// Avro `array` of `K`, for a `Vec`.
+#[derive(Debug)]
+pub(crate) struct Array<K>(PhantomData<K>);
+
+impl<K: Kind<T>, T> Kind<Vec<T>> for Array<K> {
+    fn write(v: &Vec<T>) -> Value {
+        Value::Array(v.iter().map(K::write).collect())
+    }
+    fn read(v: Value) -> Result<Vec<T>, FieldError> {
+        match v {
+            Value::Array(items) => items.into_iter().map(K::read).collect(),
+            other => Err(FieldError::wrong("array", &other)),
+        }
+    }
+}
+
+/// An Avro `array` of exactly seven arrays of `K`, one per weekday (Monday
+/// first), for `[Vec<T>; 7]`.
+#[derive(Debug)]
+pub(crate) struct Week<K>(PhantomData<K>);
+
+impl<K: Kind<T>, T> Kind<[Vec<T>; 7]> for Week<K> {
+    fn write(v: &[Vec<T>; 7]) -> Value {
+        Value::Array(v.iter().map(Array::<K>::write).collect())
+    }
+    fn read(v: Value) -> Result<[Vec<T>; 7], FieldError> {
+        let days = Array::<Array<K>>::read(v)?;
+        let n = days.len();
+        days.try_into()
+            .map_err(|_| FieldError::Range(format!("{n} days where a week has 7")))
+    }
+}
+
+/// A calendar date as an ISO 8601 `string` (`2026-12-24`), for
+/// [`LocalDate`]. Whether the date exists is the schedule's check.
+#[derive(Debug)]
+pub(crate) struct IsoDate;
+
+impl Kind<LocalDate> for IsoDate {
+    fn write(d: &LocalDate) -> Value {
+        Value::String(format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+    }
+    fn read(v: Value) -> Result<LocalDate, FieldError> {
+        let s = <Str as Kind<String>>::read(v)?;
+        let bad = || FieldError::Range("not a date of the form YYYY-MM-DD".to_owned());
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return Err(bad());
+        }
+        let num = |r: std::ops::Range<usize>| {
+            s.get(r)
+                .filter(|t| t.bytes().all(|c| c.is_ascii_digit()))
+                .and_then(|t| t.parse::<u16>().ok())
+                .ok_or_else(bad)
+        };
+        let year = i16::try_from(num(0..4)?).map_err(|_| bad())?;
+        let month = u8::try_from(num(5..7)?).map_err(|_| bad())?;
+        let day = u8::try_from(num(8..10)?).map_err(|_| bad())?;
+        Ok(LocalDate::new(year, month, day))
+    }
+}
+
+/// The union `["null", K]` for a value with a default: the default is
+/// written as null, and null reads as the default (records written before
+/// the field existed read as the default too).
+#[derive(Debug)]
+pub(crate) struct OrDefault<K>(PhantomData<K>);
+
+impl<K: Kind<T>, T: Default + PartialEq> Kind<T> for OrDefault<K> {
+    fn write(v: &T) -> Value {
+        if *v == T::default() {
+            Value::Union(0, Box::new(Value::Null))
+        } else {
+            Value::Union(1, Box::new(K::write(v)))
+        }
+    }
+    fn read(v: Value) -> Result<T, FieldError> {
+        Nullable::<K>::read(v).map(Option::unwrap_or_default)
     }
 }
 

@@ -6,13 +6,14 @@ use slotstream_domain::booking::{
     BookingCancelled, BookingCommand, BookingConfirmed, BookingEvent, BookingExpired,
     BookingFailed, BookingHeld, BookingPaymentDelayed, BookingPaymentStarted, BookingRejected,
     CancelBooking, CancellationRejected, PaymentOrphaned, RegisterResource, RequestBooking,
-    ResourceRegistered,
+    ResourceRegistered, ResourceScheduleChanged, UpdateResourceSchedule,
 };
 
 avro_union!(BookingCommand {
     RegisterResource,
     RequestBooking,
     CancelBooking,
+    UpdateResourceSchedule,
 });
 
 avro_union!(BookingEvent {
@@ -27,6 +28,7 @@ avro_union!(BookingEvent {
     PaymentOrphaned,
     BookingPaymentStarted,
     BookingPaymentDelayed,
+    ResourceScheduleChanged,
 });
 
 avro_record!(RegisterResource {
@@ -164,4 +166,20 @@ avro_record!(BookingPaymentDelayed {
     submitted_at: TimestampMillis,
     held_until: TimestampMillis,
     delayed_at: TimestampMillis,
+});
+
+avro_record!(UpdateResourceSchedule {
+    command_id: Str,
+    resource_id: Str,
+    vendor_id: Str,
+    schedule: Nullable<BoxedRecord>,
+    rules: Record,
+    requested_at: TimestampMillis,
+});
+
+avro_record!(ResourceScheduleChanged {
+    command_id: Str,
+    updated: Record,
+    outside_hours: Array<Str>,
+    changed_at: TimestampMillis,
 });

@@ -1,4 +1,5 @@
-//! Shared records (Money, Price, CancellationPolicy, Resource, OtpIssue) and
+//! Shared records (Money, Price, CancellationPolicy, Resource and its
+//! schedule and rules, OtpIssue) and
 //! every enum that crosses a topic. Declarations: see `declare.rs`.
 
 use crate::declare::{avro_enum, avro_record};
@@ -9,6 +10,7 @@ use slotstream_domain::identity::{
 };
 use slotstream_domain::payment::{CheckoutOutcome, CheckoutRejectionReason, PaymentStatus};
 use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
+use slotstream_domain::schedule::{BookingRules, DateException, LocalRange, ScheduleSpec};
 
 avro_record!(Money {
     amount: Long,
@@ -38,7 +40,33 @@ avro_record!(Resource {
     min_minutes: Int,
     max_minutes: Int,
     cancellation_policy: Record,
+    schedule: Nullable<BoxedRecord>,
+    rules: OrDefault<Record>,
     created_at: TimestampMillis,
+});
+
+avro_record!(LocalRange {
+    start_minute: Int,
+    end_minute: Int,
+});
+
+avro_record!(DateException {
+    date: IsoDate,
+    hours: Array<Record>,
+});
+
+avro_record!(ScheduleSpec as "Schedule" {
+    timezone: Str,
+    weekly: Week<Record>,
+    exceptions: Array<Record>,
+});
+
+avro_record!(BookingRules {
+    buffer_before_minutes: Int,
+    buffer_after_minutes: Int,
+    min_notice_minutes: Int,
+    max_horizon_minutes: Nullable<Int>,
+    modify_notice_minutes: Int,
 });
 
 avro_record!(OtpIssue {
@@ -51,11 +79,15 @@ avro_enum!(RejectionReason {
     ResourceNotFound => "RESOURCE_NOT_FOUND",
     InvalidRequest => "INVALID_REQUEST",
     IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+    OutsideHours => "OUTSIDE_HOURS",
+    TooSoon => "TOO_SOON",
+    TooFar => "TOO_FAR",
 });
 
 avro_enum!(CancellationRejectionReason {
     NotFound => "NOT_FOUND",
     NotCancellable => "NOT_CANCELLABLE",
+    TooLateToCancel => "TOO_LATE_TO_CANCEL",
 });
 
 avro_enum!(PaymentStatus {

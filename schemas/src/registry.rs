@@ -15,11 +15,15 @@ macro_rules! avsc {
 
 /// Every `.avsc` file in `schemas/avro/`: (file name, JSON). A test checks that
 /// this list and the directory agree.
-static AVSC_FILES: [(&str, &str); 62] = avsc![
+static AVSC_FILES: [(&str, &str); 68] = avsc![
     // shared records and enums
     "Money",
     "Price",
     "CancellationPolicy",
+    "LocalRange",
+    "DateException",
+    "Schedule",
+    "BookingRules",
     "Resource",
     "OtpIssue",
     "RejectionReason",
@@ -48,6 +52,9 @@ static AVSC_FILES: [(&str, &str); 62] = avsc![
     "PaymentOrphaned",
     "BookingPaymentStarted",
     "BookingPaymentDelayed",
+    // booking: scheduling
+    "UpdateResourceSchedule",
+    "ResourceScheduleChanged",
     // payment
     "SubmitCheckout",
     "RecordProviderOutcome",
@@ -104,13 +111,15 @@ pub(crate) const NAMESPACE: &str = "com.slotstream.v1";
 /// keeps its id in [`RETIRED`] (as a schema registry would number them).
 /// `tests/wire.rs` pins both tables.
 const SUBJECTS: [(&str, &str, u32); 8] = [
+    // 1 (retired): before UpdateResourceSchedule and resource schedules.
     (
         "slotstream.booking-commands-value",
         "BookingCommandEnvelope",
-        1,
+        20,
     ),
     // 2 (retired): before BookingPaymentStarted; 16 (retired): before
-    // BookingPaymentDelayed.
+    // BookingPaymentDelayed, ResourceScheduleChanged, resource schedules
+    // and the scheduling rejection reasons.
     (
         "slotstream.booking-events-value",
         "BookingEventEnvelope",
@@ -146,8 +155,8 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
     ),
     // 8 (retired): the same two payment records, inside the replies; 10
     // (retired): before the hold deadline, the checkout's append instant and
-    // BookingPaymentStarted; 15 (retired): before BookingPaymentDelayed and
-    // PaymentStatusUnknown.
+    // BookingPaymentStarted; 15 (retired): before BookingPaymentDelayed,
+    // PaymentStatusUnknown, ResourceScheduleChanged and resource schedules.
     ("slotstream.replies-value", "Reply", 19),
 ];
 
@@ -155,7 +164,12 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
 /// they were written with: `(id, subject, self-contained JSON)`. The embedded
 /// backend's log keeps records of every version, so an entry is never
 /// removed; the JSON is the version as it was published (`compat/`).
-const RETIRED: [(u32, &str, &str); 11] = [
+const RETIRED: [(u32, &str, &str); 12] = [
+    (
+        1,
+        "slotstream.booking-commands-value",
+        include_str!("../retired/1.slotstream.booking-commands-value.json"),
+    ),
     (
         2,
         "slotstream.booking-events-value",

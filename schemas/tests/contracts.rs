@@ -46,6 +46,7 @@ fn collect_names(schema: &Schema, out: &mut BTreeSet<String>) {
             out.insert(e.name.name.clone());
         }
         Schema::Union(u) => u.variants().iter().for_each(|s| collect_names(s, out)),
+        Schema::Array(a) => collect_names(&a.items, out),
         _ => {}
     }
 }

@@ -86,6 +86,6 @@ fn one_sample_of_every_union_branch_round_trips() {
         records: 0,
     };
     visit_all(&mut check);
-    // 3 + 11 + 2 + 8 + 5 + 9 envelope branches, 28 reply branches, 3 dead letters.
-    assert_eq!(check.records, 38 + 28 + 3);
+    // 4 + 12 + 2 + 8 + 5 + 9 envelope branches, 29 reply branches, 3 dead letters.
+    assert_eq!(check.records, 40 + 29 + 3);
 }

@@ -23,4 +23,5 @@ mod operations;
 mod payments;
 mod rate_limits;
 mod resources;
+mod scheduling;
 mod security;

@@ -28,6 +28,7 @@ contract_tests!(
     bookings_by_resource_overlap_half_open_windows,
     bookings_by_vendor_span_all_their_resources,
     resources_filter_by_vendor_and_kind,
+    resource_schedules_and_rules_round_trip,
     payments_are_put_and_patched,
     users_are_found_by_email_and_verified,
     login_locks_are_put_lifted_and_replaced,

@@ -12,6 +12,7 @@ use slotstream_domain::booking::BookingStatus;
 use slotstream_domain::identity::Role;
 use slotstream_domain::payment::PaymentStatus;
 use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
+use slotstream_domain::schedule::{BookingRules, ScheduleSpec};
 use slotstream_domain::time::DAY;
 use slotstream_domain::{BookingId, Millis, Money, PaymentId, ResourceId, UserId};
 use slotstream_runtime::{BookingView, LoginLockView, PaymentView, UserView, ViewError};
@@ -52,6 +53,7 @@ pub(crate) const RESOURCE_COLUMNS: &[&str] = &[
     "partial_refund_hours",
     "partial_refund_percent",
     "created_at",
+    "scheduling",
 ];
 
 /// The payment columns.
@@ -175,6 +177,17 @@ pub(crate) struct ResourceRow {
     pub partial_refund_hours: i32,
     pub partial_refund_percent: i32,
     pub created_at: CqlTimestamp,
+    /// The schedule and rules as JSON (`{"schedule": .., "rules": ..}`);
+    /// null for a resource with neither (and in rows written before
+    /// resources had them).
+    pub scheduling: Option<String>,
+}
+
+/// The `scheduling` column's JSON.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Scheduling {
+    schedule: Option<Box<ScheduleSpec>>,
+    rules: BookingRules,
 }
 
 /// A resource row in the single-partition catalog (every resource, by id).
@@ -211,6 +224,13 @@ impl From<&Resource> for ResourceRow {
             partial_refund_hours: int(p.partial_refund_hours),
             partial_refund_percent: i32::from(p.partial_refund_percent),
             created_at: CqlTimestamp(r.created_at),
+            scheduling: (!r.unrestricted()).then(|| {
+                serde_json::to_string(&Scheduling {
+                    schedule: r.schedule.clone(),
+                    rules: r.rules,
+                })
+                .unwrap_or_default()
+            }),
         }
     }
 }
@@ -220,6 +240,14 @@ impl TryFrom<ResourceRow> for Resource {
 
     fn try_from(r: ResourceRow) -> Result<Self, ViewError> {
         let id = r.resource_id;
+        let scheduling = match r.scheduling.as_deref() {
+            None => Scheduling {
+                schedule: None,
+                rules: BookingRules::default(),
+            },
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| corrupt("resource", &id, &format!("scheduling: {e}")))?,
+        };
         let uint = |v: i32, what: &str| {
             u32::try_from(v).map_err(|_| corrupt("resource", &id, &format!("negative {what}")))
         };
@@ -244,6 +272,8 @@ impl TryFrom<ResourceRow> for Resource {
             timezone: r.timezone,
             created_at: r.created_at.0,
             id: ResourceId(id),
+            schedule: scheduling.schedule,
+            rules: scheduling.rules,
         })
     }
 }

@@ -80,6 +80,7 @@ fn resource_type(c: &str) -> &'static str {
     match c {
         "price_amount" => "bigint",
         "created_at" => "timestamp",
+        "scheduling" => "text",
         "price_unit_minutes"
         | "slot_minutes"
         | "min_minutes"
@@ -195,6 +196,7 @@ pub(crate) async fn ensure(session: &Session, opts: &ScyllaOptions) -> Result<()
         .filter(|(name, _)| !present.iter().any(|p| p == name));
     let runs = missing.map(|(_, ddl)| async move { run_ddl(session, &ddl).await });
     futures_util::future::try_join_all(runs).await?;
+    add_columns(session, ks, &present).await?;
     session
         .await_schema_agreement()
         .await
@@ -202,6 +204,50 @@ pub(crate) async fn ensure(session: &Session, opts: &ScyllaOptions) -> Result<()
             statement: "schema agreement".into(),
             reason: e.to_string(),
         })?;
+    Ok(())
+}
+
+/// Columns added after their table's first release: `(table, column,
+/// CQL type)`. A table created now has them; one created before gets them
+/// with `ALTER TABLE ... ADD` (its old rows read them as null).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("resources", "scheduling", "text"),
+    ("resources_by_vendor", "scheduling", "text"),
+    ("resources_by_kind", "scheduling", "text"),
+    ("resource_catalog", "scheduling", "text"),
+];
+
+/// Adds the [`ADDED_COLUMNS`] missing from the tables that already existed
+/// (`present`) before this open.
+async fn add_columns(session: &Session, ks: &str, present: &[String]) -> Result<(), ScyllaError> {
+    for (table, column, cql) in ADDED_COLUMNS {
+        if !present.iter().any(|p| p == table) {
+            continue;
+        }
+        let query = "SELECT column_name FROM system_schema.columns \
+                     WHERE keyspace_name = ? AND table_name = ?";
+        let failed = |reason: String| ScyllaError::Schema {
+            statement: query.into(),
+            reason,
+        };
+        let rows = session
+            .query_unpaged(query, (ks, *table))
+            .await
+            .map_err(|e| failed(e.to_string()))?
+            .into_rows_result()
+            .map_err(|e| failed(e.to_string()))?;
+        let has = rows
+            .rows::<(String,)>()
+            .map_err(|e| failed(e.to_string()))?
+            .any(|r| r.is_ok_and(|(c,)| c == *column));
+        if !has {
+            run_ddl(
+                session,
+                &format!("ALTER TABLE {ks}.{table} ADD {column} {cql}"),
+            )
+            .await?;
+        }
+    }
     Ok(())
 }
 

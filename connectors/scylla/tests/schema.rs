@@ -63,3 +63,55 @@ async fn a_keyspace_name_cql_would_need_quoting_for_is_refused() {
         .expect_err("refused before any statement runs");
     assert!(matches!(err, ScyllaError::InvalidOptions(_)), "{err:?}");
 }
+
+/// A keyspace made before resources had schedules (its resource tables lack
+/// `scheduling`): connecting fails until `ensure_schema` (`slotstream
+/// init`) adds the column, after which a row written before reads as a
+/// resource without schedule or rules, and a scheduled one round-trips.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_adds_the_scheduling_column_to_an_older_keyspace() {
+    common::with_views("older_keyspace", |views, opts| async move {
+        let old = slotstream_testkit::contract::views::resource("res-old", "v-1", "room");
+        views
+            .apply(&[ViewWrite::PutResource(old.clone())])
+            .await
+            .expect("write");
+        let session = scylla::client::session_builder::SessionBuilder::new()
+            .known_nodes(common::nodes())
+            .build()
+            .await
+            .expect("session");
+        let ks = &opts.keyspace;
+        for table in [
+            "resources",
+            "resources_by_vendor",
+            "resources_by_kind",
+            "resource_catalog",
+        ] {
+            session
+                .query_unpaged(format!("ALTER TABLE {ks}.{table} DROP scheduling"), ())
+                .await
+                .expect("drop the column, as an older release had none");
+        }
+        assert!(
+            ScyllaViews::connect(&opts).await.is_err(),
+            "statements naming the column do not prepare"
+        );
+        ScyllaViews::ensure_schema(&opts).await.expect("init");
+        let views = ScyllaViews::connect(&opts)
+            .await
+            .expect("connect after init");
+        assert_eq!(views.resource(&old.id).await.expect("read"), Some(old));
+        let mut scheduled = slotstream_testkit::contract::views::resource("res-new", "v-1", "room");
+        scheduled.rules.min_notice_minutes = 30;
+        views
+            .apply(&[ViewWrite::PutResource(scheduled.clone())])
+            .await
+            .expect("write");
+        assert_eq!(
+            views.resource(&scheduled.id).await.expect("read"),
+            Some(scheduled)
+        );
+    })
+    .await;
+}

@@ -37,10 +37,9 @@ fn precheck(r: &Resource, iv: Interval) -> Result<(), ApiError> {
 /// The rejection answer of a booking request.
 fn rejected(e: &BookingRejected) -> ApiError {
     match e.reason {
-        RejectionReason::SlotUnavailable => ApiError::conflict(
-            "slot_unavailable",
-            "the interval overlaps a pending or confirmed booking; choose another time",
-        ),
+        // The detail says which booking (and buffers) it hit and the
+        // earliest start clear of them, when the resource has buffers.
+        RejectionReason::SlotUnavailable => ApiError::conflict("slot_unavailable", &e.detail),
         RejectionReason::ResourceNotFound => ApiError::new(
             StatusCode::NOT_FOUND,
             "resource_not_found",
@@ -51,6 +50,19 @@ fn rejected(e: &BookingRejected) -> ApiError {
             "idempotency_key_reused",
             "this Idempotency-Key was already used with a different request; use a new key",
         ),
+        // The detail names the rule and what would pass (an instant or an
+        // opening, RFC 3339 UTC).
+        RejectionReason::OutsideHours => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "outside_opening_hours",
+            &e.detail,
+        ),
+        RejectionReason::TooSoon => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_soon", &e.detail)
+        }
+        RejectionReason::TooFar => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_far_ahead", &e.detail)
+        }
         RejectionReason::InvalidRequest => {
             // The domain writes "<field>: <message>".
             let (field, message) = e.detail.split_once(": ").unwrap_or(("body", &e.detail));
@@ -59,12 +71,42 @@ fn rejected(e: &BookingRejected) -> ApiError {
     }
 }
 
+/// The 422 of a cancellation inside the resource's modify notice: the rule,
+/// and the deadline that passed (from the resource's rules as the views
+/// know them).
+async fn too_late_to_cancel(st: &AppState, b: &BookingView) -> ApiError {
+    let notice = st
+        .resource(&b.resource_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|r| r.rules);
+    let detail = match notice {
+        Some(rules) => format!(
+            "cancellation notice: bookings of this resource can be cancelled until {} minutes before their start; the deadline for this one was {}",
+            rules.modify_notice_minutes,
+            rfc3339::format(rules.modify_deadline(b.start))
+        ),
+        None => {
+            "cancellation notice: this booking is too close to its start to be cancelled".to_owned()
+        }
+    };
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "cancellation_notice_passed",
+        detail,
+    )
+}
+
 fn outcome(reason: RejectionReason) -> &'static str {
     match reason {
         RejectionReason::SlotUnavailable => "slot_unavailable",
         RejectionReason::ResourceNotFound => "resource_not_found",
         RejectionReason::InvalidRequest => "invalid",
         RejectionReason::IdempotencyKeyReused => "idempotency_key_reused",
+        RejectionReason::OutsideHours => "outside_opening_hours",
+        RejectionReason::TooSoon => "too_soon",
+        RejectionReason::TooFar => "too_far_ahead",
     }
 }
 
@@ -78,8 +120,8 @@ fn outcome(reason: RejectionReason) -> &'static str {
         (status = 400, description = "`idempotency_key_missing`", body = Problem),
         (status = 401, description = "`unauthorized`", body = Problem),
         (status = 404, description = "`resource_not_found`", body = Problem),
-        (status = 409, description = "`slot_unavailable`", body = Problem),
-        (status = 422, description = "`validation_failed` or `idempotency_key_reused`", body = Problem),
+        (status = 409, description = "`slot_unavailable`: the interval, or its buffers, overlap another pending or confirmed booking (the detail names the earliest start clear of it when the resource has buffers)", body = Problem),
+        (status = 422, description = "`validation_failed`, `idempotency_key_reused`, or a scheduling rule of the resource: `outside_opening_hours` (the detail names the nearest opening long enough), `too_soon` (minimum notice; the detail names the earliest allowed start), `too_far_ahead` (booking horizon; the detail names the latest allowed start)", body = Problem),
         (status = 429, description = "`rate_limited`", body = Problem),
     ))]
 pub async fn create(
@@ -328,6 +370,7 @@ pub async fn vendor_list(
         (status = 401, description = "`unauthorized`", body = Problem),
         (status = 404, description = "`not_found`", body = Problem),
         (status = 409, description = "`not_cancellable`: already final, or at/after its start", body = Problem),
+        (status = 422, description = "`cancellation_notice_passed`: inside the resource's cancellation notice; the detail names the deadline", body = Problem),
         (status = 429, description = "`rate_limited`", body = Problem),
     ))]
 pub async fn cancel(
@@ -387,6 +430,11 @@ pub async fn cancel(
                     "not_cancellable",
                     "this booking can no longer be cancelled: it is final, or it has started",
                 ))
+            }
+            CancellationRejectionReason::TooLateToCancel => {
+                st.metrics
+                    .decision("cancel_booking", "cancellation_notice_passed");
+                Err(too_late_to_cancel(&st, &b).await)
             }
         },
         other => Err(unexpected("cancel_booking", other)),

@@ -7,6 +7,7 @@ pub mod bookings;
 pub mod ops;
 pub mod payments;
 pub mod resources;
+pub mod schedule;
 
 use crate::error::{self, ApiError, PROBLEM_JSON};
 use crate::extract::client_ip;
@@ -50,6 +51,11 @@ pub fn router(state: AppState) -> Router {
             "/v1/resources/{id}/availability",
             get(resources::availability),
         )
+        .route(
+            "/v1/resources/{id}/schedule",
+            get(schedule::get_schedule).put(schedule::put_schedule),
+        )
+        .route("/v1/resources/{id}/slots", get(schedule::slots))
         .route("/v1/vendor/bookings", get(bookings::vendor_list))
         .route("/v1/bookings", post(bookings::create).get(bookings::list))
         .route("/v1/bookings/{id}", get(bookings::get_one))

@@ -1,7 +1,7 @@
 //! `/v1/resources`: vendors register resources; anyone signed in reads them
 //! and their busy time.
 
-use super::{created, json, page_limit, pending_decision, unexpected, view_error};
+use super::{created, json, page_limit, pending_decision, schedule, unexpected, view_error};
 use crate::dto::*;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
@@ -15,9 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use slotstream_domain::booking::{BookingCommand, BookingEvent, RegisterResource};
 use slotstream_domain::identity::Role;
-use slotstream_domain::resource::{
-    CancellationPolicy, Price, Resource, defaults, validate_resource,
-};
+use slotstream_domain::resource::{CancellationPolicy, Price, Resource, defaults};
 use slotstream_domain::time::DAY;
 use slotstream_domain::{ResourceId, UserId};
 use slotstream_runtime::topics;
@@ -40,7 +38,9 @@ fn timezone_ok(tz: &str) -> bool {
 }
 
 /// Register a bookable resource (vendors only). An optional `Idempotency-Key`
-/// makes retries return the same resource.
+/// makes retries return the same resource. With a `schedule`, the resource
+/// is bookable only in its opening hours (local to `timezone`, which must
+/// then be an IANA zone); `rules` add buffers, notice and a horizon.
 #[utoipa::path(post, path = "/v1/resources", tag = "resources", request_body = CreateResourceRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Optional; retries with the same key return the same resource", min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     security(("bearer" = [])),
@@ -129,9 +129,19 @@ pub async fn create(
             },
         ),
         created_at: st.now(),
+        schedule: None,
+        rules: schedule::booking_rules(body.rules.as_ref()),
     };
-    validate_resource(&resource)
-        .map_err(|v| ApiError::validation(vec![FieldError::new(v.field, v.message)]))?;
+    let resource = Resource {
+        schedule: body
+            .schedule
+            .as_ref()
+            .map(|s| schedule::schedule_spec("schedule", &resource.timezone, s))
+            .transpose()?
+            .map(Box::new),
+        ..resource
+    };
+    schedule::validate(&resource)?;
     let cmd = BookingCommand::RegisterResource(RegisterResource {
         command_id: command_id.clone(),
         resource,

@@ -101,6 +101,7 @@ impl Command for BookingCommand {
             Self::RegisterResource(c) => &c.command_id,
             Self::RequestBooking(c) => &c.command_id,
             Self::CancelBooking(c) => &c.command_id,
+            Self::UpdateResourceSchedule(c) => &c.command_id,
         })
     }
 }
@@ -119,6 +120,7 @@ impl Event for BookingEvent {
             Self::PaymentOrphaned(e) => e.resource_id.as_str(),
             Self::BookingPaymentStarted(e) => e.resource_id.as_str(),
             Self::BookingPaymentDelayed(e) => e.resource_id.as_str(),
+            Self::ResourceScheduleChanged(e) => e.updated.id.as_str(),
         }
     }
 }

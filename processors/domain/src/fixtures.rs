@@ -17,11 +17,14 @@
 
 use crate::ids::{ResourceId, UserId};
 use crate::resource::{CancellationPolicy, Price, Resource, defaults};
+use crate::schedule::BookingRules;
 
 /// A room of `vendor`: named "Room", kind "room", [`hourly`]`(1000)` (10.00
 /// EUR per started hour), UTC, 15-minute slots, from 15 minutes up to the
 /// contract's default longest booking (30 days), the default cancellation
-/// policy (full refund 24 h ahead, 50 % 2 h ahead), registered at instant 0.
+/// policy (full refund 24 h ahead, 50 % 2 h ahead), registered at instant 0,
+/// no schedule (always open) and the default rules (no buffer, notice or
+/// horizon).
 pub fn resource(id: &str, vendor: &str) -> Resource {
     Resource {
         id: ResourceId::new(id),
@@ -35,6 +38,8 @@ pub fn resource(id: &str, vendor: &str) -> Resource {
         max_minutes: defaults::MAX_MINUTES,
         cancellation_policy: CancellationPolicy::default(),
         created_at: 0,
+        schedule: None,
+        rules: BookingRules::default(),
     }
 }
 

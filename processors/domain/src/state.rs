@@ -5,11 +5,11 @@
 //! `record(key)` gives the new [`StateRecord`] (or `None` to delete it), and
 //! `load(record)` rebuilds a partition from them in any order.
 
-use crate::booking::{Booking, BookingEvent, BookingV1};
+use crate::booking::{Booking, BookingEvent, BookingEventV1, BookingV1};
 use crate::identity::{Account, IdentityEvent, LoginLock};
 use crate::ids::{BookingId, CommandId, PaymentId, ResourceId};
 use crate::payment::{Payment, PaymentEvent, PaymentV1, PaymentV2, PaymentV3};
-use crate::resource::Resource;
+use crate::resource::{Resource, ResourceV1};
 use crate::time::{HOUR, Millis};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -78,8 +78,9 @@ impl fmt::Display for StateKey {
 /// bytes written by earlier releases.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StateRecord {
-    /// Under [`StateKey::Resource`].
-    Resource(Resource),
+    /// Under [`StateKey::Resource`], as stored before resources had
+    /// schedules and rules: read, never written (loads as a [`Resource`]).
+    ResourceV1(ResourceV1),
     /// Under [`StateKey::Booking`], as stored before checkouts moved the
     /// hold's deadline: read, never written (loads as a [`Booking`]).
     BookingV1(BookingV1),
@@ -103,12 +104,15 @@ pub enum StateRecord {
     Booking(Booking),
     /// Under [`StateKey::Payment`]: the current layout.
     Payment(Payment),
+    /// Under [`StateKey::Resource`]: the current layout.
+    Resource(Resource),
 }
 
 impl StateRecord {
     /// The key this record is stored under.
     pub fn key(&self) -> StateKey {
         match self {
+            StateRecord::ResourceV1(r) => StateKey::Resource(r.id.clone()),
             StateRecord::Resource(r) => StateKey::Resource(r.id.clone()),
             StateRecord::BookingV1(b) => StateKey::Booking(b.id.clone()),
             StateRecord::Booking(b) => StateKey::Booking(b.id.clone()),
@@ -149,15 +153,22 @@ pub struct CommandRecord {
 /// Stored whole (postcard, see [`StateRecord`]), so the events a ledger
 /// keeps must keep their layout. The payment ledger keeps only
 /// `CheckoutSubmitted` and `CheckoutRejected`; `PaymentIntentCreated` and
-/// `PaymentCompleted`, which gained fields, are never stored here.
+/// `PaymentCompleted`, which gained fields, are never stored here. The
+/// booking ledger keeps `ResourceRegistered`, whose resource gained a
+/// schedule and rules: booking answers are written under
+/// [`Answer::Booking`], appended after the layout before them
+/// ([`Answer::BookingV1`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Answer {
-    /// A booking-side answer.
-    Booking(BookingEvent),
+    /// A booking-side answer as stored before resources had schedules:
+    /// read, never written (loads as a [`BookingEvent`]).
+    BookingV1(BookingEventV1),
     /// A payment-side answer.
     Payment(PaymentEvent),
     /// An identity-side answer.
     Identity(IdentityEvent),
+    /// A booking-side answer: the current layout.
+    Booking(BookingEvent),
 }
 
 #[cfg(test)]
@@ -307,6 +318,80 @@ mod tests {
             Some(stored),
             "re-encoding gives the stored bytes"
         );
+    }
+
+    /// The fixture resource (`r1` of vendor `v`) as the release before
+    /// schedules stored it: variant 0, then the fields of [`ResourceV1`].
+    fn old_resource() -> ResourceV1 {
+        let r = crate::fixtures::resource("r1", "v");
+        ResourceV1 {
+            id: r.id,
+            vendor_id: r.vendor_id,
+            name: r.name,
+            kind: r.kind,
+            price: r.price,
+            timezone: r.timezone,
+            slot_minutes: r.slot_minutes,
+            min_minutes: r.min_minutes,
+            max_minutes: r.max_minutes,
+            cancellation_policy: r.cancellation_policy,
+            created_at: r.created_at,
+        }
+    }
+
+    const OLD_RESOURCE: &str =
+        "00027231017604526f6f6d04726f6f6dd00f034555523c035554430f0fc0d10218023200";
+
+    #[test]
+    fn a_resource_stored_before_schedules_still_decodes_and_upgrades() {
+        let bytes = hex(OLD_RESOURCE);
+        let Ok(StateRecord::ResourceV1(old)) = postcard::from_bytes(&bytes) else {
+            panic!("an old resource reads as the old layout")
+        };
+        assert_eq!(old, old_resource());
+        assert_eq!(
+            postcard::to_stdvec(&StateRecord::ResourceV1(old.clone())).ok(),
+            Some(bytes)
+        );
+        let up = Resource::from(old);
+        assert_eq!(up, crate::fixtures::resource("r1", "v"));
+        assert!(up.unrestricted());
+        // The current layout goes under the variant appended last.
+        let now = postcard::to_stdvec(&StateRecord::Resource(up.clone())).expect("encode");
+        assert_eq!(now[0], 10);
+        assert_eq!(
+            postcard::from_bytes::<StateRecord>(&now).ok(),
+            Some(StateRecord::Resource(up))
+        );
+    }
+
+    #[test]
+    fn a_registration_answer_stored_before_schedules_still_decodes() {
+        use crate::booking::{BookingEventV1, ResourceRegisteredV1};
+        let rec = StateRecord::Command(CommandRecord {
+            command_id: "k1".into(),
+            request_hash: String::new(),
+            answer: Answer::BookingV1(BookingEventV1::ResourceRegistered(ResourceRegisteredV1 {
+                command_id: "k1".into(),
+                resource: old_resource(),
+            })),
+            at: 5,
+        });
+        let bytes = postcard::to_stdvec(&rec).expect("encode");
+        // Variant 4 (Command), then the id, the empty hash, then answer
+        // variant 0 and event variant 0: the old `Answer::Booking` layout.
+        assert_eq!(&bytes[..6], &[4, 2, b'k', b'1', 0, 0]);
+        assert_eq!(bytes[6], 0);
+        let Ok(StateRecord::Command(c)) = postcard::from_bytes(&bytes) else {
+            panic!("reads")
+        };
+        let Answer::BookingV1(ev) = c.answer else {
+            panic!("old layout")
+        };
+        let BookingEvent::ResourceRegistered(e) = BookingEvent::from(ev) else {
+            panic!("a registration")
+        };
+        assert_eq!(e.resource, crate::fixtures::resource("r1", "v"));
     }
 
     #[test]

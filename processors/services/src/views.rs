@@ -41,6 +41,11 @@ fn patch(id: &slotstream_domain::BookingId, status: BookingStatus, at: Millis) -
 pub fn booking_writes(ev: &BookingEvent) -> Vec<ViewWrite> {
     match ev {
         BookingEvent::ResourceRegistered(e) => vec![ViewWrite::PutResource(e.resource.clone())],
+        // The whole resource as the change left it: an upsert, so a
+        // redelivery rewrites the same row.
+        BookingEvent::ResourceScheduleChanged(e) => {
+            vec![ViewWrite::PutResource(e.updated.clone())]
+        }
         BookingEvent::BookingHeld(e) => vec![ViewWrite::PutBooking(BookingView::held(e))],
         BookingEvent::BookingConfirmed(e) => vec![patch(
             &e.booking_id,

@@ -52,6 +52,25 @@ pub fn booking_command_branches() -> Vec<BoxedStrategy<BookingCommand>> {
                 })
             })
             .boxed(),
+        (
+            (command_id(), resource_id(), user_id()),
+            (
+                proptest::option::of(schedule().prop_map(Box::new)),
+                rules(),
+                ms(),
+            ),
+        )
+            .prop_map(|((c, r, v), (schedule, rules, at))| {
+                BookingCommand::UpdateResourceSchedule(UpdateResourceSchedule {
+                    command_id: c,
+                    resource_id: r,
+                    vendor_id: v,
+                    schedule,
+                    rules,
+                    requested_at: at,
+                })
+            })
+            .boxed(),
     ]
 }
 
@@ -63,10 +82,14 @@ pub fn booking_event_branches() -> Vec<BoxedStrategy<BookingEvent>> {
         Just(RejectionReason::ResourceNotFound),
         Just(RejectionReason::InvalidRequest),
         Just(RejectionReason::IdempotencyKeyReused),
+        Just(RejectionReason::OutsideHours),
+        Just(RejectionReason::TooSoon),
+        Just(RejectionReason::TooFar),
     ];
     let cancel_reason = prop_oneof![
         Just(CancellationRejectionReason::NotFound),
         Just(CancellationRejectionReason::NotCancellable),
+        Just(CancellationRejectionReason::TooLateToCancel),
     ];
     vec![
         (command_id(), resource())
@@ -249,6 +272,21 @@ pub fn booking_event_branches() -> Vec<BoxedStrategy<BookingEvent>> {
                     submitted_at: at,
                     held_until,
                     delayed_at,
+                })
+            })
+            .boxed(),
+        (
+            command_id(),
+            resource(),
+            proptest::collection::vec(booking_id(), 0..3),
+            ms(),
+        )
+            .prop_map(|(c, updated, outside_hours, at)| {
+                E::ResourceScheduleChanged(ResourceScheduleChanged {
+                    command_id: c,
+                    updated,
+                    outside_hours,
+                    changed_at: at,
                 })
             })
             .boxed(),

@@ -16,6 +16,9 @@ use proptest::test_runner::TestRunner;
 use slotstream_domain::identity::{OtpIssue, Role};
 use slotstream_domain::payment::CheckoutOutcome;
 use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
+use slotstream_domain::schedule::{
+    BookingRules, DateException, LocalDate, LocalRange, ScheduleSpec,
+};
 use slotstream_domain::{BookingId, CommandId, Money, PaymentId, ResourceId, UserId};
 use slotstream_schemas::{DeadLetter, Envelope, Reply, ReplyPayload};
 
@@ -67,9 +70,14 @@ pub fn resource() -> BoxedStrategy<Resource> {
     (
         (resource_id(), user_id(), text(), text(), price, text()),
         (small_u32(), small_u32(), small_u32(), policy, ms()),
+        (proptest::option::of(schedule().prop_map(Box::new)), rules()),
     )
         .prop_map(
-            |((id, vendor_id, name, kind, price, timezone), (slot, min, max, policy, at))| {
+            |(
+                (id, vendor_id, name, kind, price, timezone),
+                (slot, min, max, policy, at),
+                (schedule, rules),
+            )| {
                 Resource {
                     id,
                     vendor_id,
@@ -82,10 +90,61 @@ pub fn resource() -> BoxedStrategy<Resource> {
                     max_minutes: max,
                     cancellation_policy: policy,
                     created_at: at,
+                    schedule,
+                    rules,
                 }
             },
         )
         .boxed()
+}
+fn local_ranges() -> impl Strategy<Value = Vec<LocalRange>> {
+    proptest::collection::vec(
+        (any::<u16>(), any::<u16>()).prop_map(|(start_minute, end_minute)| LocalRange {
+            start_minute,
+            end_minute,
+        }),
+        0..3,
+    )
+}
+/// Any schedule the wire can carry (checked or not: the codec does not
+/// validate), dates in the four-digit years ISO 8601 writes.
+pub fn schedule() -> BoxedStrategy<ScheduleSpec> {
+    let exception =
+        ((0i16..=9999, any::<u8>(), any::<u8>()), local_ranges()).prop_map(|((y, m, d), hours)| {
+            DateException {
+                date: LocalDate::new(y, m % 100, d % 100),
+                hours,
+            }
+        });
+    (
+        text(),
+        proptest::collection::vec(local_ranges(), 7),
+        proptest::collection::vec(exception, 0..3),
+    )
+        .prop_map(|(timezone, days, exceptions)| ScheduleSpec {
+            timezone,
+            weekly: days.try_into().unwrap_or_default(),
+            exceptions,
+        })
+        .boxed()
+}
+/// Any rules, the default among them (written as null).
+pub fn rules() -> BoxedStrategy<BookingRules> {
+    prop_oneof![
+        Just(BookingRules::default()),
+        (
+            (small_u32(), small_u32(), small_u32()),
+            (proptest::option::of(small_u32()), small_u32()),
+        )
+            .prop_map(|((b, a, n), (h, m))| BookingRules {
+                buffer_before_minutes: b,
+                buffer_after_minutes: a,
+                min_notice_minutes: n,
+                max_horizon_minutes: h,
+                modify_notice_minutes: m,
+            })
+    ]
+    .boxed()
 }
 pub fn otp() -> BoxedStrategy<OtpIssue> {
     (text(), text())
@@ -124,13 +183,14 @@ pub fn any_of<T: std::fmt::Debug + 'static>(branches: Vec<BoxedStrategy<T>>) -> 
 
 /// One strategy per reply-union branch (booking, payment, identity events).
 pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
-    // The events added after the replies were laid out go last: the later
-    // booking events, then the later payment events.
+    // The events added after the replies were laid out go last: two later
+    // booking events, then the later payment event, then the scheduling one.
     let mut booking: Vec<_> = booking_event_branches()
         .into_iter()
         .map(|s| s.prop_map(ReplyPayload::Booking).boxed())
         .collect();
-    let late_booking = booking.split_off(9);
+    let mut late_booking = booking.split_off(9);
+    let scheduling = late_booking.split_off(2);
     let mut payment: Vec<_> = payment_event_branches()
         .into_iter()
         .map(|s| s.prop_map(ReplyPayload::Payment).boxed())
@@ -145,6 +205,7 @@ pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
         .chain(identity)
         .chain(late_booking)
         .chain(late_payment)
+        .chain(scheduling)
         .collect()
 }
 

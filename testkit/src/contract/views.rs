@@ -529,6 +529,51 @@ pub async fn resources_filter_by_vendor_and_kind(store: &dyn ViewStore) {
     );
 }
 
+/// A resource's schedule and rules come back whole from the resource
+/// itself and from every listing, and a later put (a schedule change)
+/// replaces them, back to none included.
+pub async fn resource_schedules_and_rules_round_trip(store: &dyn ViewStore) {
+    use slotstream_domain::schedule::{
+        BookingRules, DateException, LocalDate, LocalRange, ScheduleSpec,
+    };
+    let vendor = unique("vs");
+    let mut r = resource(&unique("sched"), &vendor, "room");
+    r.timezone = "Europe/Berlin".into();
+    r.schedule = Some(Box::new(ScheduleSpec {
+        timezone: "Europe/Berlin".into(),
+        weekly: std::array::from_fn(|d| match d {
+            0 => vec![LocalRange::hm(9, 0, 12, 0), LocalRange::hm(13, 0, 24, 0)],
+            6 => Vec::new(),
+            _ => vec![LocalRange::hm(8, 30, 17, 0)],
+        }),
+        exceptions: vec![DateException {
+            date: LocalDate::new(2030, 12, 24),
+            hours: Vec::new(),
+        }],
+    }));
+    r.rules = BookingRules {
+        buffer_before_minutes: 5,
+        buffer_after_minutes: 10,
+        min_notice_minutes: 60,
+        max_horizon_minutes: Some(43_200),
+        modify_notice_minutes: 1_440,
+    };
+    put(store, vec![ViewWrite::PutResource(r.clone())]).await;
+    assert_eq!(store.resource(&r.id).await.expect("get"), Some(r.clone()));
+    let listed = store
+        .resources(Some(&UserId::new(&vendor)), None, 10, None)
+        .await
+        .expect("list");
+    assert_eq!(listed.items, vec![r.clone()]);
+    let cleared = Resource {
+        schedule: None,
+        rules: BookingRules::default(),
+        ..r.clone()
+    };
+    put(store, vec![ViewWrite::PutResource(cleared.clone())]).await;
+    assert_eq!(store.resource(&r.id).await.expect("get"), Some(cleared));
+}
+
 /// Payments are put and patched idempotently; unknown ids stay unknown.
 pub async fn payments_are_put_and_patched(store: &dyn ViewStore) {
     let id = PaymentId::new(unique("pay"));

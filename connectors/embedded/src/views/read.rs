@@ -6,7 +6,7 @@
 use crate::keys::Reader;
 use crate::schema::status_code;
 use crate::store::Store;
-use crate::views::write::{catalog_key, span_key, user_key};
+use crate::views::write::{catalog_key, resource_row, span_key, user_key};
 use fjall::{Keyspace, Readable, Snapshot};
 use serde::de::DeserializeOwned;
 use slotstream_domain::booking::BookingStatus;
@@ -118,14 +118,20 @@ pub(crate) fn login_lock(store: &Store, email: &str) -> Result<Option<LoginLockV
     )
 }
 
+fn decode_resource(bytes: &[u8]) -> Result<Resource, ViewError> {
+    resource_row(bytes).map_err(|e| ViewError::Corrupt(format!("resource: {e}")))
+}
+
+fn get_resource(snap: &Snapshot, ks: &Keyspace, id: &str) -> Result<Option<Resource>, ViewError> {
+    match snap.get(ks, id.as_bytes()).map_err(transient)? {
+        Some(v) => decode_resource(&v).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// A resource by id.
 pub(crate) fn resource(store: &Store, id: &ResourceId) -> Result<Option<Resource>, ViewError> {
-    get_row(
-        &store.snapshot(),
-        &store.ks.resources,
-        "resource",
-        id.as_str(),
-    )
+    get_resource(&store.snapshot(), &store.ks.resources, id.as_str())
 }
 
 /// A user's bookings, newest first, optionally of one status.
@@ -290,8 +296,8 @@ pub(crate) fn resources(
                 let Some(id) = id else {
                     return Err(corrupt_key("resource"));
                 };
-                let r: Resource = get_row(&snap, &store.ks.resources, "resource", &id)?
-                    .ok_or_else(|| {
+                let r: Resource =
+                    get_resource(&snap, &store.ks.resources, &id)?.ok_or_else(|| {
                         ViewError::Corrupt(format!("resource index names missing resource {id}"))
                     })?;
                 if kind.is_some_and(|k| r.kind != k) {
@@ -314,7 +320,7 @@ pub(crate) fn resources(
                     break;
                 }
                 let id = String::from_utf8_lossy(&key).into_owned();
-                page.push(decode("resource", &value)?, || cursor::encode_catalog(&id));
+                page.push(decode_resource(&value)?, || cursor::encode_catalog(&id));
             }
         }
     }

@@ -7,7 +7,7 @@ use crate::txn::Txn;
 use crate::writer::ApplyError;
 use fjall::Keyspace;
 use serde::de::DeserializeOwned;
-use slotstream_domain::resource::Resource;
+use slotstream_domain::resource::{Resource, ResourceV1};
 use slotstream_runtime::{BookingView, LoginLockView, PaymentView, UserView, ViewWrite};
 
 /// Applies one view write.
@@ -177,11 +177,29 @@ fn unindex_booking(t: &mut Txn<'_>, old: &BookingView) {
     );
 }
 
+/// A stored resource row: the current layout, or the one written before
+/// resources had schedules and rules (its last field was `created_at`, so
+/// reading it as the current layout runs out of bytes; it then reads as the
+/// old layout, to its very last byte, upgraded to a resource without
+/// either).
+pub(crate) fn resource_row(raw: &[u8]) -> Result<Resource, postcard::Error> {
+    postcard::from_bytes::<Resource>(raw).or_else(|e| {
+        match postcard::take_from_bytes::<ResourceV1>(raw) {
+            Ok((old, [])) => Ok(Resource::from(old)),
+            _ => Err(e),
+        }
+    })
+}
+
 fn put_resource(t: &mut Txn<'_>, r: &Resource) -> Result<(), ApplyError> {
     let store = t.store;
     let ks = &store.ks;
     let id = r.id.as_str();
-    if let Some(old) = get::<Resource>(t, &ks.resources, id)? {
+    let old = match t.get(&ks.resources, id.as_bytes())? {
+        Some(raw) => Some(resource_row(&raw)?),
+        None => None,
+    };
+    if let Some(old) = old {
         t.remove(
             &ks.resources_by_vendor,
             catalog_key(old.vendor_id.as_str(), id),
@@ -200,4 +218,46 @@ fn put_resource(t: &mut Txn<'_>, r: &Resource) -> Result<(), ApplyError> {
         Vec::new(),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slotstream_domain::resource::{CancellationPolicy, Price};
+    use slotstream_domain::schedule::BookingRules;
+
+    #[test]
+    fn resource_rows_of_both_layouts_read() {
+        let old = ResourceV1 {
+            id: "r1".into(),
+            vendor_id: "v".into(),
+            name: "Room".into(),
+            kind: "room".into(),
+            price: Price {
+                amount: 1000,
+                currency: "EUR".into(),
+                unit_minutes: 60,
+            },
+            timezone: "UTC".into(),
+            slot_minutes: 15,
+            min_minutes: 15,
+            max_minutes: 60,
+            cancellation_policy: CancellationPolicy::default(),
+            created_at: 7,
+        };
+        let raw = postcard::to_stdvec(&old).unwrap();
+        let upgraded = resource_row(&raw).unwrap();
+        assert_eq!(upgraded, Resource::from(old));
+        assert_eq!(upgraded.schedule, None);
+        let current = Resource {
+            rules: BookingRules {
+                buffer_after_minutes: 10,
+                ..BookingRules::default()
+            },
+            ..upgraded
+        };
+        let raw = postcard::to_stdvec(&current).unwrap();
+        assert_eq!(resource_row(&raw).unwrap(), current);
+        assert!(resource_row(&raw[..raw.len() - 3]).is_err());
+    }
 }

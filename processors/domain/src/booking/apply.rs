@@ -16,8 +16,7 @@ impl BookingPartition {
         match ev {
             BookingEvent::ResourceRegistered(e) => {
                 if !self.resources.contains_key(&e.resource.id) {
-                    self.resources
-                        .insert(e.resource.id.clone(), e.resource.clone());
+                    self.put_resource(e.resource.clone());
                     keys.push(StateKey::Resource(e.resource.id.clone()));
                 }
                 self.file(
@@ -95,6 +94,13 @@ impl BookingPartition {
             BookingEvent::PaymentOrphaned(_) => {}
             BookingEvent::BookingPaymentStarted(e) => self.start_payment(e, &mut keys),
             BookingEvent::BookingPaymentDelayed(e) => self.delay_payment(e, &mut keys),
+            BookingEvent::ResourceScheduleChanged(e) => {
+                if self.resources.contains_key(&e.updated.id) {
+                    self.put_resource(e.updated.clone());
+                    keys.push(StateKey::Resource(e.updated.id.clone()));
+                }
+                self.file(&e.command_id, "", e.changed_at, ev, None, &mut keys);
+            }
         }
         keys
     }

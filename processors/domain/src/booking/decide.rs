@@ -6,11 +6,73 @@ use super::partition::BookingPartition;
 use super::partition::StoredAnswer;
 use crate::decision::Decision;
 use crate::ids::CommandId;
+use crate::ids::{BookingId, ResourceId};
 use crate::ledger::Seen;
 use crate::money::Money;
 use crate::payment::PaymentEvent;
-use crate::resource::{price_for, refund_for, validate_booking, validate_resource};
+use crate::resource::{
+    Resource, price_for, refund_for, validate_booking, validate_resource, validate_scheduling,
+};
+use crate::schedule::{Busy, Refusal, Schedule, check};
 use crate::time::{Interval, Millis};
+
+/// An instant as RFC 3339 UTC (`2026-03-29T01:00:00Z`), for details.
+fn instant(at: Millis) -> String {
+    jiff::Timestamp::from_millisecond(at).map_or_else(|_| at.to_string(), |t| t.to_string())
+}
+
+/// The rejection reason and detail of a scheduling refusal: which rule,
+/// and what would pass.
+fn refusal(r: Refusal, rules: &crate::schedule::BookingRules) -> (RejectionReason, String) {
+    match r {
+        Refusal::EmptyInterval => (
+            RejectionReason::InvalidRequest,
+            "end: must be after start".to_owned(),
+        ),
+        Refusal::TooSoon { earliest_start } => (
+            RejectionReason::TooSoon,
+            format!(
+                "minimum notice: bookings of this resource need {} minutes' notice; the earliest allowed start is {}",
+                rules.min_notice_minutes,
+                instant(earliest_start)
+            ),
+        ),
+        Refusal::TooFar { latest_start } => (
+            RejectionReason::TooFar,
+            format!(
+                "booking horizon: this resource takes bookings at most {} minutes ahead; the latest allowed start is {}",
+                rules.max_horizon_minutes.unwrap_or(0),
+                instant(latest_start)
+            ),
+        ),
+        Refusal::OutsideHours { nearest } => (
+            RejectionReason::OutsideHours,
+            match nearest {
+                Some(o) => format!(
+                    "opening hours: the interval is not inside one opening of the resource; the nearest opening long enough is {} to {}",
+                    instant(o.start),
+                    instant(o.end)
+                ),
+                None => "opening hours: the interval is not inside one opening of the resource, and no opening long enough lies within two weeks of it".to_owned(),
+            },
+        ),
+        Refusal::Unavailable { busy, clear_from } => (
+            RejectionReason::SlotUnavailable,
+            format!(
+                "the interval or its buffers ({} minutes before, {} after) overlap a pending or confirmed booking busy from {} to {}; the earliest start clear of it is {}",
+                rules.buffer_before_minutes,
+                rules.buffer_after_minutes,
+                instant(busy.start),
+                instant(busy.end),
+                instant(clear_from)
+            ),
+        ),
+        Refusal::TooLateToModify { deadline } => (
+            RejectionReason::InvalidRequest,
+            format!("start: changes were possible until {}", instant(deadline)),
+        ),
+    }
+}
 
 fn rejection(
     c: &RequestBooking,
@@ -53,7 +115,74 @@ impl BookingPartition {
             BookingCommand::RegisterResource(c) => self.decide_register(c),
             BookingCommand::RequestBooking(c) => self.decide_request(c, now),
             BookingCommand::CancelBooking(c) => self.decide_cancel(c, now),
+            BookingCommand::UpdateResourceSchedule(c) => self.decide_schedule(c, now),
         }
+    }
+
+    /// `UpdateResourceSchedule`: a replayed command id gets its original
+    /// answer; an unknown resource, another vendor's, or a schedule or rules
+    /// that break [`validate_resource`] get no events and no reply (the
+    /// gateway checks all three first, as for a registration). Otherwise the
+    /// resource takes the new schedule and rules, and the answer lists its
+    /// active bookings, not yet ended, that now lie outside the hours. No
+    /// booking is cancelled or changed.
+    fn decide_schedule(&self, c: &UpdateResourceSchedule, now: Millis) -> Decision<BookingEvent> {
+        if let Some(entry) = self.ledger.get(&c.command_id) {
+            return self.replay(&c.command_id, &entry.request_hash, &entry.answer);
+        }
+        let Some(current) = self.resources.get(&c.resource_id) else {
+            return Decision::none();
+        };
+        if current.vendor_id != c.vendor_id {
+            return Decision::none();
+        }
+        let updated = Resource {
+            schedule: c.schedule.clone(),
+            rules: c.rules,
+            ..current.clone()
+        };
+        if validate_resource(&updated).is_err() {
+            return Decision::none();
+        }
+        let outside_hours = match validate_scheduling(&updated) {
+            Ok(Some(schedule)) => self.outside_hours(&c.resource_id, &schedule, now),
+            _ => Vec::new(),
+        };
+        Decision::answer(BookingEvent::ResourceScheduleChanged(
+            ResourceScheduleChanged {
+                command_id: c.command_id.clone(),
+                updated,
+                outside_hours,
+                changed_at: now,
+            },
+        ))
+    }
+
+    /// Active bookings of `resource` ending after `now` that are not wholly
+    /// inside one opening of `schedule`, by start: one pass over the
+    /// openings between the first start and the last end.
+    fn outside_hours(
+        &self,
+        resource: &ResourceId,
+        schedule: &Schedule,
+        now: Millis,
+    ) -> Vec<BookingId> {
+        let live = self
+            .availability
+            .busy(resource, now.saturating_add(1), Millis::MAX);
+        let (Some(first), Some(last)) = (live.first(), live.last()) else {
+            return Vec::new();
+        };
+        let open = schedule.open_intervals(Interval::new(first.0.start, last.0.end));
+        live.iter()
+            .filter(|(iv, _)| {
+                let i = open.partition_point(|o| o.end < iv.end);
+                !open
+                    .get(i)
+                    .is_some_and(|o| o.start <= iv.start && iv.end <= o.end)
+            })
+            .filter_map(|(_, slot)| self.slot(*slot).map(|b| b.id.clone()))
+            .collect()
     }
 
     fn decide_register(&self, c: &RegisterResource) -> Decision<BookingEvent> {
@@ -109,13 +238,18 @@ impl BookingPartition {
                 now,
             );
         }
-        if self.availability.conflict(&c.resource_id, iv).is_some() {
-            return rejection(
-                c,
-                RejectionReason::SlotUnavailable,
-                "the interval overlaps a pending or confirmed booking; choose another time",
-                now,
-            );
+        if resource.unrestricted() {
+            // Today's rule, at today's cost: no schedule or buffer to consult.
+            if self.availability.conflict(&c.resource_id, iv).is_some() {
+                return rejection(
+                    c,
+                    RejectionReason::SlotUnavailable,
+                    "the interval overlaps a pending or confirmed booking; choose another time",
+                    now,
+                );
+            }
+        } else if let Err((reason, detail)) = self.check_scheduling(resource, iv, now) {
+            return rejection(c, reason, detail, now);
         }
         BookingEvent::BookingHeld(BookingHeld {
             command_id: c.command_id.clone(),
@@ -132,6 +266,48 @@ impl BookingPartition {
             hold_expires_at: now.saturating_add(self.cfg.hold_ttl),
             held_at: now,
         })
+    }
+
+    /// The scheduling rules of a restricted resource for `iv` at `now`, in
+    /// the order of [`check`]: notice, horizon, opening hours, then
+    /// conflicts with buffers. The availability index holds raw intervals,
+    /// so it is asked with `iv` widened by `before + after` on each side:
+    /// a raw booking overlaps that exactly when the two buffered intervals
+    /// overlap (the resource's buffers apply to every booking alike).
+    fn check_scheduling(
+        &self,
+        resource: &Resource,
+        iv: Interval,
+        now: Millis,
+    ) -> Result<(), (RejectionReason, String)> {
+        let rules = &resource.rules;
+        // A schedule that no longer compiles (a zone the bundled tz
+        // database lost) is closed: nothing to offer, nothing to book.
+        let schedule = match &resource.schedule {
+            None => None,
+            Some(_) => match self.schedules.get(&resource.id) {
+                Some(s) => Some(s),
+                None => return Err(refusal(Refusal::OutsideHours { nearest: None }, rules)),
+            },
+        };
+        check(schedule, rules, &Busy::default(), now, iv).map_err(|r| refusal(r, rules))?;
+        let gap = rules.buffer_before().saturating_add(rules.buffer_after());
+        let widened = Interval::new(iv.start.saturating_sub(gap), iv.end.saturating_add(gap));
+        if let Some(other) = self
+            .availability
+            .conflict(&resource.id, widened)
+            .and_then(|slot| self.slot(slot))
+        {
+            let span = rules.buffered(other.interval);
+            return Err(refusal(
+                Refusal::Unavailable {
+                    busy: span,
+                    clear_from: span.end.saturating_add(rules.buffer_before()),
+                },
+                rules,
+            ));
+        }
+        Ok(())
     }
 
     fn decide_cancel(&self, c: &CancelBooking, now: Millis) -> Decision<BookingEvent> {
@@ -151,8 +327,11 @@ impl BookingPartition {
         };
         let event = match self.booking(&c.booking_id) {
             Some(b) if b.user_id == c.user_id && b.resource_id == c.resource_id => {
+                let rules = self.resources.get(&b.resource_id).map(|r| &r.rules);
                 if !b.status.is_active() || now >= b.interval.start {
                     reject(CancellationRejectionReason::NotCancellable)
+                } else if rules.is_some_and(|r| r.check_modify(b.interval.start, now).is_err()) {
+                    reject(CancellationRejectionReason::TooLateToCancel)
                 } else {
                     let was_paid = b.status == BookingStatus::Confirmed;
                     let refund = if was_paid {

@@ -5,7 +5,8 @@
 
 use crate::ids::{BookingId, CommandId, PaymentId, ResourceId, UserId};
 use crate::money::Money;
-use crate::resource::Resource;
+use crate::resource::{Resource, ResourceV1};
+use crate::schedule::{BookingRules, ScheduleSpec};
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +67,27 @@ pub enum BookingCommand {
     RequestBooking(RequestBooking),
     /// A booking's owner cancels it.
     CancelBooking(CancelBooking),
+    /// A vendor replaces a resource's opening hours and rules.
+    UpdateResourceSchedule(UpdateResourceSchedule),
+}
+
+/// A vendor replaces a resource's schedule and rules (validated by the
+/// caller; the processor checks again and ignores a command that is not
+/// the vendor's or breaks the rules, as it does a bad registration).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateResourceSchedule {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// The resource (the partition key).
+    pub resource_id: ResourceId,
+    /// Who asks; must be the resource's vendor.
+    pub vendor_id: UserId,
+    /// The new opening hours; `None`: always open.
+    pub schedule: Option<Box<ScheduleSpec>>,
+    /// The new booking rules.
+    pub rules: BookingRules,
+    /// When the gateway accepted the request.
+    pub requested_at: Millis,
 }
 
 /// A vendor registers a resource (validated by the caller against resource rules).
@@ -128,6 +150,12 @@ pub enum RejectionReason {
     InvalidRequest,
     /// The same command id arrived earlier with a different body.
     IdempotencyKeyReused,
+    /// Not wholly inside one opening of the resource's schedule.
+    OutsideHours,
+    /// The start is sooner than the resource's minimum notice.
+    TooSoon,
+    /// The start is further ahead than the resource's booking horizon.
+    TooFar,
 }
 
 /// Why a cancellation was turned down.
@@ -137,6 +165,8 @@ pub enum CancellationRejectionReason {
     NotFound,
     /// Already in a final state, or at/after its start.
     NotCancellable,
+    /// Active and not started, but inside the resource's modify notice.
+    TooLateToCancel,
 }
 
 /// Events on the booking-events topic.
@@ -171,6 +201,22 @@ pub enum BookingEvent {
     /// provider. The customer is told their payment is being confirmed.
     /// The booking stays pending.
     BookingPaymentDelayed(BookingPaymentDelayed),
+    /// A resource's schedule and rules were replaced; no booking changed.
+    ResourceScheduleChanged(ResourceScheduleChanged),
+}
+
+/// See [`BookingEvent::ResourceScheduleChanged`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceScheduleChanged {
+    /// The updating command.
+    pub command_id: CommandId,
+    /// The resource as it is after the change.
+    pub updated: Resource,
+    /// The resource's active bookings, not yet ended at the change, that lie
+    /// outside the new hours (they stay booked), by start.
+    pub outside_hours: Vec<BookingId>,
+    /// When the change was decided.
+    pub changed_at: Millis,
 }
 
 /// See [`BookingEvent::ResourceRegistered`].
@@ -386,4 +432,51 @@ pub struct PaymentOrphaned {
     pub amount: Money,
     /// When it was noticed.
     pub orphaned_at: Millis,
+}
+
+/// A [`BookingEvent`] as the idempotency ledger stored it before resources
+/// had schedules and rules: the same variants in the same order, with
+/// `ResourceRegistered` holding a [`ResourceV1`]. Read, never written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum BookingEventV1 {
+    ResourceRegistered(ResourceRegisteredV1),
+    BookingHeld(BookingHeld),
+    BookingRejected(BookingRejected),
+    BookingConfirmed(BookingConfirmed),
+    BookingFailed(BookingFailed),
+    BookingExpired(BookingExpired),
+    BookingCancelled(BookingCancelled),
+    CancellationRejected(CancellationRejected),
+    PaymentOrphaned(PaymentOrphaned),
+    BookingPaymentStarted(BookingPaymentStarted),
+}
+
+/// [`ResourceRegistered`] in the layout of [`BookingEventV1`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceRegisteredV1 {
+    /// The registering command.
+    pub command_id: CommandId,
+    /// The resource, in its old layout.
+    pub resource: ResourceV1,
+}
+
+impl From<BookingEventV1> for BookingEvent {
+    fn from(ev: BookingEventV1) -> Self {
+        match ev {
+            BookingEventV1::ResourceRegistered(e) => Self::ResourceRegistered(ResourceRegistered {
+                command_id: e.command_id,
+                resource: e.resource.into(),
+            }),
+            BookingEventV1::BookingHeld(e) => Self::BookingHeld(e),
+            BookingEventV1::BookingRejected(e) => Self::BookingRejected(e),
+            BookingEventV1::BookingConfirmed(e) => Self::BookingConfirmed(e),
+            BookingEventV1::BookingFailed(e) => Self::BookingFailed(e),
+            BookingEventV1::BookingExpired(e) => Self::BookingExpired(e),
+            BookingEventV1::BookingCancelled(e) => Self::BookingCancelled(e),
+            BookingEventV1::CancellationRejected(e) => Self::CancellationRejected(e),
+            BookingEventV1::PaymentOrphaned(e) => Self::PaymentOrphaned(e),
+            BookingEventV1::BookingPaymentStarted(e) => Self::BookingPaymentStarted(e),
+        }
+    }
 }

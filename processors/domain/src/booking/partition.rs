@@ -7,7 +7,8 @@ use super::model::{Booking, BookingConfig};
 use super::settle::settles_at;
 use crate::ids::{BookingId, CommandId, ResourceId};
 use crate::ledger::Ledger;
-use crate::resource::Resource;
+use crate::resource::{Resource, validate_scheduling};
+use crate::schedule::Schedule;
 use crate::state::{Answer, StateKey, StateRecord};
 use crate::time::{Interval, Millis};
 use std::collections::{BTreeSet, HashMap};
@@ -41,6 +42,9 @@ pub(super) enum StoredAnswer {
 pub struct BookingPartition {
     pub(super) cfg: BookingConfig,
     pub(super) resources: HashMap<ResourceId, Resource>,
+    /// The compiled schedules of the resources that have one (compiled once,
+    /// when the resource is applied or loaded, never per decision).
+    pub(super) schedules: HashMap<ResourceId, Schedule>,
     /// Live bookings by slot; `None` is a free slot (listed in `free`).
     pub(super) slots: Vec<Option<Booking>>,
     /// Free slots, reused last-freed first.
@@ -81,6 +85,7 @@ impl BookingPartition {
         Self {
             cfg,
             resources: HashMap::new(),
+            schedules: HashMap::new(),
             slots: Vec::new(),
             free: Vec::new(),
             by_id: HashMap::new(),
@@ -94,6 +99,27 @@ impl BookingPartition {
     /// A registered resource.
     pub fn resource(&self, id: &ResourceId) -> Option<&Resource> {
         self.resources.get(id)
+    }
+
+    /// The compiled schedule of a resource that has one. `None` for a
+    /// resource without a schedule (always open), and for one whose schedule
+    /// no longer compiles (a zone the bundled tz database lost): the
+    /// decision treats that one as closed.
+    pub fn schedule(&self, id: &ResourceId) -> Option<&Schedule> {
+        self.schedules.get(id)
+    }
+
+    /// Stores (or replaces) a resource and its compiled schedule.
+    pub(super) fn put_resource(&mut self, r: Resource) {
+        match validate_scheduling(&r) {
+            Ok(Some(schedule)) => {
+                self.schedules.insert(r.id.clone(), schedule);
+            }
+            Ok(None) | Err(_) => {
+                self.schedules.remove(&r.id);
+            }
+        }
+        self.resources.insert(r.id.clone(), r);
     }
 
     /// A live booking, in whatever state; `None` once it settled and left.
@@ -174,9 +200,8 @@ impl BookingPartition {
     /// at the next [`BookingPartition::evict_settled`].
     pub fn load(&mut self, rec: StateRecord) {
         match rec {
-            StateRecord::Resource(r) => {
-                self.resources.insert(r.id.clone(), r);
-            }
+            StateRecord::ResourceV1(r) => self.load(StateRecord::Resource(r.into())),
+            StateRecord::Resource(r) => self.put_resource(r),
             StateRecord::BookingV1(b) => self.load(StateRecord::Booking(b.into())),
             StateRecord::Booking(b) => match self.by_id.get(&b.id).copied() {
                 Some(slot) => {
@@ -192,6 +217,7 @@ impl BookingPartition {
             },
             StateRecord::Command(c) => self.ledger.load(c, |answer| match answer {
                 Answer::Booking(ev) => Some(StoredAnswer::Event(Box::new(ev))),
+                Answer::BookingV1(ev) => Some(StoredAnswer::Event(Box::new(ev.into()))),
                 Answer::Payment(_) | Answer::Identity(_) => None,
             }),
             StateRecord::Payment(_)

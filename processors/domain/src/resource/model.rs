@@ -1,6 +1,7 @@
 //! What a vendor registers: a bookable resource and its rules.
 
 use crate::ids::{ResourceId, UserId};
+use crate::schedule::{BookingRules, ScheduleSpec};
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +50,8 @@ pub struct Resource {
     pub kind: String,
     /// List price.
     pub price: Price,
-    /// IANA time zone name, for display only (all times are UTC instants).
+    /// IANA time zone name: the zone of its `schedule` (all times on the
+    /// wire are UTC instants).
     pub timezone: String,
     /// Bookings start and end on multiples of this many minutes since the epoch.
     pub slot_minutes: u32,
@@ -61,6 +63,69 @@ pub struct Resource {
     pub cancellation_policy: CancellationPolicy,
     /// When it was registered.
     pub created_at: Millis,
+    /// Weekly opening hours with dated exceptions, in `timezone`; `None`:
+    /// always open (bookable at any aligned instant). Boxed: most resources
+    /// have none, and every event carrying a resource stays small.
+    pub schedule: Option<Box<ScheduleSpec>>,
+    /// Buffers, notice and horizon; the default changes nothing.
+    pub rules: BookingRules,
+}
+
+impl Resource {
+    /// True when neither a schedule nor a rule restricts its bookings: the
+    /// booking decision then skips the scheduling checks altogether.
+    pub fn unrestricted(&self) -> bool {
+        self.schedule.is_none() && self.rules == BookingRules::default()
+    }
+}
+
+/// A [`Resource`] as stored before resources had schedules and rules (the
+/// postcard layout of that release): read, never written. It upgrades to a
+/// resource without either.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceV1 {
+    /// See [`Resource::id`].
+    pub id: ResourceId,
+    /// See [`Resource::vendor_id`].
+    pub vendor_id: UserId,
+    /// See [`Resource::name`].
+    pub name: String,
+    /// See [`Resource::kind`].
+    pub kind: String,
+    /// See [`Resource::price`].
+    pub price: Price,
+    /// See [`Resource::timezone`].
+    pub timezone: String,
+    /// See [`Resource::slot_minutes`].
+    pub slot_minutes: u32,
+    /// See [`Resource::min_minutes`].
+    pub min_minutes: u32,
+    /// See [`Resource::max_minutes`].
+    pub max_minutes: u32,
+    /// See [`Resource::cancellation_policy`].
+    pub cancellation_policy: CancellationPolicy,
+    /// See [`Resource::created_at`].
+    pub created_at: Millis,
+}
+
+impl From<ResourceV1> for Resource {
+    fn from(r: ResourceV1) -> Self {
+        Self {
+            id: r.id,
+            vendor_id: r.vendor_id,
+            name: r.name,
+            kind: r.kind,
+            price: r.price,
+            timezone: r.timezone,
+            slot_minutes: r.slot_minutes,
+            min_minutes: r.min_minutes,
+            max_minutes: r.max_minutes,
+            cancellation_policy: r.cancellation_policy,
+            created_at: r.created_at,
+            schedule: None,
+            rules: BookingRules::default(),
+        }
+    }
 }
 
 /// Defaults from the public contract.

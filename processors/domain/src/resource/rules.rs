@@ -2,6 +2,7 @@
 
 use super::model::{CancellationPolicy, Resource};
 use crate::money::Money;
+use crate::schedule::{Schedule, ScheduleSpec};
 use crate::time::{HOUR, Interval, MINUTE, Millis};
 
 /// Longest booking any resource may allow: one year, in minutes.
@@ -90,7 +91,27 @@ pub fn validate_resource(r: &Resource) -> Result<(), RuleViolation> {
         p.partial_refund_percent <= 100,
         "cancellation_policy.partial_refund_percent",
         || "must be between 0 and 100".into(),
-    )
+    )?;
+    validate_scheduling(r).map(|_| ())
+}
+
+/// Checks a resource's schedule and rules, and compiles the schedule:
+/// the rules within their limits, the schedule valid
+/// ([`Schedule::new`]) and in the resource's own `timezone`. The message
+/// names the offending part (`weekly[2][0]: ...`).
+pub fn validate_scheduling(r: &Resource) -> Result<Option<Schedule>, RuleViolation> {
+    r.rules
+        .validate()
+        .map_err(|e| RuleViolation::new("rules", e.to_string()))?;
+    let Some(spec) = &r.schedule else {
+        return Ok(None);
+    };
+    check(spec.timezone == r.timezone, "schedule", || {
+        format!("timezone: must be the resource's timezone ({})", r.timezone)
+    })?;
+    Schedule::new(ScheduleSpec::clone(spec))
+        .map(Some)
+        .map_err(|e| RuleViolation::new("schedule", e.to_string()))
 }
 
 /// Checks a requested interval against the resource's rules at `now`, in this

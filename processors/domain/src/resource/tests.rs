@@ -189,3 +189,57 @@ fn a_policy_without_a_partial_window_is_all_or_nothing() {
     assert_eq!(refund_for(&policy, &paid, T0 + 12 * HOUR, T0).amount, 1000);
     assert_eq!(refund_for(&policy, &paid, T0 + 12 * HOUR - 1, T0).amount, 0);
 }
+
+fn berlin_week() -> crate::schedule::ScheduleSpec {
+    use crate::schedule::{LocalRange, ScheduleSpec};
+    ScheduleSpec {
+        timezone: "Europe/Berlin".into(),
+        weekly: std::array::from_fn(|d| {
+            if d < 5 {
+                vec![LocalRange::hm(9, 0, 17, 0)]
+            } else {
+                Vec::new()
+            }
+        }),
+        exceptions: Vec::new(),
+    }
+}
+
+#[test]
+fn a_schedule_must_be_valid_and_in_the_resource_zone_and_rules_within_limits() {
+    use crate::schedule::{BookingRules, LocalRange};
+    let mut r = Resource {
+        timezone: "Europe/Berlin".into(),
+        schedule: Some(Box::new(berlin_week())),
+        ..room("r")
+    };
+    assert_eq!(validate_resource(&r), Ok(()));
+    assert!(validate_scheduling(&r).unwrap().is_some());
+    r.timezone = "Europe/Paris".into();
+    let v = validate_resource(&r).unwrap_err();
+    assert_eq!(v.field, "schedule");
+    assert!(v.message.contains("Europe/Paris"), "{}", v.message);
+    r.timezone = "Europe/Berlin".into();
+    if let Some(s) = r.schedule.as_mut() {
+        s.weekly[2] = vec![LocalRange::hm(9, 0, 12, 0), LocalRange::hm(11, 0, 13, 0)];
+    }
+    let v = validate_resource(&r).unwrap_err();
+    assert_eq!(v.field, "schedule");
+    assert!(v.message.starts_with("weekly[2]"), "{}", v.message);
+    r.schedule = None;
+    r.rules = BookingRules {
+        min_notice_minutes: 120,
+        max_horizon_minutes: Some(60),
+        ..BookingRules::default()
+    };
+    let v = validate_resource(&r).unwrap_err();
+    assert_eq!(v.field, "rules");
+    assert!(
+        v.message.starts_with("max_horizon_minutes"),
+        "{}",
+        v.message
+    );
+    r.rules.max_horizon_minutes = Some(120);
+    assert_eq!(validate_resource(&r), Ok(()));
+    assert!(!r.unrestricted());
+}

@@ -105,3 +105,21 @@ impl Schedule {
         instant.map_or(SUPPORTED.end, Timestamp::as_millisecond)
     }
 }
+
+/// `at` as the wall clock of IANA zone `timezone` reads it, in RFC 3339
+/// with the zone's offset at that instant (`2026-03-30T09:00:00+02:00`);
+/// `None` for a zone the bundled database does not know or an instant
+/// outside [`SUPPORTED`].
+pub fn local_rfc3339(timezone: &str, at: Millis) -> Option<String> {
+    if !(SUPPORTED.start..SUPPORTED.end).contains(&at) {
+        return None;
+    }
+    let tz = jiff::tz::TimeZoneDatabase::bundled().get(timezone).ok()?;
+    let zoned = Timestamp::from_millisecond(at).ok()?.to_zoned(tz);
+    let format = if at.rem_euclid(1000) == 0 {
+        "%Y-%m-%dT%H:%M:%S%:z"
+    } else {
+        "%Y-%m-%dT%H:%M:%S%.3f%:z"
+    };
+    Some(zoned.strftime(format).to_string())
+}

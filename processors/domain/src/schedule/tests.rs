@@ -838,3 +838,22 @@ fn the_declared_forms_round_trip_through_the_store_encoding() {
     assert_eq!(postcard::from_bytes::<BookingRules>(&bytes).unwrap(), rules);
     assert_eq!(Schedule::new(spec.clone()).unwrap().spec(), &spec);
 }
+
+#[test]
+fn instants_read_as_local_wall_clock_with_the_offset_of_that_instant() {
+    // 2026-03-29: Berlin goes from +01:00 to +02:00 at 01:00Z.
+    let before = 1_774_746_000_000 - 3_600_000; // 00:00Z
+    assert_eq!(
+        local_rfc3339("Europe/Berlin", before).as_deref(),
+        Some("2026-03-29T01:00:00+01:00")
+    );
+    assert_eq!(
+        local_rfc3339("Europe/Berlin", before + 2 * 3_600_000).as_deref(),
+        Some("2026-03-29T04:00:00+02:00")
+    );
+    assert_eq!(
+        local_rfc3339("UTC", 1).as_deref(),
+        Some("1970-01-01T00:00:00.001+00:00")
+    );
+    assert_eq!(local_rfc3339("Mars/Olympus", 0), None);
+}

@@ -38,6 +38,7 @@ pub enum Kind {
     Expired(String),
     PaymentStarted { pay_by: Millis },
     PaymentDelayed { until: Millis },
+    ScheduleChanged,
 }
 
 pub fn kind(ev: &BookingEvent) -> Kind {
@@ -58,6 +59,7 @@ pub fn kind(ev: &BookingEvent) -> Kind {
         BookingEvent::BookingPaymentDelayed(e) => Kind::PaymentDelayed {
             until: e.held_until,
         },
+        BookingEvent::ResourceScheduleChanged(_) => Kind::ScheduleChanged,
     }
 }
 

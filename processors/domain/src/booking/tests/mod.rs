@@ -111,5 +111,6 @@ fn status(p: &BookingPartition, id: &str) -> Option<BookingStatus> {
 mod lifecycle;
 mod payment_started;
 mod requests;
+mod scheduling;
 mod settle;
 mod state;
