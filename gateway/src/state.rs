@@ -129,6 +129,7 @@ impl Inner {
                 .encode(value)
                 .map_err(|e| ApiError::internal(&e))?,
             timestamp: self.now(),
+            headers: slotstream_runtime::Headers::new(),
         })
     }
 

@@ -24,8 +24,8 @@ pub mod views;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use log::{
-    Backend, ConsumedRecord, LogError, LogReader, OutRecord, Poll, Producer, RecordPosition,
-    Session, StateEntry, StateWrite, TopicPartition, Transaction,
+    Backend, ConsumedRecord, Header, Headers, LogError, LogReader, OutRecord, Poll, Producer,
+    RecordPosition, Session, StateEntry, StateWrite, TopicPartition, Transaction,
 };
 pub use ports::{Effect, EffectError, Email, Mailer, PaymentProvider, SentLedger};
 pub use processor::{Output, Poison, Processor};
