@@ -19,18 +19,21 @@
 
 use crate::clock::Clock;
 use crate::internal_events::GroupEvents;
+use crate::log::Headers;
 use crate::log::{
     Backend, ConsumedRecord, LogError, OutRecord, Poll, Session, TopicPartition, Transaction,
 };
 use crate::ports::{Effect, EffectError, Mailer, PaymentProvider};
 use crate::processor::{Output, Poison, Processor};
 use crate::telemetry::Telemetry;
+use crate::trace;
 use slotstream_domain::Millis;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tracing::{Instrument as _, Span};
 
 /// How often lag is refreshed while records keep coming (an empty poll
 /// refreshes it at once).
@@ -134,10 +137,14 @@ pub async fn run<P: Processor>(
         let now = clock.now();
         let mut out = Output::default();
         let mut next_deadline: Option<Millis> = None;
+        let mut spans = EffectSpans::default();
         for &p in &owned {
             if let Some(d) = processor.next_deadline(p) {
                 if d <= now {
-                    processor.on_timer(p, now, &mut out);
+                    let span = trace::timer_span(group, p);
+                    let marks = Marks::of(&out);
+                    span.in_scope(|| processor.on_timer(p, now, &mut out));
+                    spans.note(&span, &Headers::new(), &marks, &mut out);
                 }
                 if let Some(d) = processor.next_deadline(p) {
                     next_deadline = Some(next_deadline.map_or(d, |n: Millis| n.min(d)));
@@ -147,7 +154,7 @@ pub async fn run<P: Processor>(
         processor.before_commit(&mut out);
         if !out.is_empty() {
             let fired = std::mem::take(&mut out.fired);
-            let Some(txn) = finish(out, Vec::new(), &ports, &shutdown, &events).await else {
+            let Some(txn) = finish(out, spans, Vec::new(), &ports, &shutdown, &events).await else {
                 break;
             };
             let started = Instant::now();
@@ -233,18 +240,25 @@ pub async fn run<P: Processor>(
                 }
                 let now = clock.now();
                 let mut out = Output::default();
+                let mut spans = EffectSpans::default();
                 tally.clear();
                 for r in &records {
-                    if let Err(poison) = processor.process(r, now, &mut out) {
+                    // Consume → decide → produce of one record is one span
+                    // (disabled, and free, with no trace exporter).
+                    let span = trace::record_span(group, r);
+                    let marks = Marks::of(&out);
+                    if let Err(poison) = span.in_scope(|| processor.process(r, now, &mut out)) {
                         events.dead_lettered(r, &poison.reason);
                         out.records.push((cfg.dead_letter)(r, &poison, now));
                     }
+                    spans.note(&span, &r.headers, &marks, &mut out);
                     tally.note(&events, r);
                 }
                 processor.before_commit(&mut out);
                 let fired = std::mem::take(&mut out.fired);
                 let offsets = tally.offsets(&events);
-                let Some(txn) = finish(out, offsets, &ports, &shutdown, &events).await else {
+                let Some(txn) = finish(out, spans, offsets, &ports, &shutdown, &events).await
+                else {
                     break;
                 };
                 let started = Instant::now();
@@ -483,6 +497,48 @@ async fn linger_for_more(
     None
 }
 
+/// Where one step's outputs start in the batch's [`Output`].
+#[derive(Debug, Clone, Copy)]
+struct Marks {
+    records: usize,
+    effects: usize,
+}
+
+impl Marks {
+    fn of(out: &Output) -> Self {
+        Self {
+            records: out.records.len(),
+            effects: out.effects.len(),
+        }
+    }
+}
+
+/// The span each effect of a batch was asked for in, by effect index.
+/// Stays empty (no allocation) while spans are off.
+#[derive(Debug, Default)]
+struct EffectSpans(Vec<(usize, Span)>);
+
+impl EffectSpans {
+    /// After one step (`span`, reading a record with `input` headers):
+    /// stamps the records it produced with its trace context, and
+    /// remembers its span for the effects it asked for.
+    fn note(&mut self, span: &Span, input: &Headers, from: &Marks, out: &mut Output) {
+        trace::stamp(span, input, &mut out.records[from.records..]);
+        if !span.is_disabled() {
+            self.0
+                .extend((from.effects..out.effects.len()).map(|i| (i, span.clone())));
+        }
+    }
+
+    /// The parent span of effect `i`, if it was traced.
+    fn of(&self, i: usize) -> Option<&Span> {
+        self.0
+            .binary_search_by_key(&i, |(e, _)| *e)
+            .ok()
+            .map(|k| &self.0[k].1)
+    }
+}
+
 /// Most effects of one batch in flight at once.
 const EFFECT_CONCURRENCY: usize = 64;
 
@@ -491,6 +547,7 @@ const EFFECT_CONCURRENCY: usize = 64;
 /// after restart (effects are idempotent by key).
 async fn finish(
     out: Output,
+    spans: EffectSpans,
     offsets: Vec<(TopicPartition, u64)>,
     ports: &EffectPorts,
     shutdown: &watch::Receiver<bool>,
@@ -505,7 +562,13 @@ async fn finish(
     let pending: Vec<_> = out
         .effects
         .iter()
-        .map(|effect| perform(effect, ports, shutdown.clone(), events))
+        .enumerate()
+        .map(|(i, effect)| {
+            let span = spans.of(i).map_or_else(Span::none, |parent| {
+                trace::effect_span(parent, effect.kind())
+            });
+            perform(effect, ports, shutdown.clone(), events).instrument(span)
+        })
         .collect();
     let results: Vec<bool> = futures_util::stream::iter(pending)
         .buffer_unordered(EFFECT_CONCURRENCY)

@@ -20,6 +20,7 @@ pub mod ports;
 pub mod processor;
 pub mod telemetry;
 pub mod topics;
+pub mod trace;
 pub mod views;
 
 pub use clock::{Clock, ManualClock, SystemClock};
