@@ -95,13 +95,22 @@ pub fn init(endpoint: Option<&str>, role: &str) -> anyhow::Result<Traces> {
         // The trace target is for the exporter only.
         .add_directive(format!("{TARGET}=off").parse()?);
     let logs = tracing_subscriber::fmt::layer().with_filter(filter);
-    let provider = endpoint.map(|e| otlp_provider(e, role)).transpose()?;
-    let otel = provider.as_ref().map(otel_layer);
-    tracing_subscriber::registry().with(logs).with(otel).init();
-    if let Some(e) = endpoint {
-        tracing::info!(endpoint = %traces_url(e), "exporting spans over OTLP");
-    }
-    Ok(Traces { provider })
+    let Some(endpoint) = endpoint else {
+        // No OpenTelemetry layer at all (not an empty `Option` layer, which
+        // would claim interest in every call site): the trace target's
+        // call sites are disabled for good.
+        tracing_subscriber::registry().with(logs).init();
+        return Ok(Traces::default());
+    };
+    let provider = otlp_provider(endpoint, role)?;
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(otel_layer(&provider))
+        .init();
+    tracing::info!(endpoint = %traces_url(endpoint), "exporting spans over OTLP");
+    Ok(Traces {
+        provider: Some(provider),
+    })
 }
 
 #[cfg(test)]

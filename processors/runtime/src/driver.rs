@@ -241,17 +241,30 @@ pub async fn run<P: Processor>(
                 let now = clock.now();
                 let mut out = Output::default();
                 let mut spans = EffectSpans::default();
+                // Asked once per batch: with no exporter the records below
+                // open no span at all (ARCHITECTURE.md, "Traces").
+                let traced = trace::enabled();
                 tally.clear();
                 for r in &records {
-                    // Consume → decide → produce of one record is one span
-                    // (disabled, and free, with no trace exporter).
-                    let span = trace::record_span(group, r);
                     let marks = Marks::of(&out);
-                    if let Err(poison) = span.in_scope(|| processor.process(r, now, &mut out)) {
+                    // Consume → decide → produce of one record is one span.
+                    let span = if traced {
+                        trace::record_span(group, r)
+                    } else {
+                        Span::none()
+                    };
+                    let decided = if traced {
+                        span.in_scope(|| processor.process(r, now, &mut out))
+                    } else {
+                        processor.process(r, now, &mut out)
+                    };
+                    if let Err(poison) = decided {
                         events.dead_lettered(r, &poison.reason);
                         out.records.push((cfg.dead_letter)(r, &poison, now));
                     }
-                    spans.note(&span, &r.headers, &marks, &mut out);
+                    if traced || !r.headers.is_empty() {
+                        spans.note(&span, &r.headers, &marks, &mut out);
+                    }
                     tally.note(&events, r);
                 }
                 processor.before_commit(&mut out);

@@ -37,6 +37,13 @@ pub const TRACEPARENT: &str = "traceparent";
 /// The W3C header with vendor-specific trace state.
 pub const TRACESTATE: &str = "tracestate";
 
+/// Whether this process makes spans (an exporter is installed). A cached
+/// check of one call site: the driver asks once per batch and, when off,
+/// opens no span for any record of it.
+pub fn enabled() -> bool {
+    tracing::enabled!(target: TARGET, tracing::Level::INFO)
+}
+
 /// The parent a `traceparent` (and optional `tracestate`) names, as a
 /// remote span context; `None` when the header is absent or malformed
 /// (a malformed one is ignored, as W3C asks: the step starts a new trace).
