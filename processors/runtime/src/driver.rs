@@ -16,6 +16,12 @@
 //! timer lateness, and its readiness. Counts are kept per batch (one add
 //! per touched partition), latencies per commit; only command records get
 //! one latency sample each, merged by timestamp.
+//!
+//! Traces (`crate::trace`): when spans are on, each record is processed in a
+//! span that continues the record's `traceparent`, the records that step
+//! produces carry that span's context, and its effects run in child spans.
+//! When off, one check per batch, and a record's trace context is passed on
+//! to its outputs unchanged.
 
 use crate::clock::Clock;
 use crate::internal_events::GroupEvents;
