@@ -44,6 +44,7 @@ fn command(codec: &Codec, resource: &str, cmd: BookingCommand) -> OutRecord {
         key: Bytes::copy_from_slice(resource.as_bytes()),
         value: codec.encode(&env).expect("encode"),
         timestamp: NOW,
+        headers: slotstream_runtime::Headers::new(),
     }
 }
 

@@ -91,6 +91,7 @@ async fn send_all(t: &TestPlatform, topic: &'static str, records: Vec<(String, B
                 key: Bytes::copy_from_slice(key.as_bytes()),
                 value: value.clone(),
                 timestamp: t.clock.now_ms(),
+                headers: slotstream_runtime::Headers::new(),
             })
             .collect();
         t.p().producer().send(batch).await.expect("produce");

@@ -9,6 +9,7 @@ pub mod ops;
 pub mod platform;
 pub mod settings;
 pub mod storage;
+pub mod traces;
 
 pub use app::App;
 pub use platform::{Platform, Role};

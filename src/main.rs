@@ -63,15 +63,23 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SLOTSTREAM_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let cli = Cli::parse();
     let settings = Settings::load_with(cli.config.as_deref(), &cli.flags)?;
-    match cli.command {
+    let role = match &cli.command {
+        Command::Up => "up".to_owned(),
+        Command::Init => "init".to_owned(),
+        Command::Gateway => "gateway".to_owned(),
+        Command::Processor { role } => format!("processor {role:?}").to_ascii_lowercase(),
+        Command::Audit { .. } => "audit".to_owned(),
+    };
+    let traces = slotstream::traces::init(settings.otlp_endpoint.as_deref(), &role)?;
+    let result = run(cli.command, settings).await;
+    traces.shutdown();
+    result
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
         Command::Up => up(settings).await,
         Command::Init => {
             for line in slotstream::storage::init(&settings).await? {

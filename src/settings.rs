@@ -140,6 +140,11 @@ pub struct Settings {
     /// long a payment outcome may take to reach its booking (`2m`).
     #[serde(with = "duration")]
     pub audit_slack: Duration,
+    /// Where spans go over OTLP (HTTP/protobuf), e.g.
+    /// `http://collector:4318` (`/v1/traces` is added unless given). Unset:
+    /// no spans are made and no trace context is written (ARCHITECTURE.md,
+    /// "Traces").
+    pub otlp_endpoint: Option<String>,
 }
 
 /// The embedded backend's settings.
@@ -250,6 +255,7 @@ impl Default for Settings {
             ready_max_lag: slotstream_runtime::telemetry::DEFAULT_READY_MAX_LAG,
             audit: true,
             audit_slack: Duration::from_secs(120),
+            otlp_endpoint: None,
         }
     }
 }
@@ -432,6 +438,14 @@ impl Settings {
         positive("http_header_timeout", self.http_header_timeout)?;
         positive("http_idle_timeout", self.http_idle_timeout)?;
         positive("audit_slack", self.audit_slack)?;
+        if let Some(url) = &self.otlp_endpoint
+            && !url.starts_with("http://")
+        {
+            return Err(invalid(format!(
+                "otlp_endpoint must be an http:// URL (OTLP over HTTP/protobuf, \
+                 without TLS: put a collector beside the process), not {url:?}"
+            )));
+        }
         for (name, n) in [
             ("rate_writes_per_user", self.rate_writes_per_user),
             ("rate_writes_burst", self.rate_writes_burst),

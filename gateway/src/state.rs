@@ -15,11 +15,12 @@ use secrecy::ExposeSecret;
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, CommandId, Millis, PaymentId, ResourceId};
 use slotstream_runtime::views::{BookingView, LoginLockView, PaymentView, UserView};
-use slotstream_runtime::{Clock, OutRecord, Producer, TopicSpec, ViewStore};
+use slotstream_runtime::{Clock, OutRecord, Producer, TopicSpec, ViewStore, trace};
 use slotstream_schemas::{Codec, Contract, Envelope, ReplyPayload};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::task::AbortHandle;
+use tracing::Instrument as _;
 
 /// The gateway's shared state (cheap to clone).
 #[derive(Clone, Debug)]
@@ -129,6 +130,7 @@ impl Inner {
                 .encode(value)
                 .map_err(|e| ApiError::internal(&e))?,
             timestamp: self.now(),
+            headers: slotstream_runtime::Headers::new(),
         })
     }
 
@@ -150,9 +152,22 @@ impl Inner {
             reply_to,
             payload,
         };
-        let rec = self.record(topic, key, &env)?;
+        let mut rec = self.record(topic, key, &env)?;
+        // The command carries the request's trace onward (nothing when
+        // spans are off: the span is disabled and no header is written).
+        let span = tracing::info_span!(
+            target: trace::TARGET,
+            "send",
+            otel.name = %format_args!("send {}", topic.name),
+            otel.kind = "producer",
+            messaging.system = "kafka",
+            messaging.operation.type = "send",
+            messaging.destination.name = topic.name,
+        );
+        trace::inject(&span, &mut rec.headers);
         self.producer
             .send(vec![rec])
+            .instrument(span)
             .await
             .map_err(|e| ApiError::unavailable(&e))?;
         Ok(())

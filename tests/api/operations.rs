@@ -553,6 +553,7 @@ async fn the_auditor_finds_an_overlap_planted_in_a_hand_written_log() {
                 key: Bytes::copy_from_slice(h.resource_id.as_str().as_bytes()),
                 value: codec.encode(env).expect("encodes"),
                 timestamp: now,
+                headers: slotstream_runtime::Headers::new(),
             }
         })
         .collect();

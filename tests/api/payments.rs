@@ -244,6 +244,7 @@ async fn checkout_appended_at(
             key: bytes::Bytes::copy_from_slice(resource.as_bytes()),
             value: platform.codec.encode(&env).expect("encodes"),
             timestamp: appended_at,
+            headers: slotstream_runtime::Headers::new(),
         }])
         .await
         .expect("appended");

@@ -108,6 +108,7 @@ impl TestPlatform {
                 key: Bytes::copy_from_slice(key.as_bytes()),
                 value,
                 timestamp: self.clock.now_ms(),
+                headers: slotstream_runtime::Headers::new(),
             }])
             .await
             .expect("produce");
@@ -333,6 +334,7 @@ impl slotstream_runtime::PaymentProvider for InProcessProvider {
                 key: Bytes::copy_from_slice(resource_id.as_str().as_bytes()),
                 value,
                 timestamp: T0,
+                headers: slotstream_runtime::Headers::new(),
             }])
             .await
             .map_err(|e| slotstream_runtime::EffectError::Transient(e.to_string()))?;

@@ -28,6 +28,7 @@ fn record(i: u64) -> OutRecord {
         key: Bytes::from(format!("res_{:020}", i % 5000)),
         value: Bytes::from(vec![b'x'; 200]),
         timestamp: 1_700_000_000_000,
+        headers: slotstream_runtime::Headers::new(),
     }
 }
 
@@ -90,6 +91,7 @@ async fn transform(backend: Arc<EmbeddedBackend>, total: u64) -> Result<f64, Err
                         key: r.key.clone(),
                         value: r.value.clone(),
                         timestamp: r.timestamp,
+                        headers: slotstream_runtime::Headers::new(),
                     });
                     next.insert(r.partition, r.offset + 1);
                 }

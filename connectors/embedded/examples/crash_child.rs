@@ -91,6 +91,7 @@ async fn produce(backend: Arc<EmbeddedBackend>, mut seq: u64, seed: u64) -> Resu
                 key: Bytes::from(key),
                 value: Bytes::from(seq.to_string()),
                 timestamp: 0,
+                headers: slotstream_runtime::Headers::new(),
             });
             seqs.push(seq);
             seq += 1;
@@ -115,6 +116,7 @@ async fn transform(backend: Arc<EmbeddedBackend>) -> Result<(), Error> {
             key: r.key.clone(),
             value: Bytes::from(format!("{}:{}", r.partition, r.offset)),
             timestamp: r.timestamp,
+            headers: slotstream_runtime::Headers::new(),
         });
     })
     .await

@@ -16,7 +16,7 @@
 //!
 //! * **One LSM database** (fjall) in `<dir>/store/`: one write-ahead journal
 //!   shared by every keyspace, and a keyspace (an LSM tree) per topic
-//!   partition (`offset -> timestamp, key, value`), for committed offsets,
+//!   partition (`offset -> timestamp, key, headers, value`), for committed offsets,
 //!   member epochs, processor state (`(group, partition) ++ key -> value`,
 //!   deletes are tombstones) and each view table and index. A commit is one
 //!   atomic write batch: one checksummed entry appended to the journal, so

@@ -52,14 +52,15 @@ pub(crate) fn read_partition(
             ))
         };
         let offset = keys::offset_of(&k).ok_or_else(corrupt)?;
-        let (timestamp, key, value) = schema::decode_record(&v).ok_or_else(corrupt)?;
+        let stored = schema::decode_record(&v).ok_or_else(corrupt)?;
         out.push(ConsumedRecord {
             topic: Arc::clone(name),
             partition,
             offset,
-            key: Bytes::copy_from_slice(key),
-            value: Bytes::copy_from_slice(value),
-            timestamp,
+            key: Bytes::copy_from_slice(stored.key),
+            value: Bytes::copy_from_slice(stored.value),
+            timestamp: stored.timestamp,
+            headers: stored.headers().ok_or_else(corrupt)?,
         });
         taken += 1;
         if taken == max {

@@ -225,7 +225,7 @@ fn copy_file(path: &Path, c: &mut Copier<'_>) -> Result<(), EmbeddedError> {
             c.put(
                 part,
                 crate::keys::offset_key(offset).to_vec(),
-                schema::encode_record(ts, key, value),
+                schema::encode_record(ts, key, &slotstream_runtime::Headers::new(), value),
             )?;
         }
     }

@@ -149,7 +149,7 @@ fn trim(store: &Store, ti: usize, p: u32, cutoff: i64) -> Result<bool, fjall::Er
     let mut lo = end - 1;
     for guard in snap.range(ks, keys::offset_key(first)..keys::offset_key(end - 1)) {
         let (k, v) = guard.into_inner()?;
-        let expired = schema::decode_record(&v).is_none_or(|(ts, _, _)| ts < cutoff);
+        let expired = schema::decode_record(&v).is_none_or(|r| r.timestamp < cutoff);
         if !expired {
             lo = keys::offset_of(&k).unwrap_or(first);
             break;

@@ -3,7 +3,9 @@
 //! [`FORMAT_VERSION`].
 
 use crate::keys::{Key, Reader};
+use bytes::Bytes;
 use slotstream_domain::booking::BookingStatus;
+use slotstream_runtime::Headers;
 use slotstream_runtime::topics::{self, TopicSpec};
 
 /// Version of the layout, stored in the `meta` keyspace under
@@ -39,23 +41,129 @@ pub(crate) fn topic_index(name: &str) -> Option<usize> {
     all_topics().iter().position(|t| t.name == name)
 }
 
-/// A log record's value: timestamp (i64 BE), key length (u32 BE), key, value.
-pub(crate) fn encode_record(timestamp: i64, key: &[u8], value: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(12 + key.len() + value.len());
+/// Set in a stored record's key length when headers follow the key.
+/// Records of earlier releases never have it (their keys are far shorter
+/// than 2 GiB), so they read unchanged: no format version bump, no
+/// migration.
+const HEADERS_FLAG: u32 = 1 << 31;
+
+/// A log record's value: timestamp (i64 BE), key length (u32 BE), key,
+/// value. With headers, the key length has [`HEADERS_FLAG`] set and the
+/// headers sit between key and value: their count (u16 BE), then each
+/// header's name length (u16 BE), name, value length (u32 BE) and value.
+/// Without headers the bytes are exactly those of earlier releases, and
+/// encoding costs the one buffer it always did.
+pub(crate) fn encode_record(
+    timestamp: i64,
+    key: &[u8],
+    headers: &Headers,
+    value: &[u8],
+) -> Vec<u8> {
+    let extra = if headers.is_empty() {
+        0
+    } else {
+        2 + headers
+            .iter()
+            .map(|h| 6 + h.name.len() + h.value.len())
+            .sum::<usize>()
+    };
+    let mut out = Vec::with_capacity(12 + key.len() + extra + value.len());
     out.extend_from_slice(&timestamp.to_be_bytes());
-    out.extend_from_slice(&(key.len() as u32).to_be_bytes());
-    out.extend_from_slice(key);
+    debug_assert!(
+        (key.len() as u64) < u64::from(HEADERS_FLAG),
+        "a key of 2 GiB"
+    );
+    if headers.is_empty() {
+        out.extend_from_slice(&(key.len() as u32).to_be_bytes());
+        out.extend_from_slice(key);
+    } else {
+        out.extend_from_slice(&(key.len() as u32 | HEADERS_FLAG).to_be_bytes());
+        out.extend_from_slice(key);
+        // Header names and values are small (a traceparent is 55 bytes);
+        // the writer refuses a record whose headers do not fit these widths.
+        out.extend_from_slice(&(headers.len() as u16).to_be_bytes());
+        for h in headers {
+            out.extend_from_slice(&(h.name.len() as u16).to_be_bytes());
+            out.extend_from_slice(h.name.as_bytes());
+            out.extend_from_slice(&(h.value.len() as u32).to_be_bytes());
+            out.extend_from_slice(&h.value);
+        }
+    }
     out.extend_from_slice(value);
     out
 }
 
-/// The timestamp, key and value of a stored record; `None` if corrupt.
-pub(crate) fn decode_record(raw: &[u8]) -> Option<(i64, &[u8], &[u8])> {
+/// Whether [`encode_record`] can store these headers.
+pub(crate) fn headers_fit(headers: &Headers) -> bool {
+    headers.len() <= usize::from(u16::MAX)
+        && headers
+            .iter()
+            .all(|h| h.name.len() <= usize::from(u16::MAX) && h.value.len() <= u32::MAX as usize)
+}
+
+/// A stored record, borrowed from its bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Stored<'a> {
+    pub timestamp: i64,
+    pub key: &'a [u8],
+    /// The encoded headers (empty when there are none).
+    headers: &'a [u8],
+    pub value: &'a [u8],
+}
+
+impl Stored<'_> {
+    /// The headers, decoded (no allocation when there are none).
+    pub(crate) fn headers(&self) -> Option<Headers> {
+        let mut out = Headers::new();
+        let mut rest = self.headers;
+        if rest.is_empty() {
+            return Some(out);
+        }
+        let (count, r) = rest.split_first_chunk::<2>()?;
+        rest = r;
+        for _ in 0..u16::from_be_bytes(*count) {
+            let (len, r) = rest.split_first_chunk::<2>()?;
+            let len = usize::from(u16::from_be_bytes(*len));
+            let name = std::str::from_utf8(r.get(..len)?).ok()?;
+            let (vlen, r) = r[len..].split_first_chunk::<4>()?;
+            let vlen = u32::from_be_bytes(*vlen) as usize;
+            let value = r.get(..vlen)?;
+            out.push(name.to_owned(), Bytes::copy_from_slice(value));
+            rest = &r[vlen..];
+        }
+        rest.is_empty().then_some(out)
+    }
+}
+
+/// A stored record's parts; `None` if corrupt.
+pub(crate) fn decode_record(raw: &[u8]) -> Option<Stored<'_>> {
     let (ts, rest) = raw.split_first_chunk::<8>()?;
     let (len, rest) = rest.split_first_chunk::<4>()?;
-    let len = u32::from_be_bytes(*len) as usize;
+    let len = u32::from_be_bytes(*len);
+    let flagged = len & HEADERS_FLAG != 0;
+    let len = (len & !HEADERS_FLAG) as usize;
     let key = rest.get(..len)?;
-    Some((i64::from_be_bytes(*ts), key, &rest[len..]))
+    let mut rest = &rest[len..];
+    let mut headers: &[u8] = &[];
+    if flagged {
+        // Walk the lengths to find where the value starts.
+        let (count, mut r) = rest.split_first_chunk::<2>()?;
+        for _ in 0..u16::from_be_bytes(*count) {
+            let (nlen, after) = r.split_first_chunk::<2>()?;
+            let after = after.get(usize::from(u16::from_be_bytes(*nlen))..)?;
+            let (vlen, after) = after.split_first_chunk::<4>()?;
+            r = after.get(u32::from_be_bytes(*vlen) as usize..)?;
+        }
+        let used = rest.len() - r.len();
+        headers = &rest[..used];
+        rest = r;
+    }
+    Some(Stored {
+        timestamp: i64::from_be_bytes(*ts),
+        key,
+        headers,
+        value: rest,
+    })
 }
 
 /// The committed-offset key of (group, topic, partition).
@@ -130,11 +238,52 @@ mod tests {
         assert_eq!(topic_index("no.such.topic"), None);
     }
 
+    fn parts(raw: &[u8]) -> Option<(i64, &[u8], Headers, &[u8])> {
+        let r = decode_record(raw)?;
+        Some((r.timestamp, r.key, r.headers()?, r.value))
+    }
+
     #[test]
     fn a_record_decodes_to_what_was_encoded() {
-        let raw = encode_record(-5, b"key", b"value");
-        assert_eq!(decode_record(&raw), Some((-5, &b"key"[..], &b"value"[..])));
+        let raw = encode_record(-5, b"key", &Headers::new(), b"value");
+        assert_eq!(
+            parts(&raw),
+            Some((-5, &b"key"[..], Headers::new(), &b"value"[..]))
+        );
         assert_eq!(decode_record(&raw[..10]), None);
+    }
+
+    #[test]
+    fn a_record_without_headers_is_stored_as_earlier_releases_stored_it() {
+        // The bytes the previous release wrote for (ts -5, "key", "value"),
+        // written out by hand so a change to the encoder cannot hide here.
+        let old: &[u8] = &[
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfb, // timestamp -5
+            0, 0, 0, 3, b'k', b'e', b'y', // key
+            b'v', b'a', b'l', b'u', b'e', // value
+        ];
+        assert_eq!(
+            parts(old),
+            Some((-5, &b"key"[..], Headers::new(), &b"value"[..]))
+        );
+        assert_eq!(encode_record(-5, b"key", &Headers::new(), b"value"), old);
+    }
+
+    #[test]
+    fn headers_round_trip_and_a_cut_record_is_corrupt() {
+        let mut headers = Headers::new();
+        headers.push(
+            "traceparent",
+            &b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"[..],
+        );
+        headers.push("empty", Bytes::new());
+        headers.push("traceparent", &b"\x00\xff"[..]);
+        let raw = encode_record(7, b"", &headers, b"v");
+        assert_eq!(parts(&raw), Some((7, &b""[..], headers, &b"v"[..])));
+        // Every prefix that ends inside the headers is refused.
+        for cut in 12..raw.len() - 1 {
+            assert_eq!(parts(&raw[..cut]), None, "cut at {cut}");
+        }
     }
 
     #[test]

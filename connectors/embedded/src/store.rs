@@ -22,7 +22,7 @@ type EpochCells = HashMap<Arc<str>, HashMap<u32, Arc<AtomicU64>>>;
 /// Every keyspace of the database.
 pub(crate) struct Keyspaces {
     /// One keyspace per topic partition, `[topic index][partition]`: offset
-    /// (big-endian) -> timestamp, key, value (see `schema::encode_record`).
+    /// (big-endian) -> timestamp, key, headers, value (see `schema::encode_record`).
     pub log: Vec<Vec<Keyspace>>,
     /// `"format"` -> the layout version.
     pub meta: Keyspace,

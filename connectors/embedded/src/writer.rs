@@ -501,7 +501,7 @@ impl Writer {
         t.write(
             &self.store.ks.log[ti][p as usize],
             keys::offset_key(offset).to_vec(),
-            schema::encode_record(r.timestamp, &r.key, &r.value),
+            schema::encode_record(r.timestamp, &r.key, &r.headers, &r.value),
         );
         self.ends[ti][p as usize] = offset + 1;
         offset
@@ -517,7 +517,16 @@ impl Writer {
         }
         records
             .iter()
-            .map(|r| resolve(r.topic, r.partition, &r.key))
+            .map(|r| {
+                if !schema::headers_fit(&r.headers) {
+                    return Err(LogError::Invalid(format!(
+                        "a record for {} has more than 65535 headers or a header name \
+                         longer than 65535 bytes",
+                        r.topic
+                    )));
+                }
+                resolve(r.topic, r.partition, &r.key)
+            })
             .collect()
     }
 

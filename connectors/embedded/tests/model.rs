@@ -62,6 +62,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         key: Bytes::from(key),
                         value: Bytes::from(value),
                         timestamp: 0,
+                        headers: slotstream_runtime::Headers::new(),
                     });
                 }
                 let got = backend.producer().send(out).await.expect("send");

@@ -21,6 +21,7 @@ fn out(topic: &'static str, i: usize) -> OutRecord {
         value: Bytes::from(vec![b'x'; 200]),
         // Now: a broker deletes records older than the topic's retention.
         timestamp: slotstream_testkit::contract::log::now_ms(),
+        headers: slotstream_runtime::Headers::new(),
     }
 }
 
@@ -85,6 +86,7 @@ async fn main() {
                         key: r.key.clone(),
                         value: r.value.clone(),
                         timestamp: r.timestamp,
+                        headers: slotstream_runtime::Headers::new(),
                     });
                     txn.state.push(StateWrite {
                         partition: r.partition,

@@ -27,6 +27,7 @@ mod admin;
 mod closing;
 mod config;
 mod errors;
+mod headers;
 mod producer;
 mod reader;
 mod session;

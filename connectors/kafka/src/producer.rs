@@ -74,6 +74,9 @@ impl Producer for KafkaProducer {
                 .key(&rec.key[..])
                 .payload(&rec.value[..])
                 .timestamp(rec.timestamp);
+            if let Some(headers) = crate::headers::to_kafka(&rec.headers) {
+                record = record.headers(headers);
+            }
             // Enqueue without awaiting deliveries: the whole send is one
             // round of batches. A full local queue waits for room.
             loop {

@@ -432,6 +432,7 @@ fn poll_blocking(
                     key: Bytes::copy_from_slice(m.key().unwrap_or_default()),
                     value: Bytes::copy_from_slice(m.payload().unwrap_or_default()),
                     timestamp: m.timestamp().to_millis().unwrap_or(0),
+                    headers: crate::headers::from_kafka(&m),
                 });
             }
             Some(Err(RdError::MessageConsumptionFatal(code))) => {

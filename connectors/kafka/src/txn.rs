@@ -129,6 +129,7 @@ struct Prepared {
     key: Bytes,
     value: Option<Bytes>,
     timestamp: Option<i64>,
+    headers: Option<rdkafka::message::OwnedHeaders>,
 }
 
 /// Checks everything that can be refused before anything is sent.
@@ -150,6 +151,7 @@ fn prepare(
             key: r.key.clone(),
             value: Some(r.value.clone()),
             timestamp: Some(r.timestamp),
+            headers: crate::headers::to_kafka(&r.headers),
         });
     }
     for w in &txn.state {
@@ -165,6 +167,7 @@ fn prepare(
             key: w.key.clone(),
             value: w.value.clone(),
             timestamp: None,
+            headers: None,
         });
     }
     let mut offsets = TopicPartitionList::new();
@@ -198,6 +201,10 @@ fn produce(producer: &TxnProducer, records: &[Prepared]) -> Result<(), RdError> 
         }
         if let Some(ts) = r.timestamp {
             rec = rec.timestamp(ts);
+        }
+        if let Some(h) = &r.headers {
+            // librdkafka takes its own copy of the headers per send.
+            rec = rec.headers(h.clone());
         }
         loop {
             match producer.send(rec) {

@@ -25,6 +25,7 @@ macro_rules! contract_tests {
 
 contract_tests!(
     keyed_records_land_on_murmur2_partitions,
+    headers_travel_with_records,
     offsets_are_dense_and_ordered,
     invalid_records_are_refused_without_harming_others,
     readers_are_woken_by_new_data,

@@ -37,7 +37,9 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use slotstream_domain::payment::CheckoutOutcome;
 use slotstream_domain::{Money, PaymentId, ResourceId};
-use slotstream_runtime::{Clock, EffectError, PaymentProvider, ProviderOutcome, ProviderStatus};
+use slotstream_runtime::{
+    Clock, EffectError, PaymentProvider, ProviderOutcome, ProviderStatus, trace,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -215,15 +217,23 @@ impl PaymentProvider for SandboxProvider {
         let body = serde_json::to_vec(&event)
             .map_err(|e| EffectError::Permanent(format!("encoding provider event: {e}")))?;
         let signature = webhook::sign(self.secret.expose_secret().as_bytes(), now_secs, &body);
-        let response = self
+        let mut request = self
             .http
             .post(self.webhook_url())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(SIGNATURE_HEADER, signature)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| EffectError::Transient(format!("delivering webhook {}: {e}", event.id)))?;
+            .header(SIGNATURE_HEADER, signature);
+        // The outcome continues the trace of the checkout: the driver runs
+        // this effect inside a span of its own when traces are on.
+        if let Some((parent, state)) = trace::context_of(&tracing::Span::current()) {
+            request = request.header(trace::TRACEPARENT, parent);
+            if let Some(state) = state {
+                request = request.header(trace::TRACESTATE, state);
+            }
+        }
+        let response =
+            request.body(body).send().await.map_err(|e| {
+                EffectError::Transient(format!("delivering webhook {}: {e}", event.id))
+            })?;
         classify(response.status())?;
         tracing::debug!(event = %event.id, "sandbox webhook delivered");
         Ok(())

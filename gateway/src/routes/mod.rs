@@ -18,7 +18,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use slotstream_runtime::ViewError;
+use slotstream_runtime::{ViewError, trace};
 use slotstream_schemas::ReplyPayload;
 use std::time::Instant;
 use tower::ServiceBuilder;
@@ -27,6 +27,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use tracing::Instrument as _;
 
 /// Default page size of listings.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(TraceLayer::new_for_http().make_span_with(span))
         .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(middleware::from_fn(trace_request))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(
@@ -123,6 +125,44 @@ fn span(req: &Request) -> tracing::Span {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     tracing::info_span!("http", method = %req.method(), route, request_id)
+}
+
+/// The request's span in the booking's trace: a child of the client's
+/// `traceparent` when it sent one, else the root of a new trace. Its trace
+/// context goes back in `traceresponse` (W3C Trace Context level 2), so a
+/// client can find the trace of what it asked. With spans off (no OTLP
+/// endpoint) the span is disabled and this only passes the request on.
+async fn trace_request(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let span = tracing::info_span!(
+        target: trace::TARGET,
+        "request",
+        otel.name = %format_args!("{} {route}", req.method()),
+        otel.kind = "server",
+        http.request.method = %req.method(),
+        http.route = route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    if span.is_disabled() {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    trace::adopt(
+        &span,
+        headers.get(trace::TRACEPARENT).map(HeaderValue::as_bytes),
+        headers.get(trace::TRACESTATE).map(HeaderValue::as_bytes),
+    );
+    let mut res = next.run(req).instrument(span.clone()).await;
+    span.record("http.response.status_code", res.status().as_u16());
+    if let Some(value) =
+        trace::context_of(&span).and_then(|(parent, _)| HeaderValue::try_from(parent).ok())
+    {
+        res.headers_mut().insert("traceresponse", value);
+    }
+    res
 }
 
 /// Records latency by route template and status class, and gives bare error

@@ -16,21 +16,30 @@
 //! timer lateness, and its readiness. Counts are kept per batch (one add
 //! per touched partition), latencies per commit; only command records get
 //! one latency sample each, merged by timestamp.
+//!
+//! Traces (`crate::trace`): when spans are on, each record is processed in a
+//! span that continues the record's `traceparent`, the records that step
+//! produces carry that span's context, and its effects run in child spans.
+//! When off, one check per batch, and a record's trace context is passed on
+//! to its outputs unchanged.
 
 use crate::clock::Clock;
 use crate::internal_events::GroupEvents;
+use crate::log::Headers;
 use crate::log::{
     Backend, ConsumedRecord, LogError, OutRecord, Poll, Session, TopicPartition, Transaction,
 };
 use crate::ports::{Effect, EffectError, EffectReport, Mailer, PaymentProvider, ProviderStatus};
 use crate::processor::{Output, Poison, Processor};
 use crate::telemetry::Telemetry;
+use crate::trace;
 use slotstream_domain::Millis;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tracing::{Instrument as _, Span};
 
 /// How often lag is refreshed while records keep coming (an empty poll
 /// refreshes it at once).
@@ -144,10 +153,14 @@ pub async fn run<P: Processor>(
         let mut out = Output::default();
         later.collect(&mut processor, &owned, now, &mut out, &events);
         let mut next_deadline: Option<Millis> = None;
+        let mut spans = EffectSpans::default();
         for &p in &owned {
             if let Some(d) = processor.next_deadline(p) {
                 if d <= now {
-                    processor.on_timer(p, now, &mut out);
+                    let span = trace::timer_span(group, p);
+                    let marks = Marks::of(&out);
+                    span.in_scope(|| processor.on_timer(p, now, &mut out));
+                    spans.note(&span, &Headers::new(), &marks, &mut out);
                 }
                 if let Some(d) = processor.next_deadline(p) {
                     next_deadline = Some(next_deadline.map_or(d, |n: Millis| n.min(d)));
@@ -158,7 +171,8 @@ pub async fn run<P: Processor>(
         if !out.is_empty() {
             let fired = std::mem::take(&mut out.fired);
             let deferred = std::mem::take(&mut out.after_commit);
-            let Some(txn) = finish(out, Vec::new(), &ports, &shutdown, &events).await else {
+            let Some(txn) = finish(out, &spans, Vec::new(), &ports, &shutdown, &events).await
+            else {
                 break;
             };
             let started = Instant::now();
@@ -173,7 +187,7 @@ pub async fn run<P: Processor>(
             if committing {
                 events.committed(0, started.elapsed());
             }
-            later.spawn(deferred);
+            later.spawn(deferred, &spans);
             let now = clock.now();
             for deadline in fired {
                 events.timer_fired(deadline, now);
@@ -245,11 +259,30 @@ pub async fn run<P: Processor>(
                 }
                 let now = clock.now();
                 let mut out = Output::default();
+                let mut spans = EffectSpans::default();
+                // Asked once per batch: with no exporter the records below
+                // open no span at all (ARCHITECTURE.md, "Traces").
+                let traced = trace::enabled();
                 tally.clear();
                 for r in &records {
-                    if let Err(poison) = processor.process(r, now, &mut out) {
+                    let marks = Marks::of(&out);
+                    // Consume → decide → produce of one record is one span.
+                    let span = if traced {
+                        trace::record_span(group, r)
+                    } else {
+                        Span::none()
+                    };
+                    let decided = if traced {
+                        span.in_scope(|| processor.process(r, now, &mut out))
+                    } else {
+                        processor.process(r, now, &mut out)
+                    };
+                    if let Err(poison) = decided {
                         events.dead_lettered(r, &poison.reason);
                         out.records.push((cfg.dead_letter)(r, &poison, now));
+                    }
+                    if traced || !r.headers.is_empty() {
+                        spans.note(&span, &r.headers, &marks, &mut out);
                     }
                     tally.note(&events, r);
                 }
@@ -257,14 +290,15 @@ pub async fn run<P: Processor>(
                 let fired = std::mem::take(&mut out.fired);
                 let deferred = std::mem::take(&mut out.after_commit);
                 let offsets = tally.offsets(&events);
-                let Some(txn) = finish(out, offsets, &ports, &shutdown, &events).await else {
+                let Some(txn) = finish(out, &spans, offsets, &ports, &shutdown, &events).await
+                else {
                     break;
                 };
                 let started = Instant::now();
                 match commit(&mut *session, txn).await {
                     Ok(()) => {
                         events.committed(records.len(), started.elapsed());
-                        later.spawn(deferred);
+                        later.spawn(deferred, &spans);
                         let now = clock.now();
                         tally.report(&events, now);
                         for deadline in fired {
@@ -497,6 +531,62 @@ async fn linger_for_more(
     None
 }
 
+/// Where one step's outputs start in the batch's [`Output`].
+#[derive(Debug, Clone, Copy)]
+struct Marks {
+    records: usize,
+    effects: usize,
+    after_commit: usize,
+}
+
+impl Marks {
+    fn of(out: &Output) -> Self {
+        Self {
+            records: out.records.len(),
+            effects: out.effects.len(),
+            after_commit: out.after_commit.len(),
+        }
+    }
+}
+
+/// The span each effect of a batch was asked for in, by effect index (the
+/// effects before the commit, then those after it). Stays empty (no
+/// allocation) while spans are off.
+#[derive(Debug, Default)]
+struct EffectSpans(Vec<(usize, Span)>, Vec<(usize, Span)>);
+
+impl EffectSpans {
+    /// After one step (`span`, reading a record with `input` headers):
+    /// stamps the records it produced with its trace context, and
+    /// remembers its span for the effects it asked for.
+    fn note(&mut self, span: &Span, input: &Headers, from: &Marks, out: &mut Output) {
+        trace::stamp(span, input, &mut out.records[from.records..]);
+        if !span.is_disabled() {
+            self.0
+                .extend((from.effects..out.effects.len()).map(|i| (i, span.clone())));
+            self.1
+                .extend((from.after_commit..out.after_commit.len()).map(|i| (i, span.clone())));
+        }
+    }
+
+    /// The parent span of effect `i` (before the commit), if it was traced.
+    fn of(&self, i: usize) -> Option<&Span> {
+        Self::find(&self.0, i)
+    }
+
+    /// The parent span of after-commit effect `i`, if it was traced.
+    fn of_after(&self, i: usize) -> Option<&Span> {
+        Self::find(&self.1, i)
+    }
+
+    fn find(spans: &[(usize, Span)], i: usize) -> Option<&Span> {
+        spans
+            .binary_search_by_key(&i, |(e, _)| *e)
+            .ok()
+            .map(|k| &spans[k].1)
+    }
+}
+
 /// Most effects of one batch in flight at once.
 const EFFECT_CONCURRENCY: usize = 64;
 
@@ -505,6 +595,7 @@ const EFFECT_CONCURRENCY: usize = 64;
 /// after restart (effects are idempotent by key).
 async fn finish(
     out: Output,
+    spans: &EffectSpans,
     offsets: Vec<(TopicPartition, u64)>,
     ports: &EffectPorts,
     shutdown: &watch::Receiver<bool>,
@@ -519,7 +610,13 @@ async fn finish(
     let pending: Vec<_> = out
         .effects
         .iter()
-        .map(|effect| perform(effect, ports, shutdown.clone(), events))
+        .enumerate()
+        .map(|(i, effect)| {
+            let span = spans.of(i).map_or_else(Span::none, |parent| {
+                trace::effect_span(parent, effect.kind())
+            });
+            perform(effect, ports, shutdown.clone(), events).instrument(span)
+        })
         .collect();
     let results: Vec<bool> = futures_util::stream::iter(pending)
         .buffer_unordered(EFFECT_CONCURRENCY)
@@ -668,28 +765,35 @@ impl AfterCommit {
         }
     }
 
-    /// Starts the effects of a batch that was just committed.
-    fn spawn(&self, effects: Vec<(u32, Effect)>) {
-        for (partition, effect) in effects {
+    /// Starts the effects of a batch that was just committed, each in a
+    /// child span of the step that asked for it (when traced).
+    fn spawn(&self, effects: Vec<(u32, Effect)>, spans: &EffectSpans) {
+        for (i, (partition, effect)) in effects.into_iter().enumerate() {
+            let span = spans.of_after(i).map_or_else(Span::none, |parent| {
+                trace::effect_span(parent, effect.kind())
+            });
             let (ports, tx, limit, timeout) = (
                 self.ports.clone(),
                 self.tx.clone(),
                 self.limit.clone(),
                 self.timeout,
             );
-            tokio::spawn(async move {
-                let Ok(_permit) = limit.acquire_owned().await else {
-                    return;
-                };
-                let result =
-                    match tokio::time::timeout(timeout, call_retrying(&effect, &ports)).await {
-                        Ok(Ok(report)) => Ok(report),
-                        Ok(Err(e)) => Err(e.to_string()),
-                        Err(_) => Err(format!("no answer within {timeout:?}")),
+            tokio::spawn(
+                async move {
+                    let Ok(_permit) = limit.acquire_owned().await else {
+                        return;
                     };
-                // The driver may have stopped; then nobody needs the answer.
-                let _ = tx.send((partition, effect, result));
-            });
+                    let result =
+                        match tokio::time::timeout(timeout, call_retrying(&effect, &ports)).await {
+                            Ok(Ok(report)) => Ok(report),
+                            Ok(Err(e)) => Err(e.to_string()),
+                            Err(_) => Err(format!("no answer within {timeout:?}")),
+                        };
+                    // The driver may have stopped; then nobody needs the answer.
+                    let _ = tx.send((partition, effect, result));
+                }
+                .instrument(span),
+            );
         }
     }
 

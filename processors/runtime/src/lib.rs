@@ -20,12 +20,13 @@ pub mod ports;
 pub mod processor;
 pub mod telemetry;
 pub mod topics;
+pub mod trace;
 pub mod views;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use log::{
-    Backend, ConsumedRecord, LogError, LogReader, OutRecord, Poll, Producer, RecordPosition,
-    Session, StateEntry, StateWrite, TopicPartition, Transaction,
+    Backend, ConsumedRecord, Header, Headers, LogError, LogReader, OutRecord, Poll, Producer,
+    RecordPosition, Session, StateEntry, StateWrite, TopicPartition, Transaction,
 };
 pub use ports::{
     Effect, EffectError, EffectReport, Email, Mailer, PaymentProvider, ProviderOutcome,

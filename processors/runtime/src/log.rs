@@ -5,6 +5,7 @@ use crate::topics::TopicSpec;
 use async_trait::async_trait;
 use bytes::Bytes;
 use slotstream_domain::Millis;
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +28,81 @@ impl TopicPartition {
     }
 }
 
+/// One record header, as Kafka has them: a name and opaque bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The header's name (`traceparent`, ...). Static for the names the
+    /// platform writes, so writing one allocates nothing for the name.
+    pub name: Cow<'static, str>,
+    /// The header's value.
+    pub value: Bytes,
+}
+
+/// A record's headers, in the order written; a name may repeat, as on
+/// Kafka. No headers is an empty `Vec`, which never allocates: records
+/// without headers (every record when tracing is off) cost nothing more.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Headers(Vec<Header>);
+
+impl Headers {
+    /// No headers.
+    pub const fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    /// True when there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Appends a header (an existing one of that name is kept).
+    pub fn push(&mut self, name: impl Into<Cow<'static, str>>, value: impl Into<Bytes>) {
+        self.0.push(Header {
+            name: name.into(),
+            value: value.into(),
+        });
+    }
+
+    /// Sets `name` to `value`, replacing every header of that name.
+    pub fn set(&mut self, name: &'static str, value: impl Into<Bytes>) {
+        self.0.retain(|h| h.name != name);
+        self.push(name, value);
+    }
+
+    /// The last value of `name`, as Kafka clients read a repeated header.
+    pub fn get(&self, name: &str) -> Option<&Bytes> {
+        self.0
+            .iter()
+            .rev()
+            .find(|h| h.name == name)
+            .map(|h| &h.value)
+    }
+
+    /// Every header, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Header> {
+        self.0.iter()
+    }
+}
+
+impl FromIterator<Header> for Headers {
+    fn from_iter<I: IntoIterator<Item = Header>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+impl<'a> IntoIterator for &'a Headers {
+    type Item = &'a Header;
+    type IntoIter = std::slice::Iter<'a, Header>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
 /// A record to append.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutRecord {
@@ -40,6 +116,8 @@ pub struct OutRecord {
     pub value: Bytes,
     /// Event time, epoch milliseconds.
     pub timestamp: Millis,
+    /// Record headers (the trace context); kept by every backend.
+    pub headers: Headers,
 }
 
 /// A record read from a partition.
@@ -58,6 +136,8 @@ pub struct ConsumedRecord {
     pub value: Bytes,
     /// Event time.
     pub timestamp: Millis,
+    /// Record headers, as written.
+    pub headers: Headers,
 }
 
 /// Where an appended record landed.

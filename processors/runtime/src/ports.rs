@@ -165,6 +165,16 @@ pub enum Effect {
 }
 
 impl Effect {
+    /// Its kind, a bounded label: `email`, `checkout` or `refund`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Effect::SendEmail(_) => "email",
+            Effect::SubmitCheckout { .. } => "checkout",
+            Effect::Refund { .. } => "refund",
+            Effect::ReconcilePayment { .. } => "reconcile",
+        }
+    }
+
     /// A one-line description for logs: ids only, never an email body (it
     /// may hold a one-time code) or an address.
     pub fn describe(&self) -> String {

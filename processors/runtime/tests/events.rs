@@ -185,6 +185,7 @@ fn record(topic: TopicSpec, partition: u32, offset: u64, key: &str, ts: Millis) 
         key: Bytes::copy_from_slice(key.as_bytes()),
         value: Bytes::from_static(b"v"),
         timestamp: ts,
+        headers: slotstream_runtime::Headers::new(),
     }
 }
 
@@ -214,6 +215,7 @@ fn start(clock: ManualClock, first: Vec<Poll>, lag: u64) -> Running {
         key: r.key.clone(),
         value: r.value.clone(),
         timestamp: now,
+        headers: slotstream_runtime::Headers::new(),
     }));
     cfg.max_wait = Duration::from_millis(2);
     cfg.telemetry = telemetry.clone();

@@ -135,6 +135,7 @@ fn records(partition: u32, offsets: std::ops::Range<u64>) -> Poll {
                 key: Bytes::from_static(b"k"),
                 value: Bytes::from_static(b"v"),
                 timestamp: 0,
+                headers: slotstream_runtime::Headers::new(),
             })
             .collect(),
     )

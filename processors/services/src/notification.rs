@@ -246,6 +246,7 @@ mod tests {
             key: "ann@example.com".into(),
             value: codec.encode(&support::envelope(ev, 0)).expect("encodes"),
             timestamp: 0,
+            headers: slotstream_runtime::Headers::new(),
         }
     }
 

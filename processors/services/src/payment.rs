@@ -176,6 +176,7 @@ mod tests {
                 key: Bytes::from_static(b"room-1"),
                 value: codec.encode(&value).expect("encode"),
                 timestamp: now,
+                headers: slotstream_runtime::Headers::new(),
             };
             self.offset += 1;
             let mut out = Output::default();

@@ -42,6 +42,7 @@ pub(crate) fn record<T: Contract>(
         key: Bytes::copy_from_slice(key.as_bytes()),
         value,
         timestamp: now,
+        headers: slotstream_runtime::Headers::new(),
     }
 }
 

@@ -69,6 +69,7 @@ where
         key: Bytes::from_static(b"r1"),
         value: codec.encode(&env).expect("our own envelope encodes"),
         timestamp: NOW,
+        headers: slotstream_runtime::Headers::new(),
     }
 }
 
@@ -262,6 +263,7 @@ fn poison_is_declared_not_panicked() {
         key: Bytes::new(),
         value: Bytes::from_static(b"\x00\x00\x00\x00\x01not avro"),
         timestamp: NOW,
+        headers: slotstream_runtime::Headers::new(),
     };
     let err = p.process(&garbage, NOW, &mut out).unwrap_err();
     assert!(err.reason.contains("undecodable"), "{}", err.reason);

@@ -8,8 +8,8 @@ use slotstream_runtime::topics::{
     BOOKING_COMMANDS, BOOKING_EVENTS, IDENTITY_COMMANDS, REPLIES, TopicSpec,
 };
 use slotstream_runtime::{
-    Backend, ConsumedRecord, LogError, OutRecord, Poll, Session, StateWrite, TopicPartition,
-    Transaction,
+    Backend, ConsumedRecord, Headers, LogError, OutRecord, Poll, Session, StateWrite,
+    TopicPartition, Transaction,
 };
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,7 @@ pub fn record(topic: &'static str, key: &str, value: &str, partition: Option<u32
         key: Bytes::copy_from_slice(key.as_bytes()),
         value: Bytes::copy_from_slice(value.as_bytes()),
         timestamp: now_ms(),
+        headers: slotstream_runtime::Headers::new(),
     }
 }
 
@@ -129,6 +130,89 @@ pub async fn keyed_records_land_on_murmur2_partitions(backend: &dyn Backend) {
         .await
         .expect("send with explicit partition");
     assert_eq!(pos[0].partition, other, "an explicit partition is honoured");
+}
+
+/// Headers travel with their record, in order and byte for byte, whether
+/// the record was sent by a producer or committed by a session, and read
+/// by a reader or a session; a record without headers reads without any.
+pub async fn headers_travel_with_records(backend: &dyn Backend) {
+    let group = unique("contract-headers");
+    let key = unique("k");
+    let commands = TopicPartition::new(BOOKING_COMMANDS.name, partition_of(BOOKING_COMMANDS, &key));
+    let events = TopicPartition::new(BOOKING_EVENTS.name, commands.partition);
+    let mut headers = Headers::new();
+    headers.push(
+        "traceparent",
+        &b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"[..],
+    );
+    headers.push("tracestate", &b""[..]);
+    headers.push("binary", &[0u8, 255, 10][..]);
+    headers.push("traceparent", &b"repeated"[..]);
+    let with = OutRecord {
+        headers: headers.clone(),
+        ..record(BOOKING_COMMANDS.name, &key, "with", None)
+    };
+    let without = record(BOOKING_COMMANDS.name, &key, "without", None);
+    let sent = backend
+        .producer()
+        .send(vec![with, without])
+        .await
+        .expect("send records with headers");
+    let got = backend
+        .reader()
+        .read(&commands, sent[0].offset, 2, PATIENCE)
+        .await
+        .expect("read back");
+    assert_eq!(got.len(), 2, "both records read back");
+    assert_eq!(got[0].headers, headers, "a produced record's headers");
+    assert!(got[1].headers.is_empty(), "no headers written, none read");
+    assert_eq!(
+        got[0].headers.get("traceparent").map(|v| &v[..]),
+        Some(&b"repeated"[..]),
+        "a repeated name reads as its last value"
+    );
+
+    let mut session = backend
+        .subscribe(&group, &[BOOKING_COMMANDS, BOOKING_EVENTS], 0, 1)
+        .await
+        .expect("subscribe");
+    assignment(&mut *session).await;
+    let polled = poll_until(&mut *session, |rs| {
+        on(rs, &commands).any(|r| r.offset == sent[1].offset)
+    })
+    .await;
+    let consumed = on(&polled, &commands)
+        .find(|r| r.offset == sent[0].offset)
+        .expect("the record with headers was polled");
+    assert_eq!(consumed.headers, headers, "a polled record's headers");
+    let mut child = Headers::new();
+    child.push(
+        "traceparent",
+        &b"00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"[..],
+    );
+    let out = OutRecord {
+        headers: child.clone(),
+        ..record(BOOKING_EVENTS.name, &key, "committed", None)
+    };
+    let end = backend.reader().end_offset(&events).await.expect("end");
+    session
+        .commit(Transaction {
+            outputs: vec![out],
+            offsets: vec![(commands.clone(), sent[1].offset + 1)],
+            ..Transaction::default()
+        })
+        .await
+        .expect("commit an output with headers");
+    let got = backend
+        .reader()
+        .read(&events, end, 10, PATIENCE)
+        .await
+        .expect("read the committed output");
+    let committed = got
+        .iter()
+        .find(|r| text(&r.value) == "committed")
+        .expect("the committed output");
+    assert_eq!(committed.headers, child, "a committed output's headers");
 }
 
 /// Offsets of a partition are dense and in send order, also under
