@@ -276,8 +276,10 @@ pub struct CreateResourceRequest {
     pub cancellation_policy: Option<PolicyDto>,
     /// Opening hours in `timezone` (which must then be an IANA zone);
     /// absent or null: always open.
+    #[serde(default, deserialize_with = "object::opt")]
     pub schedule: Option<ScheduleDto>,
     /// Buffers, notice and horizon; absent: none.
+    #[serde(default, deserialize_with = "object::opt")]
     pub rules: Option<RulesDto>,
 }
 
@@ -629,10 +631,10 @@ pub struct ProcessorReadiness {
 #[serde(deny_unknown_fields)]
 pub struct OpeningDto {
     /// Opening, `HH:MM` (00:00 to 23:59).
-    #[schema(example = "09:00", pattern = "^[0-2][0-9]:[0-5][0-9]$")]
+    #[schema(example = "09:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start: String,
     /// Closing (exclusive), `HH:MM` (00:01 to 24:00), after `start`.
-    #[schema(example = "17:30", pattern = "^[0-2][0-9]:[0-5][0-9]$")]
+    #[schema(example = "17:30", pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
     pub end: String,
 }
 
@@ -642,18 +644,25 @@ pub struct OpeningDto {
 #[serde(deny_unknown_fields, default)]
 pub struct WeekDto {
     /// Mondays.
+    #[serde(deserialize_with = "object::list")]
     pub monday: Vec<OpeningDto>,
     /// Tuesdays.
+    #[serde(deserialize_with = "object::list")]
     pub tuesday: Vec<OpeningDto>,
     /// Wednesdays.
+    #[serde(deserialize_with = "object::list")]
     pub wednesday: Vec<OpeningDto>,
     /// Thursdays.
+    #[serde(deserialize_with = "object::list")]
     pub thursday: Vec<OpeningDto>,
     /// Fridays.
+    #[serde(deserialize_with = "object::list")]
     pub friday: Vec<OpeningDto>,
     /// Saturdays.
+    #[serde(deserialize_with = "object::list")]
     pub saturday: Vec<OpeningDto>,
     /// Sundays.
+    #[serde(deserialize_with = "object::list")]
     pub sunday: Vec<OpeningDto>,
 }
 
@@ -662,10 +671,14 @@ pub struct WeekDto {
 #[serde(deny_unknown_fields)]
 pub struct ExceptionDto {
     /// The local date, `YYYY-MM-DD` (1900 to 8999).
-    #[schema(example = "2030-12-24", format = Date)]
+    #[schema(
+        example = "2030-12-24",
+        format = Date,
+        pattern = "^(19[0-9]{2}|[2-8][0-9]{3})-[0-9]{2}-[0-9]{2}$"
+    )]
     pub date: String,
     /// Its openings; empty: closed all day.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object::list")]
     pub hours: Vec<OpeningDto>,
 }
 
@@ -678,11 +691,11 @@ pub struct ExceptionDto {
 #[serde(deny_unknown_fields)]
 pub struct ScheduleDto {
     /// The weekly hours.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object::req")]
     pub weekly: WeekDto,
     /// Dated exceptions (holidays, special hours), at most one per date and
     /// 1000 in all.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object::list")]
     pub exceptions: Vec<ExceptionDto>,
 }
 
@@ -722,8 +735,10 @@ pub struct RulesDto {
 pub struct ScheduleRequest {
     /// The new opening hours, with their exceptions; null or absent: always
     /// open.
+    #[serde(default, deserialize_with = "object::opt")]
     pub schedule: Option<ScheduleDto>,
     /// The new rules; absent: none.
+    #[serde(default, deserialize_with = "object::opt")]
     pub rules: Option<RulesDto>,
 }
 
@@ -800,4 +815,60 @@ pub struct SlotsDto {
     /// True when the answer stopped at its limit (10 000 slots): ask again
     /// from the last start.
     pub truncated: bool,
+}
+
+/// Nested request objects must be JSON objects: serde's derived `Deserialize`
+/// would also build a struct from an array of its fields in order
+/// (`"rules": [null, null]`), which the OpenAPI description does not allow.
+mod object {
+    use serde::Deserialize;
+    use serde::de::{DeserializeOwned, Deserializer, Error};
+    use serde_json::Value;
+
+    fn one<T: DeserializeOwned, E: Error>(v: Value) -> Result<T, E> {
+        match v {
+            Value::Object(_) => serde_json::from_value(v).map_err(E::custom),
+            other => Err(E::custom(format!(
+                "expected an object, found {}",
+                kind(&other)
+            ))),
+        }
+    }
+
+    fn kind(v: &Value) -> &'static str {
+        match v {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "an array",
+            Value::Object(_) => "an object",
+        }
+    }
+
+    /// An optional object (null or absent: `None`).
+    pub fn opt<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        match Option::<Value>::deserialize(d)? {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => one(v).map(Some),
+        }
+    }
+
+    /// A required object.
+    pub fn req<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<T, D::Error> {
+        one(Value::deserialize(d)?)
+    }
+
+    /// An array of objects.
+    pub fn list<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Vec<T>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Array(items) => items.into_iter().map(one).collect(),
+            other => Err(D::Error::custom(format!(
+                "expected an array, found {}",
+                kind(&other)
+            ))),
+        }
+    }
 }

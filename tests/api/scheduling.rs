@@ -389,7 +389,7 @@ async fn slot_queries_are_checked_and_bounded() {
         let r = app.get(&path, Some(&customer.token)).await;
         assert_eq!(
             (r.status, r.body["code"].as_str()),
-            (400, Some("invalid_query")),
+            (422, Some("validation_failed")),
             "{path}: {}",
             r.text
         );

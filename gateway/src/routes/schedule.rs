@@ -354,14 +354,9 @@ fn slot_query(r: &Resource, q: &SlotsQuery) -> Result<(Interval, u32), ApiError>
     };
     match (from, to, duration) {
         (Some(f), Some(t), Some(d)) if errors.is_empty() => Ok((Interval::new(f, t), d)),
-        _ => Err(ApiError::bad_request("invalid_query", summary(&errors)).with_errors(errors)),
-    }
-}
-
-fn summary(errors: &[FieldError]) -> String {
-    match errors {
-        [one] => format!("{}: {}", one.field, one.message),
-        _ => "the query has invalid parameters; see `errors`".to_owned(),
+        // The contract's one answer to invalid fields, as the availability
+        // query gives it.
+        _ => Err(ApiError::validation(errors)),
     }
 }
 
@@ -376,7 +371,7 @@ fn summary(errors: &[FieldError]) -> String {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Bookable starts, by start", body = SlotsDto),
-        (status = 400, description = "`invalid_query` (from, to, duration)", body = Problem),
+        (status = 422, description = "`validation_failed` (from, to, duration)", body = Problem),
         (status = 401, description = "`unauthorized`", body = Problem),
         (status = 404, description = "`not_found`", body = Problem),
     ))]
@@ -547,7 +542,7 @@ mod tests {
         assert_eq!(ok.map(|(_, d)| d), Ok(60));
         let e =
             slot_query(&r, &q("2030-01-01T00:00:00Z", "2030-03-04T00:00:01Z", "60")).unwrap_err();
-        assert_eq!((e.status.as_u16(), e.code), (400, "invalid_query"));
+        assert_eq!((e.status.as_u16(), e.code), (422, "validation_failed"));
         assert_eq!(e.errors[0].field, "to");
         let e =
             slot_query(&r, &q("2030-01-01T00:00:00Z", "2030-01-02T00:00:00Z", "50")).unwrap_err();
