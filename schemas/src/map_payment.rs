@@ -5,7 +5,7 @@ use crate::declare::{avro_record, avro_union};
 use slotstream_domain::payment::{
     CheckoutRejected, CheckoutSubmitted, PaymentCanceled, PaymentCommand, PaymentCompleted,
     PaymentEvent, PaymentFailed, PaymentIntentCreated, PaymentRefunded, PaymentStatusUnknown,
-    RecordProviderOutcome, SubmitCheckout,
+    RecordProviderOutcome, RefundConfirmed, RefundUnconfirmed, SubmitCheckout,
 };
 
 avro_union!(PaymentCommand {
@@ -22,6 +22,8 @@ avro_union!(PaymentEvent {
     PaymentCanceled,
     PaymentRefunded,
     PaymentStatusUnknown,
+    RefundUnconfirmed,
+    RefundConfirmed,
 });
 
 avro_record!(SubmitCheckout {
@@ -129,4 +131,23 @@ avro_record!(PaymentStatusUnknown {
     attempt: Int,
     next_check_at: TimestampMillis,
     checked_at: TimestampMillis,
+});
+
+avro_record!(RefundUnconfirmed {
+    payment_id: Str,
+    booking_id: Str,
+    resource_id: Str,
+    refund_id: Str,
+    amount: Record,
+    attempt: Int,
+    next_check_at: TimestampMillis,
+    checked_at: TimestampMillis,
+});
+
+avro_record!(RefundConfirmed {
+    payment_id: Str,
+    booking_id: Str,
+    resource_id: Str,
+    refund_id: Str,
+    confirmed_at: TimestampMillis,
 });

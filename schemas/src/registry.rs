@@ -15,7 +15,7 @@ macro_rules! avsc {
 
 /// Every `.avsc` file in `schemas/avro/`: (file name, JSON). A test checks that
 /// this list and the directory agree.
-static AVSC_FILES: [(&str, &str); 68] = avsc![
+static AVSC_FILES: [(&str, &str); 70] = avsc![
     // shared records and enums
     "Money",
     "Price",
@@ -66,6 +66,8 @@ static AVSC_FILES: [(&str, &str); 68] = avsc![
     "PaymentCanceled",
     "PaymentRefunded",
     "PaymentStatusUnknown",
+    "RefundUnconfirmed",
+    "RefundConfirmed",
     // identity
     "RegisterUser",
     "VerifyEmail",
@@ -147,7 +149,7 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
     // 7 (retired): before PaymentIntentCreated.booking_start and
     // PaymentCompleted.recorded_at; 9 (retired): before
     // PaymentIntentCreated.hold_expires_at; 14 (retired): before
-    // PaymentStatusUnknown and the UNKNOWN payment status.
+    // PaymentStatusUnknown, the refund checks and the UNKNOWN payment status.
     (
         "slotstream.payment-events-value",
         "PaymentEventEnvelope",

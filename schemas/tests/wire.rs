@@ -135,7 +135,11 @@ fn since_unknown_payments(payload: &ReplyPayload) -> bool {
     matches!(
         payload,
         ReplyPayload::Booking(BookingEvent::BookingPaymentDelayed(_))
-            | ReplyPayload::Payment(PaymentEvent::PaymentStatusUnknown(_))
+            | ReplyPayload::Payment(
+                PaymentEvent::PaymentStatusUnknown(_)
+                    | PaymentEvent::RefundUnconfirmed(_)
+                    | PaymentEvent::RefundConfirmed(_)
+            )
     ) || matches!(
         payload,
         ReplyPayload::Payment(PaymentEvent::PaymentRefunded(r)) if r.status == PaymentStatus::Unknown
@@ -401,7 +405,7 @@ fn every_record_is_magic_byte_big_endian_id_and_an_avro_datum() {
         checked: 0,
     };
     visit_all(&mut check);
-    assert_eq!(check.checked, 72);
+    assert_eq!(check.checked, 76);
 }
 
 proptest! {

@@ -4,6 +4,7 @@
 use crate::helpers::time::{HOUR, time_of};
 use crate::helpers::{Role, spawn_app, unique};
 use serde_json::json;
+use slotstream_domain::payment::PaymentEvent;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_payment_fails_the_booking_releases_the_slot_and_emails_the_customer() {
@@ -476,5 +477,127 @@ async fn a_provider_call_that_hangs_stalls_only_its_own_payment() {
         .await;
     app.await_payment_status(&token, &stuck_pay, "succeeded")
         .await;
+    app.stop().await;
+}
+
+/// Every payment event of the resource's partition so far, decoded.
+async fn payment_events(app: &crate::helpers::TestApp, resource: &str) -> Vec<PaymentEvent> {
+    let topic = slotstream_runtime::topics::PAYMENT_EVENTS;
+    let p = slotstream_runtime::partitioner::partition_for(resource.as_bytes(), topic.partitions);
+    let tp = slotstream_runtime::TopicPartition::new(topic.name, p);
+    let reader = app.app.platform.backend().reader();
+    let (mut from, mut out) = (0, Vec::new());
+    loop {
+        let got = reader
+            .read(&tp, from, 10_000, std::time::Duration::ZERO)
+            .await
+            .expect("the payment events are readable");
+        let Some(last) = got.last() else { break };
+        from = last.offset + 1;
+        for r in &got {
+            let env: slotstream_schemas::Envelope<PaymentEvent> =
+                app.app.platform.codec.decode(&r.value).expect("a payment event");
+            out.push(env.payload);
+        }
+    }
+    out
+}
+
+/// Bounded poll of the resource's payment events until one satisfies `pick`.
+async fn await_payment_event(
+    app: &crate::helpers::TestApp,
+    resource: &str,
+    mut pick: impl FnMut(&PaymentEvent) -> bool,
+) -> PaymentEvent {
+    let deadline = std::time::Instant::now() + crate::helpers::PATIENCE;
+    loop {
+        if let Some(e) = payment_events(app, resource).await.into_iter().find(|e| pick(e)) {
+            return e;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no such payment event within {:?}",
+            crate::helpers::PATIENCE
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_held_up_by_a_provider_outage_stalls_nothing_and_is_handed_over_again_until_acknowledged()
+ {
+    use slotstream_domain::payment::ANSWER_WAIT;
+    let faults = slotstream_payments::SandboxFaults::new();
+    let app = crate::helpers::spawn_app_with_faults(faults.clone()).await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    let customer = app.register_and_login(Role::Customer).await;
+    let resource = app.create_room(&vendor.token).await;
+    let start = app.slot_after(48 * 60);
+    let b = app
+        .book_ok(&customer.token, &resource, start, start + HOUR)
+        .await;
+    let (id, pay) = (
+        b["id"].as_str().expect("id"),
+        b["payment"]["id"].as_str().expect("payment id"),
+    );
+    app.complete(&customer.token, pay, "succeeded", &unique("pay"))
+        .await
+        .expect(202, "the checkout");
+    app.await_booking_status(&customer.token, id, "confirmed").await;
+
+    // The provider goes down; the paid booking is cancelled: its refund
+    // cannot be handed over.
+    faults.always(Some(slotstream_payments::Fault::Unavailable));
+    app.cancel(&customer.token, id)
+        .await
+        .expect(200, "the cancellation");
+    let refund_id = match await_payment_event(&app, &resource, |e| {
+        matches!(e, PaymentEvent::PaymentRefunded(r) if r.payment_id.as_str() == pay)
+    })
+    .await
+    {
+        PaymentEvent::PaymentRefunded(r) => r.refund_id,
+        other => unreachable!("{other:?}"),
+    };
+    // The payment partition goes on: a new booking of the same resource
+    // gets its payment intent while the refund waits.
+    let other = app
+        .book_ok(&customer.token, &resource, start + HOUR, start + 2 * HOUR)
+        .await;
+    let other_pay = other["payment"]["id"].as_str().expect("payment id");
+    app.await_payment_status(&customer.token, other_pay, "requires_payment")
+        .await;
+    // Unacknowledged at its check: handed over again, still refused.
+    app.advance(std::time::Duration::from_millis(
+        u64::try_from(ANSWER_WAIT).expect("positive") + 1_000,
+    ));
+    await_payment_event(&app, &resource, |e| {
+        matches!(e, PaymentEvent::RefundUnconfirmed(r) if r.refund_id == refund_id && r.attempt == 1)
+    })
+    .await;
+    assert!(
+        !payment_events(&app, &resource)
+            .await
+            .iter()
+            .any(|e| matches!(e, PaymentEvent::RefundConfirmed(_))),
+        "no acknowledgement while the provider is down"
+    );
+
+    // The provider is back: the next ask hands the same refund over, once
+    // acknowledged.
+    faults.clear();
+    app.advance(std::time::Duration::from_millis(
+        u64::try_from(2 * ANSWER_WAIT).expect("positive"),
+    ));
+    await_payment_event(&app, &resource, |e| {
+        matches!(e, PaymentEvent::RefundConfirmed(r) if r.refund_id == refund_id)
+    })
+    .await;
+    let refunds: Vec<PaymentEvent> = payment_events(&app, &resource)
+        .await
+        .into_iter()
+        .filter(|e| matches!(e, PaymentEvent::PaymentRefunded(r) if r.payment_id.as_str() == pay))
+        .collect();
+    assert_eq!(refunds.len(), 1, "one refund decided: {refunds:?}");
     app.stop().await;
 }

@@ -259,6 +259,9 @@ impl PaymentProvider for SandboxProvider {
         refund_id: &str,
         amount: &Money,
     ) -> Result<(), EffectError> {
+        // An outage, a timeout or a slow answer hits refunds as it hits
+        // checkouts (a lost webhook does not apply: a refund has none).
+        self.misbehave(payment_id, "refund").await?;
         tracing::info!(%payment_id, refund_id, amount = amount.amount, currency = %amount.currency, "sandbox refund accepted");
         Ok(())
     }

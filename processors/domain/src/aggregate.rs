@@ -189,6 +189,8 @@ impl Event for PaymentEvent {
             Self::PaymentCanceled(e) => e.resource_id.as_str(),
             Self::PaymentRefunded(e) => e.resource_id.as_str(),
             Self::PaymentStatusUnknown(e) => e.resource_id.as_str(),
+            Self::RefundUnconfirmed(e) => e.resource_id.as_str(),
+            Self::RefundConfirmed(e) => e.resource_id.as_str(),
         }
     }
 }

@@ -697,6 +697,7 @@ async fn perform(
                 payment_id,
                 refund_id,
                 amount,
+                ..
             } => match &ports.payments {
                 Some(p) => p.refund(payment_id, refund_id, amount).await,
                 None => Err(EffectError::Permanent(
@@ -882,7 +883,20 @@ async fn call(effect: &Effect, ports: &EffectPorts) -> Result<Option<EffectRepor
                 }
             }
         }
-        Effect::SendEmail(_) | Effect::Refund { .. } => Err(EffectError::Permanent(format!(
+        Effect::Refund {
+            payment_id,
+            resource_id,
+            refund_id,
+            amount,
+        } => {
+            provider()?.refund(payment_id, refund_id, amount).await?;
+            Ok(Some(EffectReport::RefundAccepted {
+                payment_id: payment_id.clone(),
+                resource_id: resource_id.clone(),
+                refund_id: refund_id.clone(),
+            }))
+        }
+        Effect::SendEmail(_) => Err(EffectError::Permanent(format!(
             "{} runs before the commit",
             effect.describe()
         ))),

@@ -515,6 +515,7 @@ mod tests {
         ev.effect_retried(
             &Effect::Refund {
                 payment_id: slotstream_domain::PaymentId::new("p"),
+                resource_id: slotstream_domain::ResourceId::new("r1"),
                 refund_id: "r".into(),
                 amount: slotstream_domain::Money::new(1, "EUR"),
             },

@@ -1,14 +1,14 @@
 //! Side-effect ports: the mailer and the payment provider, and the [`Effect`]s
 //! a processor asks the driver to perform before it commits.
 //!
-//! Most effects run *before* the commit of the step that asked for them and
+//! Emails run *before* the commit of the step that asked for them and
 //! are retried until they succeed, so each carries an idempotency key: a
 //! crash between the effect and the commit repeats the effect with the same
 //! key, and the adapter makes the repeat a no-op (the outbox file of that
 //! name exists; the provider has seen that refund id).
 //!
-//! Checkout calls and the reconciler's asks ([`Effect::after_commit`]) run
-//! *after* the commit instead, once each, bounded by a timeout: what asked
+//! Provider calls (checkouts, the reconciler's asks, refunds:
+//! [`Effect::after_commit`]) run *after* the commit instead, once each, bounded by a timeout: what asked
 //! for them is already durable (the payment's check timer), so a provider
 //! that is down or slow stalls only its own payments, never the partition.
 //! What such a call learns comes back as an [`EffectReport`].
@@ -127,6 +127,15 @@ pub enum EffectReport {
         /// The provider's decision.
         outcome: ProviderOutcome,
     },
+    /// The provider acknowledged a refund.
+    RefundAccepted {
+        /// The payment.
+        payment_id: PaymentId,
+        /// Its resource.
+        resource_id: ResourceId,
+        /// The refund (its idempotency key).
+        refund_id: String,
+    },
 }
 
 /// A side effect a processor asks for.
@@ -157,6 +166,8 @@ pub enum Effect {
     Refund {
         /// The payment.
         payment_id: PaymentId,
+        /// Its resource (the partition the acknowledgement goes back to).
+        resource_id: ResourceId,
         /// Idempotency key at the provider.
         refund_id: String,
         /// How much.
@@ -187,13 +198,16 @@ impl Effect {
     }
 
     /// Whether the driver performs it after the commit, once and bounded,
-    /// instead of before the commit until it succeeds: provider calls whose
-    /// retries a durable timer already owns (the payment's check), so a
-    /// provider outage never holds a partition's commits back.
+    /// instead of before the commit until it succeeds: the provider calls,
+    /// whose retries a durable timer owns (the payment's check, for a
+    /// checkout or a refund), so a provider outage never holds a
+    /// partition's commits back.
     pub fn after_commit(&self) -> bool {
         matches!(
             self,
-            Effect::SubmitCheckout { .. } | Effect::ReconcilePayment { .. }
+            Effect::SubmitCheckout { .. }
+                | Effect::ReconcilePayment { .. }
+                | Effect::Refund { .. }
         )
     }
 }

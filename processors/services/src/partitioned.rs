@@ -40,11 +40,17 @@ pub trait Wiring: Send + 'static {
         None
     }
 
-    /// The command an effect's report stands for (the provider's answer to
-    /// the reconciler is the same fact its webhook would have reported),
-    /// decided like one; `None` (the default) ignores the report.
-    fn report(_report: EffectReport) -> Option<<Self::Agg as Aggregate>::Command> {
-        None
+    /// The events an effect's report causes on `part` at `now` (the
+    /// provider's answer to the reconciler, its acknowledgement of a
+    /// refund); the default ignores the report.
+    fn report(
+        &self,
+        part: &Self::Agg,
+        report: EffectReport,
+        now: Millis,
+    ) -> Vec<<Self::Agg as Aggregate>::Event> {
+        let _ = (part, report, now);
+        Vec::new()
     }
 
     /// The events a record of an input other than the commands causes
@@ -220,11 +226,11 @@ where
     }
 
     fn on_report(&mut self, partition: u32, report: EffectReport, now: Millis, out: &mut Output) {
-        let (Some(part), Some(cmd)) = (self.parts.get(&partition), W::report(report)) else {
+        let Some(part) = self.parts.get(&partition) else {
             return;
         };
-        // Nobody waits on it: a report's command has no reply.
-        let events = part.decide(&cmd, now).events;
+        // Nobody waits on it: a report has no reply.
+        let events = self.wiring.report(part, report, now);
         self.emit(partition, events, now, out);
     }
 

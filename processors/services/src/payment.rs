@@ -73,6 +73,13 @@ impl Wiring for Payment {
             }),
             PaymentEvent::PaymentRefunded(e) => Some(Effect::Refund {
                 payment_id: e.payment_id.clone(),
+                resource_id: e.resource_id.clone(),
+                refund_id: e.refund_id.clone(),
+                amount: e.amount.clone(),
+            }),
+            PaymentEvent::RefundUnconfirmed(e) => Some(Effect::Refund {
+                payment_id: e.payment_id.clone(),
+                resource_id: e.resource_id.clone(),
                 refund_id: e.refund_id.clone(),
                 amount: e.amount.clone(),
             }),
@@ -83,22 +90,34 @@ impl Wiring for Payment {
     /// The provider's answer to the reconciler: the outcome its webhook
     /// would have reported, under the same event id (so whichever arrives
     /// second changes nothing).
-    fn report(report: EffectReport) -> Option<PaymentCommand> {
+    /// A refund's acknowledgement confirms it.
+    fn report(
+        &self,
+        part: &PaymentPartition,
+        report: EffectReport,
+        now: Millis,
+    ) -> Vec<PaymentEvent> {
         match report {
             EffectReport::PaymentSettled {
                 payment_id,
                 resource_id,
                 outcome,
-            } => Some(PaymentCommand::RecordProviderOutcome(
-                RecordProviderOutcome {
+            } => {
+                let cmd = PaymentCommand::RecordProviderOutcome(RecordProviderOutcome {
                     provider_event_id: outcome.event_id,
                     payment_id,
                     resource_id,
                     outcome: outcome.outcome,
                     reason: outcome.reason,
                     occurred_at: outcome.occurred_at,
-                },
-            )),
+                });
+                part.decide(&cmd, now).events
+            }
+            EffectReport::RefundAccepted {
+                payment_id,
+                refund_id,
+                ..
+            } => part.confirm_refund(&payment_id, &refund_id, now),
         }
     }
 
@@ -329,6 +348,7 @@ mod tests {
             submitted_at: None,
             check_at: None,
             checks: 0,
+            refund_pending: None,
         };
         let v1 = PaymentV1 {
             id: old.id.clone(),

@@ -129,7 +129,10 @@ pub fn payment_writes(ev: &PaymentEvent) -> Vec<ViewWrite> {
             None,
             e.checked_at,
         )],
-        PaymentEvent::CheckoutRejected(_) | PaymentEvent::PaymentStatusUnknown(_) => Vec::new(),
+        PaymentEvent::CheckoutRejected(_)
+        | PaymentEvent::PaymentStatusUnknown(_)
+        | PaymentEvent::RefundUnconfirmed(_)
+        | PaymentEvent::RefundConfirmed(_) => Vec::new(),
     }
 }
 

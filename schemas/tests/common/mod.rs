@@ -195,7 +195,8 @@ pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
         .into_iter()
         .map(|s| s.prop_map(ReplyPayload::Payment).boxed())
         .collect();
-    let late_payment = payment.split_off(7);
+    let mut late_payment = payment.split_off(7);
+    let refund_checks = late_payment.split_off(1);
     let identity = identity_event_branches()
         .into_iter()
         .map(|s| s.prop_map(ReplyPayload::Identity).boxed());
@@ -206,6 +207,7 @@ pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
         .chain(late_booking)
         .chain(late_payment)
         .chain(scheduling)
+        .chain(refund_checks)
         .collect()
 }
 

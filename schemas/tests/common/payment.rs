@@ -214,5 +214,33 @@ pub fn payment_event_branches() -> Vec<BoxedStrategy<PaymentEvent>> {
                 })
             })
             .boxed(),
+        (
+            (payment_id(), booking_id(), resource_id(), text()),
+            (money(), small_u32(), ms(), ms()),
+        )
+            .prop_map(|((p, b, r, refund_id), (m, attempt, next, checked))| {
+                E::RefundUnconfirmed(RefundUnconfirmed {
+                    payment_id: p,
+                    booking_id: b,
+                    resource_id: r,
+                    refund_id,
+                    amount: m,
+                    attempt,
+                    next_check_at: next,
+                    checked_at: checked,
+                })
+            })
+            .boxed(),
+        (payment_id(), booking_id(), resource_id(), text(), ms())
+            .prop_map(|(p, b, r, refund_id, at)| {
+                E::RefundConfirmed(RefundConfirmed {
+                    payment_id: p,
+                    booking_id: b,
+                    resource_id: r,
+                    refund_id,
+                    confirmed_at: at,
+                })
+            })
+            .boxed(),
     ]
 }

@@ -2,7 +2,7 @@
 
 use super::check::ANSWER_WAIT;
 use super::messages::*;
-use super::partition::{Payment, PaymentPartition, is_open, is_paid};
+use super::partition::{Payment, PaymentPartition, PendingRefund, is_open, is_paid};
 use super::settle::settles_at;
 use crate::ids::{CommandId, PaymentId};
 use crate::state::StateKey;
@@ -40,6 +40,7 @@ impl PaymentPartition {
                             submitted_at: None,
                             check_at: None,
                             checks: 0,
+                            refund_pending: None,
                         },
                     );
                     keys.push(StateKey::Payment(e.payment_id.clone()));
@@ -95,6 +96,30 @@ impl PaymentPartition {
                         .then(|| p.status = PaymentStatus::Canceled)
                 });
             }
+            PaymentEvent::RefundUnconfirmed(e) => {
+                self.update(&e.payment_id, e.checked_at, &mut keys, |p| {
+                    let pending = p
+                        .refund_pending
+                        .as_ref()
+                        .is_some_and(|r| r.refund_id == e.refund_id);
+                    pending.then(|| {
+                        p.checks = e.attempt;
+                        p.check_at = Some(e.next_check_at);
+                    })
+                });
+            }
+            PaymentEvent::RefundConfirmed(e) => {
+                self.update(&e.payment_id, e.confirmed_at, &mut keys, |p| {
+                    let pending = p
+                        .refund_pending
+                        .as_ref()
+                        .is_some_and(|r| r.refund_id == e.refund_id);
+                    pending.then(|| {
+                        p.refund_pending = None;
+                        p.check_at = None;
+                    })
+                });
+            }
             PaymentEvent::PaymentStatusUnknown(e) => {
                 self.update(&e.payment_id, e.checked_at, &mut keys, |p| {
                     let checking =
@@ -112,6 +137,14 @@ impl PaymentPartition {
                         p.refunded = e.refunded_total.amount.clamp(0, p.amount.amount);
                         p.refunds += 1;
                         p.status = e.status;
+                        // Handed to the provider after the commit; asked
+                        // again until it acknowledges.
+                        p.refund_pending = Some(PendingRefund {
+                            refund_id: e.refund_id.clone(),
+                            amount: e.amount.clone(),
+                        });
+                        p.check_at = Some(e.refunded_at.saturating_add(ANSWER_WAIT));
+                        p.checks = 0;
                     })
                 });
             }

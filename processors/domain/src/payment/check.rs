@@ -15,6 +15,41 @@
 //! same command a webhook becomes, deduplicated by the provider's event id.
 //! A payment stops being checked when its outcome is recorded, never
 //! before: after the booking lapsed too, since money may have been taken.
+//!
+//! Refunds follow the same shape: `PaymentRefunded` is handed to the
+//! provider after its commit and sets the check; until the provider
+//! acknowledges it (`RefundConfirmed`, decided from the call's answer),
+//! each check is a `RefundUnconfirmed` that hands it over again under the
+//! same refund id, the provider's idempotency key.
+
+impl PaymentPartition {
+    /// The provider acknowledged refund `refund_id` of `payment_id`:
+    /// `RefundConfirmed` if that refund is the one pending, else nothing (a
+    /// repeated acknowledgement).
+    pub fn confirm_refund(
+        &self,
+        payment_id: &crate::ids::PaymentId,
+        refund_id: &str,
+        now: Millis,
+    ) -> Vec<PaymentEvent> {
+        match self.payments.get(payment_id) {
+            Some(p)
+                if p.refund_pending
+                    .as_ref()
+                    .is_some_and(|r| r.refund_id == refund_id) =>
+            {
+                vec![PaymentEvent::RefundConfirmed(RefundConfirmed {
+                    payment_id: p.id.clone(),
+                    booking_id: p.booking_id.clone(),
+                    resource_id: p.resource_id.clone(),
+                    refund_id: refund_id.to_owned(),
+                    confirmed_at: now,
+                })]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
 
 use super::messages::*;
 use super::partition::PaymentPartition;
@@ -42,8 +77,9 @@ pub fn check_interval(attempt: u32) -> Millis {
 }
 
 impl PaymentPartition {
-    /// A `PaymentStatusUnknown` for every payment whose check is due at
-    /// `now` (earliest first, at most [`CHECKS_PER_ROUND`]).
+    /// For every payment whose check is due at `now` (earliest first, at
+    /// most [`CHECKS_PER_ROUND`]): a `RefundUnconfirmed` when a refund
+    /// awaits the provider's acknowledgement, else a `PaymentStatusUnknown`.
     pub fn due_checks(&self, now: Millis) -> Vec<PaymentEvent> {
         self.checks
             .iter()
@@ -51,8 +87,20 @@ impl PaymentPartition {
             .take(CHECKS_PER_ROUND)
             .filter_map(|(_, id)| {
                 let p = self.payments.get(id)?;
-                let (outcome, submitted_at) = (p.checkout?, p.submitted_at?);
                 let attempt = p.checks.saturating_add(1);
+                if let Some(r) = &p.refund_pending {
+                    return Some(PaymentEvent::RefundUnconfirmed(RefundUnconfirmed {
+                        payment_id: p.id.clone(),
+                        booking_id: p.booking_id.clone(),
+                        resource_id: p.resource_id.clone(),
+                        refund_id: r.refund_id.clone(),
+                        amount: r.amount.clone(),
+                        attempt,
+                        next_check_at: now.saturating_add(check_interval(attempt)),
+                        checked_at: now,
+                    }));
+                }
+                let (outcome, submitted_at) = (p.checkout?, p.submitted_at?);
                 Some(PaymentEvent::PaymentStatusUnknown(PaymentStatusUnknown {
                     payment_id: p.id.clone(),
                     booking_id: p.booking_id.clone(),

@@ -154,6 +154,11 @@ pub enum PaymentEvent {
     /// The provider has not said what became of a submitted checkout in
     /// time: the payment is `Unknown`, and the provider is asked (again).
     PaymentStatusUnknown(PaymentStatusUnknown),
+    /// The provider has not acknowledged a refund in time: it is asked
+    /// for it again, under the same refund id.
+    RefundUnconfirmed(RefundUnconfirmed),
+    /// The provider acknowledged a refund: nothing more to ask.
+    RefundConfirmed(RefundConfirmed),
 }
 
 /// See [`PaymentEvent::PaymentIntentCreated`].
@@ -330,4 +335,42 @@ pub struct PaymentStatusUnknown {
     pub next_check_at: Millis,
     /// When this side decided it (its clock).
     pub checked_at: Millis,
+}
+
+/// See [`PaymentEvent::RefundUnconfirmed`]. Decided by the payment
+/// processor's check timer: each one hands the refund to the provider once
+/// more (idempotent by its refund id).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundUnconfirmed {
+    /// The payment.
+    pub payment_id: PaymentId,
+    /// Its booking.
+    pub booking_id: BookingId,
+    /// The booking's resource.
+    pub resource_id: ResourceId,
+    /// The refund, as `PaymentRefunded` named it (the provider's key).
+    pub refund_id: String,
+    /// How much.
+    pub amount: Money,
+    /// Which ask this is, from 1.
+    pub attempt: u32,
+    /// When it is asked again if this ask brings no acknowledgement.
+    pub next_check_at: Millis,
+    /// When this side decided it.
+    pub checked_at: Millis,
+}
+
+/// See [`PaymentEvent::RefundConfirmed`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundConfirmed {
+    /// The payment.
+    pub payment_id: PaymentId,
+    /// Its booking.
+    pub booking_id: BookingId,
+    /// The booking's resource.
+    pub resource_id: ResourceId,
+    /// The refund the provider acknowledged.
+    pub refund_id: String,
+    /// When this side recorded the acknowledgement.
+    pub confirmed_at: Millis,
 }

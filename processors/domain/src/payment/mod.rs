@@ -19,7 +19,7 @@ pub use crate::decision::Decision;
 pub use crate::state::{StateKey, StateRecord};
 pub use check::{ANSWER_WAIT, MAX_CHECK_INTERVAL, check_interval};
 pub use messages::*;
-pub use partition::{Payment, PaymentPartition, PaymentV1, PaymentV2, PaymentV3};
+pub use partition::{Payment, PaymentPartition, PaymentV1, PaymentV2, PaymentV3, PendingRefund};
 pub use settle::{PROVIDER_LATE_WINDOW, QUIET_PERIOD, settles_at};
 
 #[cfg(test)]

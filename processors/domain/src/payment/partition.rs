@@ -65,8 +65,21 @@ pub struct Payment {
     /// When the provider is next asked about this checkout, while its
     /// outcome is not known; `None` once it is (or before a checkout).
     pub check_at: Option<Millis>,
-    /// How many times the provider was asked so far.
+    /// How many times the provider was asked so far (about the checkout,
+    /// or about the pending refund, whichever `check_at` is for).
     pub checks: u32,
+    /// A refund decided and not yet acknowledged by the provider: while it
+    /// is, `check_at` is when it is handed over again.
+    pub refund_pending: Option<PendingRefund>,
+}
+
+/// A refund the provider has not acknowledged yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRefund {
+    /// Its id, the provider's idempotency key.
+    pub refund_id: String,
+    /// How much.
+    pub amount: Money,
 }
 
 /// A payment as stored before payments could be `Unknown` and reconciled
@@ -133,6 +146,7 @@ impl From<PaymentV3> for Payment {
             submitted_at: processing.then_some(p.updated_at),
             check_at: processing.then(|| p.updated_at.saturating_add(ANSWER_WAIT)),
             checks: 0,
+            refund_pending: None,
         }
     }
 }

@@ -23,7 +23,8 @@ pub const PROVIDER_LATE_WINDOW: Millis = 3 * DAY;
 pub const QUIET_PERIOD: Millis = COMMAND_RETENTION;
 
 /// The instant from which nothing can touch `p` any more, or `None` while
-/// something still can. A payment is *settled* at `now` when
+/// something still can (a refund awaiting the provider's acknowledgement
+/// included). A payment is *settled* at `now` when
 /// `settles_at(p) <= Some(now)`:
 ///
 /// - **RequiresPayment, Processing, Unknown**: never. A checkout, a provider
@@ -82,6 +83,11 @@ pub const QUIET_PERIOD: Millis = COMMAND_RETENTION;
 /// checkout is `CheckoutRejected{NotFound}`, a provider outcome and a
 /// booking's lapse or cancellation do nothing.
 pub fn settles_at(p: &Payment) -> Option<Millis> {
+    // A refund the provider has not acknowledged keeps it: it is handed
+    // over again until it is.
+    if p.refund_pending.is_some() {
+        return None;
+    }
     match p.status {
         PaymentStatus::RequiresPayment | PaymentStatus::Processing | PaymentStatus::Unknown => None,
         PaymentStatus::Succeeded => {

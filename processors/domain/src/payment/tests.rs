@@ -354,6 +354,7 @@ fn only_the_last_sixteen_webhook_ids_are_remembered() {
         submitted_at: None,
         check_at: None,
         checks: 0,
+        refund_pending: None,
     };
     super::apply::remember(&mut p, Some("new".into()));
     assert_eq!(p.provider_events.len(), 16);
@@ -666,7 +667,15 @@ fn a_payment_stored_in_the_old_layout_loads_and_never_settles_while_paid() {
         p.record(&StateKey::Payment("p1".into())),
         Some(StateRecord::Payment(_))
     ));
-    assert_eq!(p.next_settle(), Some(3 + QUIET_PERIOD));
+    // It settles once the provider acknowledged the refund, not before.
+    assert_eq!(p.next_settle(), None);
+    let ack = p.confirm_refund(&"p1".into(), "p1-r1", 5);
+    assert!(matches!(ack.as_slice(), [PaymentEvent::RefundConfirmed(_)]), "{ack:?}");
+    for e in &ack {
+        p.apply(e);
+    }
+    assert!(p.confirm_refund(&"p1".into(), "p1-r1", 6).is_empty());
+    assert_eq!(p.next_settle(), Some(5 + QUIET_PERIOD));
 }
 
 #[test]

@@ -62,6 +62,10 @@ enum Op {
     ProviderAnswers {
         pick: usize,
     },
+    /// The provider acknowledges a refund handed to it.
+    RefundAcked {
+        pick: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -80,6 +84,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => prop::sample::select(vec![1u16, 5, 9, 10, 11, 20, 40, 300, 1200])
             .prop_map(|secs| Op::Tick { secs }),
         2 => any::<usize>().prop_map(|pick| Op::ProviderAnswers { pick }),
+        2 => any::<usize>().prop_map(|pick| Op::RefundAcked { pick }),
     ]
 }
 
@@ -88,6 +93,8 @@ enum Input {
     Booking(BookingEvent),
     /// The partition's check timer.
     Timer,
+    /// The provider acknowledged refund `.1` of payment `.0`.
+    RefundAck(PaymentId, String),
 }
 
 fn url(id: &PaymentId) -> String {
@@ -103,6 +110,10 @@ fn react(p: &PaymentPartition, input: &Input, now: Millis) -> Decision<PaymentEv
         },
         Input::Timer => Decision {
             events: p.due_checks(now),
+            reply: None,
+        },
+        Input::RefundAck(id, refund) => Decision {
+            events: p.confirm_refund(id, refund, now),
             reply: None,
         },
     }
@@ -297,6 +308,37 @@ fn ending(n: usize, how: u8, refund: i64) -> BookingEvent {
             orphaned_at: 0,
         }),
     }
+}
+
+/// The provider acknowledges payment `n`'s pending refund (if any; an
+/// acknowledgement of nothing pending changes nothing).
+fn ack(h: &mut Harness, reference: &mut Reference, n: usize, now: Millis) -> Result<(), TestCaseError> {
+    let refund = reference
+        .payments
+        .iter()
+        .find(|p| p.n == n)
+        .and_then(|p| p.refund_pending.clone())
+        .unwrap_or_else(|| format!("p{n}-r9"));
+    let d = h.step(Input::RefundAck(format!("p{n}").as_str().into(), refund), now)?;
+    prop_assert_eq!(
+        d.events.iter().map(kind).collect::<Vec<_>>(),
+        reference.ack_refund(n, now)
+    );
+    Ok(())
+}
+
+/// The provider acknowledges every pending refund.
+fn ack_all(h: &mut Harness, reference: &mut Reference, now: Millis) -> Result<(), TestCaseError> {
+    let pending: Vec<usize> = reference
+        .payments
+        .iter()
+        .filter(|p| p.refund_pending.is_some())
+        .map(|p| p.n)
+        .collect();
+    for n in pending {
+        ack(h, reference, n, now)?;
+    }
+    Ok(())
 }
 
 /// Fires the check timer at `now` on both sides.
@@ -509,6 +551,12 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 };
                 answer(&mut h, &mut reference, n, now)?;
             }
+            Op::RefundAcked { pick } => {
+                let Some((n, _, _, _)) = pick_hold(pick) else {
+                    continue;
+                };
+                ack(&mut h, &mut reference, n, now)?;
+            }
         }
         h.check(&reference)?;
     }
@@ -523,6 +571,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
     for n in asked {
         answer(&mut h, &mut reference, n, now)?;
     }
+    ack_all(&mut h, &mut reference, now)?;
     h.check(&reference)?;
     prop_assert_eq!(h.live.next_check(), None);
     prop_assert!(
@@ -566,6 +615,8 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
             prop_assert_eq!(d.events.iter().map(kind).collect::<Vec<_>>(), expected);
         }
     }
+    // The provider acknowledges those refunds too.
+    ack_all(&mut h, &mut reference, now)?;
     now += PROVIDER_LATE_WINDOW.max(QUIET_PERIOD) + HOUR;
     h.evict(now, &reference)?;
     reference.evict(now);

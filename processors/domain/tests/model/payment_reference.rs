@@ -38,6 +38,15 @@ pub enum Kind {
     Unknown {
         attempt: u32,
     },
+    /// A refund was handed to the provider again (the `attempt`-th ask).
+    RefundUnconfirmed {
+        refund_id: String,
+        attempt: u32,
+    },
+    /// The provider acknowledged the refund.
+    RefundConfirmed {
+        refund_id: String,
+    },
 }
 
 pub fn kind(ev: &PaymentEvent) -> Kind {
@@ -55,6 +64,13 @@ pub fn kind(ev: &PaymentEvent) -> Kind {
             refund_id: r.refund_id.clone(),
         },
         PaymentEvent::PaymentStatusUnknown(u) => Kind::Unknown { attempt: u.attempt },
+        PaymentEvent::RefundUnconfirmed(r) => Kind::RefundUnconfirmed {
+            refund_id: r.refund_id.clone(),
+            attempt: r.attempt,
+        },
+        PaymentEvent::RefundConfirmed(r) => Kind::RefundConfirmed {
+            refund_id: r.refund_id.clone(),
+        },
     }
 }
 
@@ -81,6 +97,8 @@ pub struct RefPayment {
     pub check_at: Option<Millis>,
     /// How many times it was asked.
     pub checks: u32,
+    /// A refund the provider has not acknowledged yet (its id).
+    pub refund_pending: Option<String>,
 }
 
 impl RefPayment {
@@ -92,6 +110,9 @@ impl RefPayment {
     /// open one never.
     pub fn settles_at(&self) -> Option<Millis> {
         use PaymentStatus as S;
+        if self.refund_pending.is_some() {
+            return None;
+        }
         match self.status {
             S::Canceled => Some(self.updated + PROVIDER_LATE_WINDOW),
             S::Failed | S::Refunded | S::PartiallyRefunded => Some(self.updated + QUIET_PERIOD),
@@ -178,6 +199,7 @@ impl Reference {
             checkout: None,
             check_at: None,
             checks: 0,
+            refund_pending: None,
         });
         vec![Kind::Created]
     }
@@ -298,11 +320,15 @@ impl Reference {
         } else {
             PaymentStatus::PartiallyRefunded
         };
+        let refund_id = format!("p{n}-r{}", p.refunds);
+        p.refund_pending = Some(refund_id.clone());
+        p.check_at = Some(now + ANSWER_WAIT);
+        p.checks = 0;
         vec![Kind::Refunded {
             amount,
             total: p.refunded,
             status: p.status,
-            refund_id: format!("p{n}-r{}", p.refunds),
+            refund_id,
         }]
     }
 }
@@ -329,10 +355,31 @@ impl Reference {
                 p.checks += 1;
                 let pause = (ANSWER_WAIT << (p.checks - 1).min(16)).min(MAX_CHECK_INTERVAL);
                 p.check_at = Some(now + pause);
-                p.status = PaymentStatus::Unknown;
                 p.updated = now;
+                if let Some(refund_id) = &p.refund_pending {
+                    return Kind::RefundUnconfirmed {
+                        refund_id: refund_id.clone(),
+                        attempt: p.checks,
+                    };
+                }
+                p.status = PaymentStatus::Unknown;
                 Kind::Unknown { attempt: p.checks }
             })
             .collect()
+    }
+}
+
+impl Reference {
+    /// The provider acknowledges payment `n`'s pending refund at `now`.
+    pub fn ack_refund(&mut self, n: usize, now: Millis) -> Vec<Kind> {
+        let Some(p) = self.payments.iter_mut().find(|p| p.n == n) else {
+            return Vec::new();
+        };
+        let Some(refund_id) = p.refund_pending.take() else {
+            return Vec::new();
+        };
+        p.check_at = None;
+        p.updated = now;
+        vec![Kind::RefundConfirmed { refund_id }]
     }
 }
