@@ -495,8 +495,12 @@ async fn payment_events(app: &crate::helpers::TestApp, resource: &str) -> Vec<Pa
         let Some(last) = got.last() else { break };
         from = last.offset + 1;
         for r in &got {
-            let env: slotstream_schemas::Envelope<PaymentEvent> =
-                app.app.platform.codec.decode(&r.value).expect("a payment event");
+            let env: slotstream_schemas::Envelope<PaymentEvent> = app
+                .app
+                .platform
+                .codec
+                .decode(&r.value)
+                .expect("a payment event");
             out.push(env.payload);
         }
     }
@@ -511,7 +515,11 @@ async fn await_payment_event(
 ) -> PaymentEvent {
     let deadline = std::time::Instant::now() + crate::helpers::PATIENCE;
     loop {
-        if let Some(e) = payment_events(app, resource).await.into_iter().find(|e| pick(e)) {
+        if let Some(e) = payment_events(app, resource)
+            .await
+            .into_iter()
+            .find(|e| pick(e))
+        {
             return e;
         }
         assert!(
@@ -543,7 +551,8 @@ async fn a_refund_held_up_by_a_provider_outage_stalls_nothing_and_is_handed_over
     app.complete(&customer.token, pay, "succeeded", &unique("pay"))
         .await
         .expect(202, "the checkout");
-    app.await_booking_status(&customer.token, id, "confirmed").await;
+    app.await_booking_status(&customer.token, id, "confirmed")
+        .await;
 
     // The provider goes down; the paid booking is cancelled: its refund
     // cannot be handed over.
@@ -551,9 +560,11 @@ async fn a_refund_held_up_by_a_provider_outage_stalls_nothing_and_is_handed_over
     app.cancel(&customer.token, id)
         .await
         .expect(200, "the cancellation");
-    let refund_id = match await_payment_event(&app, &resource, |e| {
-        matches!(e, PaymentEvent::PaymentRefunded(r) if r.payment_id.as_str() == pay)
-    })
+    let refund_id = match await_payment_event(
+        &app,
+        &resource,
+        |e| matches!(e, PaymentEvent::PaymentRefunded(r) if r.payment_id.as_str() == pay),
+    )
     .await
     {
         PaymentEvent::PaymentRefunded(r) => r.refund_id,
@@ -589,9 +600,11 @@ async fn a_refund_held_up_by_a_provider_outage_stalls_nothing_and_is_handed_over
     app.advance(std::time::Duration::from_millis(
         u64::try_from(2 * ANSWER_WAIT).expect("positive"),
     ));
-    await_payment_event(&app, &resource, |e| {
-        matches!(e, PaymentEvent::RefundConfirmed(r) if r.refund_id == refund_id)
-    })
+    await_payment_event(
+        &app,
+        &resource,
+        |e| matches!(e, PaymentEvent::RefundConfirmed(r) if r.refund_id == refund_id),
+    )
     .await;
     let refunds: Vec<PaymentEvent> = payment_events(&app, &resource)
         .await

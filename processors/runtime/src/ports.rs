@@ -205,9 +205,7 @@ impl Effect {
     pub fn after_commit(&self) -> bool {
         matches!(
             self,
-            Effect::SubmitCheckout { .. }
-                | Effect::ReconcilePayment { .. }
-                | Effect::Refund { .. }
+            Effect::SubmitCheckout { .. } | Effect::ReconcilePayment { .. } | Effect::Refund { .. }
         )
     }
 }

@@ -522,6 +522,13 @@ fn a_failed_or_refunded_payment_leaves_after_the_quiet_period() {
     run(&mut p, &webhook("evt-2", 2, CheckoutOutcome::Failed), 7);
     react(&mut p, &cancelled(1, true, 1000));
     assert_eq!(status(&p, 1), Some(PaymentStatus::Refunded));
+    // Not before the provider acknowledged the refund (at 3).
+    assert!(
+        !p.clone()
+            .evict_settled(Millis::MAX / 2)
+            .contains(&StateKey::Payment("p1".into()))
+    );
+    acknowledge(&mut p, 1, 3);
     let before = run(&mut p, &checkout(1, 2, "ann", "h"), 8);
     assert_eq!(
         checkout_reason(&before),
@@ -593,7 +600,18 @@ fn a_refunded_payment_settles_from_its_refund_not_its_start() {
     let mut p = paid();
     let out = react(&mut p, &cancelled(1, true, 400));
     assert!(matches!(out.as_slice(), [PaymentEvent::PaymentRefunded(_)]));
-    assert_eq!(p.next_settle(), Some(3 + QUIET_PERIOD));
+    assert_eq!(p.next_settle(), None, "its refund is not acknowledged yet");
+    acknowledge(&mut p, 1, 4);
+    assert_eq!(p.next_settle(), Some(4 + QUIET_PERIOD));
+}
+
+/// The provider acknowledges payment `n`'s first refund at `at`.
+fn acknowledge(p: &mut PaymentPartition, n: u32, at: Millis) {
+    let out = p.confirm_refund(&format!("p{n}").as_str().into(), &format!("p{n}-r1"), at);
+    assert!(matches!(out.as_slice(), [PaymentEvent::RefundConfirmed(_)]), "{out:?}");
+    for e in &out {
+        p.apply(e);
+    }
 }
 
 #[test]
@@ -670,7 +688,10 @@ fn a_payment_stored_in_the_old_layout_loads_and_never_settles_while_paid() {
     // It settles once the provider acknowledged the refund, not before.
     assert_eq!(p.next_settle(), None);
     let ack = p.confirm_refund(&"p1".into(), "p1-r1", 5);
-    assert!(matches!(ack.as_slice(), [PaymentEvent::RefundConfirmed(_)]), "{ack:?}");
+    assert!(
+        matches!(ack.as_slice(), [PaymentEvent::RefundConfirmed(_)]),
+        "{ack:?}"
+    );
     for e in &ack {
         p.apply(e);
     }

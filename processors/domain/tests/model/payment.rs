@@ -312,14 +312,22 @@ fn ending(n: usize, how: u8, refund: i64) -> BookingEvent {
 
 /// The provider acknowledges payment `n`'s pending refund (if any; an
 /// acknowledgement of nothing pending changes nothing).
-fn ack(h: &mut Harness, reference: &mut Reference, n: usize, now: Millis) -> Result<(), TestCaseError> {
+fn ack(
+    h: &mut Harness,
+    reference: &mut Reference,
+    n: usize,
+    now: Millis,
+) -> Result<(), TestCaseError> {
     let refund = reference
         .payments
         .iter()
         .find(|p| p.n == n)
         .and_then(|p| p.refund_pending.clone())
         .unwrap_or_else(|| format!("p{n}-r9"));
-    let d = h.step(Input::RefundAck(format!("p{n}").as_str().into(), refund), now)?;
+    let d = h.step(
+        Input::RefundAck(format!("p{n}").as_str().into(), refund),
+        now,
+    )?;
     prop_assert_eq!(
         d.events.iter().map(kind).collect::<Vec<_>>(),
         reference.ack_refund(n, now)
