@@ -15,7 +15,7 @@ macro_rules! avsc {
 
 /// Every `.avsc` file in `schemas/avro/`: (file name, JSON). A test checks that
 /// this list and the directory agree.
-static AVSC_FILES: [(&str, &str); 68] = avsc![
+static AVSC_FILES: [(&str, &str); 70] = avsc![
     // shared records and enums
     "Money",
     "Price",
@@ -55,6 +55,9 @@ static AVSC_FILES: [(&str, &str); 68] = avsc![
     // booking: scheduling
     "UpdateResourceSchedule",
     "ResourceScheduleChanged",
+    // booking: rescheduling
+    "RescheduleBooking",
+    "BookingRescheduled",
     // payment
     "SubmitCheckout",
     "RecordProviderOutcome",
@@ -111,19 +114,21 @@ pub(crate) const NAMESPACE: &str = "com.slotstream.v1";
 /// keeps its id in [`RETIRED`] (as a schema registry would number them).
 /// `tests/wire.rs` pins both tables.
 const SUBJECTS: [(&str, &str, u32); 8] = [
-    // 1 (retired): before UpdateResourceSchedule and resource schedules.
+    // 1 (retired): before UpdateResourceSchedule and resource schedules;
+    // 20 (retired): before RescheduleBooking.
     (
         "slotstream.booking-commands-value",
         "BookingCommandEnvelope",
-        20,
+        40,
     ),
     // 2 (retired): before BookingPaymentStarted; 16 (retired): before
     // BookingPaymentDelayed, ResourceScheduleChanged, resource schedules
-    // and the scheduling rejection reasons.
+    // and the scheduling rejection reasons; 17 (retired): before
+    // BookingRescheduled and the reschedule rejection reasons.
     (
         "slotstream.booking-events-value",
         "BookingEventEnvelope",
-        17,
+        41,
     ),
     ("slotstream.dead-letters-value", "DeadLetter", 3),
     // 4 (retired): before the login-lock commands.
@@ -156,15 +161,17 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
     // 8 (retired): the same two payment records, inside the replies; 10
     // (retired): before the hold deadline, the checkout's append instant and
     // BookingPaymentStarted; 15 (retired): before BookingPaymentDelayed,
-    // PaymentStatusUnknown, ResourceScheduleChanged and resource schedules.
-    ("slotstream.replies-value", "Reply", 19),
+    // PaymentStatusUnknown, ResourceScheduleChanged and resource schedules;
+    // 19 (retired): before BookingRescheduled and the reschedule rejection
+    // reasons.
+    ("slotstream.replies-value", "Reply", 42),
 ];
 
 /// Earlier versions of subjects' schemas, still read under the compiled id
 /// they were written with: `(id, subject, self-contained JSON)`. The embedded
 /// backend's log keeps records of every version, so an entry is never
 /// removed; the JSON is the version as it was published (`compat/`).
-const RETIRED: [(u32, &str, &str); 12] = [
+const RETIRED: [(u32, &str, &str); 15] = [
     (
         1,
         "slotstream.booking-commands-value",
@@ -224,6 +231,21 @@ const RETIRED: [(u32, &str, &str); 12] = [
         16,
         "slotstream.booking-events-value",
         include_str!("../retired/16.slotstream.booking-events-value.json"),
+    ),
+    (
+        17,
+        "slotstream.booking-events-value",
+        include_str!("../retired/17.slotstream.booking-events-value.json"),
+    ),
+    (
+        19,
+        "slotstream.replies-value",
+        include_str!("../retired/19.slotstream.replies-value.json"),
+    ),
+    (
+        20,
+        "slotstream.booking-commands-value",
+        include_str!("../retired/20.slotstream.booking-commands-value.json"),
     ),
 ];
 

@@ -86,6 +86,6 @@ fn one_sample_of_every_union_branch_round_trips() {
         records: 0,
     };
     visit_all(&mut check);
-    // 4 + 12 + 2 + 8 + 5 + 9 envelope branches, 29 reply branches, 3 dead letters.
-    assert_eq!(check.records, 40 + 29 + 3);
+    // 5 + 13 + 2 + 8 + 5 + 9 envelope branches, 30 reply branches, 3 dead letters.
+    assert_eq!(check.records, 42 + 30 + 3);
 }

@@ -22,14 +22,14 @@ use std::sync::Arc;
 #[test]
 fn compiled_schema_ids_are_pinned_to_their_subjects() {
     let expected = [
-        ("slotstream.booking-commands-value", 20),
-        ("slotstream.booking-events-value", 17),
+        ("slotstream.booking-commands-value", 40),
+        ("slotstream.booking-events-value", 41),
         ("slotstream.dead-letters-value", 3),
         ("slotstream.identity-commands-value", 11),
         ("slotstream.identity-events-value", 12),
         ("slotstream.payment-commands-value", 13),
         ("slotstream.payment-events-value", 18),
-        ("slotstream.replies-value", 19),
+        ("slotstream.replies-value", 42),
     ];
     let resolver = CompiledSchemas::new();
     let current: Vec<(&str, u32)> = CompiledSchemas::subjects()
@@ -59,7 +59,10 @@ fn compiled_schema_ids_are_pinned_to_their_subjects() {
             (10, "slotstream.replies-value"),
             (14, "slotstream.payment-events-value"),
             (15, "slotstream.replies-value"),
-            (16, "slotstream.booking-events-value")
+            (16, "slotstream.booking-events-value"),
+            (17, "slotstream.booking-events-value"),
+            (19, "slotstream.replies-value"),
+            (20, "slotstream.booking-commands-value")
         ]
     );
     for (id, subject, schema) in CompiledSchemas::retired() {
@@ -78,6 +81,7 @@ fn compiled_schema_ids_are_pinned_to_their_subjects() {
     assert!(resolver.schema_for(0).is_none());
     assert!(resolver.schema_for(21).is_none());
     assert!(resolver.schema_for(29).is_none());
+    assert!(resolver.schema_for(43).is_none());
 }
 
 /// A payment event as a record written before `booking_start` and
@@ -208,6 +212,9 @@ fn before_schedules(p: &mut ReplyPayload) {
 /// rejection with one of the new reasons gets an old reason instead.
 fn new_with_schedules(ev: &mut BookingEvent) -> bool {
     use slotstream_domain::booking::{CancellationRejectionReason as C, RejectionReason as R};
+    if new_with_reschedules(ev) {
+        return true;
+    }
     match ev {
         BookingEvent::ResourceScheduleChanged(_) => return true,
         BookingEvent::BookingRejected(e)
@@ -221,6 +228,64 @@ fn new_with_schedules(ev: &mut BookingEvent) -> bool {
         _ => {}
     }
     false
+}
+
+/// True for the event no release before reschedules could write; a
+/// rejection with one of the reschedule reasons gets an old reason instead.
+fn new_with_reschedules(ev: &mut BookingEvent) -> bool {
+    use slotstream_domain::booking::RejectionReason as R;
+    match ev {
+        BookingEvent::BookingRescheduled(_) => return true,
+        BookingEvent::BookingRejected(e)
+            if matches!(
+                e.reason,
+                R::BookingNotFound | R::NotReschedulable | R::TooLateToModify | R::PriceChanged
+            ) =>
+        {
+            e.reason = R::InvalidRequest;
+        }
+        _ => {}
+    }
+    false
+}
+
+/// The release before reschedules wrote booking commands, booking events
+/// and replies under ids 20, 17 and 19; after the upgrade every record it
+/// could write still decodes, unchanged.
+#[test]
+fn records_written_before_reschedules_still_decode() {
+    let mut decoded = 0;
+    for sample in envelope_samples(booking_command_branches()) {
+        if matches!(sample.payload, BookingCommand::RescheduleBooking(_)) {
+            continue;
+        }
+        assert_eq!(written_under(20, &sample), Ok(sample));
+        decoded += 1;
+    }
+    for mut sample in envelope_samples(booking_event_branches()) {
+        if new_with_reschedules(&mut sample.payload) {
+            continue;
+        }
+        assert_eq!(written_under(17, &sample), Ok(sample));
+        decoded += 1;
+    }
+    for mut sample in reply_samples() {
+        if let ReplyPayload::Booking(ev) = &mut sample.payload
+            && new_with_reschedules(ev)
+        {
+            continue;
+        }
+        assert_eq!(written_under(19, &sample), Ok(sample));
+        decoded += 1;
+    }
+    assert_eq!(decoded, 4 + 12 + 29, "every branch of the release before");
+    // A reschedule cannot be written under the old ids: the branch is new.
+    let cmd = envelope_samples(booking_command_branches())
+        .into_iter()
+        .find(|s| matches!(s.payload, BookingCommand::RescheduleBooking(_)))
+        .unwrap();
+    let old = CompiledSchemas::new().schema_for(20).unwrap();
+    assert!(cmd.to_avro().resolve(&old).is_err());
 }
 
 fn is_scheduling(p: &mut ReplyPayload) -> bool {
@@ -240,7 +305,9 @@ fn records_written_before_schedules_still_decode() {
     for sample in envelope_samples(booking_command_branches()) {
         let mut expected = sample.clone();
         match &mut expected.payload {
-            BookingCommand::UpdateResourceSchedule(_) => continue,
+            BookingCommand::UpdateResourceSchedule(_) | BookingCommand::RescheduleBooking(_) => {
+                continue;
+            }
             BookingCommand::RegisterResource(c) => {
                 c.resource.schedule = None;
                 c.resource.rules = BookingRules::default();
@@ -401,7 +468,7 @@ fn every_record_is_magic_byte_big_endian_id_and_an_avro_datum() {
         checked: 0,
     };
     visit_all(&mut check);
-    assert_eq!(check.checked, 72);
+    assert_eq!(check.checked, 75);
 }
 
 proptest! {
