@@ -161,8 +161,9 @@ async fn each_refusal_answers_its_own_code_and_moves_nothing() {
     let resource = app.create_resource(&vendor.token, body).await;
     let resource = resource["id"].as_str().unwrap().to_owned();
     let d = align_up(app.now_ms(), DAY) + 2 * DAY;
+    // Paid, so that moving the clock a day and more later keeps it held.
     let a = app
-        .book_ok(&ann.token, &resource, d + 10 * HOUR, d + 11 * HOUR)
+        .book_and_pay(&ann.token, &resource, d + 10 * HOUR, d + 11 * HOUR)
         .await;
     app.book_ok(&bob.token, &resource, d + 13 * HOUR, d + 14 * HOUR)
         .await;
@@ -264,6 +265,7 @@ async fn each_refusal_answers_its_own_code_and_moves_nothing() {
         parse_time(now.expect(200, "the booking")["start"].as_str().unwrap()),
         d + 10 * HOUR
     );
+    assert_eq!(now.body["status"], "confirmed");
     app.stop().await;
 }
 
@@ -281,7 +283,9 @@ impl Rng {
 
 const CLIENTS: usize = 8;
 const REQUESTS: usize = 20;
-const HOURS: i64 = 12;
+const HOURS: i64 = 24;
+/// Bookings one client keeps at most: 16 over 24 hours leaves room to move.
+const KEEP: usize = 2;
 
 /// What one client saw: every hour some booking of its held (`held`, by
 /// booking id), and every refused attempt (the booking moved, if any, and
@@ -300,7 +304,8 @@ async fn client(app: &TestApp, me: &User, resource: &str, base: i64, seed: u64) 
     let mut mine: Vec<String> = Vec::new();
     for _ in 0..REQUESTS {
         let hour = base + rng.below(HOURS as u64) as i64 * HOUR;
-        if !mine.is_empty() && rng.below(2) == 0 {
+        let book = mine.is_empty() || (mine.len() < KEEP && rng.below(2) == 0);
+        if !book {
             let b = mine[rng.below(mine.len() as u64) as usize].clone();
             let r = reschedule(app, &me.token, Some(&unique("move")), &b, hour, hour + HOUR).await;
             match (r.status, r.body["code"].as_str()) {
