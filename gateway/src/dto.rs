@@ -393,6 +393,20 @@ pub struct CreateBookingRequest {
     pub end: String,
 }
 
+/// `POST /v1/bookings/{id}/reschedule`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleBookingRequest {
+    /// The new inclusive start (RFC 3339, at most millisecond precision),
+    /// aligned to the resource's slots, not in the past.
+    #[schema(example = "2030-01-31T11:00:00Z", format = DateTime)]
+    pub start: String,
+    /// The new exclusive end (RFC 3339), aligned to the resource's slots,
+    /// after `start`.
+    #[schema(example = "2030-01-31T12:00:00Z", format = DateTime)]
+    pub end: String,
+}
+
 /// A booking's payment, as shown on the booking.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BookingPaymentDto {

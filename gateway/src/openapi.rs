@@ -131,7 +131,7 @@ impl Modify for Problems {
         title = "Slotstream",
         description = "Resource booking as a streaming choreography. Errors are `application/problem+json` \
             (RFC 9457) with a stable `code`. Timestamps are RFC 3339 (UTC on output); money is integer minor units. \
-            `POST /v1/bookings` and `POST /v1/payments/{id}/complete` require an `Idempotency-Key`: the same key, \
+            `POST /v1/bookings`, `POST /v1/bookings/{id}/reschedule` and `POST /v1/payments/{id}/complete` require an `Idempotency-Key`: the same key, \
             user and body return the first answer again; another body answers 422 `idempotency_key_reused`. \
             Reads are eventually consistent (milliseconds); this gateway also serves what it has just answered, \
             so a client that got 201 sees its booking at once. Rate limits answer 429 `rate_limited` with `Retry-After`. \
@@ -143,14 +143,14 @@ impl Modify for Problems {
         auth::register, auth::verify, auth::resend, auth::login, auth::unlock,
         resources::create, resources::get_one, resources::list, resources::availability,
         schedule::get_schedule, schedule::put_schedule, schedule::slots,
-        bookings::create, bookings::get_one, bookings::list, bookings::cancel, bookings::vendor_list,
+        bookings::create, bookings::get_one, bookings::list, bookings::cancel, bookings::reschedule, bookings::vendor_list,
         payments::get_one, payments::complete, payments::webhook, payments::checkout_page,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi, ops::docs, ops::docs_script, ops::docs_style,
     ),
     components(schemas(
         Problem, FieldError, MoneyDto, RoleDto, RegisterRequest, RegisterResponse, VerifyRequest, VerifyResponse,
         ResendRequest, ResendResponse, LoginRequest, TokenResponse, UnlockRequest, UnlockResponse, PriceDto, PolicyDto, CreateResourceRequest,
-        ResourceDto, ResourcePage, IntervalDto, AvailabilityDto, CreateBookingRequest, BookingPaymentDto, RefundDto,
+        ResourceDto, ResourcePage, IntervalDto, AvailabilityDto, CreateBookingRequest, RescheduleBookingRequest, BookingPaymentDto, RefundDto,
         BookingDto, BookingPage, ProcessingDto, ProcessingStatus, OutcomeDto, CompletePaymentRequest, PaymentDto, WebhookAck, Health, Readiness, ProcessorReadiness,
         WebhookEventDto, WebhookDataDto, OpeningDto, WeekDto, ExceptionDto, ScheduleDto, RulesDto,
         ScheduleRequest, ScheduleAnswerDto, ScheduleChangedDto, SlotDto, SlotsDto,
@@ -159,7 +159,7 @@ impl Modify for Problems {
     tags(
         (name = "auth", description = "Registration, email verification, login, unlocking a locked login"),
         (name = "resources", description = "Bookable resources, their opening hours and rules, busy time and free slots"),
-        (name = "bookings", description = "Holding, reading and cancelling bookings"),
+        (name = "bookings", description = "Holding, reading, rescheduling and cancelling bookings"),
         (name = "payments", description = "The sandbox provider's checkout, payments and webhooks"),
         (name = "operations", description = "Liveness, readiness, metrics, this document"),
     )
@@ -192,6 +192,7 @@ mod tests {
             ("/v1/bookings", "get"),
             ("/v1/bookings/{id}", "get"),
             ("/v1/bookings/{id}/cancel", "post"),
+            ("/v1/bookings/{id}/reschedule", "post"),
             ("/v1/payments/{id}", "get"),
             ("/v1/payments/{id}/complete", "post"),
             ("/v1/webhooks/payments", "post"),
@@ -228,6 +229,7 @@ mod tests {
         for (path, method) in [
             ("/v1/bookings", "post"),
             ("/v1/bookings/{id}/cancel", "post"),
+            ("/v1/bookings/{id}/reschedule", "post"),
             ("/v1/payments/{id}/complete", "post"),
         ] {
             let accepted = &doc["paths"][path][method]["responses"]["202"];

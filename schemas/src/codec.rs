@@ -83,9 +83,20 @@ pub struct Codec {
     resolver: Arc<dyn SchemaResolver>,
 }
 
+/// The largest string, byte string or array item count a decoded datum may
+/// declare (see [`Codec::new`]).
+const MAX_ALLOCATION: usize = 4 << 20;
+
 impl Codec {
     /// A codec whose ids come from `resolver`.
     pub fn new(resolver: Arc<dyn SchemaResolver>) -> Self {
+        // apache-avro reserves an array's declared item count up front, up
+        // to its default limit of 512 Mi items (tens of GB of `Value`s): a
+        // corrupted length would abort the process on allocation. No record
+        // of ours comes near this bound (a string, a byte string or an
+        // array of at most 4 Mi; a dead letter's value is one log record).
+        // The limit is process-wide and set once; the first setting wins.
+        apache_avro::util::max_allocation_bytes(MAX_ALLOCATION);
         Self { resolver }
     }
 

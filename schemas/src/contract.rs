@@ -148,9 +148,10 @@ enum Source {
 /// before the payment and identity events, then the later booking events
 /// (`BookingPaymentStarted`, `BookingPaymentDelayed`), then the later payment
 /// event (`PaymentStatusUnknown`), then `ResourceScheduleChanged`, then the
-/// refund checks (`RefundUnconfirmed`, `RefundConfirmed`). The
+/// refund checks (`RefundUnconfirmed`, `RefundConfirmed`), then
+/// `BookingRescheduled`. The
 /// round-trip and wire tests check the layout against `Reply.avsc`.
-const REPLY_RUNS: [(Source, u32, u32); 7] = [
+const REPLY_RUNS: [(Source, u32, u32); 8] = [
     (Source::Booking, 0, 9),
     (Source::Payment, 0, 7),
     (Source::Identity, 0, 9),
@@ -158,6 +159,7 @@ const REPLY_RUNS: [(Source, u32, u32); 7] = [
     (Source::Payment, 7, 1),
     (Source::Booking, 11, 1),
     (Source::Payment, 8, 2),
+    (Source::Booking, 12, 1),
 ];
 
 // The runs add up to every branch of the three unions (checked at build).

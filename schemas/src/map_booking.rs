@@ -5,8 +5,9 @@ use crate::declare::{avro_record, avro_union};
 use slotstream_domain::booking::{
     BookingCancelled, BookingCommand, BookingConfirmed, BookingEvent, BookingExpired,
     BookingFailed, BookingHeld, BookingPaymentDelayed, BookingPaymentStarted, BookingRejected,
-    CancelBooking, CancellationRejected, PaymentOrphaned, RegisterResource, RequestBooking,
-    ResourceRegistered, ResourceScheduleChanged, UpdateResourceSchedule,
+    BookingRescheduled, CancelBooking, CancellationRejected, PaymentOrphaned, RegisterResource,
+    RequestBooking, RescheduleBooking, ResourceRegistered, ResourceScheduleChanged,
+    UpdateResourceSchedule,
 };
 
 avro_union!(BookingCommand {
@@ -14,6 +15,7 @@ avro_union!(BookingCommand {
     RequestBooking,
     CancelBooking,
     UpdateResourceSchedule,
+    RescheduleBooking,
 });
 
 avro_union!(BookingEvent {
@@ -29,6 +31,7 @@ avro_union!(BookingEvent {
     BookingPaymentStarted,
     BookingPaymentDelayed,
     ResourceScheduleChanged,
+    BookingRescheduled,
 });
 
 avro_record!(RegisterResource {
@@ -182,4 +185,30 @@ avro_record!(ResourceScheduleChanged {
     updated: Record,
     outside_hours: Array<Str>,
     changed_at: TimestampMillis,
+});
+
+avro_record!(RescheduleBooking {
+    command_id: Str,
+    request_hash: Str,
+    booking_id: Str,
+    resource_id: Str,
+    requested_by: Str,
+    start: TimestampMillis,
+    end: TimestampMillis,
+    requested_at: TimestampMillis,
+});
+
+avro_record!(BookingRescheduled {
+    command_id: Str,
+    request_hash: Str,
+    booking_id: Str,
+    resource_id: Str,
+    user_id: Str,
+    user_email: Str,
+    previous_start: TimestampMillis,
+    previous_end: TimestampMillis,
+    start: TimestampMillis,
+    end: TimestampMillis,
+    rescheduled_by: Str,
+    rescheduled_at: TimestampMillis,
 });

@@ -82,6 +82,10 @@ avro_enum!(RejectionReason {
     OutsideHours => "OUTSIDE_HOURS",
     TooSoon => "TOO_SOON",
     TooFar => "TOO_FAR",
+    BookingNotFound => "BOOKING_NOT_FOUND",
+    NotReschedulable => "NOT_RESCHEDULABLE",
+    TooLateToModify => "TOO_LATE_TO_MODIFY",
+    PriceChanged => "PRICE_CHANGED",
 });
 
 avro_enum!(CancellationRejectionReason {

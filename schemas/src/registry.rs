@@ -15,7 +15,7 @@ macro_rules! avsc {
 
 /// Every `.avsc` file in `schemas/avro/`: (file name, JSON). A test checks that
 /// this list and the directory agree.
-static AVSC_FILES: [(&str, &str); 70] = avsc![
+static AVSC_FILES: [(&str, &str); 72] = avsc![
     // shared records and enums
     "Money",
     "Price",
@@ -55,6 +55,9 @@ static AVSC_FILES: [(&str, &str); 70] = avsc![
     // booking: scheduling
     "UpdateResourceSchedule",
     "ResourceScheduleChanged",
+    // booking: rescheduling
+    "RescheduleBooking",
+    "BookingRescheduled",
     // payment
     "SubmitCheckout",
     "RecordProviderOutcome",
@@ -113,15 +116,16 @@ pub(crate) const NAMESPACE: &str = "com.slotstream.v1";
 /// keeps its id in [`RETIRED`] (as a schema registry would number them).
 /// `tests/wire.rs` pins both tables.
 const SUBJECTS: [(&str, &str, u32); 8] = [
-    // 1 (retired): before UpdateResourceSchedule and resource schedules.
+    // 1 (retired): before UpdateResourceSchedule, RescheduleBooking and
+    // resource schedules.
     (
         "slotstream.booking-commands-value",
         "BookingCommandEnvelope",
         20,
     ),
     // 2 (retired): before BookingPaymentStarted; 16 (retired): before
-    // BookingPaymentDelayed, ResourceScheduleChanged, resource schedules
-    // and the scheduling rejection reasons.
+    // BookingPaymentDelayed, ResourceScheduleChanged, BookingRescheduled,
+    // resource schedules and the scheduling and reschedule rejection reasons.
     (
         "slotstream.booking-events-value",
         "BookingEventEnvelope",
@@ -158,7 +162,8 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
     // 8 (retired): the same two payment records, inside the replies; 10
     // (retired): before the hold deadline, the checkout's append instant and
     // BookingPaymentStarted; 15 (retired): before BookingPaymentDelayed,
-    // PaymentStatusUnknown, ResourceScheduleChanged and resource schedules.
+    // PaymentStatusUnknown, the refund checks, ResourceScheduleChanged,
+    // BookingRescheduled and resource schedules.
     ("slotstream.replies-value", "Reply", 19),
 ];
 

@@ -233,7 +233,7 @@ fn future_booking_events() -> Schema {
         .unwrap()
         .push(json!({"name": "note", "type": ["null", "string"], "default": null, "doc": "new"}));
     branches.push(json!({
-        "type": "record", "name": "BookingRescheduled", "namespace": "com.slotstream.v1",
+        "type": "record", "name": "BookingSplit", "namespace": "com.slotstream.v1",
         "fields": [{"name": "booking_id", "type": "string"}, {"name": "at", "type": "long"}]
     }));
     Schema::parse_str(&json.to_string()).unwrap()

@@ -78,6 +78,7 @@ fn compiled_schema_ids_are_pinned_to_their_subjects() {
     assert!(resolver.schema_for(0).is_none());
     assert!(resolver.schema_for(21).is_none());
     assert!(resolver.schema_for(29).is_none());
+    assert!(resolver.schema_for(40).is_none());
 }
 
 /// A payment event as a record written before `booking_start` and
@@ -212,6 +213,9 @@ fn before_schedules(p: &mut ReplyPayload) {
 /// rejection with one of the new reasons gets an old reason instead.
 fn new_with_schedules(ev: &mut BookingEvent) -> bool {
     use slotstream_domain::booking::{CancellationRejectionReason as C, RejectionReason as R};
+    if new_with_reschedules(ev) {
+        return true;
+    }
     match ev {
         BookingEvent::ResourceScheduleChanged(_) => return true,
         BookingEvent::BookingRejected(e)
@@ -221,6 +225,25 @@ fn new_with_schedules(ev: &mut BookingEvent) -> bool {
         }
         BookingEvent::CancellationRejected(e) if e.reason == C::TooLateToCancel => {
             e.reason = C::NotCancellable;
+        }
+        _ => {}
+    }
+    false
+}
+
+/// True for the event no release before reschedules could write; a
+/// rejection with one of the reschedule reasons gets an old reason instead.
+fn new_with_reschedules(ev: &mut BookingEvent) -> bool {
+    use slotstream_domain::booking::RejectionReason as R;
+    match ev {
+        BookingEvent::BookingRescheduled(_) => return true,
+        BookingEvent::BookingRejected(e)
+            if matches!(
+                e.reason,
+                R::BookingNotFound | R::NotReschedulable | R::TooLateToModify | R::PriceChanged
+            ) =>
+        {
+            e.reason = R::InvalidRequest;
         }
         _ => {}
     }
@@ -244,7 +267,9 @@ fn records_written_before_schedules_still_decode() {
     for sample in envelope_samples(booking_command_branches()) {
         let mut expected = sample.clone();
         match &mut expected.payload {
-            BookingCommand::UpdateResourceSchedule(_) => continue,
+            BookingCommand::UpdateResourceSchedule(_) | BookingCommand::RescheduleBooking(_) => {
+                continue;
+            }
             BookingCommand::RegisterResource(c) => {
                 c.resource.schedule = None;
                 c.resource.rules = BookingRules::default();
@@ -405,7 +430,7 @@ fn every_record_is_magic_byte_big_endian_id_and_an_avro_datum() {
         checked: 0,
     };
     visit_all(&mut check);
-    assert_eq!(check.checked, 76);
+    assert_eq!(check.checked, 79);
 }
 
 proptest! {

@@ -22,6 +22,7 @@ mod login_lock;
 mod operations;
 mod payments;
 mod rate_limits;
+mod rescheduling;
 mod resources;
 mod scheduling;
 mod security;

@@ -35,6 +35,7 @@ fn row_key(w: &ViewWrite) -> RowKey<'_> {
     match w {
         ViewWrite::PutBooking(b) => RowKey::Booking(b.id.as_str()),
         ViewWrite::PatchBooking { id, .. } => RowKey::Booking(id.as_str()),
+        ViewWrite::MoveBooking { id, .. } => RowKey::Booking(id.as_str()),
         ViewWrite::PutResource(r) => RowKey::Resource(r.id.as_str()),
         ViewWrite::PutPayment(p) => RowKey::Payment(p.id.as_str()),
         ViewWrite::PatchPayment { id, .. } => RowKey::Payment(id.as_str()),
@@ -114,6 +115,21 @@ async fn apply_one(session: &Session, st: &Statements, w: &ViewWrite) -> Result<
                 new.refund_amount = Some(r.amount);
                 new.refund_currency = Some(r.currency.clone());
             }
+            new.updated_at = CqlTimestamp(*updated_at);
+            put_booking(session, st, Some(old), new).await
+        }
+        ViewWrite::MoveBooking {
+            id,
+            start,
+            end,
+            updated_at,
+        } => {
+            let Some(old) = read::booking_row(session, st, id.as_str()).await? else {
+                return Ok(());
+            };
+            let mut new = old.clone();
+            new.starts_at = CqlTimestamp(*start);
+            new.ends_at = CqlTimestamp(*end);
             new.updated_at = CqlTimestamp(*updated_at);
             put_booking(session, st, Some(old), new).await
         }

@@ -68,6 +68,20 @@ fn rejected(e: &BookingRejected) -> ApiError {
             let (field, message) = e.detail.split_once(": ").unwrap_or(("body", &e.detail));
             ApiError::invalid(field, message)
         }
+        // The reschedule's own refusals.
+        RejectionReason::BookingNotFound => ApiError::not_found("booking"),
+        RejectionReason::NotReschedulable => ApiError::conflict("not_reschedulable", &e.detail),
+        // The detail names the deadline that passed.
+        RejectionReason::TooLateToModify => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "modification_notice_passed",
+            &e.detail,
+        ),
+        RejectionReason::PriceChanged => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "price_change_not_supported",
+            &e.detail,
+        ),
     }
 }
 
@@ -107,6 +121,10 @@ fn outcome(reason: RejectionReason) -> &'static str {
         RejectionReason::OutsideHours => "outside_opening_hours",
         RejectionReason::TooSoon => "too_soon",
         RejectionReason::TooFar => "too_far_ahead",
+        RejectionReason::BookingNotFound => "not_found",
+        RejectionReason::NotReschedulable => "not_reschedulable",
+        RejectionReason::TooLateToModify => "modification_notice_passed",
+        RejectionReason::PriceChanged => "price_change_not_supported",
     }
 }
 
@@ -441,6 +459,107 @@ pub async fn cancel(
     }
 }
 
+/// Move a booking (its owner; pending or confirmed, before its start) to
+/// another interval of the same resource, keeping its id, status, payment
+/// and price.
+#[utoipa::path(post, path = "/v1/bookings/{id}/reschedule", tag = "bookings", request_body = RescheduleBookingRequest,
+    params(("id" = String, Path, description = "Booking id"),
+        ("Idempotency-Key" = String, Header, description = "Required, 1 to 255 characters; a retry with the same key and body returns the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Moved: the booking at its new interval (the previous one is released in the same decision)", body = BookingDto),
+        (status = 202, description = "`pending_decision`: no decision within the wait; repeat the request with the same Idempotency-Key after `Retry-After` to get the decision (nothing happens twice), or GET the booking later", body = ProcessingDto, headers(("Retry-After" = u64, description = "With `pending_decision`: seconds to wait before repeating the request"))),
+        (status = 400, description = "`idempotency_key_missing`", body = Problem),
+        (status = 401, description = "`unauthorized`", body = Problem),
+        (status = 404, description = "`not_found`: no such booking, or not the caller's", body = Problem),
+        (status = 409, description = "`slot_unavailable`: the new interval, or its buffers, overlap another pending or confirmed booking (the booking's own interval does not count); `not_reschedulable`: the booking is final, or has started", body = Problem),
+        (status = 422, description = "`validation_failed`, `idempotency_key_reused`, `price_change_not_supported` (the new interval costs another amount: cancel and book again instead), `modification_notice_passed` (inside the resource's modification notice before the booking's current start; the detail names the deadline), or a scheduling rule for the new interval: `outside_opening_hours`, `too_soon`, `too_far_ahead`", body = Problem),
+        (status = 429, description = "`rate_limited`", body = Problem),
+    ))]
+pub async fn reschedule(
+    State(st): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RescheduleBookingRequest>,
+) -> Result<Response, ApiError> {
+    st.limits.write(caller.user_id.as_str())?;
+    let mut errors = Vec::new();
+    let start = rfc3339::parse("start", &body.start)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let end = rfc3339::parse("end", &body.end)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let (Some(start), Some(end), true) = (start, end, errors.is_empty()) else {
+        return Err(ApiError::validation(errors));
+    };
+    let booking_id = BookingId(id);
+    let b = st
+        .booking(&booking_id)
+        .await?
+        .filter(|b| b.user_id == caller.user_id)
+        .ok_or_else(|| ApiError::not_found("booking"))?;
+    let iv = Interval::new(start, end);
+    if let Some(r) = st.resource(&b.resource_id).await? {
+        precheck(&r, iv)?;
+    } else if end <= start {
+        return Err(ApiError::invalid("end", "must be after start"));
+    }
+    let command_id = ids::command_id(
+        &caller.user_id,
+        &format!("reschedule\0{booking_id}\0{}", key.0),
+    );
+    let canonical = serde_json::json!({"start": start, "end": end});
+    let cmd = BookingCommand::RescheduleBooking(RescheduleBooking {
+        command_id: command_id.clone(),
+        request_hash: ids::request_hash(&canonical),
+        booking_id: booking_id.clone(),
+        resource_id: b.resource_id.clone(),
+        requested_by: caller.user_id.clone(),
+        start,
+        end,
+        requested_at: st.now(),
+    });
+    let p = match st
+        .ask(
+            "reschedule_booking",
+            topics::BOOKING_COMMANDS,
+            b.resource_id.as_str(),
+            &command_id,
+            cmd,
+        )
+        .await?
+    {
+        Answer::Pending => {
+            return Ok(pending_decision(booking_id));
+        }
+        Answer::Replied(p) => p,
+    };
+    match &*p {
+        ReplyPayload::Booking(BookingEvent::BookingRescheduled(e)) => {
+            st.metrics.decision("reschedule_booking", "rescheduled");
+            let mut after = b.clone();
+            after.start = e.start;
+            after.end = e.end;
+            after.updated_at = after.updated_at.max(e.rescheduled_at);
+            // Remember the move only when the row read was the booking just
+            // before it (a replayed answer may be older than the row).
+            if (b.start, b.end) == (e.previous_start, e.previous_end) {
+                st.recent
+                    .bookings
+                    .put(booking_id.clone(), after.clone(), st.now());
+            }
+            Ok(json(StatusCode::OK, &render_booking(&st, &after).await?))
+        }
+        ReplyPayload::Booking(BookingEvent::BookingRejected(e)) => {
+            st.metrics.decision("reschedule_booking", outcome(e.reason));
+            Err(rejected(e))
+        }
+        other => Err(unexpected("reschedule_booking", other)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,6 +625,27 @@ mod tests {
             (rejected(&e).status.as_u16(), rejected(&e).code),
             (422, "idempotency_key_reused")
         );
+        for (reason, status, code) in [
+            (RejectionReason::BookingNotFound, 404, "not_found"),
+            (RejectionReason::NotReschedulable, 409, "not_reschedulable"),
+            (
+                RejectionReason::TooLateToModify,
+                422,
+                "modification_notice_passed",
+            ),
+            (
+                RejectionReason::PriceChanged,
+                422,
+                "price_change_not_supported",
+            ),
+        ] {
+            e.reason = reason;
+            assert_eq!(
+                (rejected(&e).status.as_u16(), rejected(&e).code),
+                (status, code)
+            );
+            assert_eq!(outcome(reason), code);
+        }
         e.reason = RejectionReason::InvalidRequest;
         e.detail = "start: start in the past: choose a later start".into();
         let err = rejected(&e);

@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/bookings", post(bookings::create).get(bookings::list))
         .route("/v1/bookings/{id}", get(bookings::get_one))
         .route("/v1/bookings/{id}/cancel", post(bookings::cancel))
+        .route("/v1/bookings/{id}/reschedule", post(bookings::reschedule))
         .route("/v1/payments/{id}", get(payments::get_one))
         .route("/v1/payments/{id}/complete", post(payments::complete))
         .route("/v1/webhooks/payments", post(payments::webhook))

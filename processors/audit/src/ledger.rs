@@ -5,7 +5,9 @@
 //!
 //! Checks, for every event:
 //! - **overlap**: a booking that becomes active (held, or confirmed after
-//!   it had ended) must not overlap an active booking of its resource;
+//!   it had ended), or an active one moved (`BookingRescheduled`: its old
+//!   interval is released and its new one taken), must not overlap an
+//!   active booking of its resource;
 //! - **hold_late**: every hold ends (confirmed, failed, expired, cancelled)
 //!   at most `slack` after its deadline (`hold_expires_at`, or the later
 //!   `pay_by` of a `BookingPaymentStarted`, or the later `held_until` of a
@@ -475,10 +477,41 @@ impl Ledger {
             // so does its payment becoming unknown.
             BookingEvent::BookingPaymentStarted(e) => self.extend(&e.booking_id, e.pay_by, at),
             BookingEvent::BookingPaymentDelayed(e) => self.extend(&e.booking_id, e.held_until, at),
+            BookingEvent::BookingRescheduled(e) => {
+                self.reschedule(&e.booking_id, e.start, e.end, pos, at, &mut out);
+            }
             _ => {}
         }
         self.forget_settled();
         out
+    }
+
+    /// An active booking moves to `[start, end)`: its old interval leaves
+    /// the index and the new one must not overlap another active booking.
+    /// An ended or unknown booking is not indexed, so nothing moves.
+    fn reschedule(
+        &mut self,
+        id: &BookingId,
+        start: Millis,
+        end: Millis,
+        pos: Position,
+        at: Millis,
+        out: &mut Vec<Violation>,
+    ) {
+        let Some(mut b) = self.bookings.get(id).cloned() else {
+            return;
+        };
+        if b.status == Status::Ended {
+            return;
+        }
+        self.unindex(&b);
+        b.start = start;
+        b.end = end;
+        b.touched = at;
+        self.activate(&b, pos, out);
+        self.schedule_forget_booking(&b);
+        self.dirty.insert(Key::Booking(b.id.clone()));
+        self.bookings.insert(b.id.clone(), b);
     }
 
     /// A pending booking's deadline moves later, to `until`.

@@ -438,3 +438,55 @@ fn an_unknown_payment_moves_the_deadline_again_and_the_longer_hold_is_checked() 
     f.due(held_until + SLACK + 1);
     assert_eq!(f.kinds(), [Kind::HoldLate]);
 }
+
+fn rescheduled(
+    id: &str,
+    resource: &str,
+    from: (Millis, Millis),
+    to: (Millis, Millis),
+    at: Millis,
+) -> BookingEvent {
+    BookingEvent::BookingRescheduled(slotstream_domain::booking::BookingRescheduled {
+        command_id: CommandId::new(format!("move-{id}-{at}")),
+        request_hash: "h".into(),
+        booking_id: BookingId::new(id),
+        resource_id: ResourceId::new(resource),
+        user_id: UserId::new("user"),
+        user_email: "user@example.com".into(),
+        previous_start: from.0,
+        previous_end: from.1,
+        start: to.0,
+        end: to.1,
+        rescheduled_by: UserId::new("user"),
+        rescheduled_at: at,
+    })
+}
+
+#[test]
+fn a_reschedule_frees_the_old_interval_and_checks_the_new_one() {
+    let mut f = Feed::new();
+    let (a, b, c) = (T0 + DAY, T0 + DAY + HOUR, T0 + DAY + 2 * HOUR);
+    f.booking(T0, held("b1", "r1", a, b, T0));
+    f.booking(T0, held("b2", "r1", b, c, T0));
+    // b1 moves away; a booking of its old interval is no overlap.
+    f.booking(
+        T0 + MIN,
+        rescheduled("b1", "r1", (a, b), (c, c + HOUR), T0 + MIN),
+    );
+    f.booking(T0 + MIN, held("b3", "r1", a, b, T0 + MIN));
+    assert_eq!(f.kinds(), [], "the old interval was released");
+    // b2 moved onto b1's new interval: that is an overlap, at the move.
+    let moved = f.booking(
+        T0 + 2 * MIN,
+        rescheduled("b2", "r1", (b, c), (c, c + HOUR), T0 + 2 * MIN),
+    );
+    assert_eq!(f.kinds(), [Kind::Overlap]);
+    assert_eq!(f.found[0].second, Some(moved));
+    // A moved booking that ends frees its new interval, not the old one.
+    f.found.clear();
+    f.booking(T0 + 3 * MIN, cancelled("b1", "r1", T0 + 3 * MIN));
+    f.booking(T0 + 3 * MIN, held("b4", "r1", b, c, T0 + 3 * MIN));
+    assert_eq!(f.kinds(), [], "b2 left b..c");
+    f.booking(T0 + 4 * MIN, held("b5", "r1", c, c + HOUR, T0 + 4 * MIN));
+    assert_eq!(f.kinds(), [Kind::Overlap], "b2 still holds c..c+1h");
+}

@@ -102,6 +102,7 @@ impl Command for BookingCommand {
             Self::RequestBooking(c) => &c.command_id,
             Self::CancelBooking(c) => &c.command_id,
             Self::UpdateResourceSchedule(c) => &c.command_id,
+            Self::RescheduleBooking(c) => &c.command_id,
         })
     }
 }
@@ -121,6 +122,7 @@ impl Event for BookingEvent {
             Self::BookingPaymentStarted(e) => e.resource_id.as_str(),
             Self::BookingPaymentDelayed(e) => e.resource_id.as_str(),
             Self::ResourceScheduleChanged(e) => e.updated.id.as_str(),
+            Self::BookingRescheduled(e) => e.resource_id.as_str(),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! `record(key)` gives the new [`StateRecord`] (or `None` to delete it), and
 //! `load(record)` rebuilds a partition from them in any order.
 
-use crate::booking::{Booking, BookingEvent, BookingEventV1, BookingV1};
+use crate::booking::{Booking, BookingEvent, BookingEventV1, BookingV1, BookingV2};
 use crate::identity::{Account, IdentityEvent, LoginLock};
 use crate::ids::{BookingId, CommandId, PaymentId, ResourceId};
 use crate::payment::{Payment, PaymentEvent, PaymentV1, PaymentV2, PaymentV3};
@@ -100,12 +100,15 @@ pub enum StateRecord {
     /// Under [`StateKey::Payment`], as stored before payments could be
     /// unknown and reconciled: read, never written (loads as a [`Payment`]).
     PaymentV3(PaymentV3),
-    /// Under [`StateKey::Booking`]: the current layout.
-    Booking(Booking),
+    /// Under [`StateKey::Booking`], as stored before reschedules (no
+    /// lineage): read, never written (loads as a [`Booking`]).
+    BookingV2(BookingV2),
     /// Under [`StateKey::Payment`]: the current layout.
     Payment(Payment),
     /// Under [`StateKey::Resource`]: the current layout.
     Resource(Resource),
+    /// Under [`StateKey::Booking`]: the current layout.
+    Booking(Booking),
 }
 
 impl StateRecord {
@@ -115,6 +118,7 @@ impl StateRecord {
             StateRecord::ResourceV1(r) => StateKey::Resource(r.id.clone()),
             StateRecord::Resource(r) => StateKey::Resource(r.id.clone()),
             StateRecord::BookingV1(b) => StateKey::Booking(b.id.clone()),
+            StateRecord::BookingV2(b) => StateKey::Booking(b.id.clone()),
             StateRecord::Booking(b) => StateKey::Booking(b.id.clone()),
             StateRecord::PaymentV1(p) => StateKey::Payment(p.id.clone()),
             StateRecord::PaymentV2(p) => StateKey::Payment(p.id.clone()),

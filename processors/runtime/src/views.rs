@@ -206,6 +206,18 @@ pub enum ViewWrite {
         /// When.
         updated_at: Millis,
     },
+    /// Move a booking to another interval (no-op if the booking is
+    /// unknown): its row and every listing ordered by its interval.
+    MoveBooking {
+        /// Which.
+        id: BookingId,
+        /// The new inclusive start.
+        start: Millis,
+        /// The new exclusive end.
+        end: Millis,
+        /// When.
+        updated_at: Millis,
+    },
     /// Insert or replace a payment.
     PutPayment(PaymentView),
     /// Change a payment's status (no-op if unknown).

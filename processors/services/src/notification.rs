@@ -35,7 +35,8 @@ pub fn format_time(t: Millis) -> String {
 }
 
 /// Emails about bookings: confirmed, payment failed, hold expired, cancelled,
-/// and the payment being confirmed (its outcome is unknown for now).
+/// rescheduled, and the payment being confirmed (its outcome is unknown for
+/// now).
 #[derive(Debug)]
 pub struct BookingNotifications {
     codec: Codec,
@@ -108,6 +109,16 @@ fn booking_email(ev: &BookingEvent) -> Option<(String, String, String)> {
                     format_money(&e.refund)
                 )
             },
+        )),
+        BookingEvent::BookingRescheduled(e) => Some((
+            e.user_email.clone(),
+            "Your booking was rescheduled".into(),
+            format!(
+                "Your booking has moved to a new time; the previous one is released.\n\n{}Before: {} to {}\n",
+                line(&e.booking_id, e.start, e.end),
+                format_time(e.previous_start),
+                format_time(e.previous_end)
+            ),
         )),
         _ => None,
     }
@@ -282,6 +293,38 @@ mod tests {
         p.process(&lock_record(None), 0, &mut out)
             .expect("processes");
         assert!(out.effects.is_empty(), "{:?}", out.effects);
+    }
+
+    #[test]
+    fn a_reschedule_mails_the_new_and_the_previous_interval() {
+        use slotstream_domain::booking::BookingRescheduled;
+        let ev = BookingEvent::BookingRescheduled(BookingRescheduled {
+            command_id: "c".into(),
+            request_hash: "h".into(),
+            booking_id: "bk_1".into(),
+            resource_id: "res_1".into(),
+            user_id: "usr_1".into(),
+            user_email: "ann@example.com".into(),
+            previous_start: 1_800_000_000_000,
+            previous_end: 1_800_003_600_000,
+            start: 1_800_086_400_000,
+            end: 1_800_090_000_000,
+            rescheduled_by: "usr_1".into(),
+            rescheduled_at: 1_700_000_000_000,
+        });
+        let (to, subject, body) = booking_email(&ev).expect("an email");
+        assert_eq!(to, "ann@example.com");
+        assert_eq!(subject, "Your booking was rescheduled");
+        assert!(
+            body.contains(
+                "Booking bk_1\nFrom:  2027-01-16T08:00:00Z\nUntil: 2027-01-16T09:00:00Z\n"
+            ),
+            "{body}"
+        );
+        assert!(
+            body.contains("Before: 2027-01-15T08:00:00Z to 2027-01-15T09:00:00Z"),
+            "{body}"
+        );
     }
 
     #[test]

@@ -64,6 +64,12 @@ pub fn booking_writes(ev: &BookingEvent) -> Vec<ViewWrite> {
             refund: Some(e.refund.clone()),
             updated_at: e.cancelled_at,
         }],
+        BookingEvent::BookingRescheduled(e) => vec![ViewWrite::MoveBooking {
+            id: e.booking_id.clone(),
+            start: e.start,
+            end: e.end,
+            updated_at: e.rescheduled_at,
+        }],
         // A booking whose payment started, or became unknown, still shows
         // `pending`; its public `hold_expires_at` does not move.
         BookingEvent::BookingRejected(_)

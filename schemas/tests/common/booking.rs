@@ -71,6 +71,23 @@ pub fn booking_command_branches() -> Vec<BoxedStrategy<BookingCommand>> {
                 })
             })
             .boxed(),
+        (
+            (command_id(), text(), booking_id(), resource_id()),
+            (user_id(), ms(), ms(), ms()),
+        )
+            .prop_map(|((c, h, b, r), (u, s, end, at))| {
+                BookingCommand::RescheduleBooking(RescheduleBooking {
+                    command_id: c,
+                    request_hash: h,
+                    booking_id: b,
+                    resource_id: r,
+                    requested_by: u,
+                    start: s,
+                    end,
+                    requested_at: at,
+                })
+            })
+            .boxed(),
     ]
 }
 
@@ -85,6 +102,10 @@ pub fn booking_event_branches() -> Vec<BoxedStrategy<BookingEvent>> {
         Just(RejectionReason::OutsideHours),
         Just(RejectionReason::TooSoon),
         Just(RejectionReason::TooFar),
+        Just(RejectionReason::BookingNotFound),
+        Just(RejectionReason::NotReschedulable),
+        Just(RejectionReason::TooLateToModify),
+        Just(RejectionReason::PriceChanged),
     ];
     let cancel_reason = prop_oneof![
         Just(CancellationRejectionReason::NotFound),
@@ -287,6 +308,28 @@ pub fn booking_event_branches() -> Vec<BoxedStrategy<BookingEvent>> {
                     updated,
                     outside_hours,
                     changed_at: at,
+                })
+            })
+            .boxed(),
+        (
+            (command_id(), text(), booking_id(), resource_id(), user_id()),
+            (text(), ms(), ms(), ms(), ms()),
+            (user_id(), ms()),
+        )
+            .prop_map(|((c, h, b, r, u), (email, ps, pe, s, end), (by, at))| {
+                E::BookingRescheduled(BookingRescheduled {
+                    command_id: c,
+                    request_hash: h,
+                    booking_id: b,
+                    resource_id: r,
+                    user_id: u,
+                    user_email: email,
+                    previous_start: ps,
+                    previous_end: pe,
+                    start: s,
+                    end,
+                    rescheduled_by: by,
+                    rescheduled_at: at,
                 })
             })
             .boxed(),

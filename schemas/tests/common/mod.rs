@@ -184,7 +184,8 @@ pub fn any_of<T: std::fmt::Debug + 'static>(branches: Vec<BoxedStrategy<T>>) -> 
 /// One strategy per reply-union branch (booking, payment, identity events).
 pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
     // The events added after the replies were laid out go last: two later
-    // booking events, then the later payment event, then the scheduling one.
+    // booking events, then the later payment event, then the scheduling one
+    // and the rescheduling one (each the last branch of its release).
     let mut booking: Vec<_> = booking_event_branches()
         .into_iter()
         .map(|s| s.prop_map(ReplyPayload::Booking).boxed())

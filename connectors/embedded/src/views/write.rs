@@ -38,6 +38,21 @@ pub(crate) fn apply(t: &mut Txn<'_>, w: &ViewWrite) -> Result<(), ApplyError> {
             b.updated_at = *updated_at;
             put_patched_booking(t, &b)
         }
+        ViewWrite::MoveBooking {
+            id,
+            start,
+            end,
+            updated_at,
+        } => {
+            let Some(mut b) = get::<BookingView>(t, &ks.bookings, id.as_str())? else {
+                return Ok(());
+            };
+            unindex_booking(t, &b);
+            b.start = *start;
+            b.end = *end;
+            b.updated_at = *updated_at;
+            put_booking(t, &b)
+        }
         ViewWrite::PutPayment(p) => put_row(t, &ks.payments, p.id.as_str(), p),
         ViewWrite::PatchPayment {
             id,
@@ -144,7 +159,8 @@ fn put_booking(t: &mut Txn<'_>, b: &BookingView) -> Result<(), ApplyError> {
 
 /// Rewrites a patched booking: the row and the by-user entry (its value is
 /// the status). A patch never moves the interval, resource or vendor, so the
-/// other index entries and the spans stay as they are.
+/// other index entries and the spans stay as they are (a move goes through
+/// `unindex_booking` and `put_booking`).
 fn put_patched_booking(t: &mut Txn<'_>, b: &BookingView) -> Result<(), ApplyError> {
     let store = t.store;
     let ks = &store.ks;

@@ -2,7 +2,7 @@
 //! live path; it trusts that `decide` only emitted legal events.
 
 use super::messages::*;
-use super::model::Booking;
+use super::model::{Booking, Reschedule};
 use super::partition::{BookingPartition, StoredAnswer};
 use super::transitions::{BookingEventKind, next_status};
 use crate::ids::{BookingId, CommandId};
@@ -101,8 +101,58 @@ impl BookingPartition {
                 }
                 self.file(&e.command_id, "", e.changed_at, ev, None, &mut keys);
             }
+            BookingEvent::BookingRescheduled(e) => {
+                self.reschedule(e, &mut keys);
+                self.file(
+                    &e.command_id,
+                    &e.request_hash,
+                    e.rescheduled_at,
+                    ev,
+                    None,
+                    &mut keys,
+                );
+            }
         }
         keys
+    }
+
+    /// Moves an active booking to its new interval: out of every index
+    /// under the old interval, back in under the new one, in this one
+    /// step (never both held, never neither). Its status, hold and payment
+    /// stay; the old interval joins its lineage.
+    fn reschedule(&mut self, e: &BookingRescheduled, keys: &mut Vec<StateKey>) {
+        let Some(slot) = self.by_id.get(&e.booking_id).copied() else {
+            debug_assert!(
+                false,
+                "BookingRescheduled for unknown booking {}",
+                e.booking_id
+            );
+            return;
+        };
+        let from = Interval::new(e.previous_start, e.previous_end);
+        let movable = self
+            .slot(slot)
+            .is_some_and(|b| b.status.is_active() && b.interval == from);
+        debug_assert!(
+            movable,
+            "BookingRescheduled for {} out of turn",
+            e.booking_id
+        );
+        if !movable {
+            return;
+        }
+        self.unindex(slot);
+        if let Some(b) = self.slots.get_mut(slot).and_then(Option::as_mut) {
+            b.interval = Interval::new(e.start, e.end);
+            b.updated_at = e.rescheduled_at;
+            b.reschedules.push(Reschedule {
+                from,
+                by: e.rescheduled_by.clone(),
+                at: e.rescheduled_at,
+            });
+        }
+        self.index(slot);
+        keys.push(StateKey::Booking(e.booking_id.clone()));
     }
 
     /// Creates the booking a hold describes; its slot, or `None` if a
@@ -131,6 +181,7 @@ impl BookingPartition {
             created_at: e.held_at,
             updated_at: e.held_at,
             pay_by: None,
+            reschedules: Vec::new(),
         });
         Some(slot)
     }

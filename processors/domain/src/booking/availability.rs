@@ -26,6 +26,26 @@ impl Availability {
         (*end > iv.start).then_some(*slot)
     }
 
+    /// The active booking (its slot) other than `except` that overlaps `iv`
+    /// on `resource`, if any. Active intervals are disjoint and sorted, so
+    /// only the last two starting before `iv.end` can overlap it: the last
+    /// one, or, when that is `except`, the one before it (every earlier one
+    /// ends before that one starts).
+    pub(crate) fn conflict_except(
+        &self,
+        resource: &ResourceId,
+        iv: Interval,
+        except: usize,
+    ) -> Option<usize> {
+        self.by_resource
+            .get(resource)?
+            .range(..iv.end)
+            .rev()
+            .take(2)
+            .find(|(_, (_, slot))| *slot != except)
+            .and_then(|(_, (end, slot))| (*end > iv.start).then_some(*slot))
+    }
+
     /// Marks `iv` taken by the booking in `slot`. The caller has checked
     /// there is no conflict.
     pub(crate) fn occupy(&mut self, resource: &ResourceId, iv: Interval, slot: usize) {

@@ -116,6 +116,7 @@ impl BookingPartition {
             BookingCommand::RequestBooking(c) => self.decide_request(c, now),
             BookingCommand::CancelBooking(c) => self.decide_cancel(c, now),
             BookingCommand::UpdateResourceSchedule(c) => self.decide_schedule(c, now),
+            BookingCommand::RescheduleBooking(c) => self.decide_reschedule(c, now),
         }
     }
 
@@ -248,7 +249,7 @@ impl BookingPartition {
                     now,
                 );
             }
-        } else if let Err((reason, detail)) = self.check_scheduling(resource, iv, now) {
+        } else if let Err((reason, detail)) = self.check_scheduling(resource, iv, now, None) {
             return rejection(c, reason, detail, now);
         }
         BookingEvent::BookingHeld(BookingHeld {
@@ -274,11 +275,14 @@ impl BookingPartition {
     /// so it is asked with `iv` widened by `before + after` on each side:
     /// a raw booking overlaps that exactly when the two buffered intervals
     /// overlap (the resource's buffers apply to every booking alike).
+    /// `except`: the slot of a booking being moved, whose own interval is
+    /// left out of the conflicts.
     fn check_scheduling(
         &self,
         resource: &Resource,
         iv: Interval,
         now: Millis,
+        except: Option<usize>,
     ) -> Result<(), (RejectionReason, String)> {
         let rules = &resource.rules;
         // A schedule that no longer compiles (a zone the bundled tz
@@ -293,11 +297,13 @@ impl BookingPartition {
         check(schedule, rules, &Busy::default(), now, iv).map_err(|r| refusal(r, rules))?;
         let gap = rules.buffer_before().saturating_add(rules.buffer_after());
         let widened = Interval::new(iv.start.saturating_sub(gap), iv.end.saturating_add(gap));
-        if let Some(other) = self
-            .availability
-            .conflict(&resource.id, widened)
-            .and_then(|slot| self.slot(slot))
-        {
+        let conflict = match except {
+            None => self.availability.conflict(&resource.id, widened),
+            Some(own) => self
+                .availability
+                .conflict_except(&resource.id, widened, own),
+        };
+        if let Some(other) = conflict.and_then(|slot| self.slot(slot)) {
             let span = rules.buffered(other.interval);
             return Err(refusal(
                 Refusal::Unavailable {
@@ -308,6 +314,139 @@ impl BookingPartition {
             ));
         }
         Ok(())
+    }
+
+    /// `RescheduleBooking`: replay check (same ledger rules as a request:
+    /// the first answer to a key, a key reused with another body refused),
+    /// then, in order: the booking exists and is the caller's on that
+    /// resource (`BookingNotFound`); it is pending or confirmed and has not
+    /// started (`NotReschedulable`); the modify notice before its current
+    /// start (`TooLateToModify`); the new interval against the resource's
+    /// rules (`InvalidRequest`) and at the same price (`PriceChanged`); then
+    /// every scheduling rule (notice, horizon, hours) and conflicts with
+    /// buffers, the booking's own interval left out (`TooSoon`, `TooFar`,
+    /// `OutsideHours`, `SlotUnavailable`). Accepted: `BookingRescheduled`,
+    /// which releases the old interval and takes the new one at once.
+    fn decide_reschedule(&self, c: &RescheduleBooking, now: Millis) -> Decision<BookingEvent> {
+        let reject = |reason, detail: &str| {
+            BookingEvent::BookingRejected(BookingRejected {
+                command_id: c.command_id.clone(),
+                request_hash: c.request_hash.clone(),
+                booking_id: c.booking_id.clone(),
+                resource_id: c.resource_id.clone(),
+                user_id: c.requested_by.clone(),
+                reason,
+                detail: detail.to_owned(),
+                rejected_at: now,
+            })
+        };
+        match self.ledger.check(&c.command_id, &c.request_hash) {
+            Seen::Replay(answer) => return self.replay(&c.command_id, &c.request_hash, answer),
+            Seen::Reused => {
+                return Decision::reply_only(reject(
+                    RejectionReason::IdempotencyKeyReused,
+                    "this Idempotency-Key was already used with a different request; use a new key",
+                ));
+            }
+            Seen::Fresh => {}
+        }
+        Decision::answer(match self.judge_reschedule(c, now) {
+            Ok(ev) => ev,
+            Err((reason, detail)) => reject(reason, &detail),
+        })
+    }
+
+    fn judge_reschedule(
+        &self,
+        c: &RescheduleBooking,
+        now: Millis,
+    ) -> Result<BookingEvent, (RejectionReason, String)> {
+        let slot = self.by_id.get(&c.booking_id).copied();
+        // Someone else's booking reads exactly like a missing one.
+        let (Some(slot), Some(b)) = (slot, slot.and_then(|s| self.slot(s))) else {
+            return Err((
+                RejectionReason::BookingNotFound,
+                "no such booking".to_owned(),
+            ));
+        };
+        if b.user_id != c.requested_by || b.resource_id != c.resource_id {
+            return Err((
+                RejectionReason::BookingNotFound,
+                "no such booking".to_owned(),
+            ));
+        }
+        if !b.status.is_active() || now >= b.interval.start {
+            return Err((
+                RejectionReason::NotReschedulable,
+                format!(
+                    "this booking is {} and can no longer be rescheduled: only a pending or confirmed booking that has not started can",
+                    b.status.as_str()
+                ),
+            ));
+        }
+        let Some(resource) = self.resources.get(&b.resource_id) else {
+            return Err((
+                RejectionReason::ResourceNotFound,
+                "no resource has this id".to_owned(),
+            ));
+        };
+        let rules = &resource.rules;
+        if let Err(r) = rules.check_modify(b.interval.start, now) {
+            let deadline = match r {
+                Refusal::TooLateToModify { deadline } => deadline,
+                _ => b.interval.start,
+            };
+            return Err((
+                RejectionReason::TooLateToModify,
+                format!(
+                    "modification notice: bookings of this resource can be changed until {} minutes before their start; the deadline for this one was {}",
+                    rules.modify_notice_minutes,
+                    instant(deadline)
+                ),
+            ));
+        }
+        let iv = Interval::new(c.start, c.end);
+        let amount = validate_booking(resource, iv, now)
+            .and_then(|()| price_for(resource, iv))
+            .map_err(|v| (RejectionReason::InvalidRequest, v.to_string()))?;
+        if amount != b.amount {
+            return Err((
+                RejectionReason::PriceChanged,
+                format!(
+                    "price: the new interval costs {} {} where the booking costs {} {}; a reschedule must keep the price (cancel and book again instead)",
+                    amount.amount, amount.currency, b.amount.amount, b.amount.currency
+                ),
+            ));
+        }
+        if resource.unrestricted() {
+            if self
+                .availability
+                .conflict_except(&resource.id, iv, slot)
+                .is_some()
+            {
+                return Err((
+                    RejectionReason::SlotUnavailable,
+                    "the interval overlaps a pending or confirmed booking; choose another time"
+                        .to_owned(),
+                ));
+            }
+        } else {
+            self.check_scheduling(resource, iv, now, Some(slot))?;
+        }
+        Ok(BookingEvent::BookingRescheduled(BookingRescheduled {
+            command_id: c.command_id.clone(),
+            request_hash: c.request_hash.clone(),
+            booking_id: b.id.clone(),
+            resource_id: b.resource_id.clone(),
+            user_id: b.user_id.clone(),
+            user_email: b.user_email.clone(),
+            previous_start: b.interval.start,
+            previous_end: b.interval.end,
+            start: c.start,
+            end: c.end,
+            rescheduled_by: c.requested_by.clone(),
+            rescheduled_at: now,
+        }))
     }
 
     fn decide_cancel(&self, c: &CancelBooking, now: Millis) -> Decision<BookingEvent> {

@@ -69,6 +69,34 @@ pub enum BookingCommand {
     CancelBooking(CancelBooking),
     /// A vendor replaces a resource's opening hours and rules.
     UpdateResourceSchedule(UpdateResourceSchedule),
+    /// A booking's owner moves it to another interval of the same resource.
+    RescheduleBooking(RescheduleBooking),
+}
+
+/// The owner moves a pending or confirmed booking to `[start, end)` on the
+/// same resource. Decided in one step: the new interval is checked against
+/// every rule with the booking's own interval left out, and the old one is
+/// released by the same event that takes the new one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RescheduleBooking {
+    /// Derived from (user, booking, Idempotency-Key).
+    pub command_id: CommandId,
+    /// Hash of the request body: the same command id with another hash is a key reuse.
+    pub request_hash: String,
+    /// The booking to move.
+    pub booking_id: BookingId,
+    /// Its resource (the partition key).
+    pub resource_id: ResourceId,
+    /// Who asks; must be the booking's owner. (Not `user_id`: the Avro
+    /// record would then carry every field of `CancelBooking`, and a
+    /// resolver picking union branches by shape could take it for one.)
+    pub requested_by: UserId,
+    /// The new inclusive start.
+    pub start: Millis,
+    /// The new exclusive end.
+    pub end: Millis,
+    /// When the gateway accepted the request.
+    pub requested_at: Millis,
 }
 
 /// A vendor replaces a resource's schedule and rules (validated by the
@@ -156,6 +184,15 @@ pub enum RejectionReason {
     TooSoon,
     /// The start is further ahead than the resource's booking horizon.
     TooFar,
+    /// (Reschedule) no such booking, or not the caller's.
+    BookingNotFound,
+    /// (Reschedule) the booking is not pending or confirmed, or has started.
+    NotReschedulable,
+    /// (Reschedule) inside the resource's modify notice before the booking's
+    /// current start.
+    TooLateToModify,
+    /// (Reschedule) the new interval costs another amount than the booking's.
+    PriceChanged,
 }
 
 /// Why a cancellation was turned down.
@@ -203,6 +240,40 @@ pub enum BookingEvent {
     BookingPaymentDelayed(BookingPaymentDelayed),
     /// A resource's schedule and rules were replaced; no booking changed.
     ResourceScheduleChanged(ResourceScheduleChanged),
+    /// A booking moved to another interval of its resource: the old interval
+    /// is released and the new one taken by this one event. Its id, status,
+    /// payment and amount stay.
+    BookingRescheduled(BookingRescheduled),
+}
+
+/// See [`BookingEvent::BookingRescheduled`]. A refused reschedule is a
+/// [`BookingRejected`] naming the booking (nothing changed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingRescheduled {
+    /// The rescheduling command.
+    pub command_id: CommandId,
+    /// Hash of that request's body (idempotency: a replay must match it).
+    pub request_hash: String,
+    /// The booking (its id does not change).
+    pub booking_id: BookingId,
+    /// Its resource.
+    pub resource_id: ResourceId,
+    /// The customer.
+    pub user_id: UserId,
+    /// Where notifications go.
+    pub user_email: String,
+    /// The interval it held until now: inclusive start.
+    pub previous_start: Millis,
+    /// The interval it held until now: exclusive end.
+    pub previous_end: Millis,
+    /// The new inclusive start.
+    pub start: Millis,
+    /// The new exclusive end.
+    pub end: Millis,
+    /// Who moved it (the owner).
+    pub rescheduled_by: UserId,
+    /// When it was decided.
+    pub rescheduled_at: Millis,
 }
 
 /// See [`BookingEvent::ResourceScheduleChanged`].

@@ -23,7 +23,7 @@ mod transitions;
 pub use crate::decision::Decision;
 pub use crate::state::{StateKey, StateRecord};
 pub use messages::*;
-pub use model::{Booking, BookingConfig, BookingV1};
+pub use model::{Booking, BookingConfig, BookingV1, BookingV2, Reschedule};
 pub use partition::BookingPartition;
 pub use settle::{END_SLACK, LATE_PAYMENT_WINDOW, settles_at};
 pub use transitions::{BookingEventKind, TRANSITIONS, next_status};

@@ -81,6 +81,82 @@ pub struct Booking {
     /// `hold_expires_at` was seen, and the slot stays held for its decision
     /// until this instant. `None` while no such checkout was seen.
     pub pay_by: Option<Millis>,
+    /// Its lineage: every interval it held before, oldest first, with who
+    /// moved it and when (`BookingRescheduled`). Empty for a booking never
+    /// moved; the first entry's interval is the one it was held with.
+    pub reschedules: Vec<Reschedule>,
+}
+
+/// One move of a booking (see [`Booking::reschedules`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reschedule {
+    /// The interval it left.
+    pub from: Interval,
+    /// Who moved it.
+    pub by: UserId,
+    /// When.
+    pub at: Millis,
+}
+
+impl Booking {
+    /// The interval it was held with (before any reschedule).
+    pub fn held_interval(&self) -> Interval {
+        self.reschedules.first().map_or(self.interval, |r| r.from)
+    }
+}
+
+/// A booking as stored before reschedules (the layout of
+/// [`StateRecord::BookingV2`](crate::StateRecord::BookingV2)): read from old
+/// stores, never written; it loads as a [`Booking`] never moved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingV2 {
+    /// See [`Booking::id`].
+    pub id: BookingId,
+    /// See [`Booking::resource_id`].
+    pub resource_id: ResourceId,
+    /// See [`Booking::vendor_id`].
+    pub vendor_id: UserId,
+    /// See [`Booking::user_id`].
+    pub user_id: UserId,
+    /// See [`Booking::user_email`].
+    pub user_email: String,
+    /// See [`Booking::interval`].
+    pub interval: Interval,
+    /// See [`Booking::status`].
+    pub status: BookingStatus,
+    /// See [`Booking::amount`].
+    pub amount: Money,
+    /// See [`Booking::payment_id`].
+    pub payment_id: PaymentId,
+    /// See [`Booking::hold_expires_at`].
+    pub hold_expires_at: Millis,
+    /// See [`Booking::created_at`].
+    pub created_at: Millis,
+    /// See [`Booking::updated_at`].
+    pub updated_at: Millis,
+    /// See [`Booking::pay_by`].
+    pub pay_by: Option<Millis>,
+}
+
+impl From<BookingV2> for Booking {
+    fn from(b: BookingV2) -> Self {
+        Booking {
+            id: b.id,
+            resource_id: b.resource_id,
+            vendor_id: b.vendor_id,
+            user_id: b.user_id,
+            user_email: b.user_email,
+            interval: b.interval,
+            status: b.status,
+            amount: b.amount,
+            payment_id: b.payment_id,
+            hold_expires_at: b.hold_expires_at,
+            created_at: b.created_at,
+            updated_at: b.updated_at,
+            pay_by: b.pay_by,
+            reschedules: Vec::new(),
+        }
+    }
 }
 
 /// A booking as stored before checkouts moved the hold's deadline (the
@@ -131,6 +207,7 @@ impl From<BookingV1> for Booking {
             created_at: b.created_at,
             updated_at: b.updated_at,
             pay_by: None,
+            reschedules: Vec::new(),
         }
     }
 }

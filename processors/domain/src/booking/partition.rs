@@ -60,8 +60,10 @@ pub struct BookingPartition {
     pub(super) ledger: Ledger<StoredAnswer>,
 }
 
-/// The `BookingHeld` that created `b`.
+/// The `BookingHeld` that created `b` (with the interval it was held
+/// with, however often it moved since).
 pub(super) fn held_event(b: &Booking, command_id: &CommandId, request_hash: &str) -> BookingEvent {
+    let held = b.held_interval();
     BookingEvent::BookingHeld(BookingHeld {
         command_id: command_id.clone(),
         request_hash: request_hash.to_owned(),
@@ -70,8 +72,8 @@ pub(super) fn held_event(b: &Booking, command_id: &CommandId, request_hash: &str
         vendor_id: b.vendor_id.clone(),
         user_id: b.user_id.clone(),
         user_email: b.user_email.clone(),
-        start: b.interval.start,
-        end: b.interval.end,
+        start: held.start,
+        end: held.end,
         amount: b.amount.clone(),
         payment_id: b.payment_id.clone(),
         hold_expires_at: b.hold_expires_at,
@@ -203,6 +205,7 @@ impl BookingPartition {
             StateRecord::ResourceV1(r) => self.load(StateRecord::Resource(r.into())),
             StateRecord::Resource(r) => self.put_resource(r),
             StateRecord::BookingV1(b) => self.load(StateRecord::Booking(b.into())),
+            StateRecord::BookingV2(b) => self.load(StateRecord::Booking(b.into())),
             StateRecord::Booking(b) => match self.by_id.get(&b.id).copied() {
                 Some(slot) => {
                     self.unindex(slot);

@@ -608,7 +608,10 @@ fn a_refunded_payment_settles_from_its_refund_not_its_start() {
 /// The provider acknowledges payment `n`'s first refund at `at`.
 fn acknowledge(p: &mut PaymentPartition, n: u32, at: Millis) {
     let out = p.confirm_refund(&format!("p{n}").as_str().into(), &format!("p{n}-r1"), at);
-    assert!(matches!(out.as_slice(), [PaymentEvent::RefundConfirmed(_)]), "{out:?}");
+    assert!(
+        matches!(out.as_slice(), [PaymentEvent::RefundConfirmed(_)]),
+        "{out:?}"
+    );
     for e in &out {
         p.apply(e);
     }

@@ -39,6 +39,7 @@ pub enum Kind {
     PaymentStarted { pay_by: Millis },
     PaymentDelayed { until: Millis },
     ScheduleChanged,
+    Rescheduled,
 }
 
 pub fn kind(ev: &BookingEvent) -> Kind {
@@ -60,6 +61,7 @@ pub fn kind(ev: &BookingEvent) -> Kind {
             until: e.held_until,
         },
         BookingEvent::ResourceScheduleChanged(_) => Kind::ScheduleChanged,
+        BookingEvent::BookingRescheduled(_) => Kind::Rescheduled,
     }
 }
 

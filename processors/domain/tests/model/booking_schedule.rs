@@ -1,7 +1,7 @@
 //! The booking partition with opening hours and rules: random schedules in
 //! three zones (around Europe's and America's 2026 spring-forward days),
 //! random buffers, notice, horizon and cancellation notice, random requests,
-//! cancellations, schedule changes, expiries and time.
+//! cancellations, reschedules, schedule changes, expiries and time.
 //!
 //! Every decision is checked against a brute-force oracle over the
 //! partition's active bookings (a request is held exactly when every rule
@@ -9,16 +9,19 @@
 //! order), and after every step no two active bookings of a resource have
 //! overlapping buffered intervals. A schedule change keeps each resource's
 //! buffers (it varies hours, notice, horizon and cancellation notice), so
-//! that invariant holds across changes too.
+//! that invariant holds across changes too. A reschedule is checked the
+//! same way, with the moved booking's own interval left out of the busy
+//! set, and at the end the partition rebuilt from its events, and the one
+//! restored from its stored records, hold exactly the same bookings.
 
 use proptest::prelude::*;
 use slotstream_domain::booking::{
     BookingCommand, BookingConfig, BookingEvent, BookingPartition, CancelBooking,
     CancellationRejectionReason, RegisterResource, RejectionReason, RequestBooking,
-    UpdateResourceSchedule,
+    RescheduleBooking, StateKey, UpdateResourceSchedule,
 };
 use slotstream_domain::fixtures;
-use slotstream_domain::resource::Resource;
+use slotstream_domain::resource::{Resource, price_for};
 use slotstream_domain::schedule::{
     BookingRules, DateException, LocalDate, LocalRange, Schedule, ScheduleSpec, open_intervals,
 };
@@ -124,6 +127,11 @@ enum Op {
     Cancel {
         pick: usize,
     },
+    Reschedule {
+        pick: usize,
+        quarter: u16,
+        len: u8,
+    },
     Change {
         r: u8,
         schedule: Option<Box<ScheduleSpec>>,
@@ -139,6 +147,8 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         8 => (0..RESOURCES, 0u16..3 * 96, 1u8..9).prop_map(|(r, quarter, len)| Op::Request { r, quarter, len }),
         2 => any::<usize>().prop_map(|pick| Op::Cancel { pick }),
+        4 => (any::<usize>(), 0u16..3 * 96, prop_oneof![3 => Just(0u8), 1 => 1u8..9])
+            .prop_map(|(pick, quarter, len)| Op::Reschedule { pick, quarter, len }),
         1 => (0..RESOURCES, prop::sample::select(ZONES.to_vec()), timing())
             .prop_flat_map(|(r, zone, timing)| {
                 schedule(zone).prop_map(move |schedule| Op::Change {
@@ -149,12 +159,40 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// What the oracle expects of a request.
+/// What the oracle expects of moving `b` (the caller's, known) to `iv`:
+/// the booking's own state and the modify notice first, then the new
+/// interval's rules, price, and every scheduling rule with `b` itself left
+/// out of the busy set.
+fn expected_move(
+    p: &BookingPartition,
+    r: &Resource,
+    b: &slotstream_domain::booking::Booking,
+    iv: Interval,
+    now: Millis,
+) -> Result<(), RejectionReason> {
+    if !b.status.is_active() || now >= b.interval.start {
+        return Err(RejectionReason::NotReschedulable);
+    }
+    if now >= r.rules.modify_deadline(b.interval.start) {
+        return Err(RejectionReason::TooLateToModify);
+    }
+    if iv.start < now {
+        return Err(RejectionReason::InvalidRequest);
+    }
+    if price_for(r, iv).expect("aligned, allowed lengths") != b.amount {
+        return Err(RejectionReason::PriceChanged);
+    }
+    expected(p, r, iv, now, Some(&b.id))
+}
+
+/// What the oracle expects of a request (of a move of `except`, whose own
+/// interval does not count as busy).
 fn expected(
     p: &BookingPartition,
     r: &Resource,
     iv: Interval,
     now: Millis,
+    except: Option<&BookingId>,
 ) -> Result<(), RejectionReason> {
     if iv.start < now {
         return Err(RejectionReason::InvalidRequest);
@@ -179,6 +217,7 @@ fn expected(
     let clash = p
         .busy(&r.id, Millis::MIN / 2, Millis::MAX / 2)
         .iter()
+        .filter(|(_, id)| Some(id) != except)
         .any(|(other, _)| rules.buffered(*other).overlaps(&mine));
     if clash {
         return Err(RejectionReason::SlotUnavailable);
@@ -200,9 +239,10 @@ fn no_buffered_overlap(p: &BookingPartition, r: &Resource) -> Result<(), TestCas
     Ok(())
 }
 
-fn apply(p: &mut BookingPartition, events: &[BookingEvent]) {
+fn apply(p: &mut BookingPartition, events: &[BookingEvent], log: &mut Vec<BookingEvent>) {
     for e in events {
         p.apply(e);
+        log.push(e.clone());
     }
 }
 
@@ -212,6 +252,7 @@ fn run(setups: Vec<Setup>, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut n = 0u32;
     let mut booked: Vec<(BookingId, ResourceId)> = Vec::new();
     let mut buffers = BTreeMap::new();
+    let mut log = Vec::new();
     for (i, s) in setups.iter().enumerate() {
         let resource = Resource {
             timezone: s.zone.to_owned(),
@@ -229,7 +270,7 @@ fn run(setups: Vec<Setup>, ops: Vec<Op>) -> Result<(), TestCaseError> {
             now,
         );
         prop_assert!(d.reply.is_some(), "a valid resource registers");
-        apply(&mut p, &d.events);
+        apply(&mut p, &d.events, &mut log);
     }
     for op in ops {
         n += 1;
@@ -239,7 +280,7 @@ fn run(setups: Vec<Setup>, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let resource = p.resource(&id).cloned().expect("registered");
                 let start = T0 + Millis::from(quarter) * 15 * MINUTE;
                 let iv = Interval::new(start, start + Millis::from(len) * 15 * MINUTE);
-                let want = expected(&p, &resource, iv, now);
+                let want = expected(&p, &resource, iv, now, None);
                 let c = RequestBooking {
                     command_id: format!("c{n}").as_str().into(),
                     request_hash: format!("h{n}"),
@@ -262,7 +303,7 @@ fn run(setups: Vec<Setup>, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 if got.is_ok() {
                     booked.push((format!("b{n}").as_str().into(), id));
                 }
-                apply(&mut p, &d.events);
+                apply(&mut p, &d.events, &mut log);
             }
             Op::Cancel { pick } => {
                 if booked.is_empty() {
@@ -304,7 +345,78 @@ fn run(setups: Vec<Setup>, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     },
                     other => return Err(TestCaseError::fail(format!("{other:?}"))),
                 }
-                apply(&mut p, &d.events);
+                apply(&mut p, &d.events, &mut log);
+            }
+            Op::Reschedule { pick, quarter, len } => {
+                if booked.is_empty() {
+                    continue;
+                }
+                let (b, r) = booked[pick % booked.len()].clone();
+                let Some(booking) = p.booking(&b).cloned() else {
+                    continue;
+                };
+                let resource = p.resource(&r).cloned().expect("registered");
+                let start = T0 + Millis::from(quarter) * 15 * MINUTE;
+                // Length 0: the booking's own length, so the price matches.
+                let length = match len {
+                    0 => booking.interval.end - booking.interval.start,
+                    l => Millis::from(l) * 15 * MINUTE,
+                };
+                let iv = Interval::new(start, start + length);
+                let want = expected_move(&p, &resource, &booking, iv, now);
+                let d = p.decide(
+                    &BookingCommand::RescheduleBooking(RescheduleBooking {
+                        command_id: format!("m{n}").as_str().into(),
+                        request_hash: format!("h{n}"),
+                        booking_id: b.clone(),
+                        resource_id: r.clone(),
+                        requested_by: "ann".into(),
+                        start: iv.start,
+                        end: iv.end,
+                        requested_at: now,
+                    }),
+                    now,
+                );
+                let got = match &d.reply {
+                    Some(BookingEvent::BookingRescheduled(e)) => {
+                        prop_assert_eq!(
+                            (e.previous_start, e.previous_end),
+                            (booking.interval.start, booking.interval.end)
+                        );
+                        Ok(())
+                    }
+                    Some(BookingEvent::BookingRejected(e)) => Err(e.reason),
+                    other => return Err(TestCaseError::fail(format!("{other:?}"))),
+                };
+                prop_assert_eq!(
+                    got,
+                    want,
+                    "move of {} {:?} to {:?} at {}",
+                    b,
+                    booking,
+                    iv,
+                    now
+                );
+                apply(&mut p, &d.events, &mut log);
+                let after = p.booking(&b).expect("still known");
+                if got.is_ok() {
+                    prop_assert_eq!(after.interval, iv);
+                    prop_assert_eq!(after.status, booking.status);
+                    prop_assert_eq!(after.reschedules.len(), booking.reschedules.len() + 1);
+                    prop_assert_eq!(
+                        after.reschedules.last().map(|m| m.from),
+                        Some(booking.interval)
+                    );
+                    prop_assert_eq!(after.held_interval(), booking.held_interval());
+                    // The old interval is free, the new one taken, at once.
+                    let busy = p.busy(&r, Millis::MIN / 2, Millis::MAX / 2);
+                    prop_assert!(busy.contains(&(iv, b.clone())));
+                    prop_assert!(
+                        booking.interval == iv || !busy.contains(&(booking.interval, b.clone()))
+                    );
+                } else {
+                    prop_assert_eq!(after, &booking, "a refusal changes nothing");
+                }
             }
             Op::Change {
                 r,
@@ -344,7 +456,7 @@ fn run(setups: Vec<Setup>, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     .collect();
                 prop_assert_eq!(&e.outside_hours, &outside);
                 let before_change: Vec<_> = p.busy(&id, Millis::MIN / 2, Millis::MAX / 2);
-                apply(&mut p, &d.events);
+                apply(&mut p, &d.events, &mut log);
                 prop_assert_eq!(
                     p.busy(&id, Millis::MIN / 2, Millis::MAX / 2),
                     before_change,
@@ -354,7 +466,7 @@ fn run(setups: Vec<Setup>, ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Advance { minutes } => now += Millis::from(minutes) * MINUTE,
             Op::Tick => {
                 let events = p.due_expiries(now);
-                apply(&mut p, &events);
+                apply(&mut p, &events, &mut log);
             }
         }
         for r in 0..RESOURCES {
@@ -364,6 +476,34 @@ fn run(setups: Vec<Setup>, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 .expect("registered");
             no_buffered_overlap(&p, &resource)?;
         }
+    }
+    // Replaying the events rebuilds the same bookings, and so does loading
+    // the stored records.
+    let mut replayed = BookingPartition::new(BookingConfig::default());
+    let mut restored = BookingPartition::new(BookingConfig::default());
+    for e in &log {
+        replayed.apply(e);
+    }
+    for r in 0..RESOURCES {
+        let id = ResourceId::new(format!("r{r}"));
+        if let Some(rec) = p.record(&StateKey::Resource(id)) {
+            restored.load(rec);
+        }
+    }
+    for (b, _) in &booked {
+        if let Some(rec) = p.record(&StateKey::Booking(b.clone())) {
+            restored.load(rec);
+        }
+    }
+    for (b, _) in &booked {
+        prop_assert_eq!(replayed.booking(b), p.booking(b));
+        prop_assert_eq!(restored.booking(b), p.booking(b));
+    }
+    for r in 0..RESOURCES {
+        let id = ResourceId::new(format!("r{r}"));
+        let busy = p.busy(&id, Millis::MIN / 2, Millis::MAX / 2);
+        prop_assert_eq!(&replayed.busy(&id, Millis::MIN / 2, Millis::MAX / 2), &busy);
+        prop_assert_eq!(&restored.busy(&id, Millis::MIN / 2, Millis::MAX / 2), &busy);
     }
     Ok(())
 }

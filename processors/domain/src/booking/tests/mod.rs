@@ -1,7 +1,7 @@
 //! Unit tests of the booking partition, by theme.
 
 use super::*;
-use crate::ids::{BookingId, PaymentId};
+use crate::ids::{BookingId, PaymentId, UserId};
 use crate::money::Money;
 use crate::payment::{PaymentCompleted, PaymentEvent, PaymentFailed};
 use crate::testkit::{T0, cancel, register, request, room};
@@ -111,6 +111,7 @@ fn status(p: &BookingPartition, id: &str) -> Option<BookingStatus> {
 mod lifecycle;
 mod payment_started;
 mod requests;
+mod rescheduling;
 mod scheduling;
 mod settle;
 mod state;

@@ -154,9 +154,37 @@ fn the_moved_release_is_stored_and_restored() {
     let mut from_old = BookingPartition::new(BookingConfig::default());
     from_old.load(postcard::from_bytes(&bytes).expect("decode"));
     assert_eq!(from_old.next_expiry(), Some(stored.hold_expires_at + GRACE));
-    let new = postcard::to_stdvec(&StateRecord::Booking(stored)).expect("encode");
+    let new = postcard::to_stdvec(&StateRecord::Booking(stored.clone())).expect("encode");
     assert_eq!(
-        new[0], 8,
-        "the current layout: the variant appended after Payment"
+        new[0], 11,
+        "the current layout: the variant appended after Resource"
     );
+    // The layout before reschedules (variant 8) loads as a booking never moved.
+    let v2 = crate::booking::BookingV2 {
+        id: stored.id.clone(),
+        resource_id: stored.resource_id.clone(),
+        vendor_id: stored.vendor_id.clone(),
+        user_id: stored.user_id.clone(),
+        user_email: stored.user_email.clone(),
+        interval: stored.interval,
+        status: stored.status,
+        amount: stored.amount.clone(),
+        payment_id: stored.payment_id.clone(),
+        hold_expires_at: stored.hold_expires_at,
+        created_at: stored.created_at,
+        updated_at: stored.updated_at,
+        pay_by: stored.pay_by,
+    };
+    let bytes = postcard::to_stdvec(&StateRecord::BookingV2(v2)).expect("encode");
+    assert_eq!(
+        bytes[0], 8,
+        "the layout before reschedules keeps its variant"
+    );
+    let Ok(StateRecord::BookingV2(read)) = postcard::from_bytes(&bytes) else {
+        panic!("reads as the old layout")
+    };
+    assert_eq!(crate::booking::Booking::from(read), stored);
+    let mut from_v2 = BookingPartition::new(BookingConfig::default());
+    from_v2.load(postcard::from_bytes(&bytes).expect("decode"));
+    assert_eq!(from_v2.next_expiry(), Some(at + DECIDE));
 }
