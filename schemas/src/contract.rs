@@ -147,15 +147,17 @@ enum Source {
 /// replies were first laid out follow as new runs: the booking events
 /// before the payment and identity events, then the later booking events
 /// (`BookingPaymentStarted`, `BookingPaymentDelayed`), then the later payment
-/// event (`PaymentStatusUnknown`), then `ResourceScheduleChanged`. The
+/// event (`PaymentStatusUnknown`), then `ResourceScheduleChanged`, then the
+/// API-key events (`ApiKeyCreated`, `ApiKeyRevoked`). The
 /// round-trip and wire tests check the layout against `Reply.avsc`.
-const REPLY_RUNS: [(Source, u32, u32); 6] = [
+const REPLY_RUNS: [(Source, u32, u32); 7] = [
     (Source::Booking, 0, 9),
     (Source::Payment, 0, 7),
     (Source::Identity, 0, 9),
     (Source::Booking, 9, 2),
     (Source::Payment, 7, 1),
     (Source::Booking, 11, 1),
+    (Source::Identity, 9, 2),
 ];
 
 // The runs add up to every branch of the three unions (checked at build).

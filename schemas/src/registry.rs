@@ -15,7 +15,7 @@ macro_rules! avsc {
 
 /// Every `.avsc` file in `schemas/avro/`: (file name, JSON). A test checks that
 /// this list and the directory agree.
-static AVSC_FILES: [(&str, &str); 68] = avsc![
+static AVSC_FILES: [(&str, &str); 72] = avsc![
     // shared records and enums
     "Money",
     "Price",
@@ -82,6 +82,11 @@ static AVSC_FILES: [(&str, &str); 68] = avsc![
     "AccountLocked",
     "AccountUnlocked",
     "UnlockRejected",
+    // identity: API keys
+    "CreateApiKey",
+    "RevokeApiKey",
+    "ApiKeyCreated",
+    "ApiKeyRevoked",
     // top-level values, one per topic
     "BookingCommandEnvelope",
     "BookingEventEnvelope",
@@ -126,17 +131,19 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
         17,
     ),
     ("slotstream.dead-letters-value", "DeadLetter", 3),
-    // 4 (retired): before the login-lock commands.
+    // 4 (retired): before the login-lock commands; 11 (retired): before
+    // the API-key commands.
     (
         "slotstream.identity-commands-value",
         "IdentityCommandEnvelope",
-        11,
+        50,
     ),
-    // 5 (retired): before the login-lock events.
+    // 5 (retired): before the login-lock events; 12 (retired): before the
+    // API-key events.
     (
         "slotstream.identity-events-value",
         "IdentityEventEnvelope",
-        12,
+        51,
     ),
     // 6 (retired): before SubmitCheckout.appended_at.
     (
@@ -156,15 +163,16 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
     // 8 (retired): the same two payment records, inside the replies; 10
     // (retired): before the hold deadline, the checkout's append instant and
     // BookingPaymentStarted; 15 (retired): before BookingPaymentDelayed,
-    // PaymentStatusUnknown, ResourceScheduleChanged and resource schedules.
-    ("slotstream.replies-value", "Reply", 19),
+    // PaymentStatusUnknown, ResourceScheduleChanged and resource schedules;
+    // 19 (retired): before the API-key events.
+    ("slotstream.replies-value", "Reply", 52),
 ];
 
 /// Earlier versions of subjects' schemas, still read under the compiled id
 /// they were written with: `(id, subject, self-contained JSON)`. The embedded
 /// backend's log keeps records of every version, so an entry is never
 /// removed; the JSON is the version as it was published (`compat/`).
-const RETIRED: [(u32, &str, &str); 12] = [
+const RETIRED: [(u32, &str, &str); 15] = [
     (
         1,
         "slotstream.booking-commands-value",
@@ -211,6 +219,16 @@ const RETIRED: [(u32, &str, &str); 12] = [
         include_str!("../retired/10.slotstream.replies-value.json"),
     ),
     (
+        11,
+        "slotstream.identity-commands-value",
+        include_str!("../retired/11.slotstream.identity-commands-value.json"),
+    ),
+    (
+        12,
+        "slotstream.identity-events-value",
+        include_str!("../retired/12.slotstream.identity-events-value.json"),
+    ),
+    (
         14,
         "slotstream.payment-events-value",
         include_str!("../retired/14.slotstream.payment-events-value.json"),
@@ -224,6 +242,11 @@ const RETIRED: [(u32, &str, &str); 12] = [
         16,
         "slotstream.booking-events-value",
         include_str!("../retired/16.slotstream.booking-events-value.json"),
+    ),
+    (
+        19,
+        "slotstream.replies-value",
+        include_str!("../retired/19.slotstream.replies-value.json"),
     ),
 ];
 
@@ -472,12 +495,16 @@ pub trait SchemaResolver: Send + Sync + std::fmt::Debug {
 /// | 8 | `slotstream.replies-value` | 1, read only |
 /// | 9 | `slotstream.payment-events-value` | 2, read only |
 /// | 10 | `slotstream.replies-value` | 2, read only |
-/// | 11 | `slotstream.identity-commands-value` | current |
-/// | 12 | `slotstream.identity-events-value` | current |
+/// | 11 | `slotstream.identity-commands-value` | 2, read only |
+/// | 12 | `slotstream.identity-events-value` | 2, read only |
 /// | 13 | `slotstream.payment-commands-value` | current |
 /// | 14 | `slotstream.payment-events-value` | current |
 /// | 15 | `slotstream.replies-value` | current |
 /// | 16 | `slotstream.booking-events-value` | current |
+/// | 19 | `slotstream.replies-value` | read only (before the API-key events) |
+/// | 50 | `slotstream.identity-commands-value` | current (API keys) |
+/// | 51 | `slotstream.identity-events-value` | current (API keys) |
+/// | 52 | `slotstream.replies-value` | current (API keys) |
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CompiledSchemas;
 

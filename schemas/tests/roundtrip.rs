@@ -86,6 +86,6 @@ fn one_sample_of_every_union_branch_round_trips() {
         records: 0,
     };
     visit_all(&mut check);
-    // 4 + 12 + 2 + 8 + 5 + 9 envelope branches, 29 reply branches, 3 dead letters.
-    assert_eq!(check.records, 40 + 29 + 3);
+    // 4 + 12 + 2 + 8 + 7 + 11 envelope branches, 31 reply branches, 3 dead letters.
+    assert_eq!(check.records, 44 + 31 + 3);
 }

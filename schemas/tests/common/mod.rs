@@ -184,7 +184,8 @@ pub fn any_of<T: std::fmt::Debug + 'static>(branches: Vec<BoxedStrategy<T>>) -> 
 /// One strategy per reply-union branch (booking, payment, identity events).
 pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
     // The events added after the replies were laid out go last: two later
-    // booking events, then the later payment event, then the scheduling one.
+    // booking events, then the later payment event, then the scheduling one,
+    // then the API-key events.
     let mut booking: Vec<_> = booking_event_branches()
         .into_iter()
         .map(|s| s.prop_map(ReplyPayload::Booking).boxed())
@@ -196,9 +197,11 @@ pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
         .map(|s| s.prop_map(ReplyPayload::Payment).boxed())
         .collect();
     let late_payment = payment.split_off(7);
-    let identity = identity_event_branches()
+    let mut identity: Vec<_> = identity_event_branches()
         .into_iter()
-        .map(|s| s.prop_map(ReplyPayload::Identity).boxed());
+        .map(|s| s.prop_map(ReplyPayload::Identity).boxed())
+        .collect();
+    let api_keys = identity.split_off(9);
     booking
         .into_iter()
         .chain(payment)
@@ -206,6 +209,7 @@ pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
         .chain(late_booking)
         .chain(late_payment)
         .chain(scheduling)
+        .chain(api_keys)
         .collect()
 }
 
