@@ -125,6 +125,12 @@ pub struct Settings {
     pub rate_auth_per_ip: u32,
     /// Gateway: `/v1/auth/*` calls one client address may make back to back.
     pub rate_auth_burst: u32,
+    /// Gateway: requests per second, sustained, of an API key created
+    /// without a rate of its own.
+    pub rate_api_key_per_second: u32,
+    /// Gateway: requests back to back of an API key created without a
+    /// burst of its own.
+    pub rate_api_key_burst: u32,
 
     // ---- Operations: readiness and the auditor ----
     /// `/readyz`: a processor is ready once its partitions' state is
@@ -252,6 +258,8 @@ impl Default for Settings {
             rate_writes_burst: rate.writes_per_user.burst.get(),
             rate_auth_per_ip: rate.auth_per_ip.per_second.get(),
             rate_auth_burst: rate.auth_per_ip.burst.get(),
+            rate_api_key_per_second: rate.api_key_default.per_second.get(),
+            rate_api_key_burst: rate.api_key_default.burst.get(),
             ready_max_lag: slotstream_runtime::telemetry::DEFAULT_READY_MAX_LAG,
             audit: true,
             audit_slack: Duration::from_secs(120),
@@ -451,6 +459,8 @@ impl Settings {
             ("rate_writes_burst", self.rate_writes_burst),
             ("rate_auth_per_ip", self.rate_auth_per_ip),
             ("rate_auth_burst", self.rate_auth_burst),
+            ("rate_api_key_per_second", self.rate_api_key_per_second),
+            ("rate_api_key_burst", self.rate_api_key_burst),
         ] {
             if n == 0 {
                 return Err(invalid(format!("{name} must be at least 1")));
@@ -511,6 +521,7 @@ impl Settings {
         RateLimits {
             writes_per_user: RateQuota::new(self.rate_writes_per_user, self.rate_writes_burst),
             auth_per_ip: RateQuota::new(self.rate_auth_per_ip, self.rate_auth_burst),
+            api_key_default: RateQuota::new(self.rate_api_key_per_second, self.rate_api_key_burst),
         }
     }
 

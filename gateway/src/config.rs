@@ -37,6 +37,7 @@ impl RateQuota {
 /// |---|---|---|
 /// | `writes_per_user` | authenticated user | 100/s, burst 200: `POST` bookings, cancel, payment completion, resources |
 /// | `auth_per_ip` | client IP address | 100/s, burst 500: every `/v1/auth/*` call |
+/// | `api_key_default` | API key | 10/s, burst 20: every request with the key (a key may carry its own) |
 ///
 /// Both are settings of the binary (`SLOTSTREAM_RATE_WRITES_PER_USER`,
 /// `_WRITES_BURST`, `_AUTH_PER_IP`, `_AUTH_BURST`).
@@ -49,6 +50,8 @@ pub struct RateLimits {
     pub writes_per_user: RateQuota,
     /// Auth calls per client IP.
     pub auth_per_ip: RateQuota,
+    /// Requests per API key without a quota of its own.
+    pub api_key_default: RateQuota,
 }
 
 impl Default for RateLimits {
@@ -56,6 +59,7 @@ impl Default for RateLimits {
         Self {
             writes_per_user: RateQuota::new(100, 200),
             auth_per_ip: RateQuota::new(100, 500),
+            api_key_default: RateQuota::new(10, 20),
         }
     }
 }
@@ -98,6 +102,9 @@ pub struct GatewayConfig {
     pub recent_capacity: usize,
     /// How long an entry of the read-your-writes cache is used (default 60 s).
     pub recent_ttl: Duration,
+    /// How long a gateway uses an API key it read from the view (default
+    /// 5 s): the bound on how long another gateway accepts a revoked key.
+    pub api_key_cache_ttl: Duration,
     /// The process's recorder and readiness (`/metrics`, `/readyz`); a
     /// fresh one of its own by default. `slotstream up` passes the
     /// platform's, so the gateway serves the processors' metrics too.
@@ -129,6 +136,7 @@ impl GatewayConfig {
             body_limit: 64 * 1024,
             recent_capacity: 100_000,
             recent_ttl: Duration::from_secs(60),
+            api_key_cache_ttl: Duration::from_secs(5),
             telemetry: slotstream_runtime::Telemetry::new(),
         }
     }

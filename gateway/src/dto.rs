@@ -886,3 +886,78 @@ mod object {
         }
     }
 }
+
+/// `POST /v1/api-keys`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    /// A label, 1 to 100 characters, not blank.
+    #[schema(
+        example = "booking partner",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"\S"
+    )]
+    pub name: String,
+    /// What the key may do, at least one of `bookings:read`,
+    /// `bookings:write`, `resources:read`, `resources:write`,
+    /// `payments:read`, `payments:write`.
+    #[schema(example = json!(["bookings:write", "resources:read"]), min_items = 1)]
+    pub scopes: Vec<String>,
+    /// When the key stops working by itself (RFC 3339, in the future);
+    /// absent: never.
+    #[serde(default)]
+    #[schema(example = "2030-01-01T00:00:00Z", format = DateTime)]
+    pub expires_at: Option<String>,
+    /// Sustained requests per second (1 to 10000); absent: the gateway's
+    /// default.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 10000)]
+    pub rate_per_second: Option<u32>,
+    /// Requests allowed back to back (1 to 100000); absent: the gateway's
+    /// default.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 100000)]
+    pub burst: Option<u32>,
+}
+
+/// An API key as its owner sees it: never the key itself, except `secret`
+/// in the answer that created it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyDto {
+    /// The key's id (the part after `sk_live_`).
+    pub id: String,
+    /// The owner's label.
+    pub name: String,
+    /// `sk_live_<id>`: how the key begins.
+    pub prefix: String,
+    /// What it may do.
+    pub scopes: Vec<String>,
+    /// `active`, `revoked` or `expired`.
+    #[schema(example = "active")]
+    pub status: &'static str,
+    /// Sustained requests per second it gets.
+    pub rate_per_second: u32,
+    /// Requests it may make back to back.
+    pub burst: u32,
+    /// When it stops working by itself, if ever.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// When it was revoked, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    /// The whole key, in the answer that created it and nowhere else:
+    /// store it now, it cannot be shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "sk_live_0123456789abcdef01234567_…")]
+    pub secret: Option<String>,
+}
+
+/// The caller's API keys, by id.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyList {
+    /// The keys, revoked and expired ones included.
+    pub items: Vec<ApiKeyDto>,
+}

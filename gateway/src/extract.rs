@@ -174,6 +174,16 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // Authenticated by an API key (the key middleware put it there):
+        // the route's scope decides, and the key acts as its owner or the
+        // owner's end user.
+        if let Some(auth) = parts.extensions.get::<crate::api_keys::KeyAuth>() {
+            let route = parts
+                .extensions
+                .get::<axum::extract::MatchedPath>()
+                .map(axum::extract::MatchedPath::as_str);
+            return auth.caller(&parts.method, route, &parts.headers);
+        }
         let value = parts
             .headers
             .get(header::AUTHORIZATION)

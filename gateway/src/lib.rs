@@ -23,6 +23,7 @@
 //! See [`routes`] for the endpoints, [`replies`] for request-reply over the
 //! log and [`recent`] for read-your-writes.
 
+pub mod api_keys;
 pub mod config;
 pub mod dto;
 pub mod error;
@@ -142,6 +143,8 @@ impl Gateway {
         let inner = Arc::new(Inner {
             tokens: Tokens::new(&cfg.jwt_secret, cfg.jwt_ttl),
             limits: Limiters::new(&cfg.rate),
+            api_keys: api_keys::KeyCache::new(cfg.api_key_cache_ttl),
+            quotas: api_keys::Quotas::new(cfg.rate.api_key_default),
             lockout: Lockout::new(cfg.login),
             recent: RecentWrites {
                 bookings: Recent::new(cap, ttl),
@@ -216,6 +219,8 @@ async fn housekeep(state: Weak<Inner>) {
         let Some(st) = state.upgrade() else { return };
         let now = st.clock.now();
         st.limits.housekeep();
+        st.quotas.housekeep(std::time::Instant::now());
+        st.api_keys.purge();
         st.lockout.housekeep(now);
         st.recent.bookings.purge(now);
         st.recent.payments.purge(now);

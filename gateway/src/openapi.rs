@@ -3,7 +3,7 @@
 use crate::dto::*;
 use crate::error::PROBLEM_JSON;
 use crate::error::{FieldError, Problem};
-use crate::routes::{auth, bookings, ops, payments, resources, schedule};
+use crate::routes::{api_keys, auth, bookings, ops, payments, resources, schedule};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::Response;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -18,7 +18,7 @@ impl Modify for Bearer {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         let mut http = Http::new(HttpAuthScheme::Bearer);
-        http.bearer_format = Some("JWT".to_owned());
+        http.bearer_format = Some("JWT, or an API key sk_live_…".to_owned());
         components.add_security_scheme("bearer", SecurityScheme::Http(http));
     }
 }
@@ -145,6 +145,7 @@ impl Modify for Problems {
         schedule::get_schedule, schedule::put_schedule, schedule::slots,
         bookings::create, bookings::get_one, bookings::list, bookings::cancel, bookings::reschedule, bookings::vendor_list,
         payments::get_one, payments::complete, payments::webhook, payments::checkout_page,
+        api_keys::create, api_keys::list, api_keys::revoke,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi, ops::docs, ops::docs_script, ops::docs_style,
     ),
     components(schemas(
@@ -154,6 +155,7 @@ impl Modify for Problems {
         BookingDto, BookingPage, ProcessingDto, ProcessingStatus, OutcomeDto, CompletePaymentRequest, PaymentDto, WebhookAck, Health, Readiness, ProcessorReadiness,
         WebhookEventDto, WebhookDataDto, OpeningDto, WeekDto, ExceptionDto, ScheduleDto, RulesDto,
         ScheduleRequest, ScheduleAnswerDto, ScheduleChangedDto, SlotDto, SlotsDto,
+        CreateApiKeyRequest, ApiKeyDto, ApiKeyList,
     )),
     modifiers(&Bearer, &Problems),
     tags(
@@ -161,6 +163,7 @@ impl Modify for Problems {
         (name = "resources", description = "Bookable resources, their opening hours and rules, busy time and free slots"),
         (name = "bookings", description = "Holding, reading, rescheduling and cancelling bookings"),
         (name = "payments", description = "The sandbox provider's checkout, payments and webhooks"),
+        (name = "api-keys", description = "Keys for server-to-server partners: `Authorization: Bearer sk_live_…`, scopes per route group, `X-Customer-Ref` for the partner's end users, per-key quotas with `RateLimit-*` headers"),
         (name = "operations", description = "Liveness, readiness, metrics, this document"),
     )
 )]

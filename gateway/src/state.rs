@@ -69,6 +69,10 @@ pub struct Inner {
     pub recent: RecentWrites,
     /// Rate limiters.
     pub limits: Limiters,
+    /// API keys lately read or written, by id.
+    pub api_keys: crate::api_keys::KeyCache,
+    /// Per-key quotas.
+    pub quotas: crate::api_keys::Quotas,
     /// Failed-login back-off and lock-out.
     pub lockout: crate::lockout::Lockout,
     /// Access tokens.
@@ -296,6 +300,28 @@ impl Inner {
             (Some(v), _) => Some(v),
             (None, m) => m,
         })
+    }
+}
+
+impl Inner {
+    /// The stored row of an API key: this gateway's copy while fresh, else
+    /// the view's (then kept).
+    pub async fn api_key(
+        &self,
+        key_id: &str,
+    ) -> Result<Option<slotstream_runtime::ApiKeyView>, ApiError> {
+        if let Some(k) = self.api_keys.get(key_id) {
+            return Ok(Some(k));
+        }
+        let found = self
+            .views
+            .api_key(key_id)
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        if let Some(k) = &found {
+            self.api_keys.put(k.clone());
+        }
+        Ok(found)
     }
 }
 

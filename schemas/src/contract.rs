@@ -149,9 +149,10 @@ enum Source {
 /// (`BookingPaymentStarted`, `BookingPaymentDelayed`), then the later payment
 /// event (`PaymentStatusUnknown`), then `ResourceScheduleChanged`, then the
 /// refund checks (`RefundUnconfirmed`, `RefundConfirmed`), then
-/// `BookingRescheduled`. The
+/// `BookingRescheduled`, then the API-key events (`ApiKeyCreated`,
+/// `ApiKeyRevoked`). The
 /// round-trip and wire tests check the layout against `Reply.avsc`.
-const REPLY_RUNS: [(Source, u32, u32); 8] = [
+const REPLY_RUNS: [(Source, u32, u32); 9] = [
     (Source::Booking, 0, 9),
     (Source::Payment, 0, 7),
     (Source::Identity, 0, 9),
@@ -160,6 +161,7 @@ const REPLY_RUNS: [(Source, u32, u32); 8] = [
     (Source::Booking, 11, 1),
     (Source::Payment, 8, 2),
     (Source::Booking, 12, 1),
+    (Source::Identity, 9, 2),
 ];
 
 // The runs add up to every branch of the three unions (checked at build).

@@ -38,6 +38,7 @@ mod fields;
 mod kinds;
 mod map_booking;
 mod map_identity;
+mod map_keys;
 mod map_lock;
 mod map_payment;
 mod map_shared;

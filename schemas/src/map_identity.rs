@@ -1,5 +1,5 @@
 //! Identity commands and events <-> their Avro records (the login-lock
-//! records are declared in `map_lock.rs`). Declarations: see `declare.rs`.
+//! records are declared in `map_lock.rs`, the API-key ones in `map_keys.rs`). Declarations: see `declare.rs`.
 
 use crate::declare::{avro_record, avro_union};
 use slotstream_domain::identity::{
@@ -13,6 +13,8 @@ avro_union!(IdentityCommand {
     ResendOtp,
     LockAccount,
     UnlockAccount,
+    CreateApiKey,
+    RevokeApiKey,
 });
 
 avro_union!(IdentityEvent {
@@ -25,6 +27,8 @@ avro_union!(IdentityEvent {
     AccountLocked,
     AccountUnlocked,
     UnlockRejected,
+    ApiKeyCreated,
+    ApiKeyRevoked,
 });
 
 avro_record!(RegisterUser {

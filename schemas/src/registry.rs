@@ -15,7 +15,7 @@ macro_rules! avsc {
 
 /// Every `.avsc` file in `schemas/avro/`: (file name, JSON). A test checks that
 /// this list and the directory agree.
-static AVSC_FILES: [(&str, &str); 72] = avsc![
+static AVSC_FILES: [(&str, &str); 76] = avsc![
     // shared records and enums
     "Money",
     "Price",
@@ -87,6 +87,11 @@ static AVSC_FILES: [(&str, &str); 72] = avsc![
     "AccountLocked",
     "AccountUnlocked",
     "UnlockRejected",
+    // identity: API keys
+    "CreateApiKey",
+    "RevokeApiKey",
+    "ApiKeyCreated",
+    "ApiKeyRevoked",
     // top-level values, one per topic
     "BookingCommandEnvelope",
     "BookingEventEnvelope",
@@ -132,17 +137,19 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
         17,
     ),
     ("slotstream.dead-letters-value", "DeadLetter", 3),
-    // 4 (retired): before the login-lock commands.
+    // 4 (retired): before the login-lock commands; 11 (retired): before
+    // the API-key commands.
     (
         "slotstream.identity-commands-value",
         "IdentityCommandEnvelope",
-        11,
+        21,
     ),
-    // 5 (retired): before the login-lock events.
+    // 5 (retired): before the login-lock events; 12 (retired): before the
+    // API-key events.
     (
         "slotstream.identity-events-value",
         "IdentityEventEnvelope",
-        12,
+        22,
     ),
     // 6 (retired): before SubmitCheckout.appended_at.
     (
@@ -163,7 +170,7 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
     // (retired): before the hold deadline, the checkout's append instant and
     // BookingPaymentStarted; 15 (retired): before BookingPaymentDelayed,
     // PaymentStatusUnknown, the refund checks, ResourceScheduleChanged,
-    // BookingRescheduled and resource schedules.
+    // BookingRescheduled, the API-key events and resource schedules.
     ("slotstream.replies-value", "Reply", 19),
 ];
 
@@ -171,7 +178,7 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
 /// they were written with: `(id, subject, self-contained JSON)`. The embedded
 /// backend's log keeps records of every version, so an entry is never
 /// removed; the JSON is the version as it was published (`compat/`).
-const RETIRED: [(u32, &str, &str); 12] = [
+const RETIRED: [(u32, &str, &str); 14] = [
     (
         1,
         "slotstream.booking-commands-value",
@@ -216,6 +223,16 @@ const RETIRED: [(u32, &str, &str); 12] = [
         10,
         "slotstream.replies-value",
         include_str!("../retired/10.slotstream.replies-value.json"),
+    ),
+    (
+        11,
+        "slotstream.identity-commands-value",
+        include_str!("../retired/11.slotstream.identity-commands-value.json"),
+    ),
+    (
+        12,
+        "slotstream.identity-events-value",
+        include_str!("../retired/12.slotstream.identity-events-value.json"),
     ),
     (
         14,
@@ -479,12 +496,16 @@ pub trait SchemaResolver: Send + Sync + std::fmt::Debug {
 /// | 8 | `slotstream.replies-value` | 1, read only |
 /// | 9 | `slotstream.payment-events-value` | 2, read only |
 /// | 10 | `slotstream.replies-value` | 2, read only |
-/// | 11 | `slotstream.identity-commands-value` | current |
-/// | 12 | `slotstream.identity-events-value` | current |
+/// | 11 | `slotstream.identity-commands-value` | 2, read only |
+/// | 12 | `slotstream.identity-events-value` | 2, read only |
 /// | 13 | `slotstream.payment-commands-value` | current |
 /// | 14 | `slotstream.payment-events-value` | current |
 /// | 15 | `slotstream.replies-value` | current |
 /// | 16 | `slotstream.booking-events-value` | current |
+/// | 19 | `slotstream.replies-value` | read only (before the API-key events) |
+/// | 50 | `slotstream.identity-commands-value` | current (API keys) |
+/// | 51 | `slotstream.identity-events-value` | current (API keys) |
+/// | 52 | `slotstream.replies-value` | current (API keys) |
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CompiledSchemas;
 

@@ -88,8 +88,8 @@ use slotstream_domain::booking::BookingStatus;
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, Millis, PaymentId, ResourceId, UserId};
 use slotstream_runtime::{
-    Backend, BookingView, LogError, LogReader, LoginLockView, Page, PaymentView, Producer, Session,
-    TopicPartition, TopicSpec, UserView, ViewError, ViewStore, ViewWrite,
+    ApiKeyView, Backend, BookingView, LogError, LogReader, LoginLockView, Page, PaymentView,
+    Producer, Session, TopicPartition, TopicSpec, UserView, ViewError, ViewStore, ViewWrite,
 };
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
@@ -515,5 +515,17 @@ impl ViewStore for EmbeddedBackend {
 
     async fn login_lock(&self, email: &str) -> Result<Option<LoginLockView>, ViewError> {
         views::read::login_lock(&self.files.views.store, email)
+    }
+
+    async fn api_key(&self, key_id: &str) -> Result<Option<ApiKeyView>, ViewError> {
+        views::read::api_key(&self.files.views.store, key_id)
+    }
+
+    async fn api_keys_by_owner(
+        &self,
+        owner: &UserId,
+        limit: usize,
+    ) -> Result<Vec<ApiKeyView>, ViewError> {
+        views::read::api_keys_by_owner(&self.files.views.store, owner, limit)
     }
 }

@@ -56,11 +56,15 @@ pub(crate) struct Keyspaces {
     pub users: Keyspace,
     /// Login locks by normalized email.
     pub login_locks: Keyspace,
+    /// API keys by key id.
+    pub api_keys: Keyspace,
+    /// (owner, key id) -> ().
+    pub api_keys_by_owner: Keyspace,
 }
 
 impl Keyspaces {
     /// The view keyspaces (cleared when the views are rebuilt).
-    pub fn views(&self) -> [&Keyspace; 12] {
+    pub fn views(&self) -> [&Keyspace; 14] {
         [
             &self.bookings,
             &self.bookings_by_user,
@@ -74,6 +78,8 @@ impl Keyspaces {
             &self.payments,
             &self.users,
             &self.login_locks,
+            &self.api_keys,
+            &self.api_keys_by_owner,
         ]
     }
 }
@@ -253,6 +259,10 @@ impl Store {
             // Added after the first fjall release: an older store gets it
             // empty at open, and no lock existed before it.
             login_locks: plain("view.login_locks").map_err(storage)?,
+            // Added with API keys: an older store gets them empty at open,
+            // and no key existed before them.
+            api_keys: plain("view.api_keys").map_err(storage)?,
+            api_keys_by_owner: plain("view.api_keys_by_owner").map_err(storage)?,
         };
         Ok(Store {
             db,

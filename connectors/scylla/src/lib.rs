@@ -42,8 +42,8 @@ use slotstream_domain::booking::BookingStatus;
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, Millis, PaymentId, ResourceId, UserId};
 use slotstream_runtime::{
-    BookingView, EffectError, LoginLockView, Page, PaymentView, SentLedger, UserView, ViewError,
-    ViewStore, ViewWrite,
+    ApiKeyView, BookingView, EffectError, LoginLockView, Page, PaymentView, SentLedger, UserView,
+    ViewError, ViewStore, ViewWrite,
 };
 use statements::Statements;
 use std::sync::Arc;
@@ -283,5 +283,17 @@ impl ViewStore for ScyllaViews {
 
     async fn login_lock(&self, email: &str) -> Result<Option<LoginLockView>, ViewError> {
         read::login_lock(&self.session, &self.st, email).await
+    }
+
+    async fn api_key(&self, key_id: &str) -> Result<Option<ApiKeyView>, ViewError> {
+        read::api_key(&self.session, &self.st, key_id).await
+    }
+
+    async fn api_keys_by_owner(
+        &self,
+        owner: &UserId,
+        limit: usize,
+    ) -> Result<Vec<ApiKeyView>, ViewError> {
+        read::api_keys_by_owner(&self.session, &self.st, owner, limit).await
     }
 }

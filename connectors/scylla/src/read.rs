@@ -5,7 +5,7 @@
 //! at least one more item follows.
 
 use crate::error::{self, undecodable};
-use crate::rows::{BookingRow, LoginLockRow, PaymentRow, ResourceRow, UserRow, day_of};
+use crate::rows::{ApiKeyRow, BookingRow, LoginLockRow, PaymentRow, ResourceRow, UserRow, day_of};
 use crate::statements::{DayTable, Statements};
 use futures_util::TryStreamExt;
 use scylla::client::session::Session;
@@ -18,7 +18,9 @@ use slotstream_domain::booking::BookingStatus;
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{Millis, UserId};
 use slotstream_runtime::cursor::{self, Listing};
-use slotstream_runtime::{BookingView, LoginLockView, Page, PaymentView, UserView, ViewError};
+use slotstream_runtime::{
+    ApiKeyView, BookingView, LoginLockView, Page, PaymentView, UserView, ViewError,
+};
 
 /// Largest page a listing returns, whatever `limit` asks.
 pub(crate) const MAX_LIMIT: usize = 10_000;
@@ -116,6 +118,39 @@ pub(crate) async fn login_lock(
     Ok(one::<LoginLockRow>(session, &st.get_lock, (email,))
         .await?
         .map(LoginLockView::from))
+}
+
+/// An API key by id.
+pub(crate) async fn api_key(
+    session: &Session,
+    st: &Statements,
+    key_id: &str,
+) -> Result<Option<ApiKeyView>, ViewError> {
+    one::<ApiKeyRow>(session, &st.get_api_key, (key_id,))
+        .await?
+        .map(ApiKeyView::try_from)
+        .transpose()
+}
+
+/// The first `limit` API keys of an owner, by key id.
+pub(crate) async fn api_keys_by_owner(
+    session: &Session,
+    st: &Statements,
+    owner: &UserId,
+    limit: usize,
+) -> Result<Vec<ApiKeyView>, ViewError> {
+    let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+    let mut rows = session
+        .execute_iter(st.api_keys_by_owner.clone(), (owner.as_str(), limit))
+        .await
+        .map_err(error::pager)?
+        .rows_stream::<ApiKeyRow>()
+        .map_err(undecodable)?;
+    let mut keys = Vec::new();
+    while let Some(row) = rows.try_next().await.map_err(next_row)? {
+        keys.push(ApiKeyView::try_from(row)?);
+    }
+    Ok(keys)
 }
 
 /// Gathers up to `limit + 1` matching rows from one or more scans.

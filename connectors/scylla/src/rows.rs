@@ -15,7 +15,9 @@ use slotstream_domain::resource::{CancellationPolicy, Price, Resource};
 use slotstream_domain::schedule::{BookingRules, ScheduleSpec};
 use slotstream_domain::time::DAY;
 use slotstream_domain::{BookingId, Millis, Money, PaymentId, ResourceId, UserId};
-use slotstream_runtime::{BookingView, LoginLockView, PaymentView, UserView, ViewError};
+use slotstream_runtime::{
+    ApiKeyView, BookingView, LoginLockView, PaymentView, UserView, ViewError,
+};
 
 /// The booking columns, in the order every booking table declares them.
 pub(crate) const BOOKING_COLUMNS: &[&str] = &[
@@ -402,6 +404,90 @@ impl From<LoginLockRow> for LoginLockView {
             locked_until: r.locked_until.0,
             unlocked_at: r.unlocked_at.map(|t| t.0),
         }
+    }
+}
+
+/// The API-key columns, in the order both API-key tables declare them.
+pub(crate) const API_KEY_COLUMNS: &[&str] = &[
+    "key_id",
+    "owner_id",
+    "owner_email",
+    "name",
+    "prefix",
+    "secret_hash",
+    "scopes",
+    "expires_at",
+    "rate_per_second",
+    "burst",
+    "created_at",
+    "revoked_at",
+];
+
+/// One API key (the SHA-256 of the key, never the key).
+#[derive(Clone, Debug, DeserializeRow, SerializeRow)]
+pub(crate) struct ApiKeyRow {
+    pub key_id: String,
+    pub owner_id: String,
+    pub owner_email: String,
+    pub name: String,
+    pub prefix: String,
+    pub secret_hash: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<CqlTimestamp>,
+    pub rate_per_second: Option<i32>,
+    pub burst: Option<i32>,
+    pub created_at: CqlTimestamp,
+    pub revoked_at: Option<CqlTimestamp>,
+}
+
+/// A quota as a CQL `int` (they came through Avro `int`s: they fit).
+fn quota_int(q: Option<u32>) -> Option<i32> {
+    q.map(|v| i32::try_from(v).unwrap_or(i32::MAX))
+}
+
+impl From<&ApiKeyView> for ApiKeyRow {
+    fn from(k: &ApiKeyView) -> Self {
+        Self {
+            key_id: k.key_id.clone(),
+            owner_id: k.owner_id.0.clone(),
+            owner_email: k.owner_email.clone(),
+            name: k.name.clone(),
+            prefix: k.prefix.clone(),
+            secret_hash: k.secret_hash.clone(),
+            scopes: k.scopes.clone(),
+            expires_at: k.expires_at.map(CqlTimestamp),
+            rate_per_second: quota_int(k.rate_per_second),
+            burst: quota_int(k.burst),
+            created_at: CqlTimestamp(k.created_at),
+            revoked_at: k.revoked_at.map(CqlTimestamp),
+        }
+    }
+}
+
+impl TryFrom<ApiKeyRow> for ApiKeyView {
+    type Error = ViewError;
+
+    fn try_from(r: ApiKeyRow) -> Result<Self, ViewError> {
+        let quota = |v: Option<i32>| {
+            v.map(u32::try_from)
+                .transpose()
+                .map_err(|_| corrupt("api key", &r.key_id, "negative quota"))
+        };
+        let (rate_per_second, burst) = (quota(r.rate_per_second)?, quota(r.burst)?);
+        Ok(Self {
+            key_id: r.key_id,
+            owner_id: UserId(r.owner_id),
+            owner_email: r.owner_email,
+            name: r.name,
+            prefix: r.prefix,
+            secret_hash: r.secret_hash,
+            scopes: r.scopes,
+            expires_at: r.expires_at.map(|t| t.0),
+            rate_per_second,
+            burst,
+            created_at: r.created_at.0,
+            revoked_at: r.revoked_at.map(|t| t.0),
+        })
     }
 }
 

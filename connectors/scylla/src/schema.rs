@@ -16,7 +16,8 @@
 //! buckets are read.
 
 use crate::rows::{
-    BOOKING_COLUMNS, LOGIN_LOCK_COLUMNS, PAYMENT_COLUMNS, RESOURCE_COLUMNS, USER_COLUMNS,
+    API_KEY_COLUMNS, BOOKING_COLUMNS, LOGIN_LOCK_COLUMNS, PAYMENT_COLUMNS, RESOURCE_COLUMNS,
+    USER_COLUMNS,
 };
 use crate::{ScyllaError, ScyllaOptions};
 use scylla::client::session::Session;
@@ -38,6 +39,8 @@ pub(crate) const TABLES: &[&str] = &[
     "users_by_email",
     "login_locks",
     "emails_sent",
+    "api_keys",
+    "api_keys_by_owner",
 ];
 
 /// The production keyspace, which `drop_keyspace` refuses.
@@ -110,6 +113,12 @@ pub(crate) fn create_tables(ks: &str) -> Vec<(&'static str, String)> {
         "email" => "text",
         _ => "timestamp",
     });
+    let api_key = columns(API_KEY_COLUMNS, &|c| match c {
+        "scopes" => "list<text>",
+        "expires_at" | "created_at" | "revoked_at" => "timestamp",
+        "rate_per_second" | "burst" => "int",
+        _ => "text",
+    });
     let newest_first = "WITH CLUSTERING ORDER BY (created_at DESC, booking_id ASC)";
     let ordered = |name: &'static str, body: String, options: &str| {
         let ddl = format!("CREATE TABLE IF NOT EXISTS {ks}.{name} ({body}) {options}");
@@ -175,6 +184,13 @@ pub(crate) fn create_tables(ks: &str) -> Vec<(&'static str, String)> {
         table(
             "emails_sent",
             "email_id text, sent_at timestamp, PRIMARY KEY (email_id)".to_owned(),
+        ),
+        // Added with API keys: `slotstream init` creates them in an
+        // existing keyspace (no key existed before them).
+        table("api_keys", format!("{api_key}, PRIMARY KEY (key_id)")),
+        table(
+            "api_keys_by_owner",
+            format!("{api_key}, PRIMARY KEY ((owner_id), key_id)"),
         ),
     ]
 }

@@ -3,7 +3,8 @@
 
 use crate::ScyllaError;
 use crate::rows::{
-    BOOKING_COLUMNS, LOGIN_LOCK_COLUMNS, PAYMENT_COLUMNS, RESOURCE_COLUMNS, USER_COLUMNS,
+    API_KEY_COLUMNS, BOOKING_COLUMNS, LOGIN_LOCK_COLUMNS, PAYMENT_COLUMNS, RESOURCE_COLUMNS,
+    USER_COLUMNS,
 };
 use crate::schema::TABLES;
 use scylla::client::session::Session;
@@ -68,6 +69,10 @@ pub(crate) struct Statements {
     pub put_user: PreparedStatement,
     pub get_lock: PreparedStatement,
     pub put_lock: PreparedStatement,
+    pub get_api_key: PreparedStatement,
+    pub put_api_key: PreparedStatement,
+    pub api_keys_by_owner: PreparedStatement,
+    pub put_api_key_by_owner: PreparedStatement,
 }
 
 fn insert(ks: &str, table: &str, leading: &[&str], columns: &[&str]) -> String {
@@ -311,6 +316,21 @@ impl Statements {
                 .await?,
             put_lock: p
                 .prepare(insert(ks, "login_locks", none, LOGIN_LOCK_COLUMNS))
+                .await?,
+            get_api_key: p
+                .prepare(select(ks, "api_keys", API_KEY_COLUMNS, "key_id = ?"))
+                .await?,
+            put_api_key: p
+                .prepare(insert(ks, "api_keys", none, API_KEY_COLUMNS))
+                .await?,
+            api_keys_by_owner: p
+                .prepare(format!(
+                    "{} LIMIT ?",
+                    select(ks, "api_keys_by_owner", API_KEY_COLUMNS, "owner_id = ?")
+                ))
+                .await?,
+            put_api_key_by_owner: p
+                .prepare(insert(ks, "api_keys_by_owner", none, API_KEY_COLUMNS))
                 .await?,
             get_sent: p
                 .prepare(format!(

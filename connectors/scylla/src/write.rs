@@ -9,7 +9,8 @@ use crate::APPLY_CONCURRENCY;
 use crate::error;
 use crate::read::{self, Owner};
 use crate::rows::{
-    BookingRow, CatalogRow, DayBookingRow, LoginLockRow, PaymentRow, ResourceRow, UserRow, day_of,
+    ApiKeyRow, BookingRow, CatalogRow, DayBookingRow, LoginLockRow, PaymentRow, ResourceRow,
+    UserRow, day_of,
 };
 use crate::statements::Statements;
 use futures_util::future::{BoxFuture, FutureExt, try_join_all};
@@ -29,6 +30,7 @@ enum RowKey<'a> {
     Payment(&'a str),
     User(&'a str),
     Lock(&'a str),
+    ApiKey(&'a str),
 }
 
 fn row_key(w: &ViewWrite) -> RowKey<'_> {
@@ -43,6 +45,8 @@ fn row_key(w: &ViewWrite) -> RowKey<'_> {
         ViewWrite::MarkVerified { email } => RowKey::User(email.as_str()),
         ViewWrite::PutLoginLock(l) => RowKey::Lock(l.email.as_str()),
         ViewWrite::LiftLoginLock { email, .. } => RowKey::Lock(email.as_str()),
+        ViewWrite::PutApiKey(k) => RowKey::ApiKey(k.key_id.as_str()),
+        ViewWrite::RevokeApiKey { key_id, .. } => RowKey::ApiKey(key_id.as_str()),
     }
 }
 
@@ -170,7 +174,26 @@ async fn apply_one(session: &Session, st: &Statements, w: &ViewWrite) -> Result<
             l.unlocked_at = Some(CqlTimestamp(*unlocked_at));
             exec(session, &st.put_lock, l).await
         }
+        // The owner's listing first, the row by id (what authenticates)
+        // last: the row is the commit point.
+        ViewWrite::PutApiKey(k) => put_api_key(session, st, ApiKeyRow::from(k)).await,
+        ViewWrite::RevokeApiKey {
+            key_id, revoked_at, ..
+        } => {
+            let found =
+                read::one::<ApiKeyRow>(session, &st.get_api_key, (key_id.as_str(),)).await?;
+            let Some(mut k) = found else {
+                return Ok(());
+            };
+            k.revoked_at = Some(CqlTimestamp(*revoked_at));
+            put_api_key(session, st, k).await
+        }
     }
+}
+
+async fn put_api_key(session: &Session, st: &Statements, row: ApiKeyRow) -> Result<(), ViewError> {
+    exec(session, &st.put_api_key_by_owner, row.clone()).await?;
+    exec(session, &st.put_api_key, row).await
 }
 
 async fn exec(

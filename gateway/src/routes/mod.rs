@@ -2,6 +2,7 @@
 //! them (request id, trace span, metrics, problem+json for bare errors,
 //! timeout, body limit, per-IP limit on `/v1/auth/*`).
 
+pub mod api_keys;
 pub mod auth;
 pub mod bookings;
 pub mod ops;
@@ -17,7 +18,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use slotstream_runtime::{ViewError, trace};
 use slotstream_schemas::ReplyPayload;
 use std::time::Instant;
@@ -62,6 +63,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/bookings/{id}", get(bookings::get_one))
         .route("/v1/bookings/{id}/cancel", post(bookings::cancel))
         .route("/v1/bookings/{id}/reschedule", post(bookings::reschedule))
+        .route("/v1/api-keys", post(api_keys::create).get(api_keys::list))
+        .route("/v1/api-keys/{id}", delete(api_keys::revoke))
         .route("/v1/payments/{id}", get(payments::get_one))
         .route("/v1/payments/{id}/complete", post(payments::complete))
         .route("/v1/webhooks/payments", post(payments::webhook))
@@ -72,7 +75,11 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(ops::openapi))
         .route("/docs", get(ops::docs))
         .route("/docs/app.js", get(ops::docs_script))
-        .route("/docs/app.css", get(ops::docs_style));
+        .route("/docs/app.css", get(ops::docs_style))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            authenticate_key,
+        ));
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(TraceLayer::new_for_http().make_span_with(span))
@@ -196,6 +203,43 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
         status.as_u16(),
         started.elapsed().as_secs_f64(),
     );
+    res
+}
+
+/// Authenticates `Authorization: Bearer sk_...` (a bad, revoked or
+/// expired key is 401), takes one request from the key's quota (429 with
+/// `Retry-After` when empty) and hands the key to the [`crate::tokens::Caller`]
+/// extractor; the answer carries the quota's `RateLimit-*` headers. Any
+/// other request passes untouched.
+async fn authenticate_key(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Some(presented) = crate::api_keys::bearer_key(req.headers()) else {
+        return next.run(req).await;
+    };
+    let Some(key_id) = crate::api_keys::parse(presented) else {
+        return ApiError::unauthorized().into_response();
+    };
+    let stored = match st.api_key(key_id).await {
+        Ok(stored) => stored,
+        Err(e) => return e.into_response(),
+    };
+    let key = match crate::api_keys::check(presented, stored, st.now()) {
+        Ok(key) => key,
+        Err(e) => return e.into_response(),
+    };
+    let quota = st.quotas.take(&key, Instant::now());
+    if let Some(secs) = quota.retry_after {
+        let mut res = ApiError::rate_limited(
+            secs,
+            "this API key's quota is used up; retry after the number of seconds in Retry-After",
+        )
+        .into_response();
+        quota.write(res.headers_mut());
+        return res;
+    }
+    req.extensions_mut()
+        .insert(crate::api_keys::KeyAuth { key });
+    let mut res = next.run(req).await;
+    quota.write(res.headers_mut());
     res
 }
 

@@ -242,6 +242,8 @@ impl Command for IdentityCommand {
             Self::ResendOtp(c) => &c.command_id,
             Self::LockAccount(c) => &c.command_id,
             Self::UnlockAccount(c) => &c.command_id,
+            Self::CreateApiKey(c) => &c.command_id,
+            Self::RevokeApiKey(c) => &c.command_id,
         })
     }
 }
@@ -258,6 +260,8 @@ impl Event for IdentityEvent {
             Self::AccountLocked(e) => &e.email,
             Self::AccountUnlocked(e) => &e.email,
             Self::UnlockRejected(e) => &e.email,
+            Self::ApiKeyCreated(e) => &e.owner_email,
+            Self::ApiKeyRevoked(e) => &e.owner_email,
         }
     }
 }

@@ -6,7 +6,7 @@
 //! `load(record)` rebuilds a partition from them in any order.
 
 use crate::booking::{Booking, BookingEvent, BookingEventV1, BookingV1, BookingV2};
-use crate::identity::{Account, IdentityEvent, LoginLock};
+use crate::identity::{Account, ApiKey, IdentityEvent, LoginLock};
 use crate::ids::{BookingId, CommandId, PaymentId, ResourceId};
 use crate::payment::{Payment, PaymentEvent, PaymentV1, PaymentV2, PaymentV3};
 use crate::resource::{Resource, ResourceV1};
@@ -29,12 +29,14 @@ pub enum StateKey {
     Command(CommandId),
     /// `l/<email>`: a login lock, by normalized email.
     Lock(String),
+    /// `k/<key id>`: an API key, by its id (stored in its owner's partition).
+    ApiKey(String),
 }
 
 impl StateKey {
     /// The key as a string: a one-letter kind, a slash, then the id verbatim
     /// (`"r/<id>"`, `"b/<id>"`, `"p/<id>"`, `"a/<email>"`, `"c/<id>"`,
-    /// `"l/<email>"`).
+    /// `"l/<email>"`, `"k/<key id>"`).
     pub fn encode(&self) -> String {
         self.to_string()
     }
@@ -49,6 +51,7 @@ impl StateKey {
             "a" => StateKey::Account(id.to_owned()),
             "c" => StateKey::Command(CommandId::new(id)),
             "l" => StateKey::Lock(id.to_owned()),
+            "k" => StateKey::ApiKey(id.to_owned()),
             _ => return None,
         })
     }
@@ -63,6 +66,7 @@ impl fmt::Display for StateKey {
             StateKey::Account(email) => write!(f, "a/{email}"),
             StateKey::Command(id) => write!(f, "c/{id}"),
             StateKey::Lock(email) => write!(f, "l/{email}"),
+            StateKey::ApiKey(id) => write!(f, "k/{id}"),
         }
     }
 }
@@ -109,6 +113,8 @@ pub enum StateRecord {
     Resource(Resource),
     /// Under [`StateKey::Booking`]: the current layout.
     Booking(Booking),
+    /// Under [`StateKey::ApiKey`] (appended after `Booking`, 11).
+    ApiKey(ApiKey),
 }
 
 impl StateRecord {
@@ -127,6 +133,7 @@ impl StateRecord {
             StateRecord::Account(a) => StateKey::Account(a.email.clone()),
             StateRecord::Command(c) => StateKey::Command(c.command_id.clone()),
             StateRecord::Lock(l) => StateKey::Lock(l.locked.email.clone()),
+            StateRecord::ApiKey(k) => StateKey::ApiKey(k.created.key_id.clone()),
         }
     }
 }
@@ -189,6 +196,7 @@ mod tests {
             StateKey::Command("c-1".into()),
             StateKey::Command("".into()),
             StateKey::Lock("ann@example.com".into()),
+            StateKey::ApiKey("0123abcd".into()),
         ];
         for key in keys {
             assert_eq!(StateKey::decode(&key.encode()), Some(key.clone()));
@@ -396,6 +404,34 @@ mod tests {
             panic!("a registration")
         };
         assert_eq!(e.resource, crate::fixtures::resource("r1", "v"));
+    }
+
+    #[test]
+    fn an_api_key_is_stored_under_the_variant_appended_after_booking() {
+        let rec = StateRecord::ApiKey(ApiKey {
+            created: crate::identity::ApiKeyCreated {
+                command_id: "c".into(),
+                key_id: "k1".into(),
+                owner_id: "v".into(),
+                owner_email: "v@example.com".into(),
+                name: "n".into(),
+                prefix: "sk_live_k1".into(),
+                secret_hash: "00".into(),
+                scopes: vec!["bookings:write".into()],
+                expires_at: None,
+                rate_per_second: Some(5),
+                burst: None,
+                created_at: 1,
+            },
+            revoked: None,
+        });
+        let bytes = postcard::to_stdvec(&rec).expect("encode");
+        assert_eq!(bytes[0], 12);
+        assert_eq!(
+            postcard::from_bytes::<StateRecord>(&bytes).ok(),
+            Some(rec.clone())
+        );
+        assert_eq!(rec.key(), StateKey::ApiKey("k1".into()));
     }
 
     #[test]

@@ -36,5 +36,6 @@ pub use processor::{Output, Poison, Processor};
 pub use telemetry::{MemberReadiness, Readiness, Telemetry};
 pub use topics::TopicSpec;
 pub use views::{
-    BookingView, LoginLockView, Page, PaymentView, UserView, ViewError, ViewStore, ViewWrite,
+    ApiKeyView, BookingView, LoginLockView, Page, PaymentView, UserView, ViewError, ViewStore,
+    ViewWrite,
 };

@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use slotstream_domain::booking::{BookingHeld, BookingStatus};
-use slotstream_domain::identity::{Role, UserRegistered};
+use slotstream_domain::identity::{ApiKeyCreated, Role, UserRegistered};
 use slotstream_domain::payment::{PaymentIntentCreated, PaymentStatus};
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, Millis, Money, PaymentId, ResourceId, UserId};
@@ -188,6 +188,63 @@ impl LoginLockView {
     }
 }
 
+/// An API key as every gateway reads it to authenticate a request (by id,
+/// the public part of the key) and as its owner lists it (by owner). It
+/// holds the SHA-256 of the key, never the key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    /// The key's id.
+    pub key_id: String,
+    /// The vendor who owns it and whom it acts as.
+    pub owner_id: UserId,
+    /// The owner's normalized email (routes commands about the key).
+    pub owner_email: String,
+    /// The owner's label.
+    pub name: String,
+    /// The recognisable public prefix (`sk_live_<key_id>`).
+    pub prefix: String,
+    /// Lower-case hex SHA-256 of the whole key.
+    pub secret_hash: String,
+    /// What it may do.
+    pub scopes: Vec<String>,
+    /// When it stops working by itself, if ever.
+    pub expires_at: Option<Millis>,
+    /// Its own sustained rate (`None`: the gateway's default).
+    pub rate_per_second: Option<u32>,
+    /// Its own burst (`None`: the gateway's default).
+    pub burst: Option<u32>,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Millis>,
+}
+
+impl ApiKeyView {
+    /// The row an `ApiKeyCreated` creates (the views processor, and the
+    /// gateway that answered it).
+    pub fn created(e: &ApiKeyCreated) -> Self {
+        Self {
+            key_id: e.key_id.clone(),
+            owner_id: e.owner_id.clone(),
+            owner_email: e.owner_email.clone(),
+            name: e.name.clone(),
+            prefix: e.prefix.clone(),
+            secret_hash: e.secret_hash.clone(),
+            scopes: e.scopes.clone(),
+            expires_at: e.expires_at,
+            rate_per_second: e.rate_per_second,
+            burst: e.burst,
+            created_at: e.created_at,
+            revoked_at: None,
+        }
+    }
+
+    /// Whether it authenticates at `now`: not revoked and not expired.
+    pub fn live_at(&self, now: Millis) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|t| now < t)
+    }
+}
+
 /// A change to the views. Every variant is idempotent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ViewWrite {
@@ -248,6 +305,17 @@ pub enum ViewWrite {
         email: String,
         /// When.
         unlocked_at: Millis,
+    },
+    /// Insert or replace an API key (its creation).
+    PutApiKey(ApiKeyView),
+    /// Mark an API key revoked (no-op if it has no row).
+    RevokeApiKey {
+        /// Which key.
+        key_id: String,
+        /// Its owner (the by-owner listing's partition).
+        owner_id: UserId,
+        /// When.
+        revoked_at: Millis,
     },
 }
 
@@ -325,4 +393,13 @@ pub trait ViewStore: Send + Sync + std::fmt::Debug {
     async fn user_by_email(&self, email: &str) -> Result<Option<UserView>, ViewError>;
     /// The login lock of a normalized email (in force or not), if any.
     async fn login_lock(&self, email: &str) -> Result<Option<LoginLockView>, ViewError>;
+    /// An API key by id (revoked and expired ones included).
+    async fn api_key(&self, key_id: &str) -> Result<Option<ApiKeyView>, ViewError>;
+    /// The first `limit` API keys of an owner, by key id (revoked ones
+    /// included).
+    async fn api_keys_by_owner(
+        &self,
+        owner: &UserId,
+        limit: usize,
+    ) -> Result<Vec<ApiKeyView>, ViewError>;
 }

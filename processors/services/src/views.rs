@@ -11,7 +11,7 @@ use slotstream_domain::booking::{BookingEvent, BookingStatus};
 use slotstream_domain::identity::IdentityEvent;
 use slotstream_domain::payment::{PaymentEvent, PaymentStatus};
 use slotstream_runtime::log::ConsumedRecord;
-use slotstream_runtime::views::{BookingView, LoginLockView, PaymentView, UserView};
+use slotstream_runtime::views::{ApiKeyView, BookingView, LoginLockView, PaymentView, UserView};
 use slotstream_runtime::{Output, Poison, Processor, TopicSpec, ViewWrite, topics};
 use slotstream_schemas::{Codec, Envelope};
 
@@ -166,8 +166,8 @@ impl Processor for BookingViews {
     }
 }
 
-/// Projects identity events into the users and login-locks views (login
-/// reads both).
+/// Projects identity events into the users, login-locks and API-keys views
+/// (login reads the first two, every key-authenticated request the third).
 #[derive(Debug)]
 pub struct IdentityViews {
     codec: Codec,
@@ -211,6 +211,14 @@ impl Processor for IdentityViews {
             IdentityEvent::AccountUnlocked(e) => out.views.push(ViewWrite::LiftLoginLock {
                 email: e.email,
                 unlocked_at: e.unlocked_at,
+            }),
+            IdentityEvent::ApiKeyCreated(e) => out
+                .views
+                .push(ViewWrite::PutApiKey(ApiKeyView::created(&e))),
+            IdentityEvent::ApiKeyRevoked(e) => out.views.push(ViewWrite::RevokeApiKey {
+                key_id: e.key_id,
+                owner_id: e.owner_id,
+                revoked_at: e.revoked_at,
             }),
             _ => {}
         }

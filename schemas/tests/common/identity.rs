@@ -68,6 +68,50 @@ pub fn identity_command_branches() -> Vec<BoxedStrategy<IdentityCommand>> {
                 })
             })
             .boxed(),
+        (
+            (command_id(), text(), user_id(), text(), text()),
+            (text(), text(), proptest::collection::vec(text(), 0..4)),
+            (
+                proptest::option::of(ms()),
+                proptest::option::of(small_u32()),
+                proptest::option::of(small_u32()),
+                ms(),
+            ),
+        )
+            .prop_map(
+                |(
+                    (c, key_id, owner_id, owner_email, name),
+                    (prefix, hash, scopes),
+                    (exp, rate, burst, at),
+                )| {
+                    IdentityCommand::CreateApiKey(CreateApiKey {
+                        command_id: c,
+                        key_id,
+                        owner_id,
+                        owner_email,
+                        name,
+                        prefix,
+                        secret_hash: hash,
+                        scopes,
+                        expires_at: exp,
+                        rate_per_second: rate,
+                        burst,
+                        requested_at: at,
+                    })
+                },
+            )
+            .boxed(),
+        (command_id(), text(), text(), user_id(), ms())
+            .prop_map(|(c, key_id, owner_email, by, at)| {
+                IdentityCommand::RevokeApiKey(RevokeApiKey {
+                    command_id: c,
+                    key_id,
+                    owner_email,
+                    requested_by: by,
+                    requested_at: at,
+                })
+            })
+            .boxed(),
     ]
 }
 
@@ -212,6 +256,51 @@ pub fn identity_event_branches() -> Vec<BoxedStrategy<IdentityEvent>> {
                     attempts_left: left,
                     locked_until: until,
                     rejected_at: at,
+                })
+            })
+            .boxed(),
+        (
+            (command_id(), text(), user_id(), text(), text()),
+            (text(), text(), proptest::collection::vec(text(), 0..4)),
+            (
+                proptest::option::of(ms()),
+                proptest::option::of(small_u32()),
+                proptest::option::of(small_u32()),
+                ms(),
+            ),
+        )
+            .prop_map(
+                |(
+                    (c, key_id, owner_id, owner_email, name),
+                    (prefix, hash, scopes),
+                    (exp, rate, burst, at),
+                )| {
+                    E::ApiKeyCreated(ApiKeyCreated {
+                        command_id: c,
+                        key_id,
+                        owner_id,
+                        owner_email,
+                        name,
+                        prefix,
+                        secret_hash: hash,
+                        scopes,
+                        expires_at: exp,
+                        rate_per_second: rate,
+                        burst,
+                        created_at: at,
+                    })
+                },
+            )
+            .boxed(),
+        (command_id(), text(), user_id(), text(), user_id(), ms())
+            .prop_map(|(c, key_id, owner_id, owner_email, by, at)| {
+                E::ApiKeyRevoked(ApiKeyRevoked {
+                    command_id: c,
+                    key_id,
+                    owner_id,
+                    owner_email,
+                    revoked_by: by,
+                    revoked_at: at,
                 })
             })
             .boxed(),

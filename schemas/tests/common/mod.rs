@@ -185,7 +185,8 @@ pub fn any_of<T: std::fmt::Debug + 'static>(branches: Vec<BoxedStrategy<T>>) -> 
 pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
     // The events added after the replies were laid out go last: two later
     // booking events, then the later payment event, then the scheduling one
-    // and the rescheduling one (each the last branch of its release).
+    // and the rescheduling one, then the refund checks, then the API-key
+    // events (each run is checked against the union's order by REPLY_RUNS).
     let mut booking: Vec<_> = booking_event_branches()
         .into_iter()
         .map(|s| s.prop_map(ReplyPayload::Booking).boxed())
@@ -198,9 +199,11 @@ pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
         .collect();
     let mut late_payment = payment.split_off(7);
     let refund_checks = late_payment.split_off(1);
-    let identity = identity_event_branches()
+    let mut identity: Vec<_> = identity_event_branches()
         .into_iter()
-        .map(|s| s.prop_map(ReplyPayload::Identity).boxed());
+        .map(|s| s.prop_map(ReplyPayload::Identity).boxed())
+        .collect();
+    let api_keys = identity.split_off(9);
     booking
         .into_iter()
         .chain(payment)
@@ -209,6 +212,7 @@ pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
         .chain(late_payment)
         .chain(scheduling)
         .chain(refund_checks)
+        .chain(api_keys)
         .collect()
 }
 

@@ -10,7 +10,8 @@ use slotstream_domain::resource::Resource;
 use slotstream_domain::time::{DAY, HOUR, MINUTE};
 use slotstream_domain::{BookingId, Millis, Money, PaymentId, ResourceId, UserId};
 use slotstream_runtime::{
-    BookingView, LoginLockView, Page, PaymentView, UserView, ViewError, ViewStore, ViewWrite,
+    ApiKeyView, BookingView, LoginLockView, Page, PaymentView, UserView, ViewError, ViewStore,
+    ViewWrite,
 };
 
 const T: Millis = 1_800_000_000_000;
@@ -699,4 +700,94 @@ pub async fn login_locks_are_put_lifted_and_replaced(store: &dyn ViewStore) {
     )
     .await;
     assert_eq!(store.login_lock(&ghost).await.expect("get"), None);
+}
+
+fn api_key(id: &str, owner: &str) -> ApiKeyView {
+    ApiKeyView {
+        key_id: id.to_owned(),
+        owner_id: UserId(owner.to_owned()),
+        owner_email: format!("{owner}@example.com"),
+        name: format!("key {id}"),
+        prefix: format!("sk_live_{id}"),
+        secret_hash: "9f".repeat(32),
+        scopes: vec!["bookings:write".to_owned(), "resources:read".to_owned()],
+        expires_at: Some(T + DAY),
+        rate_per_second: Some(7),
+        burst: None,
+        created_at: T,
+        revoked_at: None,
+    }
+}
+
+/// API keys are found by id and listed by owner (by id, up to a limit,
+/// revoked ones included); a revocation marks the row idempotently and
+/// one of an unknown key writes nothing.
+pub async fn api_keys_are_found_by_id_listed_by_owner_and_revoked(store: &dyn ViewStore) {
+    let owner = unique("vendor");
+    let other = unique("vendor");
+    let ids = [unique("kb"), unique("ka"), unique("kc")];
+    assert_eq!(store.api_key(&ids[0]).await.expect("get"), None);
+    let mut writes: Vec<ViewWrite> = ids
+        .iter()
+        .map(|id| ViewWrite::PutApiKey(api_key(id, &owner)))
+        .collect();
+    let foreign = api_key(&unique("kz"), &other);
+    writes.push(ViewWrite::PutApiKey(foreign.clone()));
+    put(store, writes.clone()).await;
+    put(store, writes).await;
+    assert_eq!(
+        store.api_key(&ids[0]).await.expect("get"),
+        Some(api_key(&ids[0], &owner))
+    );
+    let mut sorted = ids.to_vec();
+    sorted.sort();
+    let listed = store
+        .api_keys_by_owner(&UserId(owner.clone()), 10)
+        .await
+        .expect("list");
+    let listed_ids: Vec<&str> = listed.iter().map(|k| k.key_id.as_str()).collect();
+    assert_eq!(listed_ids, sorted, "the owner's keys only, by id");
+    let two = store
+        .api_keys_by_owner(&UserId(owner.clone()), 2)
+        .await
+        .expect("list");
+    assert_eq!(two.len(), 2);
+    assert_eq!(
+        store
+            .api_keys_by_owner(&UserId(other), 10)
+            .await
+            .expect("list"),
+        vec![foreign]
+    );
+
+    let revoke = ViewWrite::RevokeApiKey {
+        key_id: ids[1].clone(),
+        owner_id: UserId(owner.clone()),
+        revoked_at: T + HOUR,
+    };
+    put(store, vec![revoke.clone(), revoke]).await;
+    let revoked = store.api_key(&ids[1]).await.expect("get").expect("row");
+    assert_eq!(revoked.revoked_at, Some(T + HOUR));
+    assert!(!revoked.live_at(T) && api_key(&ids[1], &owner).live_at(T));
+    assert!(!api_key(&ids[1], &owner).live_at(T + DAY), "expired");
+    let listed = store
+        .api_keys_by_owner(&UserId(owner.clone()), 10)
+        .await
+        .expect("list");
+    assert_eq!(
+        listed.iter().filter(|k| k.revoked_at.is_some()).count(),
+        1,
+        "the listing shows the revocation"
+    );
+    let ghost = unique("ghost");
+    put(
+        store,
+        vec![ViewWrite::RevokeApiKey {
+            key_id: ghost.clone(),
+            owner_id: UserId(owner),
+            revoked_at: T,
+        }],
+    )
+    .await;
+    assert_eq!(store.api_key(&ghost).await.expect("get"), None);
 }

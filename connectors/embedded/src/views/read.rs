@@ -13,7 +13,9 @@ use slotstream_domain::booking::BookingStatus;
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, Millis, PaymentId, ResourceId, UserId};
 use slotstream_runtime::cursor::{self, Listing};
-use slotstream_runtime::{BookingView, LoginLockView, Page, PaymentView, UserView, ViewError};
+use slotstream_runtime::{
+    ApiKeyView, BookingView, LoginLockView, Page, PaymentView, UserView, ViewError,
+};
 use std::ops::Bound;
 
 fn transient(e: impl std::fmt::Display) -> ViewError {
@@ -116,6 +118,37 @@ pub(crate) fn login_lock(store: &Store, email: &str) -> Result<Option<LoginLockV
         "login lock",
         email,
     )
+}
+
+/// An API key by id.
+pub(crate) fn api_key(store: &Store, key_id: &str) -> Result<Option<ApiKeyView>, ViewError> {
+    get_row(&store.snapshot(), &store.ks.api_keys, "api key", key_id)
+}
+
+/// The first `limit` API keys of an owner, by key id.
+pub(crate) fn api_keys_by_owner(
+    store: &Store,
+    owner: &UserId,
+    limit: usize,
+) -> Result<Vec<ApiKeyView>, ViewError> {
+    let snap = store.snapshot();
+    let head = crate::keys::Key::new().str(owner.as_str()).done();
+    let mut keys = Vec::new();
+    for guard in snap.prefix(&store.ks.api_keys_by_owner, &head) {
+        if keys.len() >= limit {
+            break;
+        }
+        let key = guard.key().map_err(transient)?;
+        let mut rd = Reader::new(&key);
+        let (_, id) = (rd.str(), rd.str());
+        let Some(id) = id else {
+            return Err(corrupt_key("api key"));
+        };
+        let k = get_row(&snap, &store.ks.api_keys, "api key", &id)?
+            .ok_or_else(|| ViewError::Corrupt(format!("owner index names missing api key {id}")))?;
+        keys.push(k);
+    }
+    Ok(keys)
 }
 
 fn decode_resource(bytes: &[u8]) -> Result<Resource, ViewError> {

@@ -8,7 +8,9 @@ use crate::writer::ApplyError;
 use fjall::Keyspace;
 use serde::de::DeserializeOwned;
 use slotstream_domain::resource::{Resource, ResourceV1};
-use slotstream_runtime::{BookingView, LoginLockView, PaymentView, UserView, ViewWrite};
+use slotstream_runtime::{
+    ApiKeyView, BookingView, LoginLockView, PaymentView, UserView, ViewWrite,
+};
 
 /// Applies one view write.
 pub(crate) fn apply(t: &mut Txn<'_>, w: &ViewWrite) -> Result<(), ApplyError> {
@@ -85,6 +87,23 @@ pub(crate) fn apply(t: &mut Txn<'_>, w: &ViewWrite) -> Result<(), ApplyError> {
             };
             l.unlocked_at = Some(*unlocked_at);
             put_row(t, &ks.login_locks, l.email.as_str(), &l)
+        }
+        ViewWrite::PutApiKey(k) => {
+            t.insert(
+                &ks.api_keys_by_owner,
+                catalog_key(k.owner_id.as_str(), &k.key_id),
+                Vec::new(),
+            );
+            put_row(t, &ks.api_keys, &k.key_id, k)
+        }
+        ViewWrite::RevokeApiKey {
+            key_id, revoked_at, ..
+        } => {
+            let Some(mut k) = get::<ApiKeyView>(t, &ks.api_keys, key_id)? else {
+                return Ok(());
+            };
+            k.revoked_at = Some(*revoked_at);
+            put_row(t, &ks.api_keys, key_id, &k)
         }
     }
 }

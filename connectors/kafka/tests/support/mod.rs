@@ -114,6 +114,16 @@ impl ViewStore for FlakyViews {
     async fn login_lock(&self, _: &str) -> Result<Option<LoginLockView>, ViewError> {
         Ok(None)
     }
+    async fn api_key(&self, _: &str) -> Result<Option<slotstream_runtime::ApiKeyView>, ViewError> {
+        Ok(None)
+    }
+    async fn api_keys_by_owner(
+        &self,
+        _: &UserId,
+        _: usize,
+    ) -> Result<Vec<slotstream_runtime::ApiKeyView>, ViewError> {
+        Ok(Vec::new())
+    }
 }
 
 fn empty<T>() -> Page<T> {

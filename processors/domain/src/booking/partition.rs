@@ -191,7 +191,10 @@ impl BookingPartition {
                     entry.record(id, Answer::Booking(answer)),
                 ))
             }
-            StateKey::Payment(_) | StateKey::Account(_) | StateKey::Lock(_) => None,
+            StateKey::Payment(_)
+            | StateKey::Account(_)
+            | StateKey::Lock(_)
+            | StateKey::ApiKey(_) => None,
         }
     }
 
@@ -228,7 +231,8 @@ impl BookingPartition {
             | StateRecord::PaymentV2(_)
             | StateRecord::PaymentV3(_)
             | StateRecord::Account(_)
-            | StateRecord::Lock(_) => {}
+            | StateRecord::Lock(_)
+            | StateRecord::ApiKey(_) => {}
         }
     }
 

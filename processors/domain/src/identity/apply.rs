@@ -2,7 +2,7 @@
 //! the live path; it trusts that `decide` only emitted legal events.
 
 use super::messages::*;
-use super::model::{Account, LoginLock, Otp};
+use super::model::{Account, ApiKey, LoginLock, Otp};
 use super::partition::IdentityPartition;
 use crate::state::StateKey;
 
@@ -70,6 +70,24 @@ impl IdentityPartition {
                     keys.push(StateKey::Lock(e.email.clone()));
                 }
                 (&e.command_id, e.rejected_at)
+            }
+            IdentityEvent::ApiKeyCreated(e) => {
+                self.keys.insert(
+                    e.key_id.clone(),
+                    ApiKey {
+                        created: e.clone(),
+                        revoked: None,
+                    },
+                );
+                keys.push(StateKey::ApiKey(e.key_id.clone()));
+                (&e.command_id, e.created_at)
+            }
+            IdentityEvent::ApiKeyRevoked(e) => {
+                if let Some(k) = self.keys.get_mut(&e.key_id) {
+                    k.revoked = Some(e.clone());
+                    keys.push(StateKey::ApiKey(e.key_id.clone()));
+                }
+                (&e.command_id, e.revoked_at)
             }
         };
         keys.extend(

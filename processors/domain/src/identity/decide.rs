@@ -56,6 +56,8 @@ impl IdentityPartition {
             IdentityCommand::ResendOtp(c) => &c.command_id,
             IdentityCommand::LockAccount(c) => &c.command_id,
             IdentityCommand::UnlockAccount(c) => &c.command_id,
+            IdentityCommand::CreateApiKey(c) => &c.command_id,
+            IdentityCommand::RevokeApiKey(c) => &c.command_id,
         };
         if let Some(rec) = self.ledger.get(id) {
             return replay(&rec.answer);
@@ -66,7 +68,65 @@ impl IdentityPartition {
             IdentityCommand::ResendOtp(c) => self.decide_resend(c, now),
             IdentityCommand::LockAccount(c) => self.decide_lock(c, now),
             IdentityCommand::UnlockAccount(c) => Decision::answer(self.decide_unlock(c, now)),
+            IdentityCommand::CreateApiKey(c) => self.decide_create_key(c, now),
+            IdentityCommand::RevokeApiKey(c) => self.decide_revoke_key(c, now),
         }
+    }
+
+    /// `CreateApiKey`: `ApiKeyCreated` when the owner is a verified vendor
+    /// account of this address with this user id and the key id is new.
+    /// Otherwise nothing and no answer, as for a resource registration the
+    /// gateway should not have sent: the gateway takes the owner from its
+    /// token and draws the id, so neither happens from a genuine request.
+    fn decide_create_key(&self, c: &CreateApiKey, now: Millis) -> Decision<IdentityEvent> {
+        let owner_ok = self.accounts.get(&c.owner_email).is_some_and(|a| {
+            a.verified && a.user_id == c.owner_id && a.role == super::messages::Role::Vendor
+        });
+        if !owner_ok || self.keys.contains_key(&c.key_id) || c.key_id.is_empty() {
+            return Decision::none();
+        }
+        Decision::answer(IdentityEvent::ApiKeyCreated(ApiKeyCreated {
+            command_id: c.command_id.clone(),
+            key_id: c.key_id.clone(),
+            owner_id: c.owner_id.clone(),
+            owner_email: c.owner_email.clone(),
+            name: c.name.clone(),
+            prefix: c.prefix.clone(),
+            secret_hash: c.secret_hash.clone(),
+            scopes: c.scopes.clone(),
+            expires_at: c.expires_at,
+            rate_per_second: c.rate_per_second,
+            burst: c.burst,
+            created_at: now,
+        }))
+    }
+
+    /// `RevokeApiKey`: a key of this owner revoked by its owner is
+    /// `ApiKeyRevoked`; one already revoked answers with its revocation and
+    /// nothing happens. An unknown key, or anyone but the owner: nothing
+    /// and no answer (the gateway answers 404 from the view first).
+    fn decide_revoke_key(&self, c: &RevokeApiKey, now: Millis) -> Decision<IdentityEvent> {
+        let Some(key) = self
+            .keys
+            .get(&c.key_id)
+            .filter(|k| k.created.owner_email == c.owner_email)
+        else {
+            return Decision::none();
+        };
+        if key.created.owner_id != c.requested_by {
+            return Decision::none();
+        }
+        if let Some(done) = &key.revoked {
+            return Decision::reply_only(IdentityEvent::ApiKeyRevoked(done.clone()));
+        }
+        Decision::answer(IdentityEvent::ApiKeyRevoked(ApiKeyRevoked {
+            command_id: c.command_id.clone(),
+            key_id: c.key_id.clone(),
+            owner_id: key.created.owner_id.clone(),
+            owner_email: c.owner_email.clone(),
+            revoked_by: c.requested_by.clone(),
+            revoked_at: now,
+        }))
     }
 
     fn decide_lock(&self, c: &LockAccount, now: Millis) -> Decision<IdentityEvent> {

@@ -40,6 +40,10 @@ pub enum IdentityCommand {
     LockAccount(LockAccount),
     /// Lift a lock with the code emailed to the owner.
     UnlockAccount(UnlockAccount),
+    /// Create an API key for a vendor (keyed by the owner's email).
+    CreateApiKey(CreateApiKey),
+    /// Revoke an API key (keyed by the owner's email).
+    RevokeApiKey(RevokeApiKey),
 }
 
 /// See [`IdentityCommand::RegisterUser`].
@@ -179,6 +183,10 @@ pub enum IdentityEvent {
     AccountUnlocked(AccountUnlocked),
     /// A wrong or burned unlock code, or nothing to unlock.
     UnlockRejected(UnlockRejected),
+    /// An API key was created (its secret's hash only, never the secret).
+    ApiKeyCreated(ApiKeyCreated),
+    /// An API key was revoked; it authenticates nothing any more.
+    ApiKeyRevoked(ApiKeyRevoked),
 }
 
 /// See [`IdentityEvent::UserRegistered`].
@@ -344,4 +352,98 @@ pub struct UnlockRejected {
     pub locked_until: Millis,
     /// When.
     pub rejected_at: Millis,
+}
+
+/// See [`IdentityCommand::CreateApiKey`]. Keyed by the owner's normalized
+/// email, so the partition that holds the owner's account decides it (and
+/// checks the owner is a verified vendor) and every key of one owner has one
+/// writer. The gateway draws the id and the secret; only the secret's hash
+/// travels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateApiKey {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// The key's id (the public part of the key, parsed from it at use).
+    pub key_id: String,
+    /// The vendor who owns it and whom it acts as.
+    pub owner_id: UserId,
+    /// The owner's normalized email (the topic key).
+    pub owner_email: String,
+    /// A label the owner chose.
+    pub name: String,
+    /// The key's recognisable public prefix (`sk_live_<key_id>`).
+    pub prefix: String,
+    /// Lower-case hex SHA-256 of the whole key; the key itself is never sent.
+    pub secret_hash: String,
+    /// What it may do (`bookings:write`, `resources:read`, ...).
+    pub scopes: Vec<String>,
+    /// When it stops working by itself, if ever.
+    pub expires_at: Option<Millis>,
+    /// Its own sustained rate, requests per second (`None`: the default).
+    pub rate_per_second: Option<u32>,
+    /// Its own burst (`None`: the default).
+    pub burst: Option<u32>,
+    /// When.
+    pub requested_at: Millis,
+}
+
+/// See [`IdentityCommand::RevokeApiKey`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeApiKey {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// Which key.
+    pub key_id: String,
+    /// Its owner's normalized email (the topic key).
+    pub owner_email: String,
+    /// Who asks: only the owner may.
+    pub requested_by: UserId,
+    /// When.
+    pub requested_at: Millis,
+}
+
+/// See [`IdentityEvent::ApiKeyCreated`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyCreated {
+    /// The command that created it.
+    pub command_id: CommandId,
+    /// The key's id.
+    pub key_id: String,
+    /// Its owner (a vendor).
+    pub owner_id: UserId,
+    /// The owner's normalized email.
+    pub owner_email: String,
+    /// The owner's label.
+    pub name: String,
+    /// The recognisable public prefix.
+    pub prefix: String,
+    /// Lower-case hex SHA-256 of the whole key.
+    pub secret_hash: String,
+    /// What it may do.
+    pub scopes: Vec<String>,
+    /// When it stops working by itself, if ever.
+    pub expires_at: Option<Millis>,
+    /// Its own sustained rate (`None`: the gateway's default).
+    pub rate_per_second: Option<u32>,
+    /// Its own burst (`None`: the gateway's default).
+    pub burst: Option<u32>,
+    /// When.
+    pub created_at: Millis,
+}
+
+/// See [`IdentityEvent::ApiKeyRevoked`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRevoked {
+    /// The command that revoked it.
+    pub command_id: CommandId,
+    /// The key's id.
+    pub key_id: String,
+    /// Its owner.
+    pub owner_id: UserId,
+    /// The owner's normalized email.
+    pub owner_email: String,
+    /// Who revoked it.
+    pub revoked_by: UserId,
+    /// When.
+    pub revoked_at: Millis,
 }

@@ -10,6 +10,11 @@
 //! gateway reads it from the views), announced once per lock (the notice to
 //! a verified owner carries an unlock code, which dies with the lock or after
 //! `max_attempts` wrong tries), and it lifts by itself at its end.
+//!
+//! And API keys of vendors (server-to-server partners): decided in the
+//! partition of the owner's email, so the owner's account is at hand and
+//! one owner's keys have one writer. A key is created for a verified vendor
+//! only; only its owner revokes it; a revocation is final.
 
 mod apply;
 mod decide;
@@ -22,7 +27,7 @@ pub use crate::decision::Decision;
 pub use crate::state::{StateKey, StateRecord};
 pub use email::normalize_email;
 pub use messages::*;
-pub use model::{Account, IdentityConfig, LoginLock, Otp};
+pub use model::{Account, ApiKey, IdentityConfig, LoginLock, Otp};
 pub use partition::IdentityPartition;
 
 impl Role {

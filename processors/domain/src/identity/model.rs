@@ -1,6 +1,6 @@
 //! The account record and the identity processor's configuration.
 
-use super::messages::{AccountLocked, Role};
+use super::messages::{AccountLocked, ApiKeyCreated, ApiKeyRevoked, Role};
 use crate::ids::UserId;
 use crate::time::{MINUTE, Millis};
 use serde::{Deserialize, Serialize};
@@ -73,4 +73,15 @@ pub struct LoginLock {
     pub locked: AccountLocked,
     /// Wrong unlock codes left; 0 means burned.
     pub attempts_left: u32,
+}
+
+/// An API key as the identity side keeps it: the event that created it and,
+/// once revoked, the one that revoked it (a repeated revocation answers with
+/// it). Keys stay for as long as accounts do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// How it was created.
+    pub created: ApiKeyCreated,
+    /// How it was revoked, if it was.
+    pub revoked: Option<ApiKeyRevoked>,
 }

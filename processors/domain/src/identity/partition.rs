@@ -1,7 +1,7 @@
 //! All identity state of one task partition: accounts by normalized email.
 
 use super::messages::*;
-use super::model::{Account, IdentityConfig, LoginLock};
+use super::model::{Account, ApiKey, IdentityConfig, LoginLock};
 use crate::ledger::Ledger;
 use crate::state::{Answer, StateKey, StateRecord};
 use crate::time::Millis;
@@ -16,6 +16,8 @@ pub struct IdentityPartition {
     pub(super) locks: HashMap<String, LoginLock>,
     /// `(locked_until, email)` of every lock: what [`Self::prune_locks`] pops.
     pub(super) lock_ends: BTreeSet<(Millis, String)>,
+    /// API keys of the owners in this partition, by key id.
+    pub(super) keys: HashMap<String, ApiKey>,
     pub(super) ledger: Ledger<Box<IdentityEvent>>,
 }
 
@@ -27,6 +29,7 @@ impl IdentityPartition {
             accounts: HashMap::new(),
             locks: HashMap::new(),
             lock_ends: BTreeSet::new(),
+            keys: HashMap::new(),
             ledger: Ledger::default(),
         }
     }
@@ -42,6 +45,11 @@ impl IdentityPartition {
         self.locks.get(email)
     }
 
+    /// An API key by id (revoked ones included).
+    pub fn api_key(&self, key_id: &str) -> Option<&ApiKey> {
+        self.keys.get(key_id)
+    }
+
     /// The lock of `email` that still holds at `now`.
     pub(super) fn live_lock(&self, email: &str, now: Millis) -> Option<&LoginLock> {
         self.locks
@@ -54,6 +62,7 @@ impl IdentityPartition {
         match key {
             StateKey::Account(email) => self.accounts.get(email).cloned().map(StateRecord::Account),
             StateKey::Lock(email) => self.locks.get(email).cloned().map(StateRecord::Lock),
+            StateKey::ApiKey(id) => self.keys.get(id).cloned().map(StateRecord::ApiKey),
             StateKey::Command(id) => {
                 let e = self.ledger.get(id)?;
                 Some(StateRecord::Command(e.record(
@@ -72,6 +81,9 @@ impl IdentityPartition {
                 self.accounts.insert(a.email.clone(), a);
             }
             StateRecord::Lock(l) => self.put_lock(l),
+            StateRecord::ApiKey(k) => {
+                self.keys.insert(k.created.key_id.clone(), k);
+            }
             StateRecord::Command(c) => self.ledger.load(c, |answer| match answer {
                 Answer::Identity(ev) => Some(Box::new(ev)),
                 _ => None,

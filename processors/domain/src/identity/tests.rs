@@ -602,3 +602,198 @@ fn run_out_locks_are_pruned_and_restored_partitions_decide_the_same() {
         "a pruned lock answers as a run-out one"
     );
 }
+
+// --- API keys ----------------------------------------------------------------
+
+const VENDOR: &str = "vera@example.com";
+
+/// A partition holding the verified vendor `v1` at [`VENDOR`] and the
+/// verified customer `c1` at [`EMAIL`].
+fn with_vendor() -> IdentityPartition {
+    let mut p = IdentityPartition::new(IdentityConfig::default());
+    let mut reg = |email: &str, user: &str, role: Role, n: u32| {
+        run(
+            &mut p,
+            &IdentityCommand::RegisterUser(RegisterUser {
+                command_id: format!("reg-{user}").as_str().into(),
+                user_id: user.into(),
+                email: email.into(),
+                name: user.into(),
+                role,
+                password_hash: "$argon2id$x".into(),
+                otp: otp(n),
+                requested_at: 0,
+            }),
+            0,
+        );
+        run(
+            &mut p,
+            &IdentityCommand::VerifyEmail(VerifyEmail {
+                command_id: format!("ver-{user}").as_str().into(),
+                email: email.into(),
+                code_hash: format!("code-{n}"),
+                requested_at: 0,
+            }),
+            0,
+        );
+    };
+    reg(VENDOR, "v1", Role::Vendor, 1);
+    reg(EMAIL, "c1", Role::Customer, 2);
+    p
+}
+
+fn create_key(cmd: &str, key: &str, owner: &str, email: &str) -> IdentityCommand {
+    IdentityCommand::CreateApiKey(CreateApiKey {
+        command_id: cmd.into(),
+        key_id: key.into(),
+        owner_id: owner.into(),
+        owner_email: email.into(),
+        name: "partner".into(),
+        prefix: format!("sk_live_{key}"),
+        secret_hash: "ab".repeat(32),
+        scopes: vec!["bookings:write".into(), "resources:read".into()],
+        expires_at: Some(5_000),
+        rate_per_second: Some(2),
+        burst: None,
+        requested_at: 0,
+    })
+}
+
+fn revoke_key(cmd: &str, key: &str, by: &str) -> IdentityCommand {
+    IdentityCommand::RevokeApiKey(RevokeApiKey {
+        command_id: cmd.into(),
+        key_id: key.into(),
+        owner_email: VENDOR.into(),
+        requested_by: by.into(),
+        requested_at: 0,
+    })
+}
+
+#[test]
+fn a_verified_vendor_gets_a_key_holding_only_the_secrets_hash() {
+    let mut p = with_vendor();
+    let d = run(&mut p, &create_key("ck-1", "k1", "v1", VENDOR), 70);
+    let Some(IdentityEvent::ApiKeyCreated(e)) = &d.reply else {
+        panic!("created: {d:?}")
+    };
+    assert_eq!(d.events.len(), 1);
+    assert_eq!(
+        (e.key_id.as_str(), e.owner_id.as_str(), e.created_at),
+        ("k1", "v1", 70)
+    );
+    assert_eq!(e.secret_hash, "ab".repeat(32));
+    assert_eq!(
+        (e.expires_at, e.rate_per_second, e.burst),
+        (Some(5_000), Some(2), None)
+    );
+    let stored = p.api_key("k1").expect("kept");
+    assert_eq!((&stored.created, &stored.revoked), (e, &None));
+    // The event's partition key is the owner's email: one writer per owner.
+    assert_eq!(crate::Event::partition_key(&d.events[0]), VENDOR);
+}
+
+#[test]
+fn a_key_is_created_for_a_verified_vendor_of_that_address_only() {
+    let mut p = with_vendor();
+    // A customer, a user id that is not the address's, an unknown address.
+    for cmd in [
+        create_key("ck-1", "k1", "c1", EMAIL),
+        create_key("ck-2", "k2", "c1", VENDOR),
+        create_key("ck-3", "k3", "v1", "nobody@example.com"),
+    ] {
+        assert!(run(&mut p, &cmd, 1).is_none(), "{cmd:?}");
+    }
+    // An unverified vendor.
+    run(
+        &mut p,
+        &IdentityCommand::RegisterUser(RegisterUser {
+            command_id: "reg-v2".into(),
+            user_id: "v2".into(),
+            email: "new@example.com".into(),
+            name: "New".into(),
+            role: Role::Vendor,
+            password_hash: "$argon2id$x".into(),
+            otp: otp(9),
+            requested_at: 0,
+        }),
+        0,
+    );
+    assert!(
+        run(
+            &mut p,
+            &create_key("ck-4", "k4", "v2", "new@example.com"),
+            1
+        )
+        .is_none()
+    );
+    assert!(p.api_key("k1").is_none() && p.api_key("k4").is_none());
+}
+
+#[test]
+fn a_repeated_creation_answers_the_first_key_and_a_taken_id_is_ignored() {
+    let mut p = with_vendor();
+    let first = run(&mut p, &create_key("ck-1", "k1", "v1", VENDOR), 1);
+    // The same command again (another gateway drew another id): the first key.
+    let again = run(&mut p, &create_key("ck-1", "k9", "v1", VENDOR), 2);
+    assert!(again.events.is_empty());
+    assert_eq!(again.reply, first.reply);
+    assert!(p.api_key("k9").is_none());
+    // Another command naming an existing id changes nothing.
+    assert!(run(&mut p, &create_key("ck-2", "k1", "v1", VENDOR), 3).is_none());
+}
+
+#[test]
+fn only_the_owner_revokes_and_a_revocation_is_answered_once() {
+    let mut p = with_vendor();
+    run(&mut p, &create_key("ck-1", "k1", "v1", VENDOR), 1);
+    assert!(run(&mut p, &revoke_key("rk-1", "k1", "c1"), 2).is_none());
+    assert!(run(&mut p, &revoke_key("rk-2", "nope", "v1"), 2).is_none());
+    assert_eq!(p.api_key("k1").map(|k| k.revoked.is_some()), Some(false));
+
+    let d = run(&mut p, &revoke_key("rk-3", "k1", "v1"), 3);
+    let Some(IdentityEvent::ApiKeyRevoked(r)) = &d.reply else {
+        panic!("revoked: {d:?}")
+    };
+    assert_eq!((r.revoked_at, r.revoked_by.as_str()), (3, "v1"));
+    assert_eq!(d.events.len(), 1);
+    // Revoking again (a new command) answers with that revocation.
+    let again = run(&mut p, &revoke_key("rk-4", "k1", "v1"), 9);
+    assert!(again.events.is_empty());
+    assert_eq!(again.reply, d.reply);
+}
+
+#[test]
+fn keys_survive_a_restore_from_their_records() {
+    let mut p = with_vendor();
+    let mut dirty = Vec::new();
+    for (cmd, at) in [
+        (create_key("ck-1", "k1", "v1", VENDOR), 1),
+        (revoke_key("rk-1", "k1", "v1"), 2),
+        (create_key("ck-2", "k2", "v1", VENDOR), 3),
+    ] {
+        for e in p.decide(&cmd, at).events {
+            dirty.extend(p.apply(&e));
+        }
+    }
+    assert!(dirty.contains(&StateKey::ApiKey("k1".into())));
+    let mut restored = IdentityPartition::new(IdentityConfig::default());
+    for key in [
+        StateKey::Account(VENDOR.into()),
+        StateKey::ApiKey("k1".into()),
+        StateKey::ApiKey("k2".into()),
+        StateKey::Command("ck-2".into()),
+    ] {
+        let rec = p.record(&key).expect("stored");
+        // Through postcard, as the stores keep it.
+        let bytes = postcard::to_stdvec(&rec).expect("encode");
+        restored.load(postcard::from_bytes(&bytes).expect("decode"));
+    }
+    assert_eq!(restored.api_key("k1"), p.api_key("k1"));
+    assert_eq!(restored.api_key("k2"), p.api_key("k2"));
+    assert_eq!(
+        restored.decide(&revoke_key("rk-9", "k1", "v1"), 5),
+        p.decide(&revoke_key("rk-9", "k1", "v1"), 5)
+    );
+    let replay = restored.decide(&create_key("ck-2", "k7", "v1", VENDOR), 6);
+    assert!(matches!(replay.reply, Some(IdentityEvent::ApiKeyCreated(ref e)) if e.key_id == "k2"));
+}

@@ -72,6 +72,9 @@ enum Kind {
     Locked(Option<String>, Millis, String),
     Unlocked(Option<String>, Millis),
     UnlockRejected(UnlockRejectionReason, u32, Millis),
+    /// API keys (this model sends none; named so a stray one shows).
+    KeyCreated(String),
+    KeyRevoked(String),
 }
 
 fn kind(ev: &IdentityEvent) -> Kind {
@@ -93,6 +96,8 @@ fn kind(ev: &IdentityEvent) -> Kind {
         IdentityEvent::UnlockRejected(r) => {
             Kind::UnlockRejected(r.reason, r.attempts_left, r.locked_until)
         }
+        IdentityEvent::ApiKeyCreated(k) => Kind::KeyCreated(k.key_id.clone()),
+        IdentityEvent::ApiKeyRevoked(k) => Kind::KeyRevoked(k.key_id.clone()),
     }
 }
 
@@ -496,6 +501,8 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     IdentityCommand::ResendOtp(c) => c.command_id.clone(),
                     IdentityCommand::LockAccount(c) => c.command_id.clone(),
                     IdentityCommand::UnlockAccount(c) => c.command_id.clone(),
+                    IdentityCommand::CreateApiKey(c) => c.command_id.clone(),
+                    IdentityCommand::RevokeApiKey(c) => c.command_id.clone(),
                 };
                 let expected = match (&cmd, reference.replayed(id.as_str())) {
                     (_, Some(first)) => first,
