@@ -902,7 +902,10 @@ pub struct CreateApiKeyRequest {
     /// What the key may do, at least one of `bookings:read`,
     /// `bookings:write`, `resources:read`, `resources:write`,
     /// `payments:read`, `payments:write`.
-    #[schema(example = json!(["bookings:write", "resources:read"]), min_items = 1)]
+    #[schema(
+        schema_with = scope_list,
+        example = json!(["bookings:write", "resources:read"])
+    )]
     pub scopes: Vec<String>,
     /// When the key stops working by itself (RFC 3339, in the future);
     /// absent: never.
@@ -911,14 +914,36 @@ pub struct CreateApiKeyRequest {
     pub expires_at: Option<String>,
     /// Sustained requests per second (1 to 10000); absent: the gateway's
     /// default.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral::opt")]
     #[schema(minimum = 1, maximum = 10000)]
     pub rate_per_second: Option<u32>,
     /// Requests allowed back to back (1 to 100000); absent: the gateway's
     /// default.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral::opt")]
     #[schema(minimum = 1, maximum = 100000)]
     pub burst: Option<u32>,
+}
+
+/// The OpenAPI schema of a key's scopes: a non-empty array of the scope
+/// names the gateway knows (so a client sees them, and a generator only
+/// makes those).
+fn scope_list() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([
+                    "bookings:read",
+                    "bookings:write",
+                    "resources:read",
+                    "resources:write",
+                    "payments:read",
+                    "payments:write",
+                ])),
+        )
+        .min_items(Some(1))
+        .build()
 }
 
 /// An API key as its owner sees it: never the key itself, except `secret`

@@ -65,6 +65,23 @@ async fn my_bookings(app: &TestApp, key: &str, customer: &str) -> Vec<String> {
         .collect()
 }
 
+/// Bounded poll of an end user's booking list until it holds `n` bookings.
+async fn await_my_bookings(app: &TestApp, key: &str, customer: &str, n: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + crate::helpers::PATIENCE;
+    loop {
+        let got = my_bookings(app, key, customer).await;
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{customer} has {got:?}, not {n} bookings, after {:?}",
+            crate::helpers::PATIENCE
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Polls `GET /v1/api-keys` until `done` holds.
 async fn await_listing(app: &TestApp, token: &str, done: impl Fn(&Value) -> bool) -> Value {
     app.await_get("/v1/api-keys", token, |r| r.status == 200 && done(&r.body))
@@ -122,8 +139,16 @@ async fn a_partner_books_for_its_end_users_with_a_key_until_it_is_revoked() {
     // Each end user sees only its own bookings; the vendor's own list is empty.
     let ann_id = ann["id"].as_str().expect("id").to_owned();
     let bob_id = bob["id"].as_str().expect("id").to_owned();
-    assert_eq!(my_bookings(&app, &key, "ann").await, [ann_id.as_str()]);
-    assert_eq!(my_bookings(&app, &key, "bob").await, [bob_id.as_str()]);
+    // The list is read from the views, which follow the decision: wait for
+    // each end user's booking to appear there, then for nothing else.
+    assert_eq!(
+        await_my_bookings(&app, &key, "ann", 1).await,
+        [ann_id.as_str()]
+    );
+    assert_eq!(
+        await_my_bookings(&app, &key, "bob", 1).await,
+        [bob_id.as_str()]
+    );
     let other = with_key(
         &app,
         app.client.get(app.url(&format!("/v1/bookings/{ann_id}"))),

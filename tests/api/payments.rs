@@ -337,7 +337,7 @@ async fn a_checkout_submitted_after_the_hold_is_refused_even_before_the_slot_is_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_outage_leaves_the_payment_unknown_and_its_slot_held_until_the_reconciler_learns_the_outcome()
  {
-    use slotstream_domain::payment::{ANSWER_WAIT, MAX_CHECK_INTERVAL};
+    use slotstream_domain::payment::{ANSWER_WAIT, MAX_CHECK_INTERVAL, check_interval};
     let ms = |m: i64| std::time::Duration::from_millis(u64::try_from(m).expect("positive"));
     let faults = slotstream_payments::SandboxFaults::new();
     let app = crate::helpers::spawn_app_with_faults(faults.clone()).await;
@@ -393,10 +393,12 @@ async fn a_provider_outage_leaves_the_payment_unknown_and_its_slot_held_until_th
         "unknown"
     );
 
-    // The provider is back. At its next ask the reconciler finds it never
-    // took the checkout, hands it over again, and the outcome arrives.
+    // The provider is back. At its next ask (the third: one at the first
+    // check, one when the clock jumped over the outage, 20 s apart from
+    // then) the reconciler finds it never took the checkout, hands it over
+    // again, and the outcome arrives, inside the hold.
     faults.clear();
-    app.advance(ms(MAX_CHECK_INTERVAL));
+    app.advance(ms(check_interval(2)) + std::time::Duration::from_secs(1));
     let token = app.login(&customer.email).await;
     app.await_booking_status(&token, id, "confirmed").await;
     let paid = app.await_payment_status(&token, pay, "succeeded").await;
