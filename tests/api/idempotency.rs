@@ -298,8 +298,10 @@ async fn an_undecided_answer_says_pending_decision_and_its_replay_gets_the_first
             .json(body)
     };
 
-    // A decision can still beat a 1 ms wait on a busy machine: each try
-    // books another slot, until one is answered undecided.
+    // A decision can still beat a 1 ms wait (on a quiet machine with a fast
+    // disk it often does): each try books another slot, until one is
+    // answered undecided; 50 tries make a run of decided ones vanishingly
+    // unlikely.
     let mut tries = 0;
     let (key, start, undecided) = loop {
         tries += 1;
@@ -308,7 +310,7 @@ async fn an_undecided_answer_says_pending_decision_and_its_replay_gets_the_first
         let booking =
             json!({"resource_id": resource, "start": rfc3339(start), "end": rfc3339(start + HOUR)});
         let r = app.send(keyed("/v1/bookings", &key, &booking)).await;
-        if r.status != 201 || tries == 10 {
+        if r.status != 201 || tries == 50 {
             break (key, start, r);
         }
     };
@@ -336,7 +338,7 @@ async fn an_undecided_answer_says_pending_decision_and_its_replay_gets_the_first
     let mut tries = 0;
     let (held, pay, pay_key, undecided) = loop {
         tries += 1;
-        let start = app.slot_after(24 * 60) + (20 + tries) * 2 * HOUR;
+        let start = app.slot_after(24 * 60) + (60 + tries) * 2 * HOUR;
         let held = app
             .book_ok(&customer.token, &resource, start, start + HOUR)
             .await;
@@ -365,7 +367,7 @@ async fn an_undecided_answer_says_pending_decision_and_its_replay_gets_the_first
         let r = app
             .send(keyed(&path, &pay_key, &json!({"outcome": "succeeded"})))
             .await;
-        if r.body["status"] != "processing" || tries == 10 {
+        if r.body["status"] != "processing" || tries == 50 {
             break (held, pay, pay_key, r);
         }
     };
