@@ -116,6 +116,24 @@ async fn failed_logins_back_off_then_lock_the_account_until_the_lock_lifts() {
         "{}",
         locked.text
     );
+    // Past the lock the clock is also past the gateway's memory of the
+    // account it registered a moment ago: wait until the views have it
+    // (on Kafka they may lag behind), as a later login reads it there.
+    let views = app.app.platform.views();
+    let deadline = std::time::Instant::now() + crate::helpers::PATIENCE;
+    while !views
+        .user_by_email(&user.email)
+        .await
+        .expect("the users view is readable")
+        .is_some_and(|u| u.verified)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the users view never had {}",
+            user.email
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     app.advance(Duration::from_secs(15 * 60));
     login_with(&app, &user.email, PASSWORD)
         .await
