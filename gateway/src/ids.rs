@@ -3,8 +3,16 @@
 //!
 //! A keyed request's command id is `hex(sha256(user_id || 0x00 || key))[..32]`
 //! and the booking and payment ids it proposes are derived from that command
-//! id, so a retry proposes exactly the same ids and the processor's ledger
-//! recognises it. The request hash is the SHA-256 of the validated body in
+//! id *and the request hash*, so a retry proposes exactly the same ids and the
+//! processor's ledger recognises it. The hash is in the derivation because the
+//! ledger forgets a key after 25 h while a booking lives on (until four days
+//! after it ends): a client reusing an old key for another interval must not
+//! propose the id of a booking the processor has since evicted, or the views
+//! would overwrite that booking's row with the new one. The same key with the
+//! same body proposes the same ids, and is either a retry the ledger answers,
+//! or (after 25 h) a request for the same interval, which the processor
+//! refuses while the booking is live and which asks for the past once the
+//! booking could have been evicted. The request hash is the SHA-256 of the validated body in
 //! canonical JSON (keys sorted, no whitespace), so a retry that differs only in
 //! formatting, key order or time-zone notation is the *same* request.
 
@@ -36,24 +44,36 @@ pub fn fresh_command_id() -> CommandId {
     CommandId(fresh())
 }
 
-fn derived(prefix: &str, purpose: &[u8], cmd: &CommandId) -> String {
-    let h = sha256_hex(&[purpose, &[0], cmd.as_str().as_bytes()]);
+fn derived(prefix: &str, purpose: &[u8], cmd: &CommandId, request_hash: Option<&str>) -> String {
+    let h = match request_hash {
+        Some(hash) => sha256_hex(&[
+            purpose,
+            &[0],
+            cmd.as_str().as_bytes(),
+            &[0],
+            hash.as_bytes(),
+        ]),
+        None => sha256_hex(&[purpose, &[0], cmd.as_str().as_bytes()]),
+    };
     format!("{prefix}{}", &h[..32])
 }
 
-/// The booking id a keyed booking request proposes.
-pub fn booking_id_for(cmd: &CommandId) -> BookingId {
-    BookingId(derived("bk_", b"booking", cmd))
+/// The booking id a keyed booking request proposes: from its command id and
+/// its request hash (see the module's docs for why both).
+pub fn booking_id_for(cmd: &CommandId, request_hash: &str) -> BookingId {
+    BookingId(derived("bk_", b"booking", cmd, Some(request_hash)))
 }
 
-/// The payment id a keyed booking request proposes.
-pub fn payment_id_for(cmd: &CommandId) -> PaymentId {
-    PaymentId(derived("pay_", b"payment", cmd))
+/// The payment id a keyed booking request proposes, from the same two.
+pub fn payment_id_for(cmd: &CommandId, request_hash: &str) -> PaymentId {
+    PaymentId(derived("pay_", b"payment", cmd, Some(request_hash)))
 }
 
-/// The resource id a keyed resource registration proposes.
+/// The resource id a keyed resource registration proposes. Resources are
+/// never evicted, so the command id alone is enough: a key reused after the
+/// ledger forgot it proposes the id of a live resource, which is refused.
 pub fn resource_id_for(cmd: &CommandId) -> ResourceId {
-    ResourceId(derived("res_", b"resource", cmd))
+    ResourceId(derived("res_", b"resource", cmd, None))
 }
 
 /// A fresh resource id.
@@ -130,16 +150,33 @@ mod tests {
     #[test]
     fn a_retry_proposes_the_same_booking_and_payment_ids() {
         let cmd = command_id(&UserId::from("usr_1"), "k");
-        assert_eq!(booking_id_for(&cmd), booking_id_for(&cmd.clone()));
-        assert!(booking_id_for(&cmd).as_str().starts_with("bk_"));
-        assert!(payment_id_for(&cmd).as_str().starts_with("pay_"));
-        assert_eq!(booking_id_for(&cmd).as_str().len(), 3 + 32);
-        let other = command_id(&UserId::from("usr_1"), "k2");
-        assert_ne!(booking_id_for(&cmd), booking_id_for(&other));
-        assert_ne!(
-            payment_id_for(&cmd).as_str()[4..],
-            booking_id_for(&cmd).as_str()[3..]
+        let body = request_hash(&json!({"start": 1, "end": 2}));
+        assert_eq!(
+            booking_id_for(&cmd, &body),
+            booking_id_for(&cmd.clone(), &body)
         );
+        assert_eq!(payment_id_for(&cmd, &body), payment_id_for(&cmd, &body));
+        assert!(booking_id_for(&cmd, &body).as_str().starts_with("bk_"));
+        assert!(payment_id_for(&cmd, &body).as_str().starts_with("pay_"));
+        assert_eq!(booking_id_for(&cmd, &body).as_str().len(), 3 + 32);
+        let other = command_id(&UserId::from("usr_1"), "k2");
+        assert_ne!(booking_id_for(&cmd, &body), booking_id_for(&other, &body));
+        assert_ne!(
+            payment_id_for(&cmd, &body).as_str()[4..],
+            booking_id_for(&cmd, &body).as_str()[3..]
+        );
+    }
+
+    #[test]
+    fn a_key_reused_for_another_body_proposes_other_ids() {
+        // After the ledger forgot the key, the old booking may have left the
+        // processor's state while its view row stays: the new request must
+        // not propose the old ids.
+        let cmd = command_id(&UserId::from("usr_1"), "k");
+        let first = request_hash(&json!({"start": 1, "end": 2}));
+        let second = request_hash(&json!({"start": 3, "end": 4}));
+        assert_ne!(booking_id_for(&cmd, &first), booking_id_for(&cmd, &second));
+        assert_ne!(payment_id_for(&cmd, &first), payment_id_for(&cmd, &second));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `Idempotency-Key` on `POST /v1/bookings` and `POST /v1/payments/{id}/complete`:
 //! a retry gets the first answer again and nothing happens twice.
 
-use crate::helpers::time::HOUR;
+use crate::helpers::time::{HOUR, time_of};
 use crate::helpers::{Role, rfc3339, spawn_app, unique};
 use serde_json::json;
 use std::time::Duration;
@@ -392,5 +392,63 @@ async fn an_undecided_answer_says_pending_decision_and_its_replay_gets_the_first
     )
     .await;
     impatient.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_reused_days_later_for_another_slot_books_anew_and_leaves_the_old_booking_as_it_was()
+{
+    // The ledger forgets a key after 25 h, and a finished booking leaves the
+    // booking processor's state four days after its end; its view row stays.
+    // A client reusing the old key then must get a new booking, never the
+    // old booking's id (which would overwrite the old row in the views).
+    let app = spawn_app().await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    let customer = app.register_and_login(Role::Customer).await;
+    let resource = app.create_room(&vendor.token).await;
+    let start = app.slot_after(24 * 60);
+    let key = unique("key");
+    let old = app
+        .book(&customer.token, &key, &resource, start, start + HOUR)
+        .await
+        .expect(201, "the first booking")
+        .clone();
+    let old_id = old["id"].as_str().expect("id").to_owned();
+
+    // Well past the ledger's 25 h and the booking's end plus four days.
+    app.advance(Duration::from_secs(7 * 24 * 3600));
+    let token = app.login(&customer.email).await;
+    let vendor_token = app.login(&vendor.email).await;
+    // A record through the resource's partition lets the processor prune.
+    let nudge = app.slot_after(24 * 60);
+    app.book_ok(&vendor_token, &resource, nudge, nudge + HOUR)
+        .await;
+
+    let later = app.slot_after(48 * 60);
+    let again = app.book(&token, &key, &resource, later, later + HOUR).await;
+    let again = again.expect(201, "the old key for a new slot");
+    assert_ne!(again["id"], old["id"], "{again}");
+    assert_eq!(time_of(&again["start"]), later);
+
+    let before = app
+        .await_get(&format!("/v1/bookings/{old_id}"), &token, |r| {
+            r.status == 200
+        })
+        .await;
+    assert_eq!(time_of(&before.body["start"]), start, "{}", before.text);
+    assert_eq!(before.body["id"], json!(old_id));
+    // Its owner still sees it, and hears that it is over, not missing.
+    app.cancel(&token, &old_id)
+        .await
+        .problem(409, "not_cancellable");
+    let body = json!({"start": rfc3339(later + 2 * HOUR), "end": rfc3339(later + 3 * HOUR)});
+    app.post(
+        &format!("/v1/bookings/{old_id}/reschedule"),
+        Some(&token),
+        Some(&unique("move")),
+        &body,
+    )
+    .await
+    .problem(409, "not_reschedulable");
     app.stop().await;
 }

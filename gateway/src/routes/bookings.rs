@@ -68,8 +68,13 @@ fn rejected(e: &BookingRejected) -> ApiError {
             let (field, message) = e.detail.split_once(": ").unwrap_or(("body", &e.detail));
             ApiError::invalid(field, message)
         }
-        // The reschedule's own refusals.
-        RejectionReason::BookingNotFound => ApiError::not_found("booking"),
+        // The reschedule's own refusals. The gateway asks only for a booking
+        // its view shows the caller, so a processor that no longer knows it
+        // has closed it (evicted days after its end): over, not absent.
+        RejectionReason::BookingNotFound => ApiError::conflict(
+            "not_reschedulable",
+            "this booking can no longer be moved: it is over and closed",
+        ),
         RejectionReason::NotReschedulable => ApiError::conflict("not_reschedulable", &e.detail),
         // The detail names the deadline that passed.
         RejectionReason::TooLateToModify => ApiError::new(
@@ -121,7 +126,7 @@ fn outcome(reason: RejectionReason) -> &'static str {
         RejectionReason::OutsideHours => "outside_opening_hours",
         RejectionReason::TooSoon => "too_soon",
         RejectionReason::TooFar => "too_far_ahead",
-        RejectionReason::BookingNotFound => "not_found",
+        RejectionReason::BookingNotFound => "not_reschedulable",
         RejectionReason::NotReschedulable => "not_reschedulable",
         RejectionReason::TooLateToModify => "modification_notice_passed",
         RejectionReason::PriceChanged => "price_change_not_supported",
@@ -174,12 +179,13 @@ pub async fn create(
     let command_id = ids::command_id(&caller.user_id, &key.0);
     let canonical =
         serde_json::json!({"resource_id": resource_id.as_str(), "start": start, "end": end});
-    let booking_id = ids::booking_id_for(&command_id);
+    let request_hash = ids::request_hash(&canonical);
+    let booking_id = ids::booking_id_for(&command_id, &request_hash);
     let cmd = BookingCommand::RequestBooking(RequestBooking {
         command_id: command_id.clone(),
-        request_hash: ids::request_hash(&canonical),
         booking_id: booking_id.clone(),
-        payment_id: ids::payment_id_for(&command_id),
+        payment_id: ids::payment_id_for(&command_id, &request_hash),
+        request_hash,
         resource_id: resource_id.clone(),
         user_id: caller.user_id.clone(),
         user_email: caller.email.clone(),
@@ -438,9 +444,15 @@ pub async fn cancel(
             Ok(json(StatusCode::OK, &dto))
         }
         ReplyPayload::Booking(BookingEvent::CancellationRejected(e)) => match e.reason {
+            // The view showed the caller this booking, so a processor that
+            // no longer knows it has closed it (evicted days after its
+            // end): the owner hears it is over, not that it never existed.
             CancellationRejectionReason::NotFound => {
-                st.metrics.decision("cancel_booking", "not_found");
-                Err(ApiError::not_found("booking"))
+                st.metrics.decision("cancel_booking", "not_cancellable");
+                Err(ApiError::conflict(
+                    "not_cancellable",
+                    "this booking can no longer be cancelled: it is over and closed",
+                ))
             }
             CancellationRejectionReason::NotCancellable => {
                 st.metrics.decision("cancel_booking", "not_cancellable");
@@ -626,7 +638,7 @@ mod tests {
             (422, "idempotency_key_reused")
         );
         for (reason, status, code) in [
-            (RejectionReason::BookingNotFound, 404, "not_found"),
+            (RejectionReason::BookingNotFound, 409, "not_reschedulable"),
             (RejectionReason::NotReschedulable, 409, "not_reschedulable"),
             (
                 RejectionReason::TooLateToModify,
