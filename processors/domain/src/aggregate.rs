@@ -70,6 +70,13 @@ pub trait Aggregate {
         None
     }
 
+    /// The earliest instant [`Aggregate::evict_settled`] would drop a
+    /// record that settles, if one will: the shell wakes an idle partition
+    /// for it, so state shrinks without waiting for the next record.
+    fn next_eviction(&self) -> Option<Millis> {
+        None
+    }
+
     /// The events due at `now` (expired holds). Changes nothing.
     fn due(&self, _now: Millis) -> Vec<Self::Event> {
         Vec::new()
@@ -149,6 +156,9 @@ impl Aggregate for BookingPartition {
     fn next_deadline(&self) -> Option<Millis> {
         self.next_expiry()
     }
+    fn next_eviction(&self) -> Option<Millis> {
+        self.next_settle()
+    }
     fn due(&self, now: Millis) -> Vec<BookingEvent> {
         self.due_expiries(now)
     }
@@ -218,6 +228,9 @@ impl Aggregate for PaymentPartition {
     }
     fn next_deadline(&self) -> Option<Millis> {
         self.next_check()
+    }
+    fn next_eviction(&self) -> Option<Millis> {
+        self.next_settle()
     }
     fn due(&self, now: Millis) -> Vec<PaymentEvent> {
         self.due_checks(now)

@@ -211,7 +211,19 @@ where
     }
 
     fn next_deadline(&self, partition: u32) -> Option<Millis> {
-        self.parts.get(&partition)?.next_deadline()
+        let part = self.parts.get(&partition)?;
+        // A partition no record reaches still sheds what settles: it wakes
+        // for its next eviction, at most once a minute (the prune cadence).
+        let evict = part
+            .next_eviction()
+            .map(|at| match self.prune.next(partition) {
+                Some(allowed) => at.max(allowed),
+                None => at,
+            });
+        match (part.next_deadline(), evict) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn on_timer(&mut self, partition: u32, now: Millis, out: &mut Output) {
@@ -223,6 +235,11 @@ where
         out.fired
             .extend(events.iter().filter_map(<W::Agg as Aggregate>::deadline_of));
         self.emit(partition, events, now, out);
+        if self.prune.due(partition, now)
+            && let Some(part) = self.parts.get_mut(&partition)
+        {
+            self.dirty.mark(partition, part.evict_settled(now));
+        }
     }
 
     fn on_report(&mut self, partition: u32, report: EffectReport, now: Millis, out: &mut Output) {

@@ -131,6 +131,14 @@ pub(crate) fn restore_records(entries: Vec<StateEntry>) -> Result<Vec<StateRecor
 pub(crate) struct PruneClock(std::collections::HashMap<u32, Millis>);
 
 impl PruneClock {
+    /// The earliest instant `partition` may be pruned again: a minute after
+    /// its last pruning, or at once if it has none yet.
+    pub(crate) fn next(&self, partition: u32) -> Option<Millis> {
+        self.0
+            .get(&partition)
+            .map(|last| last + slotstream_domain::time::MINUTE)
+    }
+
     /// True (and remembers `now`) when `partition` is due for pruning.
     pub(crate) fn due(&mut self, partition: u32, now: Millis) -> bool {
         let last = self.0.entry(partition).or_insert(now);

@@ -249,7 +249,38 @@ fn the_timer_expires_an_unpaid_hold_once() {
     p.on_timer(0, due, &mut fired);
     let evs: Vec<BookingEvent> = events(&codec, &fired, topics::BOOKING_EVENTS.name);
     assert!(matches!(evs.as_slice(), [BookingEvent::BookingExpired(_)]));
-    assert_eq!(p.next_deadline(0), None, "an expired hold has no deadline");
+    // No hold deadline is left; the next one is the booking's settling,
+    // after its end.
+    let next = p.next_deadline(0);
+    assert!(next.is_some_and(|at| at > NOW + DAY), "{next:?}");
+}
+
+#[test]
+fn an_idle_partition_wakes_to_drop_what_settled() {
+    let (codec, mut p) = booking();
+    let mut out = Output::default();
+    hold_one(&mut p, &codec, &mut out);
+    let expiry = p.next_deadline(0).expect("a hold has a deadline");
+    let mut fired = Output::default();
+    p.on_timer(0, expiry, &mut fired);
+    p.before_commit(&mut fired);
+    assert!(
+        fired.state.iter().all(|w| w.value.is_some()),
+        "an expired booking is kept until it settles"
+    );
+
+    // No record reaches the partition any more; it still wakes for the
+    // instant the expired booking settles, and drops it then.
+    let settle = p
+        .next_deadline(0)
+        .expect("the expired booking's settle instant is a deadline");
+    assert!(settle > NOW + DAY, "settles after its end: {settle}");
+    let mut woke = Output::default();
+    p.on_timer(0, settle, &mut woke);
+    p.before_commit(&mut woke);
+    let deleted: Vec<_> = woke.state.iter().filter(|w| w.value.is_none()).collect();
+    assert!(!deleted.is_empty(), "the settled booking leaves the state");
+    assert_eq!(p.next_deadline(0), None, "nothing is left to settle");
 }
 
 #[test]
@@ -388,5 +419,8 @@ fn the_payment_wiring_reacts_to_holds_and_asks_the_provider() {
         "{evs:?}"
     );
     assert!(replies(&codec, &rout).is_empty(), "a report answers nobody");
-    assert_eq!(p.next_deadline(0), None);
+    // Its one deadline left is when it settles (after the booking's start),
+    // no longer a check.
+    let next = p.next_deadline(0);
+    assert!(next.is_some_and(|at| at > NOW + DAY), "{next:?}");
 }
