@@ -10,11 +10,18 @@
 //! leaked key recognisable to secret scanners; the id names which key to
 //! revoke.
 //!
-//! **Revocation bound.** A gateway keeps a key it read from the view for
-//! [`crate::config::GatewayConfig::api_key_cache_ttl`] (5 s by default).
-//! The gateway that revoked a key forgets it at once; any other gateway
-//! stops accepting it at most that long after the view shows the
-//! revocation (milliseconds in embedded mode).
+//! **Revocation is at once on every gateway.** A gateway keeps a key it read
+//! from the view for [`crate::config::GatewayConfig::api_key_cache_ttl`] (5 s
+//! by default), and every gateway also follows the identity events from
+//! their end ([`watch_revocations`], one task per partition): an
+//! `ApiKeyRevoked` is remembered for [`REVOCATION_MEMORY`] and laid over any
+//! copy of the key, cached or read from a view that has not applied the
+//! revocation yet. So a revoked key is refused by every gateway as soon as the
+//! revocation's record reaches it (milliseconds after the decision; the time
+//! of one log read on Kafka), not after the cache's ttl or the view's lag. A
+//! gateway started after a revocation reads it from the view. (A view still
+//! lagging behind a revocation made just before a gateway started is the one
+//! window left; it is as long as the view's lag.)
 
 use crate::config::RateQuota;
 use crate::error::ApiError;
@@ -222,11 +229,18 @@ fn customer_ref(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     })
 }
 
-/// The keys this gateway read or wrote lately, by id.
+/// How long a gateway remembers a revocation it read from the identity
+/// events: far longer than any view takes to apply it.
+pub const REVOCATION_MEMORY: Duration = Duration::from_secs(3600);
+
+/// The keys this gateway read or wrote lately, by id, and the revocations it
+/// learnt from the log.
 #[derive(Debug)]
 pub struct KeyCache {
     ttl: Duration,
     entries: Mutex<HashMap<String, (ApiKeyView, Instant)>>,
+    /// Key id → (revoked at, when this gateway learnt it).
+    revoked: Mutex<HashMap<String, (Millis, Instant)>>,
 }
 
 impl KeyCache {
@@ -235,16 +249,19 @@ impl KeyCache {
         Self {
             ttl,
             entries: Mutex::new(HashMap::new()),
+            revoked: Mutex::new(HashMap::new()),
         }
     }
 
-    /// A key read within the last `ttl`.
+    /// A key read within the last `ttl`, with any revocation learnt since.
     pub fn get(&self, key_id: &str) -> Option<ApiKeyView> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries
+        let key = entries
             .get(key_id)
             .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| k.clone())?;
+        drop(entries);
+        Some(self.overlay(key))
     }
 
     /// Remembers a key as read or written now.
@@ -253,10 +270,95 @@ impl KeyCache {
         entries.insert(key.key_id.clone(), (key, Instant::now()));
     }
 
-    /// Forgets entries older than the ttl.
+    /// Records that `key_id` was revoked at `revoked_at` (from the log): the
+    /// cached copy goes, and every copy read later shows the revocation.
+    pub fn revoke(&self, key_id: &str, revoked_at: Millis) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key_id);
+        self.revoked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key_id.to_owned(), (revoked_at, Instant::now()));
+    }
+
+    /// `key` with a revocation this gateway learnt laid over it (a view may
+    /// not have applied it yet).
+    pub fn overlay(&self, mut key: ApiKeyView) -> ApiKeyView {
+        if key.revoked_at.is_none()
+            && let Some((at, _)) = self
+                .revoked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&key.key_id)
+        {
+            key.revoked_at = Some(*at);
+        }
+        key
+    }
+
+    /// Forgets entries older than the ttl, and revocations older than
+    /// [`REVOCATION_MEMORY`].
     pub fn purge(&self) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
+        drop(entries);
+        self.revoked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, (_, learnt)| learnt.elapsed() < REVOCATION_MEMORY);
+    }
+}
+
+/// Records read per call of the revocation watcher.
+const WATCH_BATCH: usize = 512;
+/// How long one read of the watcher waits for new records.
+const WATCH_WAIT: Duration = Duration::from_secs(5);
+
+/// Follows one identity-events partition from `from` and hands every
+/// `ApiKeyRevoked` to `cache`, until the log closes or the gateway is gone.
+pub async fn watch_revocations(
+    cache: std::sync::Weak<crate::state::Inner>,
+    reader: std::sync::Arc<dyn slotstream_runtime::LogReader>,
+    codec: slotstream_schemas::Codec,
+    tp: slotstream_runtime::TopicPartition,
+    from: u64,
+) {
+    use slotstream_domain::identity::IdentityEvent;
+    use slotstream_runtime::LogError;
+    use slotstream_schemas::Envelope;
+    let mut next = from;
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        match reader.read(&tp, next, WATCH_BATCH, WATCH_WAIT).await {
+            Ok(records) => {
+                backoff = Duration::from_millis(10);
+                let Some(inner) = cache.upgrade() else {
+                    return;
+                };
+                for r in records {
+                    next = r.offset + 1;
+                    // Poison is the identity processors' to dead-letter;
+                    // this watcher only looks for revocations.
+                    if let Ok(env) = codec.decode::<Envelope<IdentityEvent>>(&r.value)
+                        && let IdentityEvent::ApiKeyRevoked(e) = env.payload
+                    {
+                        tracing::info!(key_id = %e.key_id, "API key revoked; refused from now on");
+                        inner.api_keys.revoke(&e.key_id, e.revoked_at);
+                    }
+                }
+            }
+            Err(LogError::Closed) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, partition = tp.partition, "reading identity events failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+        if cache.strong_count() == 0 {
+            return;
+        }
     }
 }
 
@@ -440,6 +542,39 @@ mod tests {
         stored.revoked_at = Some(5);
         assert_eq!(check(&k.key, Some(stored), 0).unwrap_err().status, 401);
         assert_eq!(check(&k.key, None, 0).unwrap_err().status, 401);
+    }
+
+    #[test]
+    fn a_revocation_read_from_the_log_overrides_cached_and_stale_copies() {
+        let k = issue();
+        let mut stored = view(None, None);
+        stored.secret_hash = k.hash.clone();
+        let cache = KeyCache::new(Duration::from_secs(60));
+        cache.put(stored.clone());
+        assert!(check(&k.key, cache.get(&stored.key_id), 0).is_ok());
+
+        cache.revoke(&stored.key_id, 7);
+        assert_eq!(cache.get(&stored.key_id), None, "the cached copy goes");
+        // A view that has not applied the revocation yet still answers
+        // the old row: the gateway lays what it learnt over it.
+        let stale = cache.overlay(stored.clone());
+        assert_eq!(stale.revoked_at, Some(7));
+        assert_eq!(
+            check(&k.key, Some(stale.clone()), 0).unwrap_err().status,
+            401
+        );
+        // Cached again from that stale row, it stays revoked.
+        cache.put(stored.clone());
+        assert_eq!(
+            cache.get(&stored.key_id).and_then(|v| v.revoked_at),
+            Some(7)
+        );
+        // Other keys are untouched.
+        let other = view(None, None);
+        assert_eq!(cache.overlay(other).revoked_at, None);
+        // Purging keeps a fresh revocation.
+        cache.purge();
+        assert_eq!(cache.overlay(stored).revoked_at, Some(7));
     }
 
     #[test]

@@ -103,7 +103,8 @@ pub struct GatewayConfig {
     /// How long an entry of the read-your-writes cache is used (default 60 s).
     pub recent_ttl: Duration,
     /// How long a gateway uses an API key it read from the view (default
-    /// 5 s): the bound on how long another gateway accepts a revoked key.
+    /// 5 s). Revocations do not wait for it: every gateway follows them on
+    /// the log ([`crate::api_keys::watch_revocations`]).
     pub api_key_cache_ttl: Duration,
     /// The process's recorder and readiness (`/metrics`, `/readyz`); a
     /// fresh one of its own by default. `slotstream up` passes the

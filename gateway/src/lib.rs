@@ -173,9 +173,22 @@ impl Gateway {
             inner.cfg.gateway_id.clone(),
         ));
         let housekeeping = tokio::spawn(housekeep(Arc::downgrade(&inner)));
+        let mut watchers = Vec::new();
+        for p in 0..topics::IDENTITY_EVENTS.partitions {
+            let tp = TopicPartition::new(topics::IDENTITY_EVENTS.name, p);
+            let from = inner.reader.end_offset(&tp).await?;
+            watchers.push(tokio::spawn(api_keys::watch_revocations(
+                Arc::downgrade(&inner),
+                inner.reader.clone(),
+                inner.codec.clone(),
+                tp,
+                from,
+            )));
+        }
         if let Ok(mut tasks) = inner.tasks.lock() {
             tasks.push(router.abort_handle());
             tasks.push(housekeeping.abort_handle());
+            tasks.extend(watchers.iter().map(tokio::task::JoinHandle::abort_handle));
         }
         tracing::info!(gateway_id = %inner.cfg.gateway_id, partition, from, "gateway started");
         Ok(Self {

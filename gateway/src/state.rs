@@ -321,7 +321,8 @@ impl Inner {
         if let Some(k) = &found {
             self.api_keys.put(k.clone());
         }
-        Ok(found)
+        // A revocation this gateway read from the log before the view did.
+        Ok(found.map(|k| self.api_keys.overlay(k)))
     }
 }
 
