@@ -105,6 +105,10 @@ pub struct GatewayConfig {
     /// How long a gateway uses an API key it read from the view (default
     /// 5 s): the bound on how long another gateway accepts a revoked key.
     pub api_key_cache_ttl: Duration,
+    /// How long a read that sent a `Consistency-Token` waits for the views
+    /// to apply the write it names before answering 503
+    /// `consistency_timeout` (default 5 s).
+    pub consistency_wait: Duration,
     /// The process's recorder and readiness (`/metrics`, `/readyz`); a
     /// fresh one of its own by default. `slotstream up` passes the
     /// platform's, so the gateway serves the processors' metrics too.
@@ -137,6 +141,7 @@ impl GatewayConfig {
             recent_capacity: 100_000,
             recent_ttl: Duration::from_secs(60),
             api_key_cache_ttl: Duration::from_secs(5),
+            consistency_wait: Duration::from_secs(5),
             telemetry: slotstream_runtime::Telemetry::new(),
         }
     }
