@@ -207,40 +207,48 @@ async fn page(
     let fetched = futures_util::future::try_join_all(reads)
         .await
         .map_err(view_error)?;
-    // A partition that filled its read may hold more: the walk stops
-    // before passing its last event, so nothing later of it is skipped.
-    let mut stop_at: Option<(i64, &str, u32, u64)> = None;
-    let mut merged: Vec<(&'static str, &EventView)> = Vec::new();
-    for (topic, _, evs) in &fetched {
-        if evs.len() >= want
-            && let Some(last) = evs.last()
-        {
-            let key = (last.created_at, *topic, last.partition, last.offset);
-            if stop_at.is_none_or(|s| key < s) {
-                stop_at = Some(key);
-            }
-        }
-        merged.extend(evs.iter().map(|e| (*topic, e)));
-    }
-    merged.sort_by_key(|(t, e)| (e.created_at, *t, e.partition, e.offset));
+    // A k-way merge of the partitions' events, each in log (offset)
+    // order, taking the head with the earliest time: time only interleaves
+    // partitions, it never reorders one (a provider's whole-second clock can
+    // date an event before the one it follows). A partition that filled
+    // its read may hold more: once its events are all taken, the walk
+    // stops, so none of its later events is passed over.
+    let mut heads = vec![0usize; fetched.len()];
     let mut added = 0;
-    let mut walked_all = true;
-    for (topic, e) in merged {
+    let mut more = false;
+    loop {
         if added == want {
-            walked_all = false;
+            more = true;
             break;
         }
-        if stop_at.is_some_and(|s| (e.created_at, topic, e.partition, e.offset) > s) {
-            walked_all = false;
+        if fetched
+            .iter()
+            .zip(&heads)
+            .any(|((_, _, evs), &h)| evs.len() >= want && h == evs.len())
+        {
+            more = true;
             break;
         }
+        let next = fetched
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (topic, _, evs))| {
+                evs.get(heads[i])
+                    .map(|e| ((e.created_at, *topic, e.partition, e.offset), i))
+            })
+            .min();
+        let Some((_, i)) = next else {
+            break;
+        };
+        let (topic, _, evs) = &fetched[i];
+        let e = &evs[heads[i]];
+        heads[i] += 1;
         cursor.insert((topic, e.partition), e.offset);
         if types.is_none_or(|ts| ts.contains(&e.kind.as_str())) {
             items.push(render(e));
             added += 1;
         }
     }
-    let more = !walked_all || stop_at.is_some();
     Ok((more, added == want))
 }
 
