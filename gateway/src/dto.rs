@@ -312,12 +312,6 @@ pub struct ResourceDto {
     pub schedule: Option<ScheduleDto>,
     /// Buffers, notice and horizon.
     pub rules: RulesDto,
-    /// In the answer to a write: the log position of its decision, opaque.
-    /// Send it back in a `Consistency-Token` header on any read, on any
-    /// gateway instance, to read at least this write's result.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "AQEHwMQH")]
-    pub consistency_token: Option<String>,
 }
 
 /// A page of resources.
@@ -467,12 +461,6 @@ pub struct BookingDto {
     pub refund: Option<RefundDto>,
     /// When it was made (RFC 3339, UTC).
     pub created_at: String,
-    /// In the answer to a write: the log position of its decision, opaque.
-    /// Send it back in a `Consistency-Token` header on any read, on any
-    /// gateway instance, to read at least this write's result.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "AQEHwMQH")]
-    pub consistency_token: Option<String>,
 }
 
 /// A page of bookings.
@@ -534,12 +522,6 @@ pub struct ProcessingDto {
     /// Idempotency-Key for the decision (nothing happens twice).
     #[schema(example = "pending_decision")]
     pub status: ProcessingStatus,
-    /// In the answer to a write: the log position of its decision, opaque.
-    /// Send it back in a `Consistency-Token` header on any read, on any
-    /// gateway instance, to read at least this write's result.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "AQEHwMQH")]
-    pub consistency_token: Option<String>,
 }
 
 /// What a 202 answer means.
@@ -796,12 +778,6 @@ pub struct ScheduleChangedDto {
     /// Active bookings, not yet ended, that lie outside the new hours. They
     /// were not cancelled: the vendor decides what to do with them.
     pub outside_hours: Vec<String>,
-    /// In the answer to a write: the log position of its decision, opaque.
-    /// Send it back in a `Consistency-Token` header on any read, on any
-    /// gateway instance, to read at least this write's result.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "AQEHwMQH")]
-    pub consistency_token: Option<String>,
 }
 
 /// `GET /v1/resources/{id}/slots` query.
@@ -1002,12 +978,6 @@ pub struct ApiKeyDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "sk_live_0123456789abcdef01234567_…")]
     pub secret: Option<String>,
-    /// In the answer to a write: the log position of its decision, opaque.
-    /// Send it back in a `Consistency-Token` header on any read, on any
-    /// gateway instance, to read at least this write's result.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "AQEHwMQH")]
-    pub consistency_token: Option<String>,
 }
 
 /// The caller's API keys, by id.

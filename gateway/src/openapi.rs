@@ -183,8 +183,9 @@ impl Modify for Consistent {
                             HeaderBuilder::new()
                                 .schema(string())
                                 .description(Some(
-                                    "When the answer comes from a decision: the log position of that decision \
-                                     (also the body's `consistency_token`); send it back on reads",
+                                    "When the answer comes from a decision: the log position of that decision, \
+                                     opaque; send it back in a `Consistency-Token` header on reads, on any gateway \
+                                     instance (a replayed request may get a later position than the first answer)",
                                 ))
                                 .build(),
                         );

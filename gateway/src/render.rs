@@ -30,7 +30,6 @@ fn policy(p: &CancellationPolicy) -> PolicyDto {
 /// A resource as JSON.
 pub fn resource(r: &Resource) -> ResourceDto {
     ResourceDto {
-        consistency_token: None,
         id: r.id.to_string(),
         vendor_id: r.vendor_id.to_string(),
         name: r.name.clone(),
@@ -146,7 +145,6 @@ pub fn booking(b: &BookingView, payment: Option<&PaymentView>, checkout_url: Str
         _ => None,
     };
     BookingDto {
-        consistency_token: None,
         id: b.id.to_string(),
         resource_id: b.resource_id.to_string(),
         user_id: b.user_id.to_string(),

@@ -43,7 +43,6 @@ fn dto(st: &AppState, k: &ApiKeyView, secret: Option<String>) -> ApiKeyDto {
         "expired"
     };
     ApiKeyDto {
-        consistency_token: None,
         id: k.key_id.clone(),
         name: k.name.clone(),
         prefix: k.prefix.clone(),

@@ -264,7 +264,6 @@ pub fn processing(
         &crate::dto::ProcessingDto {
             id: id.to_string(),
             status: crate::dto::ProcessingStatus::Processing,
-            consistency_token: None,
         },
         token,
     )
@@ -282,7 +281,6 @@ pub fn pending_decision(id: impl std::fmt::Display) -> Response {
     let mut res = json(
         StatusCode::ACCEPTED,
         &crate::dto::ProcessingDto {
-            consistency_token: None,
             id: id.to_string(),
             status: crate::dto::ProcessingStatus::PendingDecision,
         },
@@ -318,24 +316,16 @@ pub fn created<T: serde::Serialize>(location: &str, body: &T) -> Response {
     res
 }
 
-/// A write's answer: `body` with its `consistency_token` field and the
-/// `Consistency-Token` header, when the decision's position is known.
+/// A write's answer: `body` with the `Consistency-Token` header when the
+/// decision's position is known. The token is a header only: a replayed
+/// request must get its first body again (the contract), and a replay's
+/// token may name a later position than the first answer's.
 pub fn decided<T: serde::Serialize>(
     status: StatusCode,
     body: &T,
     token: Option<&crate::consistency::ConsistencyToken>,
 ) -> Response {
-    let mut value = match serde_json::to_value(body) {
-        Ok(v) => v,
-        Err(e) => return ApiError::internal(&e).into_response(),
-    };
-    if let (Some(t), Some(obj)) = (token, value.as_object_mut()) {
-        obj.insert(
-            "consistency_token".to_owned(),
-            serde_json::Value::String(t.encode()),
-        );
-    }
-    crate::consistency::with_header(json(status, &value), token)
+    crate::consistency::with_header(json(status, body), token)
 }
 
 /// [`decided`] with 201 and `Location`.

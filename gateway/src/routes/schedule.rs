@@ -294,7 +294,6 @@ pub async fn put_schedule(
                     &ScheduleChangedDto {
                         current: render::schedule_answer(&e.updated),
                         outside_hours: e.outside_hours.iter().map(ToString::to_string).collect(),
-                        consistency_token: None,
                     },
                     token.as_ref(),
                 ))
