@@ -82,6 +82,7 @@ impl App {
         cfg.login = settings.login_policy();
         cfg.connections = settings.connection_limits();
         cfg.rate = settings.rate_limits();
+        cfg.consistency_wait = settings.consistency_wait;
         // One recorder for the process: /metrics shows the processors too.
         cfg.telemetry = platform.telemetry.clone();
         let gateway = Gateway::start(

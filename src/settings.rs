@@ -101,6 +101,11 @@ pub struct Settings {
     pub http_idle_timeout: Duration,
     /// Gateway: most connections one client address holds at once.
     pub max_connections_per_client: usize,
+    /// Gateway: how long a read sent with a `Consistency-Token` waits for
+    /// the views to apply the write it names before answering 503
+    /// `consistency_timeout` (`5s`).
+    #[serde(with = "duration")]
+    pub consistency_wait: Duration,
     /// Gateway: consecutive failed logins per account answered at once.
     pub login_free_failures: u32,
     /// Gateway: consecutive failed logins that lock an account (1 to 100).
@@ -249,6 +254,7 @@ impl Default for Settings {
             http_header_timeout: connections.header_read_timeout,
             http_idle_timeout: connections.idle_timeout,
             max_connections_per_client: connections.max_connections_per_client,
+            consistency_wait: Duration::from_secs(5),
             login_free_failures: login.free_failures,
             login_lock_after: login.lock_after,
             login_lock_for: login.lock_for,
@@ -440,6 +446,7 @@ impl Settings {
         }
         positive("login_lock_for", self.login_lock_for)?;
         positive("login_max_backoff", self.login_max_backoff)?;
+        positive("consistency_wait", self.consistency_wait)?;
         if self.max_connections_per_client == 0 {
             return Err(invalid("max_connections_per_client must be at least 1"));
         }

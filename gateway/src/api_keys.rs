@@ -50,7 +50,7 @@ pub const CUSTOMER_REF: &str = "x-customer-ref";
 ///
 /// | scope | routes |
 /// |---|---|
-/// | `bookings:read` | `GET /v1/bookings`, `GET /v1/bookings/{id}`, `GET /v1/vendor/bookings` |
+/// | `bookings:read` | `GET /v1/bookings`, `GET /v1/bookings/{id}`, `GET /v1/vendor/bookings`, `GET /v1/events` |
 /// | `bookings:write` | `POST /v1/bookings`, `POST /v1/bookings/{id}/cancel` |
 /// | `resources:read` | `GET /v1/resources`, `/v1/resources/{id}`, its `availability`, `schedule`, `slots` |
 /// | `resources:write` | `POST /v1/resources`, `PUT /v1/resources/{id}/schedule` |
@@ -72,7 +72,9 @@ pub const SCOPES: [&str; 6] = [
 pub fn required_scope(method: &Method, route: &str) -> Option<&'static str> {
     let read = method == Method::GET || method == Method::HEAD;
     Some(match (read, route) {
-        (true, "/v1/bookings" | "/v1/bookings/{id}" | "/v1/vendor/bookings") => "bookings:read",
+        (true, "/v1/bookings" | "/v1/bookings/{id}" | "/v1/vendor/bookings" | "/v1/events") => {
+            "bookings:read"
+        }
         (false, "/v1/bookings" | "/v1/bookings/{id}/cancel") if method == Method::POST => {
             "bookings:write"
         }

@@ -106,6 +106,10 @@ pub struct GatewayConfig {
     /// 5 s). Revocations do not wait for it: every gateway follows them on
     /// the log ([`crate::api_keys::watch_revocations`]).
     pub api_key_cache_ttl: Duration,
+    /// How long a read that sent a `Consistency-Token` waits for the views
+    /// to apply the write it names before answering 503
+    /// `consistency_timeout` (default 5 s).
+    pub consistency_wait: Duration,
     /// The process's recorder and readiness (`/metrics`, `/readyz`); a
     /// fresh one of its own by default. `slotstream up` passes the
     /// platform's, so the gateway serves the processors' metrics too.
@@ -138,6 +142,7 @@ impl GatewayConfig {
             recent_capacity: 100_000,
             recent_ttl: Duration::from_secs(60),
             api_key_cache_ttl: Duration::from_secs(5),
+            consistency_wait: Duration::from_secs(5),
             telemetry: slotstream_runtime::Telemetry::new(),
         }
     }

@@ -986,3 +986,61 @@ pub struct ApiKeyList {
     /// The keys, revoked and expired ones included.
     pub items: Vec<ApiKeyDto>,
 }
+
+/// `GET /v1/events` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    /// A previous page's `next_cursor`; absent: from the oldest event.
+    pub after: Option<String>,
+    /// Comma-separated event types to list (others are skipped); absent:
+    /// every type.
+    #[param(example = "booking.confirmed,booking.cancelled")]
+    pub types: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+}
+
+/// One booking or payment event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventDto {
+    /// Stable id, derived from the event's log position.
+    #[schema(example = "evt_AQcU")]
+    pub id: String,
+    /// `resource.created`, `resource.schedule_changed`, `booking.held`,
+    /// `booking.confirmed`, `booking.failed`, `booking.expired`,
+    /// `booking.cancelled`, `booking.rescheduled`,
+    /// `booking.payment_delayed`, `payment.created`, `payment.processing`,
+    /// `payment.succeeded`, `payment.failed`, `payment.canceled`,
+    /// `payment.refunded` or `payment.unknown`.
+    #[serde(rename = "type")]
+    #[schema(example = "booking.confirmed")]
+    pub kind: String,
+    /// When it happened (RFC 3339, UTC).
+    pub created_at: String,
+    /// The resource.
+    pub resource_id: String,
+    /// The booking, if the event is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking_id: Option<String>,
+    /// The payment, if the event names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
+    /// What changed: ids, the new status, and the fields of that change.
+    #[schema(value_type = Object, example = json!({"booking_id": "bk_3f9c2a7d1e", "status": "confirmed"}))]
+    pub data: serde_json::Value,
+}
+
+/// A page of events, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventPage {
+    /// The events.
+    pub items: Vec<EventDto>,
+    /// Where the next page starts: always present, so a partner polls from
+    /// it for events that happen later.
+    pub next_cursor: String,
+    /// Whether more events were already there past this page.
+    pub has_more: bool,
+}

@@ -25,6 +25,7 @@
 
 pub mod api_keys;
 pub mod config;
+pub mod consistency;
 pub mod dto;
 pub mod error;
 pub mod extract;

@@ -14,6 +14,7 @@
 //! | `slotstream_http_request_duration_seconds` (histogram) | `route` (template), `method`, `status` (`2xx`..`5xx`) |
 //! | `slotstream_gateway_decisions_total` (counter) | `command`, `outcome` (`held`, `slot_unavailable`, ..., `timeout`) |
 //! | `slotstream_gateway_reply_wait_seconds` (histogram) | `command`, `outcome` (`replied`, `timeout`) |
+//! | `slotstream_gateway_consistency_wait_seconds` (histogram) | `outcome` (`applied`, `timeout`): reads that sent a consistency token, and how long they waited for the views |
 //! | `slotstream_gateway_replies_pending` (gauge) | none |
 
 use slotstream_runtime::Telemetry;
@@ -91,6 +92,15 @@ impl Metrics {
         let outcome = if replied { "replied" } else { "timeout" };
         self.with(|| {
             metrics::histogram!("slotstream_gateway_reply_wait_seconds", "command" => command, "outcome" => outcome)
+                .record(secs);
+        });
+    }
+
+    /// A read with a consistency token waited `secs` for the views, and
+    /// they caught up (`applied`) or the bound passed (`timeout`).
+    pub fn consistency_wait(&self, outcome: &'static str, secs: f64) {
+        self.with(|| {
+            metrics::histogram!("slotstream_gateway_consistency_wait_seconds", "outcome" => outcome)
                 .record(secs);
         });
     }

@@ -3,7 +3,7 @@
 use crate::dto::*;
 use crate::error::PROBLEM_JSON;
 use crate::error::{FieldError, Problem};
-use crate::routes::{api_keys, auth, bookings, ops, payments, resources, schedule};
+use crate::routes::{api_keys, auth, bookings, events, ops, payments, resources, schedule};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::Response;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -124,6 +124,78 @@ impl Modify for Problems {
     }
 }
 
+/// Consistency tokens (ARCHITECTURE.md, "Consistency tokens"): every
+/// authenticated read takes an optional `Consistency-Token` header (400
+/// `invalid_consistency_token`, 503 `consistency_timeout`), and the answers
+/// of writes through a processor name the `Consistency-Token` header they
+/// carry.
+#[derive(Debug)]
+struct Consistent;
+
+impl Modify for Consistent {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        for (path, item) in &mut openapi.paths.paths {
+            let writes = path.starts_with("/v1/")
+                && !path.starts_with("/v1/auth/")
+                && !path.starts_with("/v1/webhooks/");
+            if let Some(op) = item
+                .get
+                .as_mut()
+                .filter(|op| op.security.is_some() && path.starts_with("/v1/"))
+            {
+                op.parameters.get_or_insert_with(Vec::new).push(
+                    ParameterBuilder::new()
+                        .name("Consistency-Token")
+                        .parameter_in(ParameterIn::Header)
+                        .required(utoipa::openapi::Required::False)
+                        .description(Some(
+                            "The `consistency_token` of a write's answer, from any gateway instance: the read waits \
+                             (up to 5 s by default) until the views hold that write, then answers; past the bound, \
+                             503 `consistency_timeout` with `Retry-After` (never an older answer). Without it, reads \
+                             are eventually consistent.",
+                        ))
+                        .schema(Some(string().max_length(Some(360))))
+                        .build(),
+                );
+                op.responses.responses.entry("400".to_owned()).or_insert_with(|| {
+                    RefOr::T(Response::new(
+                        "`invalid_consistency_token`: the Consistency-Token header is not a token this API issued",
+                    ))
+                });
+                op.responses.responses.insert(
+                    "503".to_owned(),
+                    RefOr::T(Response::new(
+                        "`unavailable`, `timeout`, or `consistency_timeout` (the views did not apply the write a \
+                         Consistency-Token names within the bound): retry (see Retry-After)",
+                    )),
+                );
+            }
+            if !writes {
+                continue;
+            }
+            for op in [&mut item.post, &mut item.put].into_iter().flatten() {
+                for status in ["200", "201", "202"] {
+                    if let Some(RefOr::T(res)) = op.responses.responses.get_mut(status) {
+                        res.headers.insert(
+                            "Consistency-Token".to_owned(),
+                            HeaderBuilder::new()
+                                .schema(string())
+                                .description(Some(
+                                    "When the answer comes from a decision: the log position of that decision, \
+                                     opaque; send it back in a `Consistency-Token` header on reads, on any gateway \
+                                     instance (a replayed request may get a later position than the first answer)",
+                                ))
+                                .build(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The whole public API.
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -145,7 +217,7 @@ impl Modify for Problems {
         schedule::get_schedule, schedule::put_schedule, schedule::slots,
         bookings::create, bookings::get_one, bookings::list, bookings::cancel, bookings::reschedule, bookings::vendor_list,
         payments::get_one, payments::complete, payments::webhook, payments::checkout_page,
-        api_keys::create, api_keys::list, api_keys::revoke,
+        api_keys::create, api_keys::list, api_keys::revoke, events::list,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi, ops::docs, ops::docs_script, ops::docs_style,
     ),
     components(schemas(
@@ -155,15 +227,16 @@ impl Modify for Problems {
         BookingDto, BookingPage, ProcessingDto, ProcessingStatus, OutcomeDto, CompletePaymentRequest, PaymentDto, WebhookAck, Health, Readiness, ProcessorReadiness,
         WebhookEventDto, WebhookDataDto, OpeningDto, WeekDto, ExceptionDto, ScheduleDto, RulesDto,
         ScheduleRequest, ScheduleAnswerDto, ScheduleChangedDto, SlotDto, SlotsDto,
-        CreateApiKeyRequest, ApiKeyDto, ApiKeyList,
+        CreateApiKeyRequest, ApiKeyDto, ApiKeyList, EventDto, EventPage,
     )),
-    modifiers(&Bearer, &Problems),
+    modifiers(&Bearer, &Consistent, &Problems),
     tags(
         (name = "auth", description = "Registration, email verification, login, unlocking a locked login"),
         (name = "resources", description = "Bookable resources, their opening hours and rules, busy time and free slots"),
         (name = "bookings", description = "Holding, reading, rescheduling and cancelling bookings"),
         (name = "payments", description = "The sandbox provider's checkout, payments and webhooks"),
         (name = "api-keys", description = "Keys for server-to-server partners: `Authorization: Bearer sk_live_…`, scopes per route group, `X-Customer-Ref` for the partner's end users, per-key quotas with `RateLimit-*` headers"),
+        (name = "events", description = "The booking and payment events of your resources or bookings, oldest first, with a cursor to poll from (for partners without webhooks)"),
         (name = "operations", description = "Liveness, readiness, metrics, this document"),
     )
 )]

@@ -12,8 +12,9 @@
 //! answered. Replies addressed to other gateways sharing the partition are
 //! skipped by their key.
 
+use crate::consistency::ConsistencyToken;
 use dashmap::DashMap;
-use slotstream_runtime::{LogError, LogReader, TopicPartition};
+use slotstream_runtime::{LogError, LogReader, TopicPartition, positions};
 use slotstream_schemas::{Codec, Reply, ReplyPayload};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,7 +28,10 @@ const READ_WAIT: Duration = Duration::from_secs(5);
 /// Longest pause after a failed read.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-type Slot = (u64, oneshot::Sender<Arc<ReplyPayload>>);
+/// A reply's answer and the token naming its decision's log positions.
+pub type Decided = (Arc<ReplyPayload>, Option<ConsistencyToken>);
+
+type Slot = (u64, oneshot::Sender<Decided>);
 
 /// The waiters of this gateway, by command id.
 #[derive(Debug, Default)]
@@ -54,15 +58,16 @@ impl Replies {
         }
     }
 
-    /// Completes every waiter of `reply.command_id`; false if there was none.
-    pub fn deliver(&self, reply: Reply) -> bool {
+    /// Completes every waiter of `reply.command_id`, with the token of its
+    /// decision's positions; false if there was none.
+    pub fn deliver(&self, reply: Reply, token: Option<ConsistencyToken>) -> bool {
         let Some((_, slots)) = self.waiting.remove(reply.command_id.as_str()) else {
             return false;
         };
         let payload = Arc::new(reply.payload);
         for (_, tx) in slots {
             // A waiter that gave up already dropped its receiver: fine.
-            let _ = tx.send(payload.clone());
+            let _ = tx.send((payload.clone(), token.clone()));
         }
         true
     }
@@ -97,12 +102,12 @@ pub struct Waiter {
     replies: Arc<Replies>,
     command_id: String,
     id: u64,
-    rx: oneshot::Receiver<Arc<ReplyPayload>>,
+    rx: oneshot::Receiver<Decided>,
 }
 
 impl Waiter {
     /// The reply, or `None` when `budget` passes first.
-    pub async fn wait(mut self, budget: Duration) -> Option<Arc<ReplyPayload>> {
+    pub async fn wait(mut self, budget: Duration) -> Option<Decided> {
         tokio::time::timeout(budget, &mut self.rx).await.ok()?.ok()
     }
 }
@@ -136,7 +141,11 @@ pub async fn route(
                     }
                     match codec.decode::<Reply>(&r.value) {
                         Ok(reply) => {
-                            replies.deliver(reply);
+                            let token = r
+                                .headers
+                                .get(positions::POSITIONS)
+                                .and_then(|b| ConsistencyToken::from_header(b));
+                            replies.deliver(reply, token);
                         }
                         Err(e) => {
                             tracing::warn!(offset = r.offset, error = %e, "undecodable reply skipped")
@@ -183,7 +192,7 @@ mod tests {
         let a = r.register("c1");
         let b = r.register("c1");
         let other = r.register("c2");
-        assert!(r.deliver(reply("c1")));
+        assert!(r.deliver(reply("c1"), None));
         assert!(a.wait(Duration::from_secs(1)).await.is_some());
         assert!(b.wait(Duration::from_secs(1)).await.is_some());
         assert_eq!(r.pending(), 1);
@@ -194,10 +203,10 @@ mod tests {
     #[tokio::test]
     async fn a_reply_nobody_waits_for_is_dropped_and_a_timed_out_waiter_unregisters() {
         let r = Arc::new(Replies::default());
-        assert!(!r.deliver(reply("nobody")));
+        assert!(!r.deliver(reply("nobody"), None));
         let w = r.register("c1");
         assert!(w.wait(Duration::from_millis(1)).await.is_none());
         assert_eq!(r.pending(), 0);
-        assert!(!r.deliver(reply("c1")));
+        assert!(!r.deliver(reply("c1"), None));
     }
 }

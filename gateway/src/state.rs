@@ -97,8 +97,12 @@ impl Drop for Inner {
 /// What a command's wait ended with.
 #[derive(Debug)]
 pub enum Answer {
-    /// The processor's reply.
-    Replied(Arc<ReplyPayload>),
+    /// The processor's reply, and the consistency token of its decision
+    /// (none when the backend could not name a position).
+    Replied(
+        Arc<ReplyPayload>,
+        Option<crate::consistency::ConsistencyToken>,
+    ),
     /// Nothing within the wait budget: answer 202 `processing`.
     Pending,
 }
@@ -199,7 +203,7 @@ impl Inner {
         self.metrics
             .reply_wait(command, reply.is_some(), started.elapsed().as_secs_f64());
         Ok(match reply {
-            Some(r) => Answer::Replied(r),
+            Some((r, token)) => Answer::Replied(r, token),
             None => {
                 self.metrics.decision(command, "timeout");
                 Answer::Pending
@@ -223,6 +227,28 @@ impl Inner {
             .map_err(|e| ApiError::unavailable(&e))?;
         if let Some(r) = &found {
             self.recent.resources.put(id.clone(), r.clone(), now);
+        }
+        Ok(found)
+    }
+
+    /// A resource for a read: with a consistency token, the view's row (a
+    /// remembered copy may be older than the write the token names; the
+    /// fresh row replaces it), else [`Inner::resource`].
+    pub async fn resource_for(
+        &self,
+        id: &ResourceId,
+        read: &crate::consistency::ReadAfter,
+    ) -> Result<Option<Resource>, ApiError> {
+        if read.0.is_none() {
+            return self.resource(id).await;
+        }
+        let found = self
+            .views
+            .resource(id)
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        if let Some(r) = &found {
+            self.recent.resources.put(id.clone(), r.clone(), self.now());
         }
         Ok(found)
     }

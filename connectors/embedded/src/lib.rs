@@ -528,4 +528,26 @@ impl ViewStore for EmbeddedBackend {
     ) -> Result<Vec<ApiKeyView>, ViewError> {
         views::read::api_keys_by_owner(&self.files.views.store, owner, limit)
     }
+
+    async fn applied(&self, topic: &str, partition: u32) -> Result<u64, ViewError> {
+        views::read::applied(&self.files.views.store, topic, partition)
+    }
+
+    async fn events(
+        &self,
+        audience: &UserId,
+        topic: &str,
+        partition: u32,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<slotstream_runtime::EventView>, ViewError> {
+        views::read::events(
+            &self.files.views.store,
+            audience,
+            topic,
+            partition,
+            after,
+            limit,
+        )
+    }
 }

@@ -60,11 +60,15 @@ pub(crate) struct Keyspaces {
     pub api_keys: Keyspace,
     /// (owner, key id) -> ().
     pub api_keys_by_owner: Keyspace,
+    /// (topic, partition) -> the next offset the views apply.
+    pub positions: Keyspace,
+    /// (audience, topic, partition, offset) -> the event's row.
+    pub events: Keyspace,
 }
 
 impl Keyspaces {
     /// The view keyspaces (cleared when the views are rebuilt).
-    pub fn views(&self) -> [&Keyspace; 14] {
+    pub fn views(&self) -> [&Keyspace; 16] {
         [
             &self.bookings,
             &self.bookings_by_user,
@@ -80,6 +84,8 @@ impl Keyspaces {
             &self.login_locks,
             &self.api_keys,
             &self.api_keys_by_owner,
+            &self.positions,
+            &self.events,
         ]
     }
 }
@@ -263,6 +269,12 @@ impl Store {
             // and no key existed before them.
             api_keys: plain("view.api_keys").map_err(storage)?,
             api_keys_by_owner: plain("view.api_keys_by_owner").map_err(storage)?,
+            // Added with consistency tokens and the events API: an older
+            // store gets them empty at open; its views then record
+            // positions from their next commit and list the events
+            // projected from then on (rebuild the views for the history).
+            positions: plain("view.positions").map_err(storage)?,
+            events: plain("view.events").map_err(storage)?,
         };
         Ok(Store {
             db,

@@ -46,6 +46,7 @@ use crate::txn::Txn;
 use crate::views;
 use fjall::PersistMode;
 use slotstream_runtime::partitioner::partition_for;
+use slotstream_runtime::positions::{self, Position};
 use slotstream_runtime::{LogError, OutRecord, RecordPosition, Transaction, ViewWrite};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -471,8 +472,27 @@ impl Writer {
         txn: &Transaction,
         targets: Vec<(usize, u32)>,
     ) -> Result<(), ApplyError> {
+        // Where each output landed, for the replies that cite them
+        // (`slotstream_runtime::positions`).
+        let mut placed: Vec<Position> = Vec::new();
         for (r, (ti, p)) in txn.outputs.iter().zip(targets) {
-            self.append(t, ti, p, r);
+            let offset = match positions::cite_of(&r.headers) {
+                None => self.append(t, ti, p, r),
+                Some(cite) => {
+                    let from = placed.len().saturating_sub(usize::from(cite.previous));
+                    let floor_last = resolve(cite.floor.0, Some(cite.floor.1), &[])
+                        .ok()
+                        .and_then(|(fi, fp)| self.ends[fi][fp as usize].checked_sub(1));
+                    let headers =
+                        positions::resolve(&r.headers, &cite, &placed[from..], floor_last);
+                    self.append_with(t, ti, p, r, &headers)
+                }
+            };
+            placed.push(Position {
+                topic: r.topic,
+                partition: p,
+                offset,
+            });
         }
         let ks = &self.store.ks;
         for w in &txn.state {
@@ -497,11 +517,22 @@ impl Writer {
     }
 
     fn append(&mut self, t: &mut Txn<'_>, ti: usize, p: u32, r: &OutRecord) -> u64 {
+        self.append_with(t, ti, p, r, &r.headers)
+    }
+
+    fn append_with(
+        &mut self,
+        t: &mut Txn<'_>,
+        ti: usize,
+        p: u32,
+        r: &OutRecord,
+        headers: &slotstream_runtime::Headers,
+    ) -> u64 {
         let offset = self.ends[ti][p as usize];
         t.write(
             &self.store.ks.log[ti][p as usize],
             keys::offset_key(offset).to_vec(),
-            schema::encode_record(r.timestamp, &r.key, &r.headers, &r.value),
+            schema::encode_record(r.timestamp, &r.key, headers, &r.value),
         );
         self.ends[ti][p as usize] = offset + 1;
         offset

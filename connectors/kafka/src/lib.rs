@@ -26,6 +26,7 @@
 mod admin;
 mod closing;
 mod config;
+mod deliveries;
 mod errors;
 mod headers;
 mod producer;

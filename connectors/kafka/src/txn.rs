@@ -12,12 +12,15 @@ use bytes::Bytes;
 use rdkafka::consumer::Consumer;
 use rdkafka::error::{KafkaError as RdError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 
 /// The transactional producer: a background thread serves its delivery
-/// reports, which `abort_transaction` waits for.
-pub(crate) type TxnProducer = ThreadedProducer<DefaultProducerContext>;
+/// reports, which `abort_transaction` waits for, and which keep the offsets
+/// the replies of a transaction cite ([`Deliveries`]).
+pub(crate) type TxnProducer = ThreadedProducer<Deliveries>;
+use crate::deliveries::Deliveries;
 use rdkafka::{Offset, TopicPartitionList};
+use slotstream_runtime::positions::{self, Cite, Position};
 use slotstream_runtime::{LogError, StateEntry, Transaction};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,7 +40,7 @@ pub(crate) async fn start_producer(
 ) -> Result<Arc<TxnProducer>, LogError> {
     let producer: TxnProducer = opts
         .transactional(group)
-        .create()
+        .create_with_context(Deliveries::default())
         .map_err(|e| to_log("creating the transactional producer", &e))?;
     let producer = Arc::new(producer);
     let p = Arc::clone(&producer);
@@ -130,6 +133,12 @@ struct Prepared {
     value: Option<Bytes>,
     timestamp: Option<i64>,
     headers: Option<rdkafka::message::OwnedHeaders>,
+    /// The platform topic of an output whose offset a reply may cite
+    /// (a topic positions can name), else `None`.
+    cited_as: Option<&'static str>,
+    /// A reply citing the records before it: its cite, its headers, and the
+    /// floor partition's wire topic.
+    cite: Option<(Cite, slotstream_runtime::Headers, String)>,
 }
 
 /// Checks everything that can be refused before anything is sent.
@@ -145,6 +154,8 @@ fn prepare(
     let mut records = Vec::with_capacity(txn.outputs.len() + txn.state.len());
     for r in &txn.outputs {
         let (topic, partition) = place(&session.opts, r)?;
+        let cite = positions::cite_of(&r.headers)
+            .map(|c| (c, r.headers.clone(), session.opts.wire(c.floor.0)));
         records.push(Prepared {
             topic,
             partition: partition as i32,
@@ -152,6 +163,8 @@ fn prepare(
             value: Some(r.value.clone()),
             timestamp: Some(r.timestamp),
             headers: crate::headers::to_kafka(&r.headers),
+            cited_as: positions::code_of(r.topic).map(|_| r.topic),
+            cite,
         });
     }
     for w in &txn.state {
@@ -168,6 +181,8 @@ fn prepare(
             value: w.value.clone(),
             timestamp: None,
             headers: None,
+            cited_as: None,
+            cite: None,
         });
     }
     let mut offsets = TopicPartitionList::new();
@@ -189,35 +204,77 @@ fn prepare(
     Ok((records, offsets))
 }
 
-/// Begins the transaction and enqueues its records.
-fn produce(producer: &TxnProducer, records: &[Prepared]) -> Result<(), RdError> {
+/// Begins the transaction and enqueues its records. Replies that cite
+/// records of the transaction go last, once what they cite is
+/// acknowledged, with the cited offsets in their headers (`positions`);
+/// they are on another topic, so no partition's order changes.
+fn produce(producer: &TxnProducer, records: &[Prepared], timeout: Duration) -> Result<(), RdError> {
     producer.begin_transaction()?;
-    for r in records {
-        let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&r.topic)
-            .partition(r.partition)
-            .key(&r.key[..]);
-        if let Some(v) = &r.value {
-            rec = rec.payload(&v[..]);
+    let deliveries = producer.context();
+    deliveries.begin();
+    let mut citing = false;
+    for (i, r) in records.iter().enumerate() {
+        if r.cite.is_some() {
+            citing = true;
+            continue;
         }
-        if let Some(ts) = r.timestamp {
-            rec = rec.timestamp(ts);
-        }
-        if let Some(h) = &r.headers {
-            // librdkafka takes its own copy of the headers per send.
-            rec = rec.headers(h.clone());
-        }
-        loop {
-            match producer.send(rec) {
-                Ok(()) => break,
-                Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    rec = back;
-                    producer.poll(Duration::from_millis(10));
-                }
-                Err((e, _)) => return Err(e),
-            }
-        }
+        let seq = if r.cited_as.is_some() { i + 1 } else { 0 };
+        send(producer, r, r.headers.clone(), seq)?;
+    }
+    if !citing {
+        return Ok(());
+    }
+    drain(producer, timeout)?;
+    for (i, r) in records.iter().enumerate() {
+        let Some((cite, headers, floor_wire)) = &r.cite else {
+            continue;
+        };
+        let from = i.saturating_sub(usize::from(cite.previous));
+        let cited: Vec<Position> = (from..i)
+            .filter_map(|j| {
+                let c = &records[j];
+                Some(Position {
+                    topic: c.cited_as?,
+                    partition: c.partition as u32,
+                    offset: deliveries.offset(j + 1)?,
+                })
+            })
+            .collect();
+        let floor_last = deliveries.last(floor_wire, cite.floor.1 as i32);
+        let stamped = positions::resolve(headers, cite, &cited, floor_last);
+        send(producer, r, crate::headers::to_kafka(&stamped), 0)?;
     }
     Ok(())
+}
+
+fn send(
+    producer: &TxnProducer,
+    r: &Prepared,
+    headers: Option<rdkafka::message::OwnedHeaders>,
+    seq: usize,
+) -> Result<(), RdError> {
+    let mut rec: BaseRecord<'_, [u8], [u8], usize> = BaseRecord::with_opaque_to(&r.topic, seq)
+        .partition(r.partition)
+        .key(&r.key[..]);
+    if let Some(v) = &r.value {
+        rec = rec.payload(&v[..]);
+    }
+    if let Some(ts) = r.timestamp {
+        rec = rec.timestamp(ts);
+    }
+    if let Some(h) = headers {
+        rec = rec.headers(h);
+    }
+    loop {
+        match producer.send(rec) {
+            Ok(()) => return Ok(()),
+            Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                rec = back;
+                producer.poll(Duration::from_millis(10));
+            }
+            Err((e, _)) => return Err(e),
+        }
+    }
 }
 
 /// Commits `txn` as one Kafka transaction; on failure nothing of it is
@@ -256,7 +313,7 @@ async fn run(
     let n_records = records.len();
 
     let p = Arc::clone(&producer);
-    let sent = tokio::task::spawn_blocking(move || produce(&p, &records))
+    let sent = tokio::task::spawn_blocking(move || produce(&p, &records, timeout))
         .await
         .map_err(joined)?;
     if let Err(e) = sent {

@@ -296,4 +296,28 @@ impl ViewStore for ScyllaViews {
     ) -> Result<Vec<ApiKeyView>, ViewError> {
         read::api_keys_by_owner(&self.session, &self.st, owner, limit).await
     }
+
+    async fn applied(&self, topic: &str, partition: u32) -> Result<u64, ViewError> {
+        read::applied(&self.session, &self.st, topic, partition).await
+    }
+
+    async fn events(
+        &self,
+        audience: &UserId,
+        topic: &str,
+        partition: u32,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<slotstream_runtime::EventView>, ViewError> {
+        read::events(
+            &self.session,
+            &self.st,
+            audience,
+            topic,
+            partition,
+            after,
+            limit,
+        )
+        .await
+    }
 }

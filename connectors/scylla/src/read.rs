@@ -153,6 +153,48 @@ pub(crate) async fn api_keys_by_owner(
     Ok(keys)
 }
 
+/// The next offset the views apply of a topic partition (0: none yet).
+pub(crate) async fn applied(
+    session: &Session,
+    st: &Statements,
+    topic: &str,
+    partition: u32,
+) -> Result<u64, ViewError> {
+    let found = one::<(i64,)>(session, &st.get_applied, (topic, partition as i32)).await?;
+    Ok(found.map_or(0, |(n,)| u64::try_from(n).unwrap_or(0)))
+}
+
+/// Up to `limit` events of one audience and topic partition after `after`.
+pub(crate) async fn events(
+    session: &Session,
+    st: &Statements,
+    audience: &UserId,
+    topic: &str,
+    partition: u32,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<Vec<slotstream_runtime::EventView>, ViewError> {
+    let after = after.map_or(-1, |o| o as i64);
+    let limit = i32::try_from(limit.clamp(1, MAX_LIMIT)).unwrap_or(i32::MAX);
+    let mut rows = session
+        .execute_iter(
+            st.events.clone(),
+            (audience.as_str(), topic, partition as i32, after, limit),
+        )
+        .await
+        .map_err(error::pager)?
+        .rows_stream::<(String,)>()
+        .map_err(undecodable)?;
+    let mut out = Vec::new();
+    while let Some((json,)) = rows.try_next().await.map_err(next_row)? {
+        out.push(
+            serde_json::from_str(&json)
+                .map_err(|e| ViewError::Corrupt(format!("an event row: {e}")))?,
+        );
+    }
+    Ok(out)
+}
+
 /// Gathers up to `limit + 1` matching rows from one or more scans.
 struct Collector<R> {
     limit: usize,

@@ -41,6 +41,8 @@ pub(crate) const TABLES: &[&str] = &[
     "emails_sent",
     "api_keys",
     "api_keys_by_owner",
+    "view_positions",
+    "events_by_audience",
 ];
 
 /// The production keyspace, which `drop_keyspace` refuses.
@@ -191,6 +193,22 @@ pub(crate) fn create_tables(ks: &str) -> Vec<(&'static str, String)> {
         table(
             "api_keys_by_owner",
             format!("{api_key}, PRIMARY KEY ((owner_id), key_id)"),
+        ),
+        // Added with consistency tokens: per topic partition, the next
+        // offset the views apply (written after the rows of a commit).
+        table(
+            "view_positions",
+            "topic text, partition int, next_offset bigint, PRIMARY KEY ((topic, partition))"
+                .to_owned(),
+        ),
+        // Added with the events API: one partition per audience (vendor or
+        // customer) and topic partition, clustered by offset; the event is
+        // its JSON row.
+        table(
+            "events_by_audience",
+            "audience text, topic text, partition int, offset bigint, event text, \
+             PRIMARY KEY ((audience, topic, partition), offset)"
+                .to_owned(),
         ),
     ]
 }

@@ -73,6 +73,10 @@ pub(crate) struct Statements {
     pub put_api_key: PreparedStatement,
     pub api_keys_by_owner: PreparedStatement,
     pub put_api_key_by_owner: PreparedStatement,
+    pub get_applied: PreparedStatement,
+    pub put_applied: PreparedStatement,
+    pub events: PreparedStatement,
+    pub put_event: PreparedStatement,
 }
 
 fn insert(ks: &str, table: &str, leading: &[&str], columns: &[&str]) -> String {
@@ -331,6 +335,28 @@ impl Statements {
                 .await?,
             put_api_key_by_owner: p
                 .prepare(insert(ks, "api_keys_by_owner", none, API_KEY_COLUMNS))
+                .await?,
+            get_applied: p
+                .prepare(format!(
+                    "SELECT next_offset FROM {ks}.view_positions WHERE topic = ? AND partition = ?"
+                ))
+                .await?,
+            put_applied: p
+                .prepare(format!(
+                    "INSERT INTO {ks}.view_positions (topic, partition, next_offset) VALUES (?, ?, ?)"
+                ))
+                .await?,
+            events: p
+                .prepare(format!(
+                    "SELECT event FROM {ks}.events_by_audience WHERE audience = ? AND topic = ? \
+                     AND partition = ? AND offset > ? LIMIT ?"
+                ))
+                .await?,
+            put_event: p
+                .prepare(format!(
+                    "INSERT INTO {ks}.events_by_audience (audience, topic, partition, offset, event) \
+                     VALUES (?, ?, ?, ?, ?)"
+                ))
                 .await?,
             get_sent: p
                 .prepare(format!(

@@ -19,6 +19,7 @@ use scylla::client::session::Session;
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
+use slotstream_domain::UserId;
 use slotstream_runtime::{ViewError, ViewWrite};
 use std::collections::HashMap;
 
@@ -31,6 +32,8 @@ enum RowKey<'a> {
     User(&'a str),
     Lock(&'a str),
     ApiKey(&'a str),
+    Position(&'a str),
+    Event(&'a str),
 }
 
 fn row_key(w: &ViewWrite) -> RowKey<'_> {
@@ -47,13 +50,16 @@ fn row_key(w: &ViewWrite) -> RowKey<'_> {
         ViewWrite::LiftLoginLock { email, .. } => RowKey::Lock(email.as_str()),
         ViewWrite::PutApiKey(k) => RowKey::ApiKey(k.key_id.as_str()),
         ViewWrite::RevokeApiKey { key_id, .. } => RowKey::ApiKey(key_id.as_str()),
+        // Applied in phases of their own (`apply`), never chained.
+        ViewWrite::Applied { topic, .. } => RowKey::Position(topic.as_str()),
+        ViewWrite::PutEvent(e) => RowKey::Event(e.topic.as_str()),
     }
 }
 
 /// Splits a batch into per-row chains, in order of first appearance.
-fn chains(writes: &[ViewWrite]) -> Vec<Vec<&ViewWrite>> {
-    let mut index: HashMap<RowKey<'_>, usize> = HashMap::new();
-    let mut chains: Vec<Vec<&ViewWrite>> = Vec::new();
+fn chains<'a>(writes: Vec<&'a ViewWrite>) -> Vec<Vec<&'a ViewWrite>> {
+    let mut index: HashMap<RowKey<'a>, usize> = HashMap::new();
+    let mut chains: Vec<Vec<&'a ViewWrite>> = Vec::new();
     for w in writes {
         let at = *index.entry(row_key(w)).or_insert_with(|| {
             chains.push(Vec::new());
@@ -72,10 +78,34 @@ pub(crate) async fn apply(
 ) -> Result<(), ViewError> {
     // Built eagerly: a lazy `map` closure over borrowed chains trips the
     // compiler's `Send` check inside `async_trait`.
-    let runs: Vec<Step<'_>> = chains(writes)
+    // Three phases: the rows; then the events listing, which reads the
+    // payment and resource rows to find an event's audience; then the
+    // applied positions, which must never name a record whose rows are not
+    // written yet (a consistency token would let a reader see them missing).
+    let (rows, rest): (Vec<&ViewWrite>, Vec<&ViewWrite>) = writes
+        .iter()
+        .partition(|w| !matches!(w, ViewWrite::PutEvent(_) | ViewWrite::Applied { .. }));
+    let (events, applied): (Vec<&ViewWrite>, Vec<&ViewWrite>) = rest
+        .into_iter()
+        .partition(|w| matches!(w, ViewWrite::PutEvent(_)));
+    let runs: Vec<Step<'_>> = chains(rows)
         .into_iter()
         .map(|chain| apply_chain(session, st, chain))
         .collect();
+    run_all(runs).await?;
+    let runs: Vec<Step<'_>> = events
+        .into_iter()
+        .map(|w| apply_chain(session, st, vec![w]))
+        .collect();
+    run_all(runs).await?;
+    let runs: Vec<Step<'_>> = applied
+        .into_iter()
+        .map(|w| apply_chain(session, st, vec![w]))
+        .collect();
+    run_all(runs).await
+}
+
+async fn run_all(runs: Vec<Step<'_>>) -> Result<(), ViewError> {
     futures_util::stream::iter(runs)
         .buffer_unordered(APPLY_CONCURRENCY)
         .try_collect::<Vec<()>>()
@@ -177,6 +207,19 @@ async fn apply_one(session: &Session, st: &Statements, w: &ViewWrite) -> Result<
         // The owner's listing first, the row by id (what authenticates)
         // last: the row is the commit point.
         ViewWrite::PutApiKey(k) => put_api_key(session, st, ApiKeyRow::from(k)).await,
+        ViewWrite::Applied {
+            topic,
+            partition,
+            next,
+        } => {
+            exec(
+                session,
+                &st.put_applied,
+                (topic.as_str(), *partition as i32, *next as i64),
+            )
+            .await
+        }
+        ViewWrite::PutEvent(e) => put_event(session, st, e).await,
         ViewWrite::RevokeApiKey {
             key_id, revoked_at, ..
         } => {
@@ -189,6 +232,50 @@ async fn apply_one(session: &Session, st: &Statements, w: &ViewWrite) -> Result<
             put_api_key(session, st, k).await
         }
     }
+}
+
+async fn put_event(
+    session: &Session,
+    st: &Statements,
+    e: &slotstream_runtime::EventView,
+) -> Result<(), ViewError> {
+    let mut e = e.clone();
+    if e.vendor_id.is_none()
+        && let Some(r) =
+            read::one::<ResourceRow>(session, &st.get_resource, (e.resource_id.as_str(),)).await?
+    {
+        e.vendor_id = Some(UserId(r.vendor_id));
+    }
+    if e.user_id.is_none()
+        && let Some(pid) = &e.payment_id
+        && let Some(p) = read::one::<PaymentRow>(session, &st.get_payment, (pid.as_str(),)).await?
+    {
+        e.user_id = Some(UserId(p.user_id));
+    }
+    let json = serde_json::to_string(&e)
+        .map_err(|err| ViewError::Corrupt(format!("an event row does not serialize: {err}")))?;
+    let mut audiences: Vec<&str> = e
+        .user_id
+        .iter()
+        .chain(&e.vendor_id)
+        .map(|u| u.as_str())
+        .collect();
+    audiences.dedup();
+    for a in audiences {
+        exec(
+            session,
+            &st.put_event,
+            (
+                a,
+                e.topic.as_str(),
+                e.partition as i32,
+                e.offset as i64,
+                json.as_str(),
+            ),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn put_api_key(session: &Session, st: &Statements, row: ApiKeyRow) -> Result<(), ViewError> {
@@ -317,7 +404,7 @@ mod tests {
     fn writes_of_one_row_stay_in_order_and_rows_split_into_chains() {
         let verify = |e: &str| ViewWrite::MarkVerified { email: e.into() };
         let writes = [verify("a"), verify("b"), verify("a")];
-        let got: Vec<Vec<&ViewWrite>> = chains(&writes);
+        let got: Vec<Vec<&ViewWrite>> = chains(writes.iter().collect());
         assert_eq!(got, vec![vec![&writes[0], &writes[2]], vec![&writes[1]]]);
     }
 }

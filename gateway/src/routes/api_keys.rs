@@ -170,9 +170,9 @@ pub async fn create(
             cmd,
         )
         .await?;
-    let reply = match answer {
+    let (reply, token) = match answer {
         Answer::Pending => return Ok(pending_decision(&issued.key_id)),
-        Answer::Replied(p) => p,
+        Answer::Replied(p, token) => (p, token),
     };
     let ReplyPayload::Identity(IdentityEvent::ApiKeyCreated(e)) = &*reply else {
         return Err(unexpected("create_api_key", &reply));
@@ -184,12 +184,17 @@ pub async fn create(
     if e.secret_hash == issued.hash {
         st.metrics.decision("create_api_key", "created");
         let body = dto(&st, &view, Some(issued.key));
-        Ok(super::created(
+        Ok(super::created_decided(
             &format!("/v1/api-keys/{}", view.key_id),
             &body,
+            token.as_ref(),
         ))
     } else {
-        Ok(json(StatusCode::OK, &dto(&st, &view, None)))
+        Ok(super::decided(
+            StatusCode::OK,
+            &dto(&st, &view, None),
+            token.as_ref(),
+        ))
     }
 }
 
@@ -202,7 +207,11 @@ pub async fn create(
         (status = 401, description = "`unauthorized`", body = Problem),
         (status = 403, description = "`forbidden`: not a vendor, or called with an API key", body = Problem),
     ))]
-pub async fn list(State(st): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    _read: crate::consistency::ReadAfter,
+) -> Result<Response, ApiError> {
     vendor_only(&caller)?;
     let keys = st
         .views
@@ -257,9 +266,9 @@ pub async fn revoke(
             cmd,
         )
         .await?;
-    let reply = match answer {
+    let (reply, token) = match answer {
         Answer::Pending => return Ok(pending_decision(&key.key_id)),
-        Answer::Replied(p) => p,
+        Answer::Replied(p, token) => (p, token),
     };
     let ReplyPayload::Identity(IdentityEvent::ApiKeyRevoked(e)) = &*reply else {
         return Err(unexpected("revoke_api_key", &reply));
@@ -269,5 +278,9 @@ pub async fn revoke(
     // This gateway refuses the key from now on.
     st.api_keys.put(revoked.clone());
     st.metrics.decision("revoke_api_key", "revoked");
-    Ok(json(StatusCode::OK, &dto(&st, &revoked, None)))
+    Ok(super::decided(
+        StatusCode::OK,
+        &dto(&st, &revoked, None),
+        token.as_ref(),
+    ))
 }

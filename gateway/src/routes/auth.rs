@@ -145,7 +145,7 @@ pub async fn register(
         .await?;
     let user_id = match answer {
         Answer::Pending => proposed,
-        Answer::Replied(p) => match identity_reply("register_user", &p)? {
+        Answer::Replied(p, _) => match identity_reply("register_user", &p)? {
             IdentityEvent::UserRegistered(e) => {
                 st.metrics.decision("register_user", "registered");
                 st.recent
@@ -224,7 +224,7 @@ pub async fn verify(
         Answer::Pending => {
             return Ok(pending_decision(email));
         }
-        Answer::Replied(p) => p,
+        Answer::Replied(p, _) => p,
     };
     match identity_reply("verify_email", &p)? {
         IdentityEvent::EmailVerified(e) => {
@@ -309,7 +309,7 @@ pub async fn resend(
             cmd,
         )
         .await?;
-    if let Answer::Replied(p) = answer {
+    if let Answer::Replied(p, _) = answer {
         match identity_reply("resend_otp", &p)? {
             IdentityEvent::ResendRejected(r) if r.reason == ResendRejectionReason::Throttled => {
                 st.metrics.decision("resend_otp", "throttled");
@@ -453,7 +453,7 @@ async fn lock_account(st: &AppState, email: &str, failures: u32) -> Result<(), A
     let until = match answer {
         // Decided later: the proposed end is the likeliest one.
         Answer::Pending => proposed,
-        Answer::Replied(p) => match identity_reply("lock_account", &p)? {
+        Answer::Replied(p, _) => match identity_reply("lock_account", &p)? {
             IdentityEvent::AccountLocked(e) => {
                 st.metrics.decision("lock_account", "locked");
                 let row = LoginLockView {
@@ -513,7 +513,7 @@ pub async fn unlock(
         .await?
     {
         Answer::Pending => return Ok(pending_decision(email)),
-        Answer::Replied(p) => p,
+        Answer::Replied(p, _) => p,
     };
     match identity_reply("unlock_account", &p)? {
         IdentityEvent::AccountUnlocked(e) => {

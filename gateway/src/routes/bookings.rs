@@ -1,7 +1,7 @@
 //! `/v1/bookings` and `/v1/vendor/bookings`. The booking processor decides;
 //! the gateway only validates what it can know for sure beforehand.
 
-use super::{created, json, page_limit, pending_decision, unexpected, view_error};
+use super::{created_decided, decided, json, page_limit, pending_decision, unexpected, view_error};
 use crate::dto::*;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
@@ -193,7 +193,7 @@ pub async fn create(
         end,
         requested_at: st.now(),
     });
-    let p = match st
+    let (p, token) = match st
         .ask(
             "request_booking",
             topics::BOOKING_COMMANDS,
@@ -206,7 +206,7 @@ pub async fn create(
         Answer::Pending => {
             return Ok(pending_decision(booking_id));
         }
-        Answer::Replied(p) => p,
+        Answer::Replied(p, token) => (p, token),
     };
     match &*p {
         ReplyPayload::Booking(BookingEvent::BookingHeld(e)) => {
@@ -226,7 +226,11 @@ pub async fn create(
                     .put(e.booking_id.clone(), view.clone(), now);
             }
             let location = format!("/v1/bookings/{}", e.booking_id);
-            Ok(created(&location, &render::booking(&view, None, url)))
+            Ok(created_decided(
+                &location,
+                &render::booking(&view, None, url),
+                token.as_ref(),
+            ))
         }
         ReplyPayload::Booking(BookingEvent::BookingRejected(e)) => {
             st.metrics.decision("request_booking", outcome(e.reason));
@@ -258,6 +262,7 @@ async fn render_booking(st: &AppState, b: &BookingView) -> Result<BookingDto, Ap
 pub async fn get_one(
     State(st): State<AppState>,
     caller: Caller,
+    _read: crate::consistency::ReadAfter,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let b = st
@@ -279,6 +284,7 @@ pub async fn get_one(
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
+    _read: crate::consistency::ReadAfter,
     ApiQuery(q): ApiQuery<BookingQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(q.limit.as_deref())?;
@@ -328,6 +334,7 @@ pub async fn list(
 pub async fn vendor_list(
     State(st): State<AppState>,
     caller: Caller,
+    _read: crate::consistency::ReadAfter,
     ApiQuery(q): ApiQuery<VendorBookingQuery>,
 ) -> Result<Response, ApiError> {
     if caller.role != Role::Vendor {
@@ -421,7 +428,7 @@ pub async fn cancel(
         user_id: caller.user_id.clone(),
         requested_at: st.now(),
     });
-    let p = match st
+    let (p, token) = match st
         .ask(
             "cancel_booking",
             topics::BOOKING_COMMANDS,
@@ -434,14 +441,14 @@ pub async fn cancel(
         Answer::Pending => {
             return Ok(pending_decision(booking_id));
         }
-        Answer::Replied(p) => p,
+        Answer::Replied(p, token) => (p, token),
     };
     match &*p {
         ReplyPayload::Booking(BookingEvent::BookingCancelled(e)) => {
             st.metrics.decision("cancel_booking", "cancelled");
             let (after, dto) = render::cancelled(&b, e, st.checkout_url(&b.payment_id));
             st.recent.bookings.put(booking_id, after, st.now());
-            Ok(json(StatusCode::OK, &dto))
+            Ok(decided(StatusCode::OK, &dto, token.as_ref()))
         }
         ReplyPayload::Booking(BookingEvent::CancellationRejected(e)) => match e.reason {
             // The view showed the caller this booking, so a processor that
@@ -533,7 +540,7 @@ pub async fn reschedule(
         end,
         requested_at: st.now(),
     });
-    let p = match st
+    let (p, token) = match st
         .ask(
             "reschedule_booking",
             topics::BOOKING_COMMANDS,
@@ -546,7 +553,7 @@ pub async fn reschedule(
         Answer::Pending => {
             return Ok(pending_decision(booking_id));
         }
-        Answer::Replied(p) => p,
+        Answer::Replied(p, token) => (p, token),
     };
     match &*p {
         ReplyPayload::Booking(BookingEvent::BookingRescheduled(e)) => {
@@ -562,7 +569,11 @@ pub async fn reschedule(
                     .bookings
                     .put(booking_id.clone(), after.clone(), st.now());
             }
-            Ok(json(StatusCode::OK, &render_booking(&st, &after).await?))
+            Ok(decided(
+                StatusCode::OK,
+                &render_booking(&st, &after).await?,
+                token.as_ref(),
+            ))
         }
         ReplyPayload::Booking(BookingEvent::BookingRejected(e)) => {
             st.metrics.decision("reschedule_booking", outcome(e.reason));

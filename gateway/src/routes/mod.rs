@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod auth;
 pub mod bookings;
+pub mod events;
 pub mod ops;
 pub mod payments;
 pub mod resources;
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/bookings/{id}/reschedule", post(bookings::reschedule))
         .route("/v1/api-keys", post(api_keys::create).get(api_keys::list))
         .route("/v1/api-keys/{id}", delete(api_keys::revoke))
+        .route("/v1/events", get(events::list))
         .route("/v1/payments/{id}", get(payments::get_one))
         .route("/v1/payments/{id}/complete", post(payments::complete))
         .route("/v1/webhooks/payments", post(payments::webhook))
@@ -253,13 +255,17 @@ async fn limit_auth(State(st): State<AppState>, req: Request, next: Next) -> Res
 
 /// 202 `{id, status: "processing"}`: accepted, and the outcome arrives later
 /// (a checkout submitted to the provider); the client GETs `id`.
-pub fn processing(id: impl std::fmt::Display) -> Response {
-    json(
+pub fn processing(
+    id: impl std::fmt::Display,
+    token: Option<&crate::consistency::ConsistencyToken>,
+) -> Response {
+    decided(
         StatusCode::ACCEPTED,
         &crate::dto::ProcessingDto {
             id: id.to_string(),
             status: crate::dto::ProcessingStatus::Processing,
         },
+        token,
     )
 }
 
@@ -304,6 +310,31 @@ pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
 /// 201 with `Location: location`.
 pub fn created<T: serde::Serialize>(location: &str, body: &T) -> Response {
     let mut res = json(StatusCode::CREATED, body);
+    if let Ok(v) = HeaderValue::from_str(location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+/// A write's answer: `body` with the `Consistency-Token` header when the
+/// decision's position is known. The token is a header only: a replayed
+/// request must get its first body again (the contract), and a replay's
+/// token may name a later position than the first answer's.
+pub fn decided<T: serde::Serialize>(
+    status: StatusCode,
+    body: &T,
+    token: Option<&crate::consistency::ConsistencyToken>,
+) -> Response {
+    crate::consistency::with_header(json(status, body), token)
+}
+
+/// [`decided`] with 201 and `Location`.
+pub fn created_decided<T: serde::Serialize>(
+    location: &str,
+    body: &T,
+    token: Option<&crate::consistency::ConsistencyToken>,
+) -> Response {
+    let mut res = decided(StatusCode::CREATED, body, token);
     if let Ok(v) = HeaderValue::from_str(location) {
         res.headers_mut().insert(header::LOCATION, v);
     }

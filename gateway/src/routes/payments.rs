@@ -87,12 +87,18 @@ async fn intent_for(
 pub async fn get_one(
     State(st): State<AppState>,
     caller: Caller,
+    read: crate::consistency::ReadAfter,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let p = st
-        .payment(&PaymentId(id))
-        .await?
-        .ok_or_else(|| ApiError::not_found("payment"))?;
+    let id = PaymentId(id);
+    let p = match (st.payment(&id).await?, &read.0) {
+        (Some(p), _) => p,
+        // A booking's token names its hold; its payment is created by the
+        // payment processor right after. Wait for the row within the same
+        // bound rather than answer 404 for a payment that is on its way.
+        (None, Some(_)) => st.payment_soon(&id).await?,
+        (None, None) => return Err(ApiError::not_found("payment")),
+    };
     // Whoever may read the booking may read its payment: its payer, and the
     // vendor of the booked resource (who sees the payment's status on the
     // booking already).
@@ -160,8 +166,8 @@ pub async fn complete(
         appended_at: Some(written_at),
         requested_at: written_at,
     });
-    let accepted = || processing(&payment_id);
-    let reply = match st
+    let accepted = |token| processing(&payment_id, token);
+    let (reply, token) = match st
         .ask(
             "submit_checkout",
             topics::PAYMENT_COMMANDS,
@@ -172,7 +178,7 @@ pub async fn complete(
         .await?
     {
         Answer::Pending => return Ok(pending_decision(&payment_id)),
-        Answer::Replied(r) => r,
+        Answer::Replied(r, token) => (r, token),
     };
     match &*reply {
         ReplyPayload::Payment(PaymentEvent::CheckoutSubmitted(e)) => {
@@ -184,7 +190,7 @@ pub async fn complete(
                 row.updated_at = row.updated_at.max(e.submitted_at);
                 st.recent.payments.put(payment_id.clone(), row, now);
             }
-            Ok(accepted())
+            Ok(accepted(token.as_ref()))
         }
         ReplyPayload::Payment(PaymentEvent::CheckoutRejected(e)) => {
             let err = match e.reason {

@@ -1,7 +1,9 @@
 //! `/v1/resources`: vendors register resources; anyone signed in reads them
 //! and their busy time.
 
-use super::{created, json, page_limit, pending_decision, schedule, unexpected, view_error};
+use super::{
+    created_decided, json, page_limit, pending_decision, schedule, unexpected, view_error,
+};
 use crate::dto::*;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
@@ -157,14 +159,18 @@ pub async fn create(
         .await?
     {
         Answer::Pending => Ok(pending_decision(id)),
-        Answer::Replied(p) => match &*p {
+        Answer::Replied(p, token) => match &*p {
             ReplyPayload::Booking(BookingEvent::ResourceRegistered(e)) => {
                 st.metrics.decision("register_resource", "registered");
                 st.recent
                     .resources
                     .put(e.resource.id.clone(), e.resource.clone(), st.now());
                 let location = format!("/v1/resources/{}", e.resource.id);
-                Ok(created(&location, &render::resource(&e.resource)))
+                Ok(created_decided(
+                    &location,
+                    &render::resource(&e.resource),
+                    token.as_ref(),
+                ))
             }
             other => Err(unexpected("register_resource", other)),
         },
@@ -183,10 +189,11 @@ pub async fn create(
 pub async fn get_one(
     State(st): State<AppState>,
     _caller: Caller,
+    read: crate::consistency::ReadAfter,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let r = st
-        .resource(&ResourceId(id))
+        .resource_for(&ResourceId(id), &read)
         .await?
         .ok_or_else(|| ApiError::not_found("resource"))?;
     Ok(json(StatusCode::OK, &render::resource(&r)))
@@ -203,6 +210,7 @@ pub async fn get_one(
 pub async fn list(
     State(st): State<AppState>,
     _caller: Caller,
+    _read: crate::consistency::ReadAfter,
     ApiQuery(q): ApiQuery<ResourceQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(q.limit.as_deref())?;
@@ -262,12 +270,13 @@ pub fn range(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), ApiErro
 pub async fn availability(
     State(st): State<AppState>,
     _caller: Caller,
+    read: crate::consistency::ReadAfter,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> Result<Response, ApiError> {
     let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
     let id = ResourceId(id);
-    if st.resource(&id).await?.is_none() {
+    if st.resource_for(&id, &read).await?.is_none() {
         return Err(ApiError::not_found("resource"));
     }
     let mut busy = Vec::new();

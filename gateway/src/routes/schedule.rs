@@ -201,10 +201,11 @@ fn day_names(inner: &str) -> String {
 pub async fn get_schedule(
     State(st): State<AppState>,
     _caller: Caller,
+    read: crate::consistency::ReadAfter,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let r = st
-        .resource(&ResourceId(id))
+        .resource_for(&ResourceId(id), &read)
         .await?
         .ok_or_else(|| ApiError::not_found("resource"))?;
     Ok(json(StatusCode::OK, &render::schedule_answer(&r)))
@@ -282,18 +283,19 @@ pub async fn put_schedule(
         .await?
     {
         Answer::Pending => Ok(pending_decision(id)),
-        Answer::Replied(p) => match &*p {
+        Answer::Replied(p, token) => match &*p {
             ReplyPayload::Booking(BookingEvent::ResourceScheduleChanged(e)) => {
                 st.metrics.decision("update_schedule", "changed");
                 st.recent
                     .resources
                     .put(e.updated.id.clone(), e.updated.clone(), st.now());
-                Ok(json(
+                Ok(super::decided(
                     StatusCode::OK,
                     &ScheduleChangedDto {
                         current: render::schedule_answer(&e.updated),
                         outside_hours: e.outside_hours.iter().map(ToString::to_string).collect(),
                     },
+                    token.as_ref(),
                 ))
             }
             other => Err(unexpected("update_schedule", other)),
@@ -378,12 +380,13 @@ fn slot_query(r: &Resource, q: &SlotsQuery) -> Result<(Interval, u32), ApiError>
 pub async fn slots(
     State(st): State<AppState>,
     _caller: Caller,
+    read: crate::consistency::ReadAfter,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<SlotsQuery>,
 ) -> Result<Response, ApiError> {
     let id = ResourceId(id);
     let r = st
-        .resource(&id)
+        .resource_for(&id, &read)
         .await?
         .ok_or_else(|| ApiError::not_found("resource"))?;
     let (window, minutes) = slot_query(&r, &q)?;

@@ -17,6 +17,7 @@ pub mod log;
 pub mod otp;
 pub mod partitioner;
 pub mod ports;
+pub mod positions;
 pub mod processor;
 pub mod telemetry;
 pub mod topics;
@@ -36,6 +37,6 @@ pub use processor::{Output, Poison, Processor};
 pub use telemetry::{MemberReadiness, Readiness, Telemetry};
 pub use topics::TopicSpec;
 pub use views::{
-    ApiKeyView, BookingView, LoginLockView, Page, PaymentView, UserView, ViewError, ViewStore,
-    ViewWrite,
+    ApiKeyView, BookingView, EventView, LoginLockView, Page, PaymentView, UserView, ViewError,
+    ViewStore, ViewWrite,
 };

@@ -245,6 +245,57 @@ impl ApiKeyView {
     }
 }
 
+/// One booking or payment event as the events API lists it (to the
+/// resource's vendor and to the booking's customer). Its id is its log
+/// position, so it is stable and orders the events of one partition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    /// The topic it was read from (booking or payment events).
+    pub topic: String,
+    /// Its partition.
+    pub partition: u32,
+    /// Its offset.
+    pub offset: u64,
+    /// The public type, e.g. `booking.confirmed`.
+    pub kind: String,
+    /// When it happened.
+    pub created_at: Millis,
+    /// The resource it concerns.
+    pub resource_id: ResourceId,
+    /// The booking it concerns, if any.
+    pub booking_id: Option<BookingId>,
+    /// The payment it concerns, if any.
+    pub payment_id: Option<PaymentId>,
+    /// The booking's customer, when the event names it (else the store
+    /// finds it from the payment row).
+    pub user_id: Option<UserId>,
+    /// The resource's vendor, when the event names it (else the store finds
+    /// it from the resource row).
+    pub vendor_id: Option<UserId>,
+    /// The public payload, JSON.
+    pub payload: String,
+}
+
+/// The public types of listed events (`EventView::kind`).
+pub const EVENT_TYPES: [&str; 16] = [
+    "resource.created",
+    "resource.schedule_changed",
+    "booking.held",
+    "booking.confirmed",
+    "booking.failed",
+    "booking.expired",
+    "booking.cancelled",
+    "booking.rescheduled",
+    "booking.payment_delayed",
+    "payment.created",
+    "payment.processing",
+    "payment.succeeded",
+    "payment.failed",
+    "payment.canceled",
+    "payment.refunded",
+    "payment.unknown",
+];
+
 /// A change to the views. Every variant is idempotent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ViewWrite {
@@ -317,6 +368,20 @@ pub enum ViewWrite {
         /// When.
         revoked_at: Millis,
     },
+    /// Records that the views have applied `topic`/`partition` up to (not
+    /// including) offset `next`: what a consistency token waits for. A
+    /// views processor writes it last in each commit, after the rows of
+    /// those records.
+    Applied {
+        /// The topic.
+        topic: String,
+        /// Its partition.
+        partition: u32,
+        /// The next offset to apply.
+        next: u64,
+    },
+    /// Adds an event to the events listing of its vendor and customer.
+    PutEvent(EventView),
 }
 
 /// Why a view read failed.
@@ -402,4 +467,18 @@ pub trait ViewStore: Send + Sync + std::fmt::Debug {
         owner: &UserId,
         limit: usize,
     ) -> Result<Vec<ApiKeyView>, ViewError>;
+    /// The next offset the views will apply of `topic`/`partition` (what
+    /// they applied is below it); 0 when they applied nothing there.
+    async fn applied(&self, topic: &str, partition: u32) -> Result<u64, ViewError>;
+    /// Up to `limit` events of `topic`/`partition` listed to `audience` (a
+    /// vendor or a customer), by offset, after offset `after` (from the
+    /// start when `None`).
+    async fn events(
+        &self,
+        audience: &UserId,
+        topic: &str,
+        partition: u32,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<EventView>, ViewError>;
 }

@@ -17,6 +17,7 @@
 //! | views | `slotstream.views.{booking,identity}` | booking+payment events / identity-events | view writes | none (the views are the state) |
 
 pub mod booking;
+pub mod events;
 pub mod identity;
 pub mod notification;
 pub mod partitioned;

@@ -12,6 +12,7 @@
 use crate::support::{self, Dirty, PruneClock};
 use slotstream_domain::{Aggregate, Command, Event, Millis};
 use slotstream_runtime::log::{ConsumedRecord, StateEntry};
+use slotstream_runtime::positions;
 use slotstream_runtime::topics::Group;
 use slotstream_runtime::{Effect, EffectReport, Output, Poison, Processor, TopicSpec};
 use slotstream_schemas::{Codec, Contract, Envelope, ReplyPayload};
@@ -186,16 +187,27 @@ where
             let env: Envelope<<W::Agg as Aggregate>::Command> =
                 support::decode(&self.codec, record)?;
             let decision = part.decide(&env.payload, now);
-            if let (Some(answer), Some(id)) = (decision.reply, env.payload.command_id()) {
-                out.records.extend(support::reply(
+            let reply = match (decision.reply, env.payload.command_id()) {
+                (Some(answer), Some(id)) => support::reply(
                     &self.codec,
                     env.reply_to.as_deref(),
                     id,
                     W::reply(answer),
                     now,
-                ));
+                ),
+                _ => None,
+            };
+            // The reply follows the decision's events and cites them, so
+            // the backend can name their offsets in it (a consistency
+            // token); a replayed answer, with no events, cites the
+            // partition's last record instead.
+            let before = out.records.len();
+            self.emit(p, decision.events, now, out);
+            if let Some(mut reply) = reply {
+                positions::cite(&mut reply, out.records.len() - before, (W::EVENTS, p));
+                out.records.push(reply);
             }
-            decision.events
+            Vec::new()
         } else {
             self.wiring.react(part, &self.codec, record, now)?
         };

@@ -5,7 +5,7 @@
 //! Booking and payment events share a partitioning (by resource), identity
 //! events have their own, hence two groups.
 
-use crate::support;
+use crate::{events, support};
 use slotstream_domain::Millis;
 use slotstream_domain::booking::{BookingEvent, BookingStatus};
 use slotstream_domain::identity::IdentityEvent;
@@ -14,17 +14,45 @@ use slotstream_runtime::log::ConsumedRecord;
 use slotstream_runtime::views::{ApiKeyView, BookingView, LoginLockView, PaymentView, UserView};
 use slotstream_runtime::{Output, Poison, Processor, TopicSpec, ViewWrite, topics};
 use slotstream_schemas::{Codec, Envelope};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The positions a views batch applied, written last in its commit
+/// ([`ViewWrite::Applied`]): what consistency tokens wait for.
+#[derive(Debug, Default)]
+struct Applied(BTreeMap<(Arc<str>, u32), u64>);
+
+impl Applied {
+    fn note(&mut self, record: &ConsumedRecord) {
+        self.0
+            .insert((record.topic.clone(), record.partition), record.offset + 1);
+    }
+
+    fn flush(&mut self, out: &mut Output) {
+        for ((topic, partition), next) in std::mem::take(&mut self.0) {
+            out.views.push(ViewWrite::Applied {
+                topic: topic.to_string(),
+                partition,
+                next,
+            });
+        }
+    }
+}
 
 /// Projects booking and payment events.
 #[derive(Debug)]
 pub struct BookingViews {
     codec: Codec,
+    applied: Applied,
 }
 
 impl BookingViews {
     /// A processor decoding with `codec`.
     pub fn new(codec: Codec) -> Self {
-        Self { codec }
+        Self {
+            codec,
+            applied: Applied::default(),
+        }
     }
 }
 
@@ -155,14 +183,25 @@ impl Processor for BookingViews {
         _now: Millis,
         out: &mut Output,
     ) -> Result<(), Poison> {
+        // A record that does not decode is dead-lettered and skipped: the
+        // views have applied it as much as they ever will.
+        self.applied.note(record);
         if &*record.topic == topics::BOOKING_EVENTS.name {
             let env: Envelope<BookingEvent> = support::decode(&self.codec, record)?;
             out.views.extend(booking_writes(&env.payload));
+            out.views
+                .extend(events::booking_event(&env.payload, record).map(ViewWrite::PutEvent));
         } else {
             let env: Envelope<PaymentEvent> = support::decode(&self.codec, record)?;
             out.views.extend(payment_writes(&env.payload));
+            out.views
+                .extend(events::payment_event(&env.payload, record).map(ViewWrite::PutEvent));
         }
         Ok(())
+    }
+
+    fn before_commit(&mut self, out: &mut Output) {
+        self.applied.flush(out);
     }
 }
 
@@ -171,12 +210,16 @@ impl Processor for BookingViews {
 #[derive(Debug)]
 pub struct IdentityViews {
     codec: Codec,
+    applied: Applied,
 }
 
 impl IdentityViews {
     /// A processor decoding with `codec`.
     pub fn new(codec: Codec) -> Self {
-        Self { codec }
+        Self {
+            codec,
+            applied: Applied::default(),
+        }
     }
 }
 
@@ -193,6 +236,7 @@ impl Processor for IdentityViews {
         _now: Millis,
         out: &mut Output,
     ) -> Result<(), Poison> {
+        self.applied.note(record);
         let env: Envelope<IdentityEvent> = support::decode(&self.codec, record)?;
         match env.payload {
             IdentityEvent::UserRegistered(e) => {
@@ -223,5 +267,9 @@ impl Processor for IdentityViews {
             _ => {}
         }
         Ok(())
+    }
+
+    fn before_commit(&mut self, out: &mut Output) {
+        self.applied.flush(out);
     }
 }

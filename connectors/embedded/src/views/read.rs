@@ -6,7 +6,9 @@
 use crate::keys::Reader;
 use crate::schema::status_code;
 use crate::store::Store;
-use crate::views::write::{catalog_key, resource_row, span_key, user_key};
+use crate::views::write::{
+    catalog_key, event_prefix, position_key, resource_row, span_key, user_key,
+};
 use fjall::{Keyspace, Readable, Snapshot};
 use serde::de::DeserializeOwned;
 use slotstream_domain::booking::BookingStatus;
@@ -14,7 +16,7 @@ use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, Millis, PaymentId, ResourceId, UserId};
 use slotstream_runtime::cursor::{self, Listing};
 use slotstream_runtime::{
-    ApiKeyView, BookingView, LoginLockView, Page, PaymentView, UserView, ViewError,
+    ApiKeyView, BookingView, EventView, LoginLockView, Page, PaymentView, UserView, ViewError,
 };
 use std::ops::Bound;
 
@@ -149,6 +151,54 @@ pub(crate) fn api_keys_by_owner(
         keys.push(k);
     }
     Ok(keys)
+}
+
+/// The next offset the views apply of a topic partition.
+pub(crate) fn applied(store: &Store, topic: &str, partition: u32) -> Result<u64, ViewError> {
+    match store
+        .snapshot()
+        .get(&store.ks.positions, position_key(topic, partition))
+        .map_err(transient)?
+    {
+        Some(v) => {
+            let b: [u8; 8] = v
+                .as_ref()
+                .try_into()
+                .map_err(|_| ViewError::Corrupt("an applied position is not 8 bytes".into()))?;
+            Ok(u64::from_be_bytes(b))
+        }
+        None => Ok(0),
+    }
+}
+
+/// Up to `limit` events of one audience and partition after `after`.
+pub(crate) fn events(
+    store: &Store,
+    audience: &UserId,
+    topic: &str,
+    partition: u32,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<Vec<EventView>, ViewError> {
+    let snap = store.snapshot();
+    let head = event_prefix(audience.as_str(), topic, partition);
+    let lo = match after {
+        Some(o) => head.i64(o as i64 + 1).done(),
+        None => head.done(),
+    };
+    let prefix = event_prefix(audience.as_str(), topic, partition).done();
+    let mut out = Vec::new();
+    for guard in snap.range(&store.ks.events, (Bound::Included(lo), Bound::Unbounded)) {
+        if out.len() >= limit {
+            break;
+        }
+        let (key, value) = guard.into_inner().map_err(transient)?;
+        if !key.starts_with(&prefix) {
+            break;
+        }
+        out.push(decode::<EventView>("event", &value)?);
+    }
+    Ok(out)
 }
 
 fn decode_resource(bytes: &[u8]) -> Result<Resource, ViewError> {

@@ -96,6 +96,48 @@ pub(crate) fn apply(t: &mut Txn<'_>, w: &ViewWrite) -> Result<(), ApplyError> {
             );
             put_row(t, &ks.api_keys, &k.key_id, k)
         }
+        ViewWrite::Applied {
+            topic,
+            partition,
+            next,
+        } => {
+            t.insert(
+                &ks.positions,
+                position_key(topic, *partition),
+                next.to_be_bytes().to_vec(),
+            );
+            Ok(())
+        }
+        ViewWrite::PutEvent(e) => {
+            let mut e = e.clone();
+            if e.vendor_id.is_none()
+                && let Some(raw) = t.get(&ks.resources, e.resource_id.as_str().as_bytes())?
+            {
+                e.vendor_id = Some(resource_row(&raw)?.vendor_id);
+            }
+            if e.user_id.is_none()
+                && let Some(pid) = &e.payment_id
+                && let Some(p) = get::<PaymentView>(t, &ks.payments, pid.as_str())?
+            {
+                e.user_id = Some(p.user_id);
+            }
+            let raw = postcard::to_stdvec(&e)?;
+            let mut audiences: Vec<&str> = e
+                .user_id
+                .iter()
+                .chain(&e.vendor_id)
+                .map(|u| u.as_str())
+                .collect();
+            audiences.dedup();
+            for a in audiences {
+                t.insert(
+                    &ks.events,
+                    event_key(a, &e.topic, e.partition, e.offset),
+                    raw.clone(),
+                );
+            }
+            Ok(())
+        }
         ViewWrite::RevokeApiKey {
             key_id, revoked_at, ..
         } => {
@@ -135,6 +177,24 @@ pub(crate) fn span_key(owner: &str, start: i64, id: &str) -> Vec<u8> {
 /// The (user, `!created_at`, id) key of the by-user index.
 pub(crate) fn user_key(user: &str, created_at: i64, id: &str) -> Vec<u8> {
     Key::new().str(user).i64(!created_at).str(id).done()
+}
+
+/// The (topic, partition) key of the applied positions.
+pub(crate) fn position_key(topic: &str, partition: u32) -> Vec<u8> {
+    Key::new().str(topic).u32(partition).done()
+}
+
+/// The (audience, topic, partition, offset) key of the events listing
+/// (the offset as an `i64`: offsets stay far below 2^63).
+pub(crate) fn event_key(audience: &str, topic: &str, partition: u32, offset: u64) -> Vec<u8> {
+    event_prefix(audience, topic, partition)
+        .i64(offset as i64)
+        .done()
+}
+
+/// The key prefix of one audience's events of one partition.
+pub(crate) fn event_prefix(audience: &str, topic: &str, partition: u32) -> Key {
+    Key::new().str(audience).str(topic).u32(partition)
 }
 
 /// The (owner, resource id) key of the resource catalogue indexes.

@@ -124,6 +124,19 @@ impl ViewStore for FlakyViews {
     ) -> Result<Vec<slotstream_runtime::ApiKeyView>, ViewError> {
         Ok(Vec::new())
     }
+    async fn applied(&self, _: &str, _: u32) -> Result<u64, ViewError> {
+        Ok(0)
+    }
+    async fn events(
+        &self,
+        _: &UserId,
+        _: &str,
+        _: u32,
+        _: Option<u64>,
+        _: usize,
+    ) -> Result<Vec<slotstream_runtime::EventView>, ViewError> {
+        Ok(Vec::new())
+    }
 }
 
 fn empty<T>() -> Page<T> {
