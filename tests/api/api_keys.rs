@@ -330,3 +330,76 @@ async fn wrong_and_garbled_keys_are_401_problems_and_customers_get_no_keys() {
     r.problem(404, "not_found");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_on_one_gateway_is_refused_at_once_on_another_that_cached_it() {
+    let app = spawn_app().await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    // The other gateway would keep a key it read for an hour: only the
+    // revocation it follows on the log can make it refuse the key sooner.
+    let other = app
+        .second_gateway_configured(|cfg| cfg.api_key_cache_ttl = Duration::from_secs(3600))
+        .await;
+    let created = create_key(
+        &app,
+        &vendor.token,
+        // A quota the polls below cannot use up.
+        &json!({"name": "partner", "scopes": ["bookings:read"], "rate_per_second": 1000, "burst": 1000}),
+    )
+    .await;
+    let body = created.expect(201, "create a key").clone();
+    let key = body["secret"].as_str().expect("the key").to_owned();
+    let id = body["id"].as_str().expect("id").to_owned();
+
+    // The other gateway reads the key from its view (once the view has it)
+    // and caches it.
+    let list_there = || {
+        with_key(
+            &app,
+            app.client.get(other.url("/v1/bookings")),
+            &key,
+            Some("ann"),
+        )
+    };
+    let deadline = Instant::now() + crate::helpers::PATIENCE;
+    loop {
+        let r = list_there().await;
+        if r.status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the other gateway never accepted the new key: {} {}",
+            r.status,
+            r.text
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Revoked on the first gateway: the other refuses it as soon as the
+    // revocation reaches it, far inside its cache's hour.
+    let revoked = app
+        .send(
+            app.client
+                .delete(app.url(&format!("/v1/api-keys/{id}")))
+                .bearer_auth(&vendor.token),
+        )
+        .await;
+    assert_eq!(revoked.expect(200, "revoke")["status"], "revoked");
+    let deadline = Instant::now() + crate::helpers::PATIENCE;
+    loop {
+        let r = list_there().await;
+        if r.status == 401 {
+            r.problem(401, "unauthorized");
+            break;
+        }
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(
+            Instant::now() < deadline,
+            "the other gateway still accepts the revoked key"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    other.stop().await;
+    app.stop().await;
+}
