@@ -27,3 +27,4 @@ mod rescheduling;
 mod resources;
 mod scheduling;
 mod security;
+mod slot_search;
