@@ -14,7 +14,7 @@
 use crate::dto::{SlotDto, SlotSearchPage, SlotsDto};
 use crate::rfc3339;
 use slotstream_domain::resource::Resource;
-use slotstream_domain::schedule::{Busy, Schedule, free_slots, local_rfc3339};
+use slotstream_domain::schedule::{Busy, Schedule, WallClock, free_slots};
 use slotstream_domain::time::MINUTE;
 use slotstream_domain::{Interval, Millis, ResourceId, UserId};
 use slotstream_runtime::cursor;
@@ -101,7 +101,14 @@ pub async fn resource_slots(
 
 fn answer(r: &Resource, window: Interval, minutes: u32, starts: &[Millis]) -> SlotsDto {
     let duration = Millis::from(minutes) * MINUTE;
-    let local = |at: Millis| local_rfc3339(&r.timezone, at).unwrap_or_else(|| rfc3339::format(at));
+    // The zone is looked up once per answer, not once per slot.
+    let clock = WallClock::new(&r.timezone);
+    let local = |at: Millis| {
+        clock
+            .as_ref()
+            .and_then(|c| c.rfc3339(at))
+            .unwrap_or_else(|| rfc3339::format(at))
+    };
     SlotsDto {
         resource_id: r.id.to_string(),
         timezone: r.timezone.clone(),
