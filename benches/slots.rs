@@ -42,6 +42,7 @@ fn booking(r: &Resource, n: usize, start: Millis, end: Millis) -> ViewWrite {
         refund: None,
         created_at: NOW,
         updated_at: NOW,
+        reschedules: Vec::new(),
     })
 }
 

@@ -461,6 +461,27 @@ pub struct BookingDto {
     pub refund: Option<RefundDto>,
     /// When it was made (RFC 3339, UTC).
     pub created_at: String,
+    /// Its moves (`POST /v1/bookings/{id}/reschedule`), oldest first; empty
+    /// for a booking never moved. `start` and `end` are the last move's
+    /// `to_start` and `to_end`.
+    pub reschedules: Vec<RescheduleDto>,
+}
+
+/// One move of a booking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RescheduleDto {
+    /// The interval it left: inclusive start (RFC 3339, UTC).
+    pub from_start: String,
+    /// The interval it left: exclusive end.
+    pub from_end: String,
+    /// The interval it moved to: inclusive start.
+    pub to_start: String,
+    /// The interval it moved to: exclusive end.
+    pub to_end: String,
+    /// Who moved it (a user id).
+    pub by: String,
+    /// When the move was decided (RFC 3339, UTC).
+    pub at: String,
 }
 
 /// A page of bookings.

@@ -152,7 +152,7 @@ impl Modify for Problems {
         Problem, FieldError, MoneyDto, RoleDto, RegisterRequest, RegisterResponse, VerifyRequest, VerifyResponse,
         ResendRequest, ResendResponse, LoginRequest, TokenResponse, UnlockRequest, UnlockResponse, PriceDto, PolicyDto, CreateResourceRequest,
         ResourceDto, ResourcePage, IntervalDto, AvailabilityDto, CreateBookingRequest, RescheduleBookingRequest, BookingPaymentDto, RefundDto,
-        BookingDto, BookingPage, ProcessingDto, ProcessingStatus, OutcomeDto, CompletePaymentRequest, PaymentDto, WebhookAck, Health, Readiness, ProcessorReadiness,
+        BookingDto, RescheduleDto, BookingPage, ProcessingDto, ProcessingStatus, OutcomeDto, CompletePaymentRequest, PaymentDto, WebhookAck, Health, Readiness, ProcessorReadiness,
         WebhookEventDto, WebhookDataDto, OpeningDto, WeekDto, ExceptionDto, ScheduleDto, RulesDto,
         ScheduleRequest, ScheduleAnswerDto, ScheduleChangedDto, SlotDto, SlotsDto, SlotSearchPage,
         CreateApiKeyRequest, ApiKeyDto, ApiKeyList,

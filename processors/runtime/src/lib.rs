@@ -36,6 +36,6 @@ pub use processor::{Output, Poison, Processor};
 pub use telemetry::{MemberReadiness, Readiness, Telemetry};
 pub use topics::TopicSpec;
 pub use views::{
-    ApiKeyView, BookingView, LoginLockView, Page, PaymentView, UserView, ViewError, ViewStore,
-    ViewWrite,
+    ApiKeyView, BookingView, BookingViewV1, LoginLockView, Page, PaymentView, RescheduleView,
+    UserView, ViewError, ViewStore, ViewWrite,
 };
