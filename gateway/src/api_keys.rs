@@ -52,7 +52,7 @@ pub const CUSTOMER_REF: &str = "x-customer-ref";
 /// |---|---|
 /// | `bookings:read` | `GET /v1/bookings`, `GET /v1/bookings/{id}`, `GET /v1/vendor/bookings`, `GET /v1/events` |
 /// | `bookings:write` | `POST /v1/bookings`, `POST /v1/bookings/{id}/cancel` |
-/// | `resources:read` | `GET /v1/resources`, `/v1/resources/{id}`, its `availability`, `schedule`, `slots` |
+/// | `resources:read` | `GET /v1/resources`, `/v1/resources/{id}`, its `availability`, `schedule`, `slots`; `GET /v1/slots` |
 /// | `resources:write` | `POST /v1/resources`, `PUT /v1/resources/{id}/schedule` |
 /// | `payments:read` | `GET /v1/payments/{id}` |
 /// | `payments:write` | `POST /v1/payments/{id}/complete` |
@@ -84,7 +84,8 @@ pub fn required_scope(method: &Method, route: &str) -> Option<&'static str> {
             | "/v1/resources/{id}"
             | "/v1/resources/{id}/availability"
             | "/v1/resources/{id}/schedule"
-            | "/v1/resources/{id}/slots",
+            | "/v1/resources/{id}/slots"
+            | "/v1/slots",
         ) => "resources:read",
         (false, "/v1/resources") if method == Method::POST => "resources:write",
         (false, "/v1/resources/{id}/schedule") if method == Method::PUT => "resources:write",
@@ -591,6 +592,10 @@ mod tests {
         );
         assert_eq!(
             required_scope(&Method::GET, "/v1/resources/{id}/slots"),
+            Some("resources:read")
+        );
+        assert_eq!(
+            required_scope(&Method::GET, "/v1/slots"),
             Some("resources:read")
         );
         assert_eq!(

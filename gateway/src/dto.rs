@@ -461,6 +461,27 @@ pub struct BookingDto {
     pub refund: Option<RefundDto>,
     /// When it was made (RFC 3339, UTC).
     pub created_at: String,
+    /// Its moves (`POST /v1/bookings/{id}/reschedule`), oldest first; empty
+    /// for a booking never moved. `start` and `end` are the last move's
+    /// `to_start` and `to_end`.
+    pub reschedules: Vec<RescheduleDto>,
+}
+
+/// One move of a booking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RescheduleDto {
+    /// The interval it left: inclusive start (RFC 3339, UTC).
+    pub from_start: String,
+    /// The interval it left: exclusive end.
+    pub from_end: String,
+    /// The interval it moved to: inclusive start.
+    pub to_start: String,
+    /// The interval it moved to: exclusive end.
+    pub to_end: String,
+    /// Who moved it (a user id).
+    pub by: String,
+    /// When the move was decided (RFC 3339, UTC).
+    pub at: String,
 }
 
 /// A page of bookings.
@@ -829,6 +850,52 @@ pub struct SlotsDto {
     /// True when the answer stopped at its limit (10 000 slots): ask again
     /// from the last start.
     pub truncated: bool,
+}
+
+/// `GET /v1/slots` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SlotSearchQuery {
+    /// Only resources of this kind.
+    pub kind: Option<String>,
+    /// Only resources of this vendor.
+    pub vendor_id: Option<String>,
+    /// First start to consider (RFC 3339).
+    #[param(required = true, value_type = String, format = DateTime, example = "2030-01-31T00:00:00Z")]
+    pub from: Option<String>,
+    /// Starts before this (RFC 3339): after `from`, at most 62 days after it.
+    #[param(required = true, value_type = String, format = DateTime, example = "2030-02-07T00:00:00Z")]
+    pub to: Option<String>,
+    /// Length of the booking in minutes, 1 to 525600. Resources whose
+    /// `slot_minutes`, `min_minutes` and `max_minutes` do not allow it are
+    /// not listed.
+    #[param(required = true, value_type = u32, minimum = 1, maximum = 525_600, example = 60)]
+    pub duration: Option<String>,
+    /// Most resources listed, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// Free slots across resources: a page of the resources that have any.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotSearchPage {
+    /// The window asked (RFC 3339, UTC).
+    pub from: String,
+    /// End of the window (exclusive, for starts).
+    pub to: String,
+    /// Length of each slot in minutes.
+    pub duration_minutes: u32,
+    /// By resource id, each resource with at least one free slot, with
+    /// the answer `GET /v1/resources/{id}/slots` gives for it. At most
+    /// `limit` resources and 10 000 slots in all (one resource's own
+    /// answer may reach 10 000 and say `truncated`).
+    pub items: Vec<SlotsDto>,
+    /// Pass as `cursor` for the next page; absent on the last page. A page
+    /// looks at no more than 1 000 resources, so it may list fewer than
+    /// `limit` (even none) and still have a next one.
+    pub next_cursor: Option<String>,
 }
 
 /// Nested request objects must be JSON objects: serde's derived `Deserialize`

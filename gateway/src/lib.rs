@@ -41,6 +41,7 @@ pub mod replies;
 pub mod rfc3339;
 pub mod routes;
 pub mod serve;
+pub mod slot_search;
 pub mod state;
 pub mod tokens;
 

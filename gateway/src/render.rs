@@ -160,6 +160,18 @@ pub fn booking(b: &BookingView, payment: Option<&PaymentView>, checkout_url: Str
         },
         refund,
         created_at: rfc3339::format(b.created_at),
+        reschedules: b
+            .reschedules
+            .iter()
+            .map(|m| RescheduleDto {
+                from_start: rfc3339::format(m.from_start),
+                from_end: rfc3339::format(m.from_end),
+                to_start: rfc3339::format(m.to_start),
+                to_end: rfc3339::format(m.to_end),
+                by: m.by.to_string(),
+                at: rfc3339::format(m.at),
+            })
+            .collect(),
     }
 }
 

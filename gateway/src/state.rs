@@ -253,7 +253,8 @@ impl Inner {
         Ok(found)
     }
 
-    /// A booking: the newer of the view's row and the one just answered.
+    /// A booking: the newer of the view's row and the one just answered
+    /// ([`newer_booking`]).
     pub async fn booking(&self, id: &BookingId) -> Result<Option<BookingView>, ApiError> {
         let view = self
             .views
@@ -261,11 +262,7 @@ impl Inner {
             .await
             .map_err(|e| ApiError::unavailable(&e))?;
         let mine = self.recent.bookings.get(id, self.now());
-        Ok(match (view, mine) {
-            (Some(v), Some(m)) if m.updated_at > v.updated_at => Some(m),
-            (Some(v), _) => Some(v),
-            (None, m) => m,
-        })
+        Ok(newer_booking(view, mine))
     }
 
     /// A payment: of the view's row and the one just answered, the one
@@ -364,5 +361,86 @@ fn progress(s: slotstream_domain::payment::PaymentStatus) -> u8 {
         S::Succeeded | S::Failed | S::Canceled => 2,
         S::PartiallyRefunded => 3,
         S::Refunded => 4,
+    }
+}
+
+/// Of a booking's view row and this gateway's memory of it, the newer: by
+/// `updated_at`, except that a move this gateway answered and the view does
+/// not show yet (its row has more moves) keeps its interval and lineage
+/// whatever the timestamps say (a confirmation is stamped with the
+/// provider's instant, which can be later than the move's).
+pub fn newer_booking(view: Option<BookingView>, mine: Option<BookingView>) -> Option<BookingView> {
+    match (view, mine) {
+        (Some(v), Some(m)) if m.reschedules.len() > v.reschedules.len() => {
+            let (start, end, moves) = (m.start, m.end, m.reschedules.clone());
+            let mut newer = if m.updated_at > v.updated_at { m } else { v };
+            (newer.start, newer.end, newer.reschedules) = (start, end, moves);
+            Some(newer)
+        }
+        (Some(v), Some(m)) if m.updated_at > v.updated_at => Some(m),
+        (Some(v), _) => Some(v),
+        (None, m) => m,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slotstream_domain::booking::BookingStatus;
+    use slotstream_domain::{Money, PaymentId, ResourceId, UserId};
+    use slotstream_runtime::RescheduleView;
+
+    fn row(status: BookingStatus, updated_at: i64) -> BookingView {
+        BookingView {
+            id: BookingId::new("b"),
+            resource_id: ResourceId::new("r"),
+            vendor_id: UserId::new("v"),
+            user_id: UserId::new("u"),
+            start: 100,
+            end: 200,
+            status,
+            amount: Money::new(1, "EUR"),
+            hold_expires_at: 50,
+            payment_id: PaymentId::new("p"),
+            refund: None,
+            created_at: 1,
+            updated_at,
+            reschedules: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_move_the_view_does_not_show_yet_wins_over_a_later_stamped_row() {
+        // The view: confirmed at the provider's (later) instant, not moved.
+        let view = row(BookingStatus::Confirmed, 30);
+        // This gateway's answer to the move, stamped earlier.
+        let mut mine = row(BookingStatus::Confirmed, 20);
+        mine.moved(&RescheduleView {
+            from_start: 100,
+            from_end: 200,
+            to_start: 300,
+            to_end: 400,
+            by: UserId::new("u"),
+            at: 20,
+        });
+        let got = newer_booking(Some(view.clone()), Some(mine.clone())).unwrap();
+        assert_eq!((got.start, got.end, got.updated_at), (300, 400, 30));
+        assert_eq!(got.reschedules, mine.reschedules);
+        // Once the view shows the move, it decides by time again.
+        let mut caught_up = view.clone();
+        caught_up.moved(&mine.reschedules[0]);
+        let got = newer_booking(Some(caught_up.clone()), Some(mine.clone())).unwrap();
+        assert_eq!(got, caught_up);
+        // Without moves: the later row.
+        let newer = row(BookingStatus::Cancelled, 40);
+        assert_eq!(
+            newer_booking(Some(view.clone()), Some(newer.clone())),
+            Some(newer)
+        );
+        assert_eq!(
+            newer_booking(Some(view.clone()), Some(row(BookingStatus::Pending, 10))),
+            Some(view)
+        );
+        assert_eq!(newer_booking(None, None), None);
     }
 }

@@ -150,9 +150,10 @@ enum Source {
 /// event (`PaymentStatusUnknown`), then `ResourceScheduleChanged`, then the
 /// refund checks (`RefundUnconfirmed`, `RefundConfirmed`), then
 /// `BookingRescheduled`, then the API-key events (`ApiKeyCreated`,
-/// `ApiKeyRevoked`). The
-/// round-trip and wire tests check the layout against `Reply.avsc`.
-const REPLY_RUNS: [(Source, u32, u32); 9] = [
+/// `ApiKeyRevoked`), then `PaymentBookingRescheduled` (never a reply: a
+/// reaction to a booking's move; every event has a branch all the same).
+/// The round-trip and wire tests check the layout against `Reply.avsc`.
+const REPLY_RUNS: [(Source, u32, u32); 10] = [
     (Source::Booking, 0, 9),
     (Source::Payment, 0, 7),
     (Source::Identity, 0, 9),
@@ -162,6 +163,7 @@ const REPLY_RUNS: [(Source, u32, u32); 9] = [
     (Source::Payment, 8, 2),
     (Source::Booking, 12, 1),
     (Source::Identity, 9, 2),
+    (Source::Payment, 10, 1),
 ];
 
 // The runs add up to every branch of the three unions (checked at build).

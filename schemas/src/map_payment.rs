@@ -3,9 +3,10 @@
 
 use crate::declare::{avro_record, avro_union};
 use slotstream_domain::payment::{
-    CheckoutRejected, CheckoutSubmitted, PaymentCanceled, PaymentCommand, PaymentCompleted,
-    PaymentEvent, PaymentFailed, PaymentIntentCreated, PaymentRefunded, PaymentStatusUnknown,
-    RecordProviderOutcome, RefundConfirmed, RefundUnconfirmed, SubmitCheckout,
+    CheckoutRejected, CheckoutSubmitted, PaymentBookingRescheduled, PaymentCanceled,
+    PaymentCommand, PaymentCompleted, PaymentEvent, PaymentFailed, PaymentIntentCreated,
+    PaymentRefunded, PaymentStatusUnknown, RecordProviderOutcome, RefundConfirmed,
+    RefundUnconfirmed, SubmitCheckout,
 };
 
 avro_union!(PaymentCommand {
@@ -24,6 +25,7 @@ avro_union!(PaymentEvent {
     PaymentStatusUnknown,
     RefundUnconfirmed,
     RefundConfirmed,
+    PaymentBookingRescheduled,
 });
 
 avro_record!(SubmitCheckout {
@@ -150,4 +152,12 @@ avro_record!(RefundConfirmed {
     resource_id: Str,
     refund_id: Str,
     confirmed_at: TimestampMillis,
+});
+
+avro_record!(PaymentBookingRescheduled {
+    payment_id: Str,
+    booking_id: Str,
+    resource_id: Str,
+    booking_start: TimestampMillis,
+    rescheduled_at: TimestampMillis,
 });

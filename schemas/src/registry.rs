@@ -15,7 +15,7 @@ macro_rules! avsc {
 
 /// Every `.avsc` file in `schemas/avro/`: (file name, JSON). A test checks that
 /// this list and the directory agree.
-static AVSC_FILES: [(&str, &str); 76] = avsc![
+static AVSC_FILES: [(&str, &str); 77] = avsc![
     // shared records and enums
     "Money",
     "Price",
@@ -71,6 +71,7 @@ static AVSC_FILES: [(&str, &str); 76] = avsc![
     "PaymentStatusUnknown",
     "RefundUnconfirmed",
     "RefundConfirmed",
+    "PaymentBookingRescheduled",
     // identity
     "RegisterUser",
     "VerifyEmail",
@@ -161,24 +162,26 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
     // PaymentCompleted.recorded_at; 9 (retired): before
     // PaymentIntentCreated.hold_expires_at; 14 (retired): before
     // PaymentStatusUnknown, the refund checks and the UNKNOWN payment status.
+    // 18 (retired): before PaymentBookingRescheduled.
     (
         "slotstream.payment-events-value",
         "PaymentEventEnvelope",
-        18,
+        27,
     ),
     // 8 (retired): the same two payment records, inside the replies; 10
     // (retired): before the hold deadline, the checkout's append instant and
     // BookingPaymentStarted; 15 (retired): before BookingPaymentDelayed,
     // PaymentStatusUnknown, the refund checks, ResourceScheduleChanged,
-    // BookingRescheduled, the API-key events and resource schedules.
-    ("slotstream.replies-value", "Reply", 19),
+    // BookingRescheduled, the API-key events and resource schedules; 19
+    // (retired): before PaymentBookingRescheduled.
+    ("slotstream.replies-value", "Reply", 28),
 ];
 
 /// Earlier versions of subjects' schemas, still read under the compiled id
 /// they were written with: `(id, subject, self-contained JSON)`. The embedded
 /// backend's log keeps records of every version, so an entry is never
 /// removed; the JSON is the version as it was published (`compat/`).
-const RETIRED: [(u32, &str, &str); 14] = [
+const RETIRED: [(u32, &str, &str); 16] = [
     (
         1,
         "slotstream.booking-commands-value",
@@ -248,6 +251,16 @@ const RETIRED: [(u32, &str, &str); 14] = [
         16,
         "slotstream.booking-events-value",
         include_str!("../retired/16.slotstream.booking-events-value.json"),
+    ),
+    (
+        18,
+        "slotstream.payment-events-value",
+        include_str!("../retired/18.slotstream.payment-events-value.json"),
+    ),
+    (
+        19,
+        "slotstream.replies-value",
+        include_str!("../retired/19.slotstream.replies-value.json"),
     ),
 ];
 
@@ -502,7 +515,10 @@ pub trait SchemaResolver: Send + Sync + std::fmt::Debug {
 /// | 14 | `slotstream.payment-events-value` | current |
 /// | 15 | `slotstream.replies-value` | current |
 /// | 16 | `slotstream.booking-events-value` | current |
-/// | 19 | `slotstream.replies-value` | read only (before the API-key events) |
+/// | 18 | `slotstream.payment-events-value` | read only (before `PaymentBookingRescheduled`) |
+/// | 19 | `slotstream.replies-value` | read only (before `PaymentBookingRescheduled`) |
+/// | 27 | `slotstream.payment-events-value` | current |
+/// | 28 | `slotstream.replies-value` | current |
 /// | 50 | `slotstream.identity-commands-value` | current (API keys) |
 /// | 51 | `slotstream.identity-events-value` | current (API keys) |
 /// | 52 | `slotstream.replies-value` | current (API keys) |

@@ -28,8 +28,8 @@ fn compiled_schema_ids_are_pinned_to_their_subjects() {
         ("slotstream.identity-commands-value", 21),
         ("slotstream.identity-events-value", 22),
         ("slotstream.payment-commands-value", 13),
-        ("slotstream.payment-events-value", 18),
-        ("slotstream.replies-value", 19),
+        ("slotstream.payment-events-value", 27),
+        ("slotstream.replies-value", 28),
     ];
     let resolver = CompiledSchemas::new();
     let current: Vec<(&str, u32)> = CompiledSchemas::subjects()
@@ -61,7 +61,9 @@ fn compiled_schema_ids_are_pinned_to_their_subjects() {
             (12, "slotstream.identity-events-value"),
             (14, "slotstream.payment-events-value"),
             (15, "slotstream.replies-value"),
-            (16, "slotstream.booking-events-value")
+            (16, "slotstream.booking-events-value"),
+            (18, "slotstream.payment-events-value"),
+            (19, "slotstream.replies-value")
         ]
     );
     for (id, subject, schema) in CompiledSchemas::retired() {
@@ -178,8 +180,10 @@ fn records_written_before_api_keys_still_decode() {
 }
 
 /// Whether a record only exists since payments can be unknown
-/// (`PaymentStatusUnknown`, `BookingPaymentDelayed`, the `UNKNOWN` status):
-/// nothing written under an earlier id can hold one.
+/// (`PaymentStatusUnknown`, `BookingPaymentDelayed`, the `UNKNOWN` status),
+/// or since the payment side learns a booking's move
+/// (`PaymentBookingRescheduled`): nothing written under an earlier id can
+/// hold one.
 fn since_unknown_payments(payload: &ReplyPayload) -> bool {
     matches!(
         payload,
@@ -188,6 +192,7 @@ fn since_unknown_payments(payload: &ReplyPayload) -> bool {
                 PaymentEvent::PaymentStatusUnknown(_)
                     | PaymentEvent::RefundUnconfirmed(_)
                     | PaymentEvent::RefundConfirmed(_)
+                    | PaymentEvent::PaymentBookingRescheduled(_)
             )
     ) || matches!(
         payload,
@@ -478,7 +483,7 @@ fn every_record_is_magic_byte_big_endian_id_and_an_avro_datum() {
         checked: 0,
     };
     visit_all(&mut check);
-    assert_eq!(check.checked, 85);
+    assert_eq!(check.checked, 87);
 }
 
 proptest! {
@@ -762,6 +767,38 @@ fn avro_errors_never_carry_record_data() {
         }
         other => panic!("expected an Avro error, got {other:?}"),
     }
+}
+
+/// The release before the payment side learnt a booking's moves wrote
+/// payment events and replies under ids 18 and 19; after the upgrade every
+/// record it could write still decodes, unchanged, and the new event does
+/// not fit the old schemas.
+#[test]
+fn records_written_before_payments_learnt_moves_still_decode() {
+    let moved = |p: &ReplyPayload| {
+        matches!(
+            p,
+            ReplyPayload::Payment(PaymentEvent::PaymentBookingRescheduled(_))
+        )
+    };
+    let mut read = 0;
+    for sample in envelope_samples(payment_event_branches()) {
+        if moved(&ReplyPayload::Payment(sample.payload.clone())) {
+            let old = CompiledSchemas::new().schema_for(18).unwrap();
+            assert!(sample.to_avro().resolve(&old).is_err(), "{sample:?}");
+            continue;
+        }
+        assert_eq!(written_under(18, &sample), Ok(sample.clone()));
+        read += 1;
+    }
+    for sample in reply_samples() {
+        if moved(&sample.payload) {
+            continue;
+        }
+        assert_eq!(written_under(19, &sample), Ok(sample.clone()));
+        read += 1;
+    }
+    assert_eq!(read, 10 + 34);
 }
 
 /// The same release wrote payment events under id 14; after the upgrade

@@ -138,6 +138,106 @@ async fn a_booking_moves_keeps_its_id_and_frees_its_old_interval_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_booking_shows_who_moved_it_when_and_from_where_and_is_refunded_when_cancelled() {
+    let app = spawn_app().await;
+    let vendor = app.register_and_login(Role::Vendor).await;
+    let ann = app.register_and_login(Role::Customer).await;
+    let resource = app.create_room(&vendor.token).await;
+    let s = app.slot_after(48 * 60);
+    let b = app.book_ok(&ann.token, &resource, s, s + HOUR).await;
+    assert_eq!(b["reschedules"], json!([]), "a new booking was never moved");
+    let pay = b["payment"]["id"].as_str().unwrap();
+    app.complete(&ann.token, pay, "succeeded", &unique("pay"))
+        .await
+        .expect(202, "complete");
+    app.await_booking_status(&ann.token, id(&b), "confirmed")
+        .await;
+
+    // Two moves, the second well after the first start; on whole seconds,
+    // as the expected instants are written.
+    app.clock
+        .advance(align_up(app.now_ms(), 1_000) - app.now_ms());
+    let first_at = app.now_ms();
+    let r = reschedule(
+        &app,
+        &ann.token,
+        Some(&unique("move")),
+        id(&b),
+        s + 3 * HOUR,
+        s + 4 * HOUR,
+    )
+    .await;
+    let once = r.expect(200, "first move").clone();
+    let entry = |from: i64, to: i64, at: i64| {
+        json!({
+            "from_start": rfc3339(from), "from_end": rfc3339(from + HOUR),
+            "to_start": rfc3339(to), "to_end": rfc3339(to + HOUR),
+            "by": ann.id, "at": rfc3339(at),
+        })
+    };
+    assert_eq!(
+        once["reschedules"],
+        json!([entry(s, s + 3 * HOUR, first_at)])
+    );
+    // The answer is built on the gateway's read of the booking: the first
+    // move is in the views before the second is asked for.
+    let path = format!("/v1/bookings/{}", id(&b));
+    app.await_get(&path, &ann.token, |r| {
+        r.status == 200
+            && r.body["reschedules"]
+                .as_array()
+                .is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    app.clock.advance(1_000);
+    let second_at = app.now_ms();
+    let later = s + 5 * DAY;
+    let r = reschedule(
+        &app,
+        &ann.token,
+        Some(&unique("move")),
+        id(&b),
+        later,
+        later + HOUR,
+    )
+    .await;
+    let twice = r.expect(200, "second move").clone();
+    let lineage = json!([
+        entry(s, s + 3 * HOUR, first_at),
+        entry(s + 3 * HOUR, later, second_at)
+    ]);
+    assert_eq!(twice["reschedules"], lineage);
+    assert_eq!(twice["status"], "confirmed");
+
+    // The views show the lineage to the owner and to the vendor.
+    for token in [&ann.token, &vendor.token] {
+        let r = app
+            .await_get(&path, token, |r| {
+                r.status == 200 && r.body["reschedules"] == lineage
+            })
+            .await;
+        assert_eq!(parse_time(r.body["start"].as_str().unwrap()), later);
+    }
+    let mine = app
+        .await_get("/v1/bookings", &ann.token, |r| {
+            r.status == 200 && r.body["items"][0]["reschedules"] == lineage
+        })
+        .await;
+    assert_eq!(mine.body["items"][0]["id"], b["id"]);
+
+    // Cancelled long before its new start: refunded in full (the payment
+    // side knows the booking starts later now).
+    let r = app.cancel(&ann.token, id(&b)).await;
+    let cancelled = r.expect(200, "cancel").clone();
+    assert_eq!(cancelled["refund"]["amount"], b["amount"]["amount"]);
+    app.await_get(&format!("/v1/payments/{pay}"), &ann.token, |r| {
+        r.status == 200 && r.body["status"] == "refunded"
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_refusal_answers_its_own_code_and_moves_nothing() {
     let app = spawn_app().await;
     let vendor = app.register_and_login(Role::Vendor).await;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 const DAY: i64 = 24 * HOUR;
 
 /// Every day of the week open `from`-`to` (`HH:MM`).
-fn every_day(from: &str, to: &str) -> Value {
+pub fn every_day(from: &str, to: &str) -> Value {
     let hours = json!([{"start": from, "end": to}]);
     json!({
         "monday": hours, "tuesday": hours, "wednesday": hours, "thursday": hours,
@@ -27,7 +27,7 @@ async fn put_schedule(app: &TestApp, token: &str, id: &str, body: &Value) -> Res
     .await
 }
 
-fn slots_path(id: &str, from: i64, to: i64, minutes: i64) -> String {
+pub fn slots_path(id: &str, from: i64, to: i64, minutes: i64) -> String {
     format!(
         "/v1/resources/{id}/slots?from={}&to={}&duration={minutes}",
         rfc3339(from),
@@ -36,7 +36,7 @@ fn slots_path(id: &str, from: i64, to: i64, minutes: i64) -> String {
 }
 
 /// The offered starts (epoch ms) of a slots answer.
-fn starts(r: &Resp) -> Vec<i64> {
+pub fn starts(r: &Resp) -> Vec<i64> {
     r.body["slots"]
         .as_array()
         .map(|s| {
@@ -278,10 +278,10 @@ async fn each_rule_refuses_with_its_own_code_and_says_what_would_pass() {
 }
 
 /// A small deterministic generator (xorshift), so a failure replays.
-struct Pick(u64);
+pub struct Pick(pub u64);
 
 impl Pick {
-    fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;

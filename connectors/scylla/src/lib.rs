@@ -145,7 +145,9 @@ impl ScyllaViews {
         schema::ensure(&session, opts).await
     }
 
-    /// Connects and prepares every statement; a missing keyspace or table is
+    /// Connects, adds the columns a later release added to existing tables
+    /// (idempotent, see `schema::add_columns`) and prepares every
+    /// statement; a missing keyspace or table is
     /// [`ScyllaError::MissingSchema`] ("run `slotstream init`").
     pub async fn connect(opts: &ScyllaOptions) -> Result<Arc<Self>, ScyllaError> {
         let session = opts.session(REQUEST_TIMEOUT).await?;
@@ -160,6 +162,22 @@ impl ScyllaViews {
                 keyspace: opts.keyspace.clone(),
                 missing: missing.join(", "),
             });
+        }
+        // Columns added by a later release (a booking's moves) are added at
+        // open, so a keyspace made by the previous release works without
+        // another `slotstream init`; old rows read them as null.
+        if !schema::missing_columns(&session, &opts.keyspace, &present)
+            .await?
+            .is_empty()
+        {
+            let ddl = opts.session(SCHEMA_TIMEOUT).await?;
+            schema::add_columns(&ddl, &opts.keyspace, &present).await?;
+            ddl.await_schema_agreement()
+                .await
+                .map_err(|e| ScyllaError::Schema {
+                    statement: "schema agreement".into(),
+                    reason: e.to_string(),
+                })?;
         }
         let st = Statements::prepare(&session, &opts.keyspace).await?;
         Ok(Arc::new(Self { session, st }))

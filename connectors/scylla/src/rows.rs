@@ -36,6 +36,7 @@ pub(crate) const BOOKING_COLUMNS: &[&str] = &[
     "refund_currency",
     "created_at",
     "updated_at",
+    "reschedules",
 ];
 
 /// The resource columns, in the order every resource table declares them.
@@ -101,6 +102,9 @@ pub(crate) struct BookingRow {
     pub refund_currency: Option<String>,
     pub created_at: CqlTimestamp,
     pub updated_at: CqlTimestamp,
+    /// Its moves as JSON (a list of `RescheduleView`s, oldest first); null
+    /// for a booking never moved (and in rows written before the column).
+    pub reschedules: Option<String>,
 }
 
 /// A booking row in a day-bucketed table (by resource or by vendor).
@@ -129,6 +133,8 @@ impl From<&BookingView> for BookingRow {
             refund_currency: b.refund.as_ref().map(|m| m.currency.clone()),
             created_at: CqlTimestamp(b.created_at),
             updated_at: CqlTimestamp(b.updated_at),
+            reschedules: (!b.reschedules.is_empty())
+                .then(|| serde_json::to_string(&b.reschedules).unwrap_or_default()),
         }
     }
 }
@@ -141,6 +147,11 @@ impl TryFrom<BookingRow> for BookingView {
             (Some(amount), Some(currency)) => Some(Money::new(amount, currency)),
             (None, None) => None,
             _ => return Err(corrupt("booking", &r.booking_id, "half a refund")),
+        };
+        let reschedules = match r.reschedules.as_deref() {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| corrupt("booking", &r.booking_id, &format!("reschedules: {e}")))?,
         };
         Ok(Self {
             status: BookingStatus::parse(&r.status)
@@ -157,6 +168,7 @@ impl TryFrom<BookingRow> for BookingView {
             refund,
             created_at: r.created_at.0,
             updated_at: r.updated_at.0,
+            reschedules,
         })
     }
 }

@@ -249,37 +249,74 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("resources_by_vendor", "scheduling", "text"),
     ("resources_by_kind", "scheduling", "text"),
     ("resource_catalog", "scheduling", "text"),
+    ("bookings", "reschedules", "text"),
+    ("bookings_by_user", "reschedules", "text"),
+    ("bookings_by_user_status", "reschedules", "text"),
+    ("bookings_by_resource_day", "reschedules", "text"),
+    ("bookings_by_vendor_day", "reschedules", "text"),
 ];
 
-/// Adds the [`ADDED_COLUMNS`] missing from the tables that already existed
-/// (`present`) before this open.
-async fn add_columns(session: &Session, ks: &str, present: &[String]) -> Result<(), ScyllaError> {
-    for (table, column, cql) in ADDED_COLUMNS {
-        if !present.iter().any(|p| p == table) {
-            continue;
+/// Whether `table` in `ks` has `column`.
+async fn has_column(
+    session: &Session,
+    ks: &str,
+    table: &str,
+    column: &str,
+) -> Result<bool, ScyllaError> {
+    let query = "SELECT column_name FROM system_schema.columns \
+                 WHERE keyspace_name = ? AND table_name = ?";
+    let failed = |reason: String| ScyllaError::Schema {
+        statement: query.into(),
+        reason,
+    };
+    let rows = session
+        .query_unpaged(query, (ks, table))
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .into_rows_result()
+        .map_err(|e| failed(e.to_string()))?;
+    Ok(rows
+        .rows::<(String,)>()
+        .map_err(|e| failed(e.to_string()))?
+        .any(|r| r.is_ok_and(|(c,)| c == column)))
+}
+
+/// The [`ADDED_COLUMNS`] missing from the tables that already exist
+/// (`present`).
+pub(crate) async fn missing_columns(
+    session: &Session,
+    ks: &str,
+    present: &[String],
+) -> Result<Vec<(&'static str, &'static str, &'static str)>, ScyllaError> {
+    let mut missing = Vec::new();
+    for &(table, column, cql) in ADDED_COLUMNS {
+        if present.iter().any(|p| p == table) && !has_column(session, ks, table, column).await? {
+            missing.push((table, column, cql));
         }
-        let query = "SELECT column_name FROM system_schema.columns \
-                     WHERE keyspace_name = ? AND table_name = ?";
-        let failed = |reason: String| ScyllaError::Schema {
-            statement: query.into(),
-            reason,
-        };
-        let rows = session
-            .query_unpaged(query, (ks, *table))
-            .await
-            .map_err(|e| failed(e.to_string()))?
-            .into_rows_result()
-            .map_err(|e| failed(e.to_string()))?;
-        let has = rows
-            .rows::<(String,)>()
-            .map_err(|e| failed(e.to_string()))?
-            .any(|r| r.is_ok_and(|(c,)| c == *column));
-        if !has {
-            run_ddl(
-                session,
-                &format!("ALTER TABLE {ks}.{table} ADD {column} {cql}"),
-            )
-            .await?;
+    }
+    Ok(missing)
+}
+
+/// Adds the [`ADDED_COLUMNS`] missing from the tables that already existed
+/// (`present`) before this open. Each `ALTER TABLE ... ADD` is one schema
+/// change, so a crash leaves every column either added or not, and the
+/// next open adds what is left. Two processes opening at once may both try
+/// one: the loser's statement fails, and it then finds the column there.
+pub(crate) async fn add_columns(
+    session: &Session,
+    ks: &str,
+    present: &[String],
+) -> Result<(), ScyllaError> {
+    for (table, column, cql) in missing_columns(session, ks, present).await? {
+        let added = run_ddl(
+            session,
+            &format!("ALTER TABLE {ks}.{table} ADD {column} {cql}"),
+        )
+        .await;
+        if let Err(e) = added
+            && !has_column(session, ks, table, column).await?
+        {
+            return Err(e);
         }
     }
     Ok(())

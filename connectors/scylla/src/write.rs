@@ -20,7 +20,7 @@ use scylla::serialize::row::SerializeRow;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 use slotstream_domain::UserId;
-use slotstream_runtime::{ViewError, ViewWrite};
+use slotstream_runtime::{BookingView, ViewError, ViewWrite};
 use std::collections::HashMap;
 
 /// The row a write changes: writes of one row keep their order.
@@ -154,18 +154,16 @@ async fn apply_one(session: &Session, st: &Statements, w: &ViewWrite) -> Result<
         }
         ViewWrite::MoveBooking {
             id,
-            start,
-            end,
+            moved,
             updated_at,
         } => {
             let Some(old) = read::booking_row(session, st, id.as_str()).await? else {
                 return Ok(());
             };
-            let mut new = old.clone();
-            new.starts_at = CqlTimestamp(*start);
-            new.ends_at = CqlTimestamp(*end);
-            new.updated_at = CqlTimestamp(*updated_at);
-            put_booking(session, st, Some(old), new).await
+            let mut view = BookingView::try_from(old.clone())?;
+            view.moved(moved);
+            view.updated_at = *updated_at;
+            put_booking(session, st, Some(old), BookingRow::from(&view)).await
         }
         ViewWrite::PutResource(r) => put_resource(session, st, ResourceRow::from(r)).await,
         ViewWrite::PutPayment(p) => exec(session, &st.put_payment, PaymentRow::from(p)).await,

@@ -24,6 +24,7 @@ contract_tests!(
     bad_cursors_are_refused,
     bookings_by_resource_overlap_half_open_windows,
     bookings_by_vendor_span_all_their_resources,
+    a_moved_booking_shows_its_lineage_and_is_listed_at_its_new_interval,
     resources_filter_by_vendor_and_kind,
     resource_schedules_and_rules_round_trip,
     payments_are_put_and_patched,

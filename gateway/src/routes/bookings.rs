@@ -18,7 +18,7 @@ use slotstream_domain::identity::Role;
 use slotstream_domain::resource::{Resource, price_for, validate_booking};
 use slotstream_domain::{BookingId, Interval, Millis, ResourceId};
 use slotstream_runtime::topics;
-use slotstream_runtime::views::{BookingView, PaymentView};
+use slotstream_runtime::views::{BookingView, PaymentView, RescheduleView};
 use slotstream_schemas::ReplyPayload;
 
 /// Latest instant a listing range may name: 9999-12-31T23:59:59.999Z.
@@ -559,8 +559,7 @@ pub async fn reschedule(
         ReplyPayload::Booking(BookingEvent::BookingRescheduled(e)) => {
             st.metrics.decision("reschedule_booking", "rescheduled");
             let mut after = b.clone();
-            after.start = e.start;
-            after.end = e.end;
+            after.moved(&RescheduleView::of(e));
             after.updated_at = after.updated_at.max(e.rescheduled_at);
             // Remember the move only when the row read was the booking just
             // before it (a replayed answer may be older than the row).

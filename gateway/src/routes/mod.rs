@@ -59,6 +59,7 @@ pub fn router(state: AppState) -> Router {
             get(schedule::get_schedule).put(schedule::put_schedule),
         )
         .route("/v1/resources/{id}/slots", get(schedule::slots))
+        .route("/v1/slots", get(schedule::search))
         .route("/v1/vendor/bookings", get(bookings::vendor_list))
         .route("/v1/bookings", post(bookings::create).get(bookings::list))
         .route("/v1/bookings/{id}", get(bookings::get_one))

@@ -1,11 +1,12 @@
 //! A resource's opening hours and booking rules (`/v1/resources/{id}/schedule`)
-//! and its free slots (`/v1/resources/{id}/slots`).
+//! and free slots, of one resource (`/v1/resources/{id}/slots`) or across
+//! resources (`/v1/slots`).
 //!
 //! The booking processor that owns the resource's partition decides every
-//! change and every booking; the slots answer runs the same rules
-//! (`slotstream_domain::schedule::free_slots`) over the views, so it is a
-//! hint that agrees with the decision unless the views lag or another
-//! booking lands first.
+//! change and every booking; the slots answers run the same rules
+//! (`slotstream_domain::schedule::free_slots`) over the views
+//! ([`crate::slot_search`]), so they are hints that agree with the decision
+//! unless the views lag or another booking lands first.
 
 use super::{json, pending_decision, unexpected, view_error};
 use crate::dto::*;
@@ -14,6 +15,7 @@ use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
 use crate::ids;
 use crate::render;
 use crate::rfc3339;
+use crate::slot_search::{self, MAX_SLOT_DAYS};
 use crate::state::{Answer, AppState};
 use crate::tokens::Caller;
 use axum::extract::{Path, State};
@@ -23,20 +25,12 @@ use slotstream_domain::booking::{BookingCommand, BookingEvent, UpdateResourceSch
 use slotstream_domain::identity::Role;
 use slotstream_domain::resource::{Resource, validate_resource};
 use slotstream_domain::schedule::{
-    BookingRules, Busy, DateException, LocalDate, LocalRange, Schedule, ScheduleSpec, free_slots,
-    local_rfc3339,
+    BookingRules, DateException, LocalDate, LocalRange, ScheduleSpec,
 };
-use slotstream_domain::time::{DAY, MINUTE};
-use slotstream_domain::{Interval, Millis, ResourceId};
+use slotstream_domain::time::DAY;
+use slotstream_domain::{Interval, ResourceId, UserId};
 use slotstream_runtime::topics;
 use slotstream_schemas::ReplyPayload;
-
-/// Widest slot search window, days.
-pub const MAX_SLOT_DAYS: i64 = 62;
-/// Most slots one answer lists.
-pub const MAX_SLOTS: usize = 10_000;
-/// Most bookings one slot search reads from the views.
-const MAX_BUSY: usize = 20_000;
 
 /// Parses `HH:MM` (00:00 to 24:00) as minutes since midnight.
 fn minute_of(field: &str, v: &str, errors: &mut Vec<FieldError>) -> Option<u16> {
@@ -303,10 +297,12 @@ pub async fn put_schedule(
     }
 }
 
-/// Parses the slot query against resource `r`: the window (at most
-/// [`MAX_SLOT_DAYS`]) and the duration in milliseconds.
-fn slot_query(r: &Resource, q: &SlotsQuery) -> Result<(Interval, u32), ApiError> {
-    let mut errors = Vec::new();
+/// Parses a slot search's window: `[from, to)`, at most [`MAX_SLOT_DAYS`].
+fn slot_window(
+    from: Option<&str>,
+    to: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Interval> {
     let mut parse = |field: &str, v: Option<&str>| match v {
         None => {
             errors.push(FieldError::new(field, "is required (RFC 3339)"));
@@ -314,21 +310,25 @@ fn slot_query(r: &Resource, q: &SlotsQuery) -> Result<(Interval, u32), ApiError>
         }
         Some(v) => rfc3339::parse(field, v).map_err(|e| errors.push(e)).ok(),
     };
-    let (from, to) = (
-        parse("from", q.from.as_deref()),
-        parse("to", q.to.as_deref()),
-    );
-    if let (Some(f), Some(t)) = (from, to) {
-        if t <= f {
-            errors.push(FieldError::new("to", "must be after from"));
-        } else if t - f > MAX_SLOT_DAYS * DAY {
-            errors.push(FieldError::new(
-                "to",
-                format!("must be at most {MAX_SLOT_DAYS} days after from"),
-            ));
-        }
+    let (from, to) = (parse("from", from), parse("to", to));
+    let (f, t) = from.zip(to)?;
+    if t <= f {
+        errors.push(FieldError::new("to", "must be after from"));
+        None
+    } else if t - f > MAX_SLOT_DAYS * DAY {
+        errors.push(FieldError::new(
+            "to",
+            format!("must be at most {MAX_SLOT_DAYS} days after from"),
+        ));
+        None
+    } else {
+        Some(Interval::new(f, t))
     }
-    let duration = match q.duration.as_deref().map(str::parse::<u32>) {
+}
+
+/// Parses a slot search's `duration`, a whole number of minutes.
+fn slot_minutes(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<u32> {
+    match raw.map(str::parse::<u32>) {
         None => {
             errors.push(FieldError::new("duration", "is required (minutes)"));
             None
@@ -340,24 +340,68 @@ fn slot_query(r: &Resource, q: &SlotsQuery) -> Result<(Interval, u32), ApiError>
             ));
             None
         }
-        Some(Ok(d)) => {
-            let fits = d >= r.min_minutes && d <= r.max_minutes && d % r.slot_minutes.max(1) == 0;
-            if !fits {
-                errors.push(FieldError::new(
-                    "duration",
-                    format!(
-                        "must be a multiple of {} minutes from {} to {}",
-                        r.slot_minutes, r.min_minutes, r.max_minutes
-                    ),
-                ));
-            }
-            Some(d)
-        }
-    };
-    match (from, to, duration) {
-        (Some(f), Some(t), Some(d)) if errors.is_empty() => Ok((Interval::new(f, t), d)),
+        Some(Ok(d)) => Some(d),
+    }
+}
+
+/// Parses the slot query against resource `r`: the window (at most
+/// [`MAX_SLOT_DAYS`]) and the duration in minutes, which must fit `r`.
+fn slot_query(r: &Resource, q: &SlotsQuery) -> Result<(Interval, u32), ApiError> {
+    let mut errors = Vec::new();
+    let window = slot_window(q.from.as_deref(), q.to.as_deref(), &mut errors);
+    let duration = slot_minutes(q.duration.as_deref(), &mut errors);
+    if duration.is_some_and(|d| !slot_search::fits(r, d)) {
+        errors.push(FieldError::new(
+            "duration",
+            format!(
+                "must be a multiple of {} minutes from {} to {}",
+                r.slot_minutes, r.min_minutes, r.max_minutes
+            ),
+        ));
+    }
+    match (window, duration) {
+        (Some(w), Some(d)) if errors.is_empty() => Ok((w, d)),
         // The contract's one answer to invalid fields, as the availability
         // query gives it.
+        _ => Err(ApiError::validation(errors)),
+    }
+}
+
+/// Longest duration a cross-resource search takes, minutes (a year, the
+/// longest billing unit).
+const MAX_SEARCH_MINUTES: u32 = 525_600;
+
+/// Parses `GET /v1/slots`: filters, window, duration (1 to a year; whether
+/// it fits is each resource's question), limit.
+fn search_query(q: SlotSearchQuery) -> Result<slot_search::Search, ApiError> {
+    let mut errors = Vec::new();
+    let window = slot_window(q.from.as_deref(), q.to.as_deref(), &mut errors);
+    let mut duration = slot_minutes(q.duration.as_deref(), &mut errors);
+    if duration.is_some_and(|d| d == 0 || d > MAX_SEARCH_MINUTES) {
+        errors.push(FieldError::new(
+            "duration",
+            format!("must be from 1 to {MAX_SEARCH_MINUTES} minutes"),
+        ));
+        duration = None;
+    }
+    let limit = match super::page_limit(q.limit.as_deref()) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            errors.extend(e.errors);
+            None
+        }
+    };
+    match (window, duration, limit) {
+        (Some(window), Some(minutes), Some(limit)) if errors.is_empty() => {
+            Ok(slot_search::Search {
+                vendor: q.vendor_id.map(UserId),
+                kind: q.kind,
+                window,
+                minutes,
+                limit,
+                cursor: q.cursor.filter(|c| !c.is_empty()),
+            })
+        }
         _ => Err(ApiError::validation(errors)),
     }
 }
@@ -390,75 +434,39 @@ pub async fn slots(
         .await?
         .ok_or_else(|| ApiError::not_found("resource"))?;
     let (window, minutes) = slot_query(&r, &q)?;
-    let duration = Millis::from(minutes) * MINUTE;
-    let schedule = match r.schedule.as_deref() {
-        None => None,
-        // Validated at registration; one that no longer compiles offers
-        // nothing (the processor treats it as closed).
-        Some(spec) => match Schedule::new(spec.clone()) {
-            Ok(s) => Some(s),
-            Err(_) => return Ok(json(StatusCode::OK, &answer(&r, window, minutes, &[]))),
-        },
-    };
-    // A booking conflicts with a start `s` when the two buffered intervals
-    // overlap: read every booking overlapping the window widened by the
-    // longest reach of a slot and both buffers.
-    let gap = r.rules.buffer_before() + r.rules.buffer_after();
-    let (from, to) = (window.start - gap, window.end + duration + gap);
-    let mut busy = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = st
-            .views
-            .bookings_by_resource(&id, from, to, 500, cursor.as_deref())
-            .await
-            .map_err(view_error)?;
-        busy.extend(
-            page.items
-                .iter()
-                .filter(|b| b.status.is_active())
-                .map(|b| Interval::new(b.start, b.end)),
-        );
-        cursor = page.next_cursor;
-        if cursor.is_none() || busy.len() >= MAX_BUSY {
-            break;
-        }
-    }
-    let busy = Busy::buffered(&r.rules, busy);
-    let step = Millis::from(r.slot_minutes.max(1)) * MINUTE;
-    let starts = free_slots(
-        schedule.as_ref(),
-        &r.rules,
-        &busy,
-        st.now(),
-        window,
-        duration,
-        step,
-    );
-    Ok(json(StatusCode::OK, &answer(&r, window, minutes, &starts)))
+    let answer = slot_search::resource_slots(&*st.views, &r, window, minutes, st.now())
+        .await
+        .map_err(view_error)?;
+    Ok(json(StatusCode::OK, &answer))
 }
 
-fn answer(r: &Resource, window: Interval, minutes: u32, starts: &[Millis]) -> SlotsDto {
-    let duration = Millis::from(minutes) * MINUTE;
-    let local = |at: Millis| local_rfc3339(&r.timezone, at).unwrap_or_else(|| rfc3339::format(at));
-    SlotsDto {
-        resource_id: r.id.to_string(),
-        timezone: r.timezone.clone(),
-        from: rfc3339::format(window.start),
-        to: rfc3339::format(window.end),
-        duration_minutes: minutes,
-        slots: starts
-            .iter()
-            .take(MAX_SLOTS)
-            .map(|&s| SlotDto {
-                start: rfc3339::format(s),
-                end: rfc3339::format(s + duration),
-                local_start: local(s),
-                local_end: local(s + duration),
-            })
-            .collect(),
-        truncated: starts.len() > MAX_SLOTS,
-    }
+/// Free slots across resources: for each resource of `kind` and/or
+/// `vendor_id` (both optional), by id, that has a free slot of `duration`
+/// minutes in `[from, to)`, the answer `GET /v1/resources/{id}/slots` gives
+/// (same rules, same bookings). Resources whose grid or limits do not allow
+/// `duration` are left out. Paginated: follow `next_cursor`; each page looks
+/// at no more than 1 000 resources and lists no more than `limit` of them
+/// and 10 000 slots in all. A hint, as each resource's own answer.
+#[utoipa::path(get, path = "/v1/slots", tag = "resources",
+    params(SlotSearchQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of resources with free slots, by resource id", body = SlotSearchPage),
+        (status = 422, description = "`validation_failed` (from, to, duration, limit, cursor)", body = Problem),
+        (status = 401, description = "`unauthorized`", body = Problem),
+    ))]
+pub async fn search(
+    State(st): State<AppState>,
+    _caller: Caller,
+    ApiQuery(q): ApiQuery<SlotSearchQuery>,
+) -> Result<Response, ApiError> {
+    let q = search_query(q)?;
+    let now = st.now();
+    let fresher = |id: &ResourceId| st.recent.resources.get(id, now);
+    let page = slot_search::search(&*st.views, &q, &fresher, now)
+        .await
+        .map_err(view_error)?;
+    Ok(json(StatusCode::OK, &page))
 }
 
 #[cfg(test)]
@@ -560,5 +568,38 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.errors.len(), 3);
+    }
+
+    #[test]
+    fn a_search_query_needs_a_window_a_positive_duration_and_a_page_size() {
+        let q = |d: &str, limit: Option<&str>| SlotSearchQuery {
+            kind: Some("court".into()),
+            vendor_id: None,
+            from: Some("2030-01-01T00:00:00Z".into()),
+            to: Some("2030-01-08T00:00:00Z".into()),
+            duration: Some(d.into()),
+            limit: limit.map(Into::into),
+            cursor: Some(String::new()),
+        };
+        let ok = search_query(q("50", None)).unwrap();
+        assert_eq!((ok.minutes, ok.limit, ok.cursor), (50, 20, None));
+        assert_eq!(ok.kind.as_deref(), Some("court"));
+        for (d, limit, field) in [
+            ("0", None, "duration"),
+            ("525601", None, "duration"),
+            ("1.5", None, "duration"),
+            ("60", Some("0"), "limit"),
+            ("60", Some("101"), "limit"),
+        ] {
+            let e = search_query(q(d, limit)).unwrap_err();
+            assert_eq!((e.status.as_u16(), e.code), (422, "validation_failed"));
+            assert_eq!(e.errors[0].field, field, "{d} {limit:?}");
+        }
+        let e = search_query(SlotSearchQuery {
+            to: Some("2030-03-05T00:00:00Z".into()),
+            ..q("60", None)
+        })
+        .unwrap_err();
+        assert_eq!(e.errors[0].field, "to");
     }
 }

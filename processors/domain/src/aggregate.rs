@@ -203,6 +203,7 @@ impl Event for PaymentEvent {
             Self::PaymentStatusUnknown(e) => e.resource_id.as_str(),
             Self::RefundUnconfirmed(e) => e.resource_id.as_str(),
             Self::RefundConfirmed(e) => e.resource_id.as_str(),
+            Self::PaymentBookingRescheduled(e) => e.resource_id.as_str(),
         }
     }
 }

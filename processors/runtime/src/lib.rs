@@ -37,6 +37,6 @@ pub use processor::{Output, Poison, Processor};
 pub use telemetry::{MemberReadiness, Readiness, Telemetry};
 pub use topics::TopicSpec;
 pub use views::{
-    ApiKeyView, BookingView, EventView, LoginLockView, Page, PaymentView, UserView, ViewError,
-    ViewStore, ViewWrite,
+    ApiKeyView, BookingView, BookingViewV1, EventView, LoginLockView, Page, PaymentView,
+    RescheduleView, UserView, ViewError, ViewStore, ViewWrite,
 };

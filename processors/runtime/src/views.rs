@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use slotstream_domain::booking::{BookingHeld, BookingStatus};
+use slotstream_domain::booking::{BookingHeld, BookingRescheduled, BookingStatus};
 use slotstream_domain::identity::{ApiKeyCreated, Role, UserRegistered};
 use slotstream_domain::payment::{PaymentIntentCreated, PaymentStatus};
 use slotstream_domain::resource::Resource;
@@ -42,6 +42,93 @@ pub struct BookingView {
     pub created_at: Millis,
     /// Last change.
     pub updated_at: Millis,
+    /// Its moves, oldest first (empty for a booking never rescheduled).
+    /// The last field: rows stored before it read as [`BookingViewV1`].
+    pub reschedules: Vec<RescheduleView>,
+}
+
+/// One move of a booking: from which interval to which, by whom, when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RescheduleView {
+    /// The interval it held before: inclusive start.
+    pub from_start: Millis,
+    /// The interval it held before: exclusive end.
+    pub from_end: Millis,
+    /// The interval it moved to: inclusive start.
+    pub to_start: Millis,
+    /// The interval it moved to: exclusive end.
+    pub to_end: Millis,
+    /// Who moved it.
+    pub by: UserId,
+    /// When the move was decided.
+    pub at: Millis,
+}
+
+impl RescheduleView {
+    /// The move a `BookingRescheduled` decided.
+    pub fn of(e: &BookingRescheduled) -> Self {
+        Self {
+            from_start: e.previous_start,
+            from_end: e.previous_end,
+            to_start: e.start,
+            to_end: e.end,
+            by: e.rescheduled_by.clone(),
+            at: e.rescheduled_at,
+        }
+    }
+}
+
+/// A booking row as stored before bookings showed their moves: read from
+/// old stores (postcard rows are read by position), never written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingViewV1 {
+    /// See [`BookingView::id`].
+    pub id: BookingId,
+    /// See [`BookingView::resource_id`].
+    pub resource_id: ResourceId,
+    /// See [`BookingView::vendor_id`].
+    pub vendor_id: UserId,
+    /// See [`BookingView::user_id`].
+    pub user_id: UserId,
+    /// See [`BookingView::start`].
+    pub start: Millis,
+    /// See [`BookingView::end`].
+    pub end: Millis,
+    /// See [`BookingView::status`].
+    pub status: BookingStatus,
+    /// See [`BookingView::amount`].
+    pub amount: Money,
+    /// See [`BookingView::hold_expires_at`].
+    pub hold_expires_at: Millis,
+    /// See [`BookingView::payment_id`].
+    pub payment_id: PaymentId,
+    /// See [`BookingView::refund`].
+    pub refund: Option<Money>,
+    /// See [`BookingView::created_at`].
+    pub created_at: Millis,
+    /// See [`BookingView::updated_at`].
+    pub updated_at: Millis,
+}
+
+impl From<BookingViewV1> for BookingView {
+    fn from(b: BookingViewV1) -> Self {
+        Self {
+            id: b.id,
+            resource_id: b.resource_id,
+            vendor_id: b.vendor_id,
+            user_id: b.user_id,
+            start: b.start,
+            end: b.end,
+            status: b.status,
+            amount: b.amount,
+            hold_expires_at: b.hold_expires_at,
+            payment_id: b.payment_id,
+            refund: b.refund,
+            created_at: b.created_at,
+            updated_at: b.updated_at,
+            reschedules: Vec::new(),
+        }
+    }
 }
 
 impl BookingView {
@@ -62,6 +149,17 @@ impl BookingView {
             refund: None,
             created_at: e.held_at,
             updated_at: e.held_at,
+            reschedules: Vec::new(),
+        }
+    }
+
+    /// Moves it as `m` says and notes the move in its lineage, once (an
+    /// event applied again adds nothing).
+    pub fn moved(&mut self, m: &RescheduleView) {
+        self.start = m.to_start;
+        self.end = m.to_end;
+        if !self.reschedules.contains(m) {
+            self.reschedules.push(m.clone());
         }
     }
 }
@@ -319,10 +417,9 @@ pub enum ViewWrite {
     MoveBooking {
         /// Which.
         id: BookingId,
-        /// The new inclusive start.
-        start: Millis,
-        /// The new exclusive end.
-        end: Millis,
+        /// The move: the new interval is `to_start..to_end`; the entry is
+        /// added to the booking's lineage unless it is there already.
+        moved: RescheduleView,
         /// When.
         updated_at: Millis,
     },

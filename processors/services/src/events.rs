@@ -255,7 +255,10 @@ pub fn payment_event(ev: &PaymentEvent, record: &ConsumedRecord) -> Option<Event
             Some(&e.user_id),
             json!({"payment_id": e.payment_id, "booking_id": e.booking_id, "status": "unknown"}),
         ),
+        // The payment side's note of a move partners already see as
+        // `booking.rescheduled`.
         PaymentEvent::CheckoutRejected(_)
+        | PaymentEvent::PaymentBookingRescheduled(_)
         | PaymentEvent::PaymentStatusUnknown(_)
         | PaymentEvent::RefundUnconfirmed(_)
         | PaymentEvent::RefundConfirmed(_) => return None,

@@ -11,7 +11,9 @@ use slotstream_domain::booking::{BookingEvent, BookingStatus};
 use slotstream_domain::identity::IdentityEvent;
 use slotstream_domain::payment::{PaymentEvent, PaymentStatus};
 use slotstream_runtime::log::ConsumedRecord;
-use slotstream_runtime::views::{ApiKeyView, BookingView, LoginLockView, PaymentView, UserView};
+use slotstream_runtime::views::{
+    ApiKeyView, BookingView, LoginLockView, PaymentView, RescheduleView, UserView,
+};
 use slotstream_runtime::{Output, Poison, Processor, TopicSpec, ViewWrite, topics};
 use slotstream_schemas::{Codec, Envelope};
 use std::collections::BTreeMap;
@@ -94,8 +96,7 @@ pub fn booking_writes(ev: &BookingEvent) -> Vec<ViewWrite> {
         }],
         BookingEvent::BookingRescheduled(e) => vec![ViewWrite::MoveBooking {
             id: e.booking_id.clone(),
-            start: e.start,
-            end: e.end,
+            moved: RescheduleView::of(e),
             updated_at: e.rescheduled_at,
         }],
         // A booking whose payment started, or became unknown, still shows
@@ -166,7 +167,9 @@ pub fn payment_writes(ev: &PaymentEvent) -> Vec<ViewWrite> {
         PaymentEvent::CheckoutRejected(_)
         | PaymentEvent::PaymentStatusUnknown(_)
         | PaymentEvent::RefundUnconfirmed(_)
-        | PaymentEvent::RefundConfirmed(_) => Vec::new(),
+        | PaymentEvent::RefundConfirmed(_)
+        // The booking view shows the move (`BookingRescheduled`).
+        | PaymentEvent::PaymentBookingRescheduled(_) => Vec::new(),
     }
 }
 

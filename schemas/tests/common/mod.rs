@@ -186,7 +186,8 @@ pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
     // The events added after the replies were laid out go last: two later
     // booking events, then the later payment event, then the scheduling one
     // and the rescheduling one, then the refund checks, then the API-key
-    // events (each run is checked against the union's order by REPLY_RUNS).
+    // events, then the payment's move (each run is checked against the
+    // union's order by REPLY_RUNS).
     let mut booking: Vec<_> = booking_event_branches()
         .into_iter()
         .map(|s| s.prop_map(ReplyPayload::Booking).boxed())
@@ -198,7 +199,8 @@ pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
         .map(|s| s.prop_map(ReplyPayload::Payment).boxed())
         .collect();
     let mut late_payment = payment.split_off(7);
-    let refund_checks = late_payment.split_off(1);
+    let mut refund_checks = late_payment.split_off(1);
+    let payment_moved = refund_checks.split_off(2);
     let mut identity: Vec<_> = identity_event_branches()
         .into_iter()
         .map(|s| s.prop_map(ReplyPayload::Identity).boxed())
@@ -213,6 +215,7 @@ pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
         .chain(scheduling)
         .chain(refund_checks)
         .chain(api_keys)
+        .chain(payment_moved)
         .collect()
 }
 

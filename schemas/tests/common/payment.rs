@@ -242,5 +242,16 @@ pub fn payment_event_branches() -> Vec<BoxedStrategy<PaymentEvent>> {
                 })
             })
             .boxed(),
+        (payment_id(), booking_id(), resource_id(), ms(), ms())
+            .prop_map(|(p, b, r, start, at)| {
+                E::PaymentBookingRescheduled(PaymentBookingRescheduled {
+                    payment_id: p,
+                    booking_id: b,
+                    resource_id: r,
+                    booking_start: start,
+                    rescheduled_at: at,
+                })
+            })
+            .boxed(),
     ]
 }

@@ -10,8 +10,8 @@ use slotstream_domain::resource::Resource;
 use slotstream_domain::time::{DAY, HOUR, MINUTE};
 use slotstream_domain::{BookingId, Millis, Money, PaymentId, ResourceId, UserId};
 use slotstream_runtime::{
-    ApiKeyView, BookingView, LoginLockView, Page, PaymentView, UserView, ViewError, ViewStore,
-    ViewWrite,
+    ApiKeyView, BookingView, LoginLockView, Page, PaymentView, RescheduleView, UserView, ViewError,
+    ViewStore, ViewWrite,
 };
 
 const T: Millis = 1_800_000_000_000;
@@ -52,6 +52,7 @@ pub fn booking(
         refund: None,
         created_at,
         updated_at: created_at,
+        reschedules: Vec::new(),
     }
 }
 
@@ -391,6 +392,90 @@ pub async fn bookings_by_resource_overlap_half_open_windows(store: &dyn ViewStor
         empty.items.is_empty() && empty.next_cursor.is_none(),
         "an empty window"
     );
+}
+
+/// The first move of the lineage test.
+fn first_again(user: &str) -> RescheduleView {
+    RescheduleView {
+        from_start: T,
+        from_end: T + HOUR,
+        to_start: T + 3 * HOUR,
+        to_end: T + 4 * HOUR,
+        by: UserId::new(user),
+        at: T + MINUTE,
+    }
+}
+
+/// A move rewrites the interval in the row and in the listings by start,
+/// and adds the move to the booking's lineage once, however often it is
+/// applied; a move of an unknown booking writes nothing.
+pub async fn a_moved_booking_shows_its_lineage_and_is_listed_at_its_new_interval(
+    store: &dyn ViewStore,
+) {
+    let res = unique("res");
+    let user = unique("u");
+    let b = booking(&unique("b"), &user, &res, T, T + HOUR, T);
+    put(store, vec![ViewWrite::PutBooking(b.clone())]).await;
+    let first = first_again(&user);
+    let second = RescheduleView {
+        from_start: T + 3 * HOUR,
+        from_end: T + 4 * HOUR,
+        to_start: T + DAY,
+        to_end: T + DAY + HOUR,
+        by: UserId::new(&user),
+        at: T + 2 * MINUTE,
+    };
+    let mv = |m: &RescheduleView| ViewWrite::MoveBooking {
+        id: b.id.clone(),
+        moved: m.clone(),
+        updated_at: m.at,
+    };
+    put(store, vec![mv(&first)]).await;
+    put(store, vec![mv(&first)]).await;
+    let got = store.booking(&b.id).await.expect("read").expect("found");
+    assert_eq!((got.start, got.end), (T + 3 * HOUR, T + 4 * HOUR));
+    assert_eq!(
+        got.reschedules,
+        std::slice::from_ref(&first),
+        "once, however often applied"
+    );
+    assert_eq!(got.updated_at, T + MINUTE);
+    put(store, vec![mv(&second)]).await;
+    let got = store.booking(&b.id).await.expect("read").expect("found");
+    assert_eq!((got.start, got.end), (T + DAY, T + DAY + HOUR));
+    assert_eq!(got.reschedules, [first, second], "oldest first");
+    let rid = ResourceId::new(&res);
+    for (from, to, want) in [
+        (T, T + 2 * HOUR, 0),
+        (T + 3 * HOUR, T + 4 * HOUR, 0),
+        (T + DAY, T + DAY + 1, 1),
+    ] {
+        let page = store
+            .bookings_by_resource(&rid, from, to, 10, None)
+            .await
+            .expect("list");
+        assert_eq!(page.items.len(), want, "[{}, {})", from - T, to - T);
+        if want == 1 {
+            assert_eq!(page.items[0].reschedules.len(), 2);
+        }
+    }
+    let mine = store
+        .bookings_by_user(&UserId::new(&user), None, 10, None)
+        .await
+        .expect("list");
+    assert_eq!(mine.items.len(), 1);
+    assert_eq!(mine.items[0].reschedules.len(), 2);
+    let unknown = BookingId::new(unique("none"));
+    put(
+        store,
+        vec![ViewWrite::MoveBooking {
+            id: unknown.clone(),
+            moved: first_again(&user),
+            updated_at: T,
+        }],
+    )
+    .await;
+    assert_eq!(store.booking(&unknown).await.expect("read"), None);
 }
 
 /// `bookings_by_vendor` spans every resource of the vendor (and no other

@@ -7,7 +7,7 @@ use crate::keys::Reader;
 use crate::schema::status_code;
 use crate::store::Store;
 use crate::views::write::{
-    catalog_key, event_prefix, position_key, resource_row, span_key, user_key,
+    booking_row, catalog_key, event_prefix, position_key, resource_row, span_key, user_key,
 };
 use fjall::{Keyspace, Readable, Snapshot};
 use serde::de::DeserializeOwned;
@@ -89,12 +89,17 @@ impl<T> Pager<T> {
 
 /// A booking by id.
 pub(crate) fn booking(store: &Store, id: &BookingId) -> Result<Option<BookingView>, ViewError> {
-    get_row(
-        &store.snapshot(),
-        &store.ks.bookings,
-        "booking",
-        id.as_str(),
-    )
+    get_booking(&store.snapshot(), &store.ks.bookings, id.as_str())
+}
+
+/// A booking row, in either layout ([`booking_row`]).
+fn get_booking(snap: &Snapshot, ks: &Keyspace, id: &str) -> Result<Option<BookingView>, ViewError> {
+    match snap.get(ks, id.as_bytes()).map_err(transient)? {
+        Some(v) => booking_row(&v)
+            .map(Some)
+            .map_err(|e| ViewError::Corrupt(format!("booking: {e}"))),
+        None => Ok(None),
+    }
 }
 
 /// A payment by id.
@@ -253,7 +258,7 @@ pub(crate) fn bookings_by_user(
         let (Some(inv), Some(id)) = (inv, id) else {
             return Err(corrupt_key("by-user"));
         };
-        let b: BookingView = get_row(&snap, &store.ks.bookings, "booking", &id)?
+        let b: BookingView = get_booking(&snap, &store.ks.bookings, &id)?
             .ok_or_else(|| ViewError::Corrupt(format!("user index names missing booking {id}")))?;
         page.push(b, || cursor::encode(Listing::User, inv, &id));
     }
@@ -337,10 +342,9 @@ fn overlapping(
         let (Some(start), Some(id)) = (start, id) else {
             return Err(corrupt_key("overlap"));
         };
-        let b: BookingView =
-            get_row(&snap, &store.ks.bookings, "booking", &id)?.ok_or_else(|| {
-                ViewError::Corrupt(format!("overlap index names missing booking {id}"))
-            })?;
+        let b: BookingView = get_booking(&snap, &store.ks.bookings, &id)?.ok_or_else(|| {
+            ViewError::Corrupt(format!("overlap index names missing booking {id}"))
+        })?;
         page.push(b, || cursor::encode(Listing::Resource, start, &id));
     }
     Ok(page.finish())

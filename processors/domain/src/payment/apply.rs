@@ -43,6 +43,8 @@ impl PaymentPartition {
                             refund_pending: None,
                         },
                     );
+                    self.by_booking
+                        .insert(e.booking_id.clone(), e.payment_id.clone());
                     keys.push(StateKey::Payment(e.payment_id.clone()));
                 }
             }
@@ -130,6 +132,18 @@ impl PaymentPartition {
                         p.check_at = Some(e.next_check_at);
                     })
                 });
+            }
+            PaymentEvent::PaymentBookingRescheduled(e) => {
+                // Not a change of the payment as its payer sees it:
+                // `updated_at` stays; only the settle instant moves.
+                if let Some(old) = self.payments.get(&e.payment_id).cloned() {
+                    let mut moved = old.clone();
+                    moved.booking_start = Some(e.booking_start);
+                    self.unindex(&old);
+                    self.index(&moved);
+                    self.payments.insert(e.payment_id.clone(), moved);
+                    keys.push(StateKey::Payment(e.payment_id.clone()));
+                }
             }
             PaymentEvent::PaymentRefunded(e) => {
                 self.update(&e.payment_id, e.refunded_at, &mut keys, |p| {

@@ -3,7 +3,7 @@
 
 use super::messages::*;
 use super::partition::{PaymentPartition, is_open, is_paid, replay};
-use crate::booking::BookingEvent;
+use crate::booking::{BookingEvent, BookingRescheduled};
 use crate::decision::Decision;
 use crate::ids::PaymentId;
 use crate::ledger::Seen;
@@ -16,7 +16,9 @@ impl PaymentPartition {
     /// `BookingCancelled` cancel it while no checkout was submitted (a
     /// submitted one waits for the provider's word); a paid
     /// `BookingCancelled` refunds its quote; `PaymentOrphaned` refunds
-    /// everything not yet refunded. Refunds are capped at what is left.
+    /// everything not yet refunded; `BookingRescheduled` of a booking whose
+    /// payment is open or paid gives it the new start
+    /// (`PaymentBookingRescheduled`). Refunds are capped at what is left.
     pub fn react_to_booking(
         &self,
         ev: &BookingEvent,
@@ -42,6 +44,28 @@ impl PaymentPartition {
             BookingEvent::BookingCancelled(b) if !b.was_paid => self.cancel(&b.payment_id, now),
             BookingEvent::BookingCancelled(b) => self.refund(&b.payment_id, b.refund.amount, now),
             BookingEvent::PaymentOrphaned(o) => self.refund(&o.payment_id, i64::MAX, now),
+            BookingEvent::BookingRescheduled(r) => self.moved(r),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Tells the booking's payment its new start, while a paid cancellation
+    /// may still refund it (open or paid) and it holds another start.
+    fn moved(&self, r: &BookingRescheduled) -> Vec<PaymentEvent> {
+        match self.payment_of(&r.booking_id) {
+            Some(p)
+                if (is_open(p.status) || is_paid(p.status)) && p.booking_start != Some(r.start) =>
+            {
+                vec![PaymentEvent::PaymentBookingRescheduled(
+                    PaymentBookingRescheduled {
+                        payment_id: p.id.clone(),
+                        booking_id: p.booking_id.clone(),
+                        resource_id: p.resource_id.clone(),
+                        booking_start: r.start,
+                        rescheduled_at: r.rescheduled_at,
+                    },
+                )]
+            }
             _ => Vec::new(),
         }
     }

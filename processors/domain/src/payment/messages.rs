@@ -159,6 +159,9 @@ pub enum PaymentEvent {
     RefundUnconfirmed(RefundUnconfirmed),
     /// The provider acknowledged a refund: nothing more to ask.
     RefundConfirmed(RefundConfirmed),
+    /// The booking moved to another start: a paid cancellation can refund
+    /// the payment until that start, so the payment stays until then.
+    PaymentBookingRescheduled(PaymentBookingRescheduled),
 }
 
 /// See [`PaymentEvent::PaymentIntentCreated`].
@@ -286,6 +289,21 @@ pub struct PaymentCanceled {
     pub resource_id: ResourceId,
     /// When.
     pub canceled_at: Millis,
+}
+
+/// See [`PaymentEvent::PaymentBookingRescheduled`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentBookingRescheduled {
+    /// The payment.
+    pub payment_id: PaymentId,
+    /// Its booking.
+    pub booking_id: BookingId,
+    /// The booking's resource.
+    pub resource_id: ResourceId,
+    /// The booking's new start.
+    pub booking_start: Millis,
+    /// When the booking side decided the move.
+    pub rescheduled_at: Millis,
 }
 
 /// See [`PaymentEvent::PaymentRefunded`].

@@ -273,6 +273,9 @@ impl From<PaymentV1> for Payment {
 #[derive(Clone, Debug, Default)]
 pub struct PaymentPartition {
     pub(super) payments: HashMap<PaymentId, Payment>,
+    /// The live payment of each booking (one per booking), so a booking's
+    /// move finds its payment without a scan.
+    pub(super) by_booking: HashMap<BookingId, PaymentId>,
     /// Payments that will settle, by [`settles_at`]. Only final payments are
     /// here, so the ids it copies are few next to the live set.
     pub(super) settle: BTreeSet<(Millis, PaymentId)>,
@@ -313,6 +316,13 @@ impl PaymentPartition {
     /// A live payment, in whatever state; `None` once it settled and left.
     pub fn payment(&self, id: &PaymentId) -> Option<&Payment> {
         self.payments.get(id)
+    }
+
+    /// The live payment of a booking, if any.
+    pub fn payment_of(&self, booking: &BookingId) -> Option<&Payment> {
+        self.by_booking
+            .get(booking)
+            .and_then(|id| self.payments.get(id))
     }
 
     /// How many payments the partition holds (live ones).
@@ -379,6 +389,7 @@ impl PaymentPartition {
                     self.unindex(&old);
                 }
                 self.index(&p);
+                self.by_booking.insert(p.booking_id.clone(), p.id.clone());
                 self.payments.insert(p.id.clone(), p);
             }
             StateRecord::Command(c) => self.ledger.load(c, |answer| match answer {

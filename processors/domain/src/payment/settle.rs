@@ -34,7 +34,14 @@ pub const QUIET_PERIOD: Millis = COMMAND_RETENTION;
 /// - **Succeeded**: `max(booking_start, paid_recorded_at, updated_at) +
 ///   QUIET_PERIOD`; never when the booking's start or the instant this side
 ///   recorded the success is unknown (payments stored or paid before either
-///   was recorded, see [`PaymentV1`](super::PaymentV1)). What can still
+///   was recorded, see [`PaymentV1`](super::PaymentV1)). `booking_start` is
+///   the booking's *current* start: a move (`BookingRescheduled`) becomes
+///   `PaymentBookingRescheduled`, which sets it, so a booking moved later
+///   keeps its payment until its new start. The booking side decides a move
+///   only before the old start, and this side consumes the move before any
+///   later cancellation of the same booking (both on the booking-events
+///   partition of its resource, in order), so the start a cancellation is
+///   checked against is never later than the one held here. What can still
 ///   touch a succeeded payment, path by path:
 ///   - *A paid cancellation* refunds it (the policy's quote). The booking
 ///     side decides one only before the booking's start (`now >= start` is
@@ -119,7 +126,9 @@ impl PaymentPartition {
                 break;
             }
             if let Some((_, id)) = self.settle.pop_first() {
-                self.payments.remove(&id);
+                if let Some(p) = self.payments.remove(&id) {
+                    self.by_booking.remove(&p.booking_id);
+                }
                 keys.push(StateKey::Payment(id));
             }
         }

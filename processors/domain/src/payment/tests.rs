@@ -1,6 +1,7 @@
 use super::*;
 use crate::booking::{
-    BookingCancelled, BookingEvent, BookingExpired, BookingFailed, BookingHeld, PaymentOrphaned,
+    BookingCancelled, BookingEvent, BookingExpired, BookingFailed, BookingHeld, BookingRescheduled,
+    PaymentOrphaned,
 };
 use crate::ids::PaymentId;
 use crate::money::Money;
@@ -816,4 +817,105 @@ fn an_intent_without_a_known_hold_deadline_takes_any_checkout() {
         &d.events[..],
         [PaymentEvent::CheckoutSubmitted(e)] if e.submitted_at == 70
     ));
+}
+
+// ---------- a booking's move ----------
+
+fn rescheduled(n: u32, from: Millis, to: Millis, at: Millis) -> BookingEvent {
+    BookingEvent::BookingRescheduled(BookingRescheduled {
+        command_id: format!("m{n}-{to}").as_str().into(),
+        request_hash: String::new(),
+        booking_id: format!("b{n}").as_str().into(),
+        resource_id: "r1".into(),
+        user_id: "ann".into(),
+        user_email: "ann@example.com".into(),
+        previous_start: from,
+        previous_end: from + 100,
+        start: to,
+        end: to + 100,
+        rescheduled_by: "ann".into(),
+        rescheduled_at: at,
+    })
+}
+
+#[test]
+fn a_booking_moved_later_keeps_its_payment_until_its_new_start_so_a_paid_cancellation_refunds() {
+    let later = 100 + 3 * QUIET_PERIOD;
+    let mut moved = paid();
+    let updated = moved.payment(&"p1".into()).expect("p1").updated_at;
+    let out = react(&mut moved, &rescheduled(1, 100, later, 8));
+    assert!(
+        matches!(out.as_slice(), [PaymentEvent::PaymentBookingRescheduled(e)]
+            if e.booking_start == later && e.payment_id.as_str() == "p1"),
+        "{out:?}"
+    );
+    let p1 = moved.payment(&"p1".into()).cloned().expect("p1");
+    assert_eq!(p1.booking_start, Some(later));
+    assert_eq!(
+        (p1.status, p1.updated_at),
+        (PaymentStatus::Succeeded, updated),
+        "the payer's view of it did not change"
+    );
+    assert_eq!(settles_at(&p1), Some(later + QUIET_PERIOD));
+    // Told again (a redelivery): nothing new.
+    assert!(react(&mut moved, &rescheduled(1, 100, later, 8)).is_empty());
+
+    // Without the move, the payment would leave a quiet period after the
+    // original start, and a paid cancellation before the new start would
+    // refund nothing.
+    let mut unmoved = paid();
+    let original = 100 + QUIET_PERIOD;
+    assert_eq!(
+        unmoved.evict_settled(original),
+        [StateKey::Payment("p1".into())]
+    );
+    assert!(react(&mut unmoved, &cancelled(1, true, 400)).is_empty());
+    // With it, the payment stays and the cancellation is refunded.
+    assert!(moved.evict_settled(original).is_empty());
+    let refund = react(&mut moved, &cancelled(1, true, 400));
+    assert!(
+        matches!(refund.as_slice(), [PaymentEvent::PaymentRefunded(r)] if r.amount.amount == 400),
+        "{refund:?}"
+    );
+}
+
+#[test]
+fn only_an_open_or_paid_payment_of_a_known_booking_learns_its_move() {
+    // An open intent learns it (paid later, it settles after the new start).
+    let mut p = PaymentPartition::new();
+    react(&mut p, &held(1, 1000));
+    assert_eq!(react(&mut p, &rescheduled(1, 100, 900, 8)).len(), 1);
+    run(&mut p, &webhook("evt-1", 1, CheckoutOutcome::Succeeded), 9);
+    let p1 = p.payment(&"p1".into()).cloned().expect("p1");
+    assert_eq!(settles_at(&p1), Some(900 + QUIET_PERIOD));
+    // A booking this side does not know, and a canceled intent: nothing.
+    assert!(react(&mut p, &rescheduled(7, 100, 900, 8)).is_empty());
+    react(&mut p, &held(2, 1000));
+    react(&mut p, &expired(2));
+    assert_eq!(status(&p, 2), Some(PaymentStatus::Canceled));
+    assert!(react(&mut p, &rescheduled(2, 100, 900, 8)).is_empty());
+
+    // Restored from its records, the partition still finds the payment of
+    // a booking, with the start it learnt.
+    let mut restored = PaymentPartition::new();
+    for id in ["p1", "p2"] {
+        if let Some(rec) = p.record(&StateKey::Payment(id.into())) {
+            restored.load(rec);
+        }
+    }
+    assert_eq!(
+        restored
+            .payment_of(&"b1".into())
+            .and_then(|p| p.booking_start),
+        Some(900)
+    );
+    let again = restored.react_to_booking(&rescheduled(1, 900, 1900, 10), &url, 10);
+    assert!(
+        matches!(again.as_slice(), [PaymentEvent::PaymentBookingRescheduled(e)] if e.booking_start == 1900),
+        "{again:?}"
+    );
+    // Once it settled and left, its booking no longer finds it.
+    let gone = restored.evict_settled(Millis::MAX / 2);
+    assert!(gone.contains(&StateKey::Payment("p1".into())));
+    assert!(restored.payment_of(&"b1".into()).is_none());
 }

@@ -109,17 +109,71 @@ impl Schedule {
 /// `at` as the wall clock of IANA zone `timezone` reads it, in RFC 3339
 /// with the zone's offset at that instant (`2026-03-30T09:00:00+02:00`);
 /// `None` for a zone the bundled database does not know or an instant
-/// outside [`SUPPORTED`].
+/// outside [`SUPPORTED`]. For many instants of one zone, [`WallClock`]
+/// looks the zone up once.
 pub fn local_rfc3339(timezone: &str, at: Millis) -> Option<String> {
-    if !(SUPPORTED.start..SUPPORTED.end).contains(&at) {
-        return None;
+    WallClock::new(timezone)?.rfc3339(at)
+}
+
+/// The wall clock of one IANA zone from the bundled database, looked up
+/// once. A slot search renders thousands of instants of one resource's
+/// zone: looking the zone up by name and formatting through `strftime` for
+/// each was most of a search's time (BENCHMARKS.md, "Free-slot search").
+#[derive(Clone, Debug)]
+pub struct WallClock {
+    tz: jiff::tz::TimeZone,
+}
+
+impl WallClock {
+    /// The clock of `timezone`; `None` for a zone the bundled database does
+    /// not know.
+    pub fn new(timezone: &str) -> Option<Self> {
+        let tz = jiff::tz::TimeZoneDatabase::bundled().get(timezone).ok()?;
+        Some(Self { tz })
     }
-    let tz = jiff::tz::TimeZoneDatabase::bundled().get(timezone).ok()?;
-    let zoned = Timestamp::from_millisecond(at).ok()?.to_zoned(tz);
-    let format = if at.rem_euclid(1000) == 0 {
-        "%Y-%m-%dT%H:%M:%S%:z"
-    } else {
-        "%Y-%m-%dT%H:%M:%S%.3f%:z"
-    };
-    Some(zoned.strftime(format).to_string())
+
+    /// `at` on this clock in RFC 3339 with the offset of that instant,
+    /// milliseconds only when there are some; `None` outside [`SUPPORTED`].
+    pub fn rfc3339(&self, at: Millis) -> Option<String> {
+        use std::fmt::Write;
+        if !(SUPPORTED.start..SUPPORTED.end).contains(&at) {
+            return None;
+        }
+        let ts = Timestamp::from_millisecond(at).ok()?;
+        let offset = self.tz.to_offset(ts);
+        let secs = offset.seconds();
+        if secs % 60 != 0 {
+            // Local mean times of the early 1900s: the offset is printed
+            // to the minute, as `strftime`'s `%:z` does.
+            let format = if at.rem_euclid(1000) == 0 {
+                "%Y-%m-%dT%H:%M:%S%:z"
+            } else {
+                "%Y-%m-%dT%H:%M:%S%.3f%:z"
+            };
+            return Some(ts.to_zoned(self.tz.clone()).strftime(format).to_string());
+        }
+        let dt = offset.to_datetime(ts);
+        let mut out = String::with_capacity(29);
+        let _ = write!(
+            out,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            dt.year(),
+            dt.month(),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second()
+        );
+        let frac = at.rem_euclid(1000);
+        if frac != 0 {
+            let _ = write!(out, ".{frac:03}");
+        }
+        let (sign, minutes) = if secs < 0 {
+            ('-', -secs / 60)
+        } else {
+            ('+', secs / 60)
+        };
+        let _ = write!(out, "{sign}{:02}:{:02}", minutes / 60, minutes % 60);
+        Some(out)
+    }
 }

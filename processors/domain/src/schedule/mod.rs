@@ -43,7 +43,7 @@ mod model;
 mod rules;
 
 pub use check::{Busy, NEAREST_LOOKAROUND, Refusal, check, free_slots};
-pub use hours::{SUPPORTED, local_rfc3339, open_intervals};
+pub use hours::{SUPPORTED, WallClock, local_rfc3339, open_intervals};
 pub use model::{
     DateException, InvalidSchedule, LocalDate, LocalRange, MAX_EXCEPTIONS, MAX_RANGES_PER_DAY,
     Schedule, ScheduleSpec,

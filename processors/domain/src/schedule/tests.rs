@@ -857,3 +857,65 @@ fn instants_read_as_local_wall_clock_with_the_offset_of_that_instant() {
     );
     assert_eq!(local_rfc3339("Mars/Olympus", 0), None);
 }
+
+/// What `local_rfc3339` answered before [`WallClock`]: a zone lookup and
+/// `strftime` per instant.
+fn local_by_strftime(timezone: &str, at: Millis) -> Option<String> {
+    if !(SUPPORTED.start..SUPPORTED.end).contains(&at) {
+        return None;
+    }
+    let tz = jiff::tz::TimeZoneDatabase::bundled().get(timezone).ok()?;
+    let zoned = jiff::Timestamp::from_millisecond(at).ok()?.to_zoned(tz);
+    let format = if at.rem_euclid(1000) == 0 {
+        "%Y-%m-%dT%H:%M:%S%:z"
+    } else {
+        "%Y-%m-%dT%H:%M:%S%.3f%:z"
+    };
+    Some(zoned.strftime(format).to_string())
+}
+
+#[test]
+fn a_wall_clock_reads_every_instant_as_strftime_does() {
+    let zones = [
+        "UTC",
+        "Europe/Berlin",
+        "America/New_York",
+        "Australia/Lord_Howe",
+        "Asia/Kolkata",
+        "America/St_Johns",
+        "Pacific/Chatham",
+        "Europe/Amsterdam",
+        "America/Santiago",
+        "Africa/Monrovia",
+    ];
+    // A deterministic walk over the supported range, its ends, and each
+    // zone's transitions of 2026 (minutes either side).
+    let mut instants = vec![SUPPORTED.start, SUPPORTED.end - 1, 0, 1, -1, 999, 1_001];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let span = (SUPPORTED.end - SUPPORTED.start) as u64;
+    for _ in 0..3_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        instants.push(SUPPORTED.start + (x % span) as i64);
+    }
+    for zone in zones {
+        let clock = WallClock::new(zone).expect(zone);
+        let mut probes = instants.clone();
+        let tz = jiff::tz::TimeZoneDatabase::bundled().get(zone).unwrap();
+        let from = jiff::Timestamp::from_millisecond(1_767_225_600_000).unwrap();
+        for t in tz.following(from).take(4) {
+            let at = t.timestamp().as_millisecond();
+            probes.extend([at - 60_000, at - 1, at, at + 1, at + 60_000]);
+        }
+        for at in probes {
+            assert_eq!(
+                clock.rfc3339(at),
+                local_by_strftime(zone, at),
+                "{zone} {at}"
+            );
+        }
+        assert_eq!(clock.rfc3339(SUPPORTED.end), None);
+    }
+    assert!(WallClock::new("Mars/Olympus").is_none());
+}

@@ -1,7 +1,8 @@
 use crate::payment_reference::{Reference, kind};
 use proptest::prelude::*;
 use slotstream_domain::booking::{
-    BookingCancelled, BookingEvent, BookingExpired, BookingFailed, BookingHeld, PaymentOrphaned,
+    BookingCancelled, BookingEvent, BookingExpired, BookingFailed, BookingHeld, BookingRescheduled,
+    PaymentOrphaned,
 };
 use slotstream_domain::payment::{
     CheckoutOutcome, PaymentCommand, PaymentEvent, PaymentPartition, PaymentStatus,
@@ -47,6 +48,12 @@ enum Op {
         how: u8,
         refund: u8,
     },
+    /// The booking, still active and not yet started, is moved to start
+    /// `lead` hours from now (the booking side's reschedule).
+    Move {
+        pick: usize,
+        lead: u8,
+    },
     /// The clock moves on by hours; settled state is evicted, as the
     /// processor does on its prune cadence, and due checks fire.
     Advance {
@@ -79,6 +86,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (any::<usize>(), prop::bool::weighted(0.7), 0u8..3, prop::sample::select(vec![0u8, 0, 2, 30, 70]))
             .prop_map(|(pick, succeeded, event, age)| Op::Webhook { pick, succeeded, event, age }),
         3 => (any::<usize>(), 0u8..5, 0u8..6).prop_map(|(pick, how, refund)| Op::BookingEnds { pick, how, refund }),
+        2 => (any::<usize>(), prop::sample::select(vec![1u8, 5, 30, 72, 120, 200]))
+            .prop_map(|(pick, lead)| Op::Move { pick, lead }),
         2 => prop::sample::select(vec![1u8, 6, 23, 24, 25, 26, 48, 71, 72, 73, 96])
             .prop_map(|hours| Op::Advance { hours }),
         3 => prop::sample::select(vec![1u16, 5, 9, 10, 11, 20, 40, 300, 1200])
@@ -310,6 +319,24 @@ fn ending(n: usize, how: u8, refund: i64) -> BookingEvent {
     }
 }
 
+/// Booking `n` moved from `from` to `to` at `now`.
+fn moved(n: usize, from: Millis, to: Millis, now: Millis) -> BookingEvent {
+    BookingEvent::BookingRescheduled(BookingRescheduled {
+        command_id: format!("m{n}-{now}").as_str().into(),
+        request_hash: String::new(),
+        booking_id: format!("b{n}").as_str().into(),
+        resource_id: "r".into(),
+        user_id: format!("u{}", n % 2).as_str().into(),
+        user_email: "u@example.com".into(),
+        previous_start: from,
+        previous_end: from + HOUR,
+        start: to,
+        end: to + HOUR,
+        rescheduled_by: format!("u{}", n % 2).as_str().into(),
+        rescheduled_at: now,
+    })
+}
+
 /// The provider acknowledges payment `n`'s pending refund (if any; an
 /// acknowledgement of nothing pending changes nothing).
 fn ack(
@@ -408,6 +435,8 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut reference = Reference::default();
     let mut holds: Vec<(usize, i64, Millis, Millis)> = Vec::new();
     let mut checkouts: Vec<(SubmitCheckout, usize, bool)> = Vec::new();
+    // Bookings that ended (the booking side moves only active ones).
+    let mut ended: BTreeSet<usize> = BTreeSet::new();
     let mut now: Millis = 1_000;
     for (step, op) in ops.into_iter().enumerate() {
         let pick_hold = |pick: usize| holds.get(pick % holds.len().max(1)).copied();
@@ -535,6 +564,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     continue;
                 };
                 let refund = i64::from(refund) * 200;
+                ended.insert(n);
                 let d = h.step(Input::Booking(ending(n, how, refund)), now)?;
                 let expected = match how {
                     0..=2 => reference.cancel(n, now),
@@ -542,6 +572,22 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     _ => reference.refund(n, amount, now),
                 };
                 prop_assert_eq!(d.events.iter().map(kind).collect::<Vec<_>>(), expected);
+            }
+            Op::Move { pick, lead } => {
+                let i = pick % holds.len().max(1);
+                let Some((n, amount, start, hold)) = holds.get(i).copied() else {
+                    continue;
+                };
+                if now >= start || ended.contains(&n) {
+                    continue;
+                }
+                let to = now + i64::from(lead) * HOUR;
+                let d = h.step(Input::Booking(moved(n, start, to, now)), now)?;
+                prop_assert_eq!(
+                    d.events.iter().map(kind).collect::<Vec<_>>(),
+                    reference.moved(n, to)
+                );
+                holds[i] = (n, amount, to, hold);
             }
             Op::Advance { hours } => {
                 now += i64::from(hours) * HOUR;

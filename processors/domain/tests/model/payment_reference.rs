@@ -47,6 +47,10 @@ pub enum Kind {
     RefundConfirmed {
         refund_id: String,
     },
+    /// The payment learnt its booking's new start.
+    Moved {
+        start: Millis,
+    },
 }
 
 pub fn kind(ev: &PaymentEvent) -> Kind {
@@ -70,6 +74,9 @@ pub fn kind(ev: &PaymentEvent) -> Kind {
         },
         PaymentEvent::RefundConfirmed(r) => Kind::RefundConfirmed {
             refund_id: r.refund_id.clone(),
+        },
+        PaymentEvent::PaymentBookingRescheduled(m) => Kind::Moved {
+            start: m.booking_start,
         },
     }
 }
@@ -283,6 +290,30 @@ impl Reference {
         p.seen.push(event.into());
         p.updated = occurred;
         vec![k]
+    }
+
+    /// The booking moved to `start` (before its old start): a payment that
+    /// is open or holds money keeps it as its booking's start, so a paid
+    /// cancellation until then still finds it.
+    pub fn moved(&mut self, n: usize, start: Millis) -> Vec<Kind> {
+        use PaymentStatus as S;
+        match self.payments.iter_mut().find(|p| p.n == n) {
+            Some(p)
+                if p.start != start
+                    && matches!(
+                        p.status,
+                        S::RequiresPayment
+                            | S::Processing
+                            | S::Unknown
+                            | S::Succeeded
+                            | S::PartiallyRefunded
+                    ) =>
+            {
+                p.start = start;
+                vec![Kind::Moved { start }]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// The booking lapsed: an intent nobody checked out is canceled; a
