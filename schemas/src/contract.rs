@@ -150,7 +150,8 @@ enum Source {
 /// event (`PaymentStatusUnknown`), then `ResourceScheduleChanged`, then the
 /// refund checks (`RefundUnconfirmed`, `RefundConfirmed`), then
 /// `BookingRescheduled`, then the API-key events (`ApiKeyCreated`,
-/// `ApiKeyRevoked`). The
+/// `ApiKeyRevoked`) and the webhook events (`WebhookCreated`,
+/// `WebhookDeleted`), one run of the identity union's end. The
 /// round-trip and wire tests check the layout against `Reply.avsc`.
 const REPLY_RUNS: [(Source, u32, u32); 9] = [
     (Source::Booking, 0, 9),
@@ -161,7 +162,7 @@ const REPLY_RUNS: [(Source, u32, u32); 9] = [
     (Source::Booking, 11, 1),
     (Source::Payment, 8, 2),
     (Source::Booking, 12, 1),
-    (Source::Identity, 9, 2),
+    (Source::Identity, 9, 4),
 ];
 
 // The runs add up to every branch of the three unions (checked at build).

@@ -15,7 +15,7 @@ macro_rules! avsc {
 
 /// Every `.avsc` file in `schemas/avro/`: (file name, JSON). A test checks that
 /// this list and the directory agree.
-static AVSC_FILES: [(&str, &str); 76] = avsc![
+static AVSC_FILES: [(&str, &str); 80] = avsc![
     // shared records and enums
     "Money",
     "Price",
@@ -92,6 +92,11 @@ static AVSC_FILES: [(&str, &str); 76] = avsc![
     "RevokeApiKey",
     "ApiKeyCreated",
     "ApiKeyRevoked",
+    // identity: webhook subscriptions
+    "CreateWebhook",
+    "DeleteWebhook",
+    "WebhookCreated",
+    "WebhookDeleted",
     // top-level values, one per topic
     "BookingCommandEnvelope",
     "BookingEventEnvelope",
@@ -138,18 +143,18 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
     ),
     ("slotstream.dead-letters-value", "DeadLetter", 3),
     // 4 (retired): before the login-lock commands; 11 (retired): before
-    // the API-key commands.
+    // the API-key commands; 21 (retired): before the webhook commands.
     (
         "slotstream.identity-commands-value",
         "IdentityCommandEnvelope",
-        21,
+        31,
     ),
     // 5 (retired): before the login-lock events; 12 (retired): before the
-    // API-key events.
+    // API-key events; 22 (retired): before the webhook events.
     (
         "slotstream.identity-events-value",
         "IdentityEventEnvelope",
-        22,
+        32,
     ),
     // 6 (retired): before SubmitCheckout.appended_at.
     (
@@ -170,15 +175,16 @@ const SUBJECTS: [(&str, &str, u32); 8] = [
     // (retired): before the hold deadline, the checkout's append instant and
     // BookingPaymentStarted; 15 (retired): before BookingPaymentDelayed,
     // PaymentStatusUnknown, the refund checks, ResourceScheduleChanged,
-    // BookingRescheduled, the API-key events and resource schedules.
-    ("slotstream.replies-value", "Reply", 19),
+    // BookingRescheduled, the API-key events and resource schedules; 19
+    // (retired): before the webhook events.
+    ("slotstream.replies-value", "Reply", 33),
 ];
 
 /// Earlier versions of subjects' schemas, still read under the compiled id
 /// they were written with: `(id, subject, self-contained JSON)`. The embedded
 /// backend's log keeps records of every version, so an entry is never
 /// removed; the JSON is the version as it was published (`compat/`).
-const RETIRED: [(u32, &str, &str); 14] = [
+const RETIRED: [(u32, &str, &str); 17] = [
     (
         1,
         "slotstream.booking-commands-value",
@@ -248,6 +254,21 @@ const RETIRED: [(u32, &str, &str); 14] = [
         16,
         "slotstream.booking-events-value",
         include_str!("../retired/16.slotstream.booking-events-value.json"),
+    ),
+    (
+        19,
+        "slotstream.replies-value",
+        include_str!("../retired/19.slotstream.replies-value.json"),
+    ),
+    (
+        21,
+        "slotstream.identity-commands-value",
+        include_str!("../retired/21.slotstream.identity-commands-value.json"),
+    ),
+    (
+        22,
+        "slotstream.identity-events-value",
+        include_str!("../retired/22.slotstream.identity-events-value.json"),
     ),
 ];
 

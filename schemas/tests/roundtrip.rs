@@ -86,6 +86,6 @@ fn one_sample_of_every_union_branch_round_trips() {
         records: 0,
     };
     visit_all(&mut check);
-    // 5 + 13 + 2 + 10 + 7 + 11 envelope branches, 34 reply branches, 3 dead letters.
-    assert_eq!(check.records, 48 + 34 + 3);
+    // 5 + 13 + 2 + 10 + 9 + 13 envelope branches, 36 reply branches, 3 dead letters.
+    assert_eq!(check.records, 52 + 36 + 3);
 }

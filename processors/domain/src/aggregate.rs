@@ -257,6 +257,8 @@ impl Command for IdentityCommand {
             Self::UnlockAccount(c) => &c.command_id,
             Self::CreateApiKey(c) => &c.command_id,
             Self::RevokeApiKey(c) => &c.command_id,
+            Self::CreateWebhook(c) => &c.command_id,
+            Self::DeleteWebhook(c) => &c.command_id,
         })
     }
 }
@@ -275,6 +277,8 @@ impl Event for IdentityEvent {
             Self::UnlockRejected(e) => &e.email,
             Self::ApiKeyCreated(e) => &e.owner_email,
             Self::ApiKeyRevoked(e) => &e.owner_email,
+            Self::WebhookCreated(e) => &e.owner_email,
+            Self::WebhookDeleted(e) => &e.owner_email,
         }
     }
 }
