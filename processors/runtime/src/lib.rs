@@ -23,6 +23,7 @@ pub mod telemetry;
 pub mod topics;
 pub mod trace;
 pub mod views;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use log::{
