@@ -39,5 +39,5 @@ pub use telemetry::{MemberReadiness, Readiness, Telemetry};
 pub use topics::TopicSpec;
 pub use views::{
     ApiKeyView, BookingView, EventView, LoginLockView, Page, PaymentView, UserView, ViewError,
-    ViewStore, ViewWrite,
+    ViewStore, ViewWrite, WebhookView,
 };

@@ -9,7 +9,7 @@ use fjall::Keyspace;
 use serde::de::DeserializeOwned;
 use slotstream_domain::resource::{Resource, ResourceV1};
 use slotstream_runtime::{
-    ApiKeyView, BookingView, LoginLockView, PaymentView, UserView, ViewWrite,
+    ApiKeyView, BookingView, LoginLockView, PaymentView, UserView, ViewWrite, WebhookView,
 };
 
 /// Applies one view write.
@@ -136,6 +136,22 @@ pub(crate) fn apply(t: &mut Txn<'_>, w: &ViewWrite) -> Result<(), ApplyError> {
                     raw.clone(),
                 );
             }
+            Ok(())
+        }
+        ViewWrite::PutWebhook(w) => {
+            let raw = postcard::to_stdvec::<WebhookView>(w)?;
+            t.insert(
+                &ks.webhooks,
+                catalog_key(w.owner_id.as_str(), &w.webhook_id),
+                raw,
+            );
+            Ok(())
+        }
+        ViewWrite::DeleteWebhook {
+            owner_id,
+            webhook_id,
+        } => {
+            t.remove(&ks.webhooks, catalog_key(owner_id.as_str(), webhook_id));
             Ok(())
         }
         ViewWrite::RevokeApiKey {
