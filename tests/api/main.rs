@@ -29,3 +29,4 @@ mod rescheduling;
 mod resources;
 mod scheduling;
 mod security;
+mod webhooks;
