@@ -83,6 +83,7 @@ impl App {
         cfg.connections = settings.connection_limits();
         cfg.rate = settings.rate_limits();
         cfg.consistency_wait = settings.consistency_wait;
+        cfg.webhook_allow_private = settings.webhook_allow_private;
         // One recorder for the process: /metrics shows the processors too.
         cfg.telemetry = platform.telemetry.clone();
         let gateway = Gateway::start(

@@ -106,6 +106,10 @@ pub struct Settings {
     /// `consistency_timeout` (`5s`).
     #[serde(with = "duration")]
     pub consistency_wait: Duration,
+    /// Gateway: whether webhook URLs may point at loopback, private,
+    /// link-local or unspecified addresses (`false`: refused, against SSRF;
+    /// local setups and tests turn it on).
+    pub webhook_allow_private: bool,
     /// Gateway: consecutive failed logins per account answered at once.
     pub login_free_failures: u32,
     /// Gateway: consecutive failed logins that lock an account (1 to 100).
@@ -255,6 +259,7 @@ impl Default for Settings {
             http_idle_timeout: connections.idle_timeout,
             max_connections_per_client: connections.max_connections_per_client,
             consistency_wait: Duration::from_secs(5),
+            webhook_allow_private: false,
             login_free_failures: login.free_failures,
             login_lock_after: login.lock_after,
             login_lock_for: login.lock_for,

@@ -110,6 +110,10 @@ pub struct GatewayConfig {
     /// to apply the write it names before answering 503
     /// `consistency_timeout` (default 5 s).
     pub consistency_wait: Duration,
+    /// Whether webhook URLs may point at loopback, private, link-local or
+    /// unspecified addresses (default false: refused with 422, against
+    /// SSRF; tests and local setups turn it on).
+    pub webhook_allow_private: bool,
     /// The process's recorder and readiness (`/metrics`, `/readyz`); a
     /// fresh one of its own by default. `slotstream up` passes the
     /// platform's, so the gateway serves the processors' metrics too.
@@ -143,6 +147,7 @@ impl GatewayConfig {
             recent_ttl: Duration::from_secs(60),
             api_key_cache_ttl: Duration::from_secs(5),
             consistency_wait: Duration::from_secs(5),
+            webhook_allow_private: false,
             telemetry: slotstream_runtime::Telemetry::new(),
         }
     }

@@ -1054,6 +1054,66 @@ pub struct ApiKeyList {
     pub items: Vec<ApiKeyDto>,
 }
 
+/// `POST /v1/webhooks`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookRequest {
+    /// Where deliveries are POSTed: `https://` (or `http://`), whose host
+    /// must not resolve to a loopback, private, link-local or unspecified
+    /// address unless the operator allows it.
+    #[schema(
+        example = "https://partner.example.com/slotstream/hooks",
+        max_length = 2048
+    )]
+    pub url: String,
+    /// Event types to deliver (those of `GET /v1/events`), or `["*"]` for
+    /// all.
+    #[schema(example = json!(["booking.confirmed", "booking.cancelled", "payment.refunded"]))]
+    pub events: Vec<String>,
+    /// A note for yourself (at most 500 characters).
+    #[serde(default)]
+    #[schema(example = "production CRM sync", max_length = 500)]
+    pub description: Option<String>,
+}
+
+/// A webhook subscription as its owner sees it: never its secret, except
+/// `secret` in the answer that created it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookDto {
+    /// The subscription's id.
+    #[schema(example = "wh_5f0c6b1d9a8e4c7fb2a13d4e5f607182")]
+    pub id: String,
+    /// Where deliveries go.
+    #[schema(example = "https://partner.example.com/slotstream/hooks")]
+    pub url: String,
+    /// Event types delivered (`*`: all).
+    #[schema(example = json!(["booking.confirmed", "booking.cancelled"]))]
+    pub events: Vec<String>,
+    /// Your note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `enabled`.
+    #[schema(example = "enabled")]
+    pub status: &'static str,
+    /// When it was created.
+    pub created_at: String,
+    /// The signing secret, in the answer that created the subscription and
+    /// nowhere else: store it now. Verify each delivery's
+    /// `Slotstream-Signature: t=<secs>,v1=<hex>` as HMAC-SHA256 keyed by
+    /// this string over `"<t>.<raw body>"`, and refuse a `t` more than
+    /// 5 minutes from your clock.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "whsec_9c1b…")]
+    pub secret: Option<String>,
+}
+
+/// The caller's webhook subscriptions, by id.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookList {
+    /// The subscriptions.
+    pub items: Vec<WebhookDto>,
+}
+
 /// `GET /v1/events` query.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -3,7 +3,9 @@
 use crate::dto::*;
 use crate::error::PROBLEM_JSON;
 use crate::error::{FieldError, Problem};
-use crate::routes::{api_keys, auth, bookings, events, ops, payments, resources, schedule};
+use crate::routes::{
+    api_keys, auth, bookings, events, ops, payments, resources, schedule, webhooks,
+};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::Response;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -139,7 +141,7 @@ impl Modify for Consistent {
         for (path, item) in &mut openapi.paths.paths {
             let writes = path.starts_with("/v1/")
                 && !path.starts_with("/v1/auth/")
-                && !path.starts_with("/v1/webhooks/");
+                && path != "/v1/webhooks/payments";
             if let Some(op) = item
                 .get
                 .as_mut()
@@ -175,8 +177,11 @@ impl Modify for Consistent {
             if !writes {
                 continue;
             }
-            for op in [&mut item.post, &mut item.put].into_iter().flatten() {
-                for status in ["200", "201", "202"] {
+            for op in [&mut item.post, &mut item.put, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                for status in ["200", "201", "202", "204"] {
                     if let Some(RefOr::T(res)) = op.responses.responses.get_mut(status) {
                         res.headers.insert(
                             "Consistency-Token".to_owned(),
@@ -218,6 +223,7 @@ impl Modify for Consistent {
         bookings::create, bookings::get_one, bookings::list, bookings::cancel, bookings::reschedule, bookings::vendor_list,
         payments::get_one, payments::complete, payments::webhook, payments::checkout_page,
         api_keys::create, api_keys::list, api_keys::revoke, events::list,
+        webhooks::create, webhooks::list, webhooks::get_one, webhooks::delete,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi, ops::docs, ops::docs_script, ops::docs_style,
     ),
     components(schemas(
@@ -228,6 +234,7 @@ impl Modify for Consistent {
         WebhookEventDto, WebhookDataDto, OpeningDto, WeekDto, ExceptionDto, ScheduleDto, RulesDto,
         ScheduleRequest, ScheduleAnswerDto, ScheduleChangedDto, SlotDto, SlotsDto, SlotSearchPage,
         CreateApiKeyRequest, ApiKeyDto, ApiKeyList, EventDto, EventPage,
+        CreateWebhookRequest, WebhookDto, WebhookList,
     )),
     modifiers(&Bearer, &Consistent, &Problems),
     tags(
@@ -236,6 +243,7 @@ impl Modify for Consistent {
         (name = "bookings", description = "Holding, reading, rescheduling and cancelling bookings"),
         (name = "payments", description = "The sandbox provider's checkout, payments and webhooks"),
         (name = "api-keys", description = "Keys for server-to-server partners: `Authorization: Bearer sk_live_…`, scopes per route group, `X-Customer-Ref` for the partner's end users, per-key quotas with `RateLimit-*` headers"),
+        (name = "webhooks", description = "Your resources' booking and payment events POSTed to your URL, signed with `Slotstream-Signature: t=…,v1=HMAC-SHA256(secret, \"t.body\")` (subscriptions; deliveries are not built yet)"),
         (name = "events", description = "The booking and payment events of your resources or bookings, oldest first, with a cursor to poll from (for partners without webhooks)"),
         (name = "operations", description = "Liveness, readiness, metrics, this document"),
     )
@@ -273,6 +281,10 @@ mod tests {
             ("/v1/payments/{id}", "get"),
             ("/v1/payments/{id}/complete", "post"),
             ("/v1/webhooks/payments", "post"),
+            ("/v1/webhooks", "post"),
+            ("/v1/webhooks", "get"),
+            ("/v1/webhooks/{id}", "get"),
+            ("/v1/webhooks/{id}", "delete"),
             ("/healthz", "get"),
             ("/readyz", "get"),
             ("/metrics", "get"),

@@ -151,9 +151,11 @@ enum Source {
 /// refund checks (`RefundUnconfirmed`, `RefundConfirmed`), then
 /// `BookingRescheduled`, then the API-key events (`ApiKeyCreated`,
 /// `ApiKeyRevoked`), then `PaymentBookingRescheduled` (never a reply: a
-/// reaction to a booking's move; every event has a branch all the same).
-/// The round-trip and wire tests check the layout against `Reply.avsc`.
-const REPLY_RUNS: [(Source, u32, u32); 10] = [
+/// reaction to a booking's move; every event has a branch all the same),
+/// then the webhook events (`WebhookCreated`, `WebhookDeleted`), the
+/// identity union's end. The round-trip and wire tests check the layout
+/// against `Reply.avsc`.
+const REPLY_RUNS: [(Source, u32, u32); 11] = [
     (Source::Booking, 0, 9),
     (Source::Payment, 0, 7),
     (Source::Identity, 0, 9),
@@ -164,6 +166,7 @@ const REPLY_RUNS: [(Source, u32, u32); 10] = [
     (Source::Booking, 12, 1),
     (Source::Identity, 9, 2),
     (Source::Payment, 10, 1),
+    (Source::Identity, 11, 2),
 ];
 
 // The runs add up to every branch of the three unions (checked at build).

@@ -1,5 +1,5 @@
 //! Identity commands and events <-> their Avro records (the login-lock
-//! records are declared in `map_lock.rs`, the API-key ones in `map_keys.rs`). Declarations: see `declare.rs`.
+//! records are declared in `map_lock.rs`, the API-key and webhook ones in `map_keys.rs`). Declarations: see `declare.rs`.
 
 use crate::declare::{avro_record, avro_union};
 use slotstream_domain::identity::{
@@ -15,6 +15,8 @@ avro_union!(IdentityCommand {
     UnlockAccount,
     CreateApiKey,
     RevokeApiKey,
+    CreateWebhook,
+    DeleteWebhook,
 });
 
 avro_union!(IdentityEvent {
@@ -29,6 +31,8 @@ avro_union!(IdentityEvent {
     UnlockRejected,
     ApiKeyCreated,
     ApiKeyRevoked,
+    WebhookCreated,
+    WebhookDeleted,
 });
 
 avro_record!(RegisterUser {

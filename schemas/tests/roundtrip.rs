@@ -86,6 +86,6 @@ fn one_sample_of_every_union_branch_round_trips() {
         records: 0,
     };
     visit_all(&mut check);
-    // 5 + 13 + 2 + 11 + 7 + 11 envelope branches, 35 reply branches, 3 dead letters.
-    assert_eq!(check.records, 49 + 35 + 3);
+    // 5 + 13 + 2 + 11 + 9 + 13 envelope branches, 37 reply branches, 3 dead letters.
+    assert_eq!(check.records, 53 + 37 + 3);
 }

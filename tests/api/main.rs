@@ -30,3 +30,4 @@ mod resources;
 mod scheduling;
 mod security;
 mod slot_search;
+mod webhooks;

@@ -90,6 +90,7 @@ use slotstream_domain::{BookingId, Millis, PaymentId, ResourceId, UserId};
 use slotstream_runtime::{
     ApiKeyView, Backend, BookingView, LogError, LogReader, LoginLockView, Page, PaymentView,
     Producer, Session, TopicPartition, TopicSpec, UserView, ViewError, ViewStore, ViewWrite,
+    WebhookView,
 };
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
@@ -527,6 +528,22 @@ impl ViewStore for EmbeddedBackend {
         limit: usize,
     ) -> Result<Vec<ApiKeyView>, ViewError> {
         views::read::api_keys_by_owner(&self.files.views.store, owner, limit)
+    }
+
+    async fn webhook(
+        &self,
+        owner: &UserId,
+        webhook_id: &str,
+    ) -> Result<Option<WebhookView>, ViewError> {
+        views::read::webhook(&self.files.views.store, owner, webhook_id)
+    }
+
+    async fn webhooks_by_owner(
+        &self,
+        owner: &UserId,
+        limit: usize,
+    ) -> Result<Vec<WebhookView>, ViewError> {
+        views::read::webhooks_by_owner(&self.files.views.store, owner, limit)
     }
 
     async fn applied(&self, topic: &str, partition: u32) -> Result<u64, ViewError> {

@@ -60,6 +60,8 @@ pub(crate) struct Keyspaces {
     pub api_keys: Keyspace,
     /// (owner, key id) -> ().
     pub api_keys_by_owner: Keyspace,
+    /// (owner, webhook id) -> the subscription's row.
+    pub webhooks: Keyspace,
     /// (topic, partition) -> the next offset the views apply.
     pub positions: Keyspace,
     /// (audience, topic, partition, offset) -> the event's row.
@@ -68,7 +70,7 @@ pub(crate) struct Keyspaces {
 
 impl Keyspaces {
     /// The view keyspaces (cleared when the views are rebuilt).
-    pub fn views(&self) -> [&Keyspace; 16] {
+    pub fn views(&self) -> [&Keyspace; 17] {
         [
             &self.bookings,
             &self.bookings_by_user,
@@ -84,6 +86,7 @@ impl Keyspaces {
             &self.login_locks,
             &self.api_keys,
             &self.api_keys_by_owner,
+            &self.webhooks,
             &self.positions,
             &self.events,
         ]
@@ -273,6 +276,9 @@ impl Store {
             // store gets them empty at open; its views then record
             // positions from their next commit and list the events
             // projected from then on (rebuild the views for the history).
+            // Added with webhook subscriptions: an older store gets it
+            // empty at open, and no subscription existed before it.
+            webhooks: plain("view.webhooks").map_err(storage)?,
             positions: plain("view.positions").map_err(storage)?,
             events: plain("view.events").map_err(storage)?,
         };

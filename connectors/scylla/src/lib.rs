@@ -43,7 +43,7 @@ use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, Millis, PaymentId, ResourceId, UserId};
 use slotstream_runtime::{
     ApiKeyView, BookingView, EffectError, LoginLockView, Page, PaymentView, SentLedger, UserView,
-    ViewError, ViewStore, ViewWrite,
+    ViewError, ViewStore, ViewWrite, WebhookView,
 };
 use statements::Statements;
 use std::sync::Arc;
@@ -313,6 +313,22 @@ impl ViewStore for ScyllaViews {
         limit: usize,
     ) -> Result<Vec<ApiKeyView>, ViewError> {
         read::api_keys_by_owner(&self.session, &self.st, owner, limit).await
+    }
+
+    async fn webhook(
+        &self,
+        owner: &UserId,
+        webhook_id: &str,
+    ) -> Result<Option<WebhookView>, ViewError> {
+        read::webhook(&self.session, &self.st, owner, webhook_id).await
+    }
+
+    async fn webhooks_by_owner(
+        &self,
+        owner: &UserId,
+        limit: usize,
+    ) -> Result<Vec<WebhookView>, ViewError> {
+        read::webhooks_by_owner(&self.session, &self.st, owner, limit).await
     }
 
     async fn applied(&self, topic: &str, partition: u32) -> Result<u64, ViewError> {

@@ -5,7 +5,9 @@
 //! at least one more item follows.
 
 use crate::error::{self, undecodable};
-use crate::rows::{ApiKeyRow, BookingRow, LoginLockRow, PaymentRow, ResourceRow, UserRow, day_of};
+use crate::rows::{
+    ApiKeyRow, BookingRow, LoginLockRow, PaymentRow, ResourceRow, UserRow, WebhookRow, day_of,
+};
 use crate::statements::{DayTable, Statements};
 use futures_util::TryStreamExt;
 use scylla::client::session::Session;
@@ -19,7 +21,7 @@ use slotstream_domain::resource::Resource;
 use slotstream_domain::{Millis, UserId};
 use slotstream_runtime::cursor::{self, Listing};
 use slotstream_runtime::{
-    ApiKeyView, BookingView, LoginLockView, Page, PaymentView, UserView, ViewError,
+    ApiKeyView, BookingView, LoginLockView, Page, PaymentView, UserView, ViewError, WebhookView,
 };
 
 /// Largest page a listing returns, whatever `limit` asks.
@@ -151,6 +153,41 @@ pub(crate) async fn api_keys_by_owner(
         keys.push(ApiKeyView::try_from(row)?);
     }
     Ok(keys)
+}
+
+/// A webhook subscription of an owner.
+pub(crate) async fn webhook(
+    session: &Session,
+    st: &Statements,
+    owner: &UserId,
+    webhook_id: &str,
+) -> Result<Option<WebhookView>, ViewError> {
+    Ok(
+        one::<WebhookRow>(session, &st.get_webhook, (owner.as_str(), webhook_id))
+            .await?
+            .map(WebhookView::from),
+    )
+}
+
+/// The first `limit` webhook subscriptions of an owner, by id.
+pub(crate) async fn webhooks_by_owner(
+    session: &Session,
+    st: &Statements,
+    owner: &UserId,
+    limit: usize,
+) -> Result<Vec<WebhookView>, ViewError> {
+    let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+    let mut rows = session
+        .execute_iter(st.webhooks_by_owner.clone(), (owner.as_str(), limit))
+        .await
+        .map_err(error::pager)?
+        .rows_stream::<WebhookRow>()
+        .map_err(undecodable)?;
+    let mut hooks = Vec::new();
+    while let Some(row) = rows.try_next().await.map_err(next_row)? {
+        hooks.push(WebhookView::from(row));
+    }
+    Ok(hooks)
 }
 
 /// The next offset the views apply of a topic partition (0: none yet).

@@ -16,7 +16,7 @@ use slotstream_domain::schedule::{BookingRules, ScheduleSpec};
 use slotstream_domain::time::DAY;
 use slotstream_domain::{BookingId, Millis, Money, PaymentId, ResourceId, UserId};
 use slotstream_runtime::{
-    ApiKeyView, BookingView, LoginLockView, PaymentView, UserView, ViewError,
+    ApiKeyView, BookingView, LoginLockView, PaymentView, UserView, ViewError, WebhookView,
 };
 
 /// The booking columns, in the order every booking table declares them.
@@ -415,6 +415,58 @@ impl From<LoginLockRow> for LoginLockView {
             email: r.email,
             locked_until: r.locked_until.0,
             unlocked_at: r.unlocked_at.map(|t| t.0),
+        }
+    }
+}
+
+/// The webhook subscription columns, in the order `webhooks_by_owner`
+/// declares them.
+pub(crate) const WEBHOOK_COLUMNS: &[&str] = &[
+    "owner_id",
+    "webhook_id",
+    "owner_email",
+    "url",
+    "events",
+    "description",
+    "created_at",
+];
+
+/// One webhook subscription (no secret: it is derived where needed).
+#[derive(Clone, Debug, DeserializeRow, SerializeRow)]
+pub(crate) struct WebhookRow {
+    pub owner_id: String,
+    pub webhook_id: String,
+    pub owner_email: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub created_at: CqlTimestamp,
+}
+
+impl From<&WebhookView> for WebhookRow {
+    fn from(w: &WebhookView) -> Self {
+        Self {
+            owner_id: w.owner_id.0.clone(),
+            webhook_id: w.webhook_id.clone(),
+            owner_email: w.owner_email.clone(),
+            url: w.url.clone(),
+            events: w.events.clone(),
+            description: w.description.clone(),
+            created_at: CqlTimestamp(w.created_at),
+        }
+    }
+}
+
+impl From<WebhookRow> for WebhookView {
+    fn from(r: WebhookRow) -> Self {
+        Self {
+            webhook_id: r.webhook_id,
+            owner_id: UserId(r.owner_id),
+            owner_email: r.owner_email,
+            url: r.url,
+            events: r.events,
+            description: r.description,
+            created_at: r.created_at.0,
         }
     }
 }

@@ -17,7 +17,7 @@
 
 use crate::rows::{
     API_KEY_COLUMNS, BOOKING_COLUMNS, LOGIN_LOCK_COLUMNS, PAYMENT_COLUMNS, RESOURCE_COLUMNS,
-    USER_COLUMNS,
+    USER_COLUMNS, WEBHOOK_COLUMNS,
 };
 use crate::{ScyllaError, ScyllaOptions};
 use scylla::client::session::Session;
@@ -41,6 +41,7 @@ pub(crate) const TABLES: &[&str] = &[
     "emails_sent",
     "api_keys",
     "api_keys_by_owner",
+    "webhooks_by_owner",
     "view_positions",
     "events_by_audience",
 ];
@@ -121,6 +122,11 @@ pub(crate) fn create_tables(ks: &str) -> Vec<(&'static str, String)> {
         "rate_per_second" | "burst" => "int",
         _ => "text",
     });
+    let webhook = columns(WEBHOOK_COLUMNS, &|c| match c {
+        "events" => "list<text>",
+        "created_at" => "timestamp",
+        _ => "text",
+    });
     let newest_first = "WITH CLUSTERING ORDER BY (created_at DESC, booking_id ASC)";
     let ordered = |name: &'static str, body: String, options: &str| {
         let ddl = format!("CREATE TABLE IF NOT EXISTS {ks}.{name} ({body}) {options}");
@@ -193,6 +199,12 @@ pub(crate) fn create_tables(ks: &str) -> Vec<(&'static str, String)> {
         table(
             "api_keys_by_owner",
             format!("{api_key}, PRIMARY KEY ((owner_id), key_id)"),
+        ),
+        // Added with webhook subscriptions: `slotstream init` creates it in
+        // an existing keyspace (no subscription existed before it).
+        table(
+            "webhooks_by_owner",
+            format!("{webhook}, PRIMARY KEY ((owner_id), webhook_id)"),
         ),
         // Added with consistency tokens: per topic partition, the next
         // offset the views apply (written after the rows of a commit).

@@ -4,7 +4,7 @@
 use crate::ScyllaError;
 use crate::rows::{
     API_KEY_COLUMNS, BOOKING_COLUMNS, LOGIN_LOCK_COLUMNS, PAYMENT_COLUMNS, RESOURCE_COLUMNS,
-    USER_COLUMNS,
+    USER_COLUMNS, WEBHOOK_COLUMNS,
 };
 use crate::schema::TABLES;
 use scylla::client::session::Session;
@@ -73,6 +73,10 @@ pub(crate) struct Statements {
     pub put_api_key: PreparedStatement,
     pub api_keys_by_owner: PreparedStatement,
     pub put_api_key_by_owner: PreparedStatement,
+    pub get_webhook: PreparedStatement,
+    pub webhooks_by_owner: PreparedStatement,
+    pub put_webhook: PreparedStatement,
+    pub delete_webhook: PreparedStatement,
     pub get_applied: PreparedStatement,
     pub put_applied: PreparedStatement,
     pub events: PreparedStatement,
@@ -335,6 +339,28 @@ impl Statements {
                 .await?,
             put_api_key_by_owner: p
                 .prepare(insert(ks, "api_keys_by_owner", none, API_KEY_COLUMNS))
+                .await?,
+            get_webhook: p
+                .prepare(select(
+                    ks,
+                    "webhooks_by_owner",
+                    WEBHOOK_COLUMNS,
+                    "owner_id = ? AND webhook_id = ?",
+                ))
+                .await?,
+            webhooks_by_owner: p
+                .prepare(format!(
+                    "{} LIMIT ?",
+                    select(ks, "webhooks_by_owner", WEBHOOK_COLUMNS, "owner_id = ?")
+                ))
+                .await?,
+            put_webhook: p
+                .prepare(insert(ks, "webhooks_by_owner", none, WEBHOOK_COLUMNS))
+                .await?,
+            delete_webhook: p
+                .prepare(format!(
+                    "DELETE FROM {ks}.webhooks_by_owner WHERE owner_id = ? AND webhook_id = ?"
+                ))
                 .await?,
             get_applied: p
                 .prepare(format!(

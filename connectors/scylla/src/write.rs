@@ -10,7 +10,7 @@ use crate::error;
 use crate::read::{self, Owner};
 use crate::rows::{
     ApiKeyRow, BookingRow, CatalogRow, DayBookingRow, LoginLockRow, PaymentRow, ResourceRow,
-    UserRow, day_of,
+    UserRow, WebhookRow, day_of,
 };
 use crate::statements::Statements;
 use futures_util::future::{BoxFuture, FutureExt, try_join_all};
@@ -32,6 +32,7 @@ enum RowKey<'a> {
     User(&'a str),
     Lock(&'a str),
     ApiKey(&'a str),
+    Webhook(&'a str),
     Position(&'a str),
     Event(&'a str),
 }
@@ -50,6 +51,8 @@ fn row_key(w: &ViewWrite) -> RowKey<'_> {
         ViewWrite::LiftLoginLock { email, .. } => RowKey::Lock(email.as_str()),
         ViewWrite::PutApiKey(k) => RowKey::ApiKey(k.key_id.as_str()),
         ViewWrite::RevokeApiKey { key_id, .. } => RowKey::ApiKey(key_id.as_str()),
+        ViewWrite::PutWebhook(w) => RowKey::Webhook(w.webhook_id.as_str()),
+        ViewWrite::DeleteWebhook { webhook_id, .. } => RowKey::Webhook(webhook_id.as_str()),
         // Applied in phases of their own (`apply`), never chained.
         ViewWrite::Applied { topic, .. } => RowKey::Position(topic.as_str()),
         ViewWrite::PutEvent(e) => RowKey::Event(e.topic.as_str()),
@@ -218,6 +221,18 @@ async fn apply_one(session: &Session, st: &Statements, w: &ViewWrite) -> Result<
             .await
         }
         ViewWrite::PutEvent(e) => put_event(session, st, e).await,
+        ViewWrite::PutWebhook(w) => exec(session, &st.put_webhook, WebhookRow::from(w)).await,
+        ViewWrite::DeleteWebhook {
+            owner_id,
+            webhook_id,
+        } => {
+            exec(
+                session,
+                &st.delete_webhook,
+                (owner_id.as_str(), webhook_id.as_str()),
+            )
+            .await
+        }
         ViewWrite::RevokeApiKey {
             key_id, revoked_at, ..
         } => {

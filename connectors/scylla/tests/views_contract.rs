@@ -31,4 +31,5 @@ contract_tests!(
     users_are_found_by_email_and_verified,
     login_locks_are_put_lifted_and_replaced,
     api_keys_are_found_by_id_listed_by_owner_and_revoked,
+    webhooks_are_listed_by_owner_and_deleted,
 );

@@ -10,6 +10,7 @@ pub mod ops;
 pub mod payments;
 pub mod resources;
 pub mod schedule;
+pub mod webhooks;
 
 use crate::error::{self, ApiError, PROBLEM_JSON};
 use crate::extract::client_ip;
@@ -71,6 +72,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/payments/{id}", get(payments::get_one))
         .route("/v1/payments/{id}/complete", post(payments::complete))
         .route("/v1/webhooks/payments", post(payments::webhook))
+        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route(
+            "/v1/webhooks/{id}",
+            get(webhooks::get_one).delete(webhooks::delete),
+        )
         .route("/v1/sandbox/checkout/{id}", get(payments::checkout_page))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

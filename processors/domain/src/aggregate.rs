@@ -258,6 +258,8 @@ impl Command for IdentityCommand {
             Self::UnlockAccount(c) => &c.command_id,
             Self::CreateApiKey(c) => &c.command_id,
             Self::RevokeApiKey(c) => &c.command_id,
+            Self::CreateWebhook(c) => &c.command_id,
+            Self::DeleteWebhook(c) => &c.command_id,
         })
     }
 }
@@ -276,6 +278,8 @@ impl Event for IdentityEvent {
             Self::UnlockRejected(e) => &e.email,
             Self::ApiKeyCreated(e) => &e.owner_email,
             Self::ApiKeyRevoked(e) => &e.owner_email,
+            Self::WebhookCreated(e) => &e.owner_email,
+            Self::WebhookDeleted(e) => &e.owner_email,
         }
     }
 }

@@ -6,7 +6,7 @@
 //! `load(record)` rebuilds a partition from them in any order.
 
 use crate::booking::{Booking, BookingEvent, BookingEventV1, BookingV1, BookingV2};
-use crate::identity::{Account, ApiKey, IdentityEvent, LoginLock};
+use crate::identity::{Account, ApiKey, IdentityEvent, LoginLock, Webhook};
 use crate::ids::{BookingId, CommandId, PaymentId, ResourceId};
 use crate::payment::{Payment, PaymentEvent, PaymentV1, PaymentV2, PaymentV3};
 use crate::resource::{Resource, ResourceV1};
@@ -31,6 +31,8 @@ pub enum StateKey {
     Lock(String),
     /// `k/<key id>`: an API key, by its id (stored in its owner's partition).
     ApiKey(String),
+    /// `w/<webhook id>`: a webhook subscription (in its owner's partition).
+    Webhook(String),
 }
 
 impl StateKey {
@@ -52,6 +54,7 @@ impl StateKey {
             "c" => StateKey::Command(CommandId::new(id)),
             "l" => StateKey::Lock(id.to_owned()),
             "k" => StateKey::ApiKey(id.to_owned()),
+            "w" => StateKey::Webhook(id.to_owned()),
             _ => return None,
         })
     }
@@ -67,6 +70,7 @@ impl fmt::Display for StateKey {
             StateKey::Command(id) => write!(f, "c/{id}"),
             StateKey::Lock(email) => write!(f, "l/{email}"),
             StateKey::ApiKey(id) => write!(f, "k/{id}"),
+            StateKey::Webhook(id) => write!(f, "w/{id}"),
         }
     }
 }
@@ -115,6 +119,8 @@ pub enum StateRecord {
     Booking(Booking),
     /// Under [`StateKey::ApiKey`] (appended after `Booking`, 11).
     ApiKey(ApiKey),
+    /// Under [`StateKey::Webhook`] (appended after `ApiKey`, 12).
+    Webhook(Webhook),
 }
 
 impl StateRecord {
@@ -134,6 +140,7 @@ impl StateRecord {
             StateRecord::Command(c) => StateKey::Command(c.command_id.clone()),
             StateRecord::Lock(l) => StateKey::Lock(l.locked.email.clone()),
             StateRecord::ApiKey(k) => StateKey::ApiKey(k.created.key_id.clone()),
+            StateRecord::Webhook(w) => StateKey::Webhook(w.created.webhook_id.clone()),
         }
     }
 }
@@ -432,6 +439,34 @@ mod tests {
             Some(rec.clone())
         );
         assert_eq!(rec.key(), StateKey::ApiKey("k1".into()));
+    }
+
+    #[test]
+    fn a_webhook_is_stored_under_the_variant_appended_after_api_key() {
+        let rec = StateRecord::Webhook(Webhook {
+            created: crate::identity::WebhookCreated {
+                command_id: "c".into(),
+                webhook_id: "wh1".into(),
+                owner_id: "v".into(),
+                owner_email: "v@example.com".into(),
+                url: "https://example.com/h".into(),
+                events: vec!["*".into()],
+                description: None,
+                created_at: 1,
+            },
+            deleted: None,
+        });
+        let bytes = postcard::to_stdvec(&rec).expect("encode");
+        assert_eq!(bytes[0], 13);
+        assert_eq!(
+            postcard::from_bytes::<StateRecord>(&bytes).ok(),
+            Some(rec.clone())
+        );
+        assert_eq!(rec.key(), StateKey::Webhook("wh1".into()));
+        assert_eq!(
+            StateKey::decode(&rec.key().encode()),
+            Some(StateKey::Webhook("wh1".into()))
+        );
     }
 
     #[test]

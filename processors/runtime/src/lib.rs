@@ -23,6 +23,7 @@ pub mod telemetry;
 pub mod topics;
 pub mod trace;
 pub mod views;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use log::{
@@ -38,5 +39,5 @@ pub use telemetry::{MemberReadiness, Readiness, Telemetry};
 pub use topics::TopicSpec;
 pub use views::{
     ApiKeyView, BookingView, BookingViewV1, EventView, LoginLockView, Page, PaymentView,
-    RescheduleView, UserView, ViewError, ViewStore, ViewWrite,
+    RescheduleView, UserView, ViewError, ViewStore, ViewWrite, WebhookView,
 };

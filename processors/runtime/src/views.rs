@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use slotstream_domain::booking::{BookingHeld, BookingRescheduled, BookingStatus};
-use slotstream_domain::identity::{ApiKeyCreated, Role, UserRegistered};
+use slotstream_domain::identity::{ApiKeyCreated, Role, UserRegistered, WebhookCreated};
 use slotstream_domain::payment::{PaymentIntentCreated, PaymentStatus};
 use slotstream_domain::resource::Resource;
 use slotstream_domain::{BookingId, Millis, Money, PaymentId, ResourceId, UserId};
@@ -317,6 +317,43 @@ pub struct ApiKeyView {
     pub revoked_at: Option<Millis>,
 }
 
+/// A vendor's webhook subscription, as its owner lists it and the deliverer
+/// reads it (by owner). No secret: the signing secret is derived from the
+/// platform's key and the id where it is needed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookView {
+    /// The subscription's id (`wh_…`).
+    pub webhook_id: String,
+    /// The vendor who owns it.
+    pub owner_id: UserId,
+    /// The owner's normalized email (routes commands about it).
+    pub owner_email: String,
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// Event types delivered (`*` for all).
+    pub events: Vec<String>,
+    /// The owner's note.
+    pub description: Option<String>,
+    /// When it was created.
+    pub created_at: Millis,
+}
+
+impl WebhookView {
+    /// The row a `WebhookCreated` creates (the views processor, and the
+    /// gateway that answered it).
+    pub fn created(e: &WebhookCreated) -> Self {
+        Self {
+            webhook_id: e.webhook_id.clone(),
+            owner_id: e.owner_id.clone(),
+            owner_email: e.owner_email.clone(),
+            url: e.url.clone(),
+            events: e.events.clone(),
+            description: e.description.clone(),
+            created_at: e.created_at,
+        }
+    }
+}
+
 impl ApiKeyView {
     /// The row an `ApiKeyCreated` creates (the views processor, and the
     /// gateway that answered it).
@@ -465,6 +502,15 @@ pub enum ViewWrite {
         /// When.
         revoked_at: Millis,
     },
+    /// Insert or replace a webhook subscription (its creation).
+    PutWebhook(WebhookView),
+    /// Remove a webhook subscription (its deletion; no-op if it has no row).
+    DeleteWebhook {
+        /// Its owner (the row's partition).
+        owner_id: UserId,
+        /// Which subscription.
+        webhook_id: String,
+    },
     /// Records that the views have applied `topic`/`partition` up to (not
     /// including) offset `next`: what a consistency token waits for. A
     /// views processor writes it last in each commit, after the rows of
@@ -564,6 +610,18 @@ pub trait ViewStore: Send + Sync + std::fmt::Debug {
         owner: &UserId,
         limit: usize,
     ) -> Result<Vec<ApiKeyView>, ViewError>;
+    /// A webhook subscription of `owner` by id (deleted ones are gone).
+    async fn webhook(
+        &self,
+        owner: &UserId,
+        webhook_id: &str,
+    ) -> Result<Option<WebhookView>, ViewError>;
+    /// The first `limit` webhook subscriptions of an owner, by id.
+    async fn webhooks_by_owner(
+        &self,
+        owner: &UserId,
+        limit: usize,
+    ) -> Result<Vec<WebhookView>, ViewError>;
     /// The next offset the views will apply of `topic`/`partition` (what
     /// they applied is below it); 0 when they applied nothing there.
     async fn applied(&self, topic: &str, partition: u32) -> Result<u64, ViewError>;

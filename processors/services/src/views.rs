@@ -12,7 +12,7 @@ use slotstream_domain::identity::IdentityEvent;
 use slotstream_domain::payment::{PaymentEvent, PaymentStatus};
 use slotstream_runtime::log::ConsumedRecord;
 use slotstream_runtime::views::{
-    ApiKeyView, BookingView, LoginLockView, PaymentView, RescheduleView, UserView,
+    ApiKeyView, BookingView, LoginLockView, PaymentView, RescheduleView, UserView, WebhookView,
 };
 use slotstream_runtime::{Output, Poison, Processor, TopicSpec, ViewWrite, topics};
 use slotstream_schemas::{Codec, Envelope};
@@ -266,6 +266,13 @@ impl Processor for IdentityViews {
                 key_id: e.key_id,
                 owner_id: e.owner_id,
                 revoked_at: e.revoked_at,
+            }),
+            IdentityEvent::WebhookCreated(e) => out
+                .views
+                .push(ViewWrite::PutWebhook(WebhookView::created(&e))),
+            IdentityEvent::WebhookDeleted(e) => out.views.push(ViewWrite::DeleteWebhook {
+                owner_id: e.owner_id,
+                webhook_id: e.webhook_id,
             }),
             _ => {}
         }

@@ -112,6 +112,41 @@ pub fn identity_command_branches() -> Vec<BoxedStrategy<IdentityCommand>> {
                 })
             })
             .boxed(),
+        (
+            (command_id(), text(), user_id(), text()),
+            (
+                text(),
+                proptest::collection::vec(text(), 0..3),
+                proptest::option::of(text()),
+                ms(),
+            ),
+        )
+            .prop_map(
+                |((c, webhook_id, owner_id, owner_email), (url, events, description, at))| {
+                    IdentityCommand::CreateWebhook(CreateWebhook {
+                        command_id: c,
+                        webhook_id,
+                        owner_id,
+                        owner_email,
+                        url,
+                        events,
+                        description,
+                        requested_at: at,
+                    })
+                },
+            )
+            .boxed(),
+        (command_id(), text(), text(), user_id(), ms())
+            .prop_map(|(c, webhook_id, owner_email, by, at)| {
+                IdentityCommand::DeleteWebhook(DeleteWebhook {
+                    command_id: c,
+                    webhook_id,
+                    owner_email,
+                    requested_by: by,
+                    requested_at: at,
+                })
+            })
+            .boxed(),
     ]
 }
 
@@ -301,6 +336,42 @@ pub fn identity_event_branches() -> Vec<BoxedStrategy<IdentityEvent>> {
                     owner_email,
                     revoked_by: by,
                     revoked_at: at,
+                })
+            })
+            .boxed(),
+        (
+            (command_id(), text(), user_id(), text()),
+            (
+                text(),
+                proptest::collection::vec(text(), 0..3),
+                proptest::option::of(text()),
+                ms(),
+            ),
+        )
+            .prop_map(
+                |((c, webhook_id, owner_id, owner_email), (url, events, description, at))| {
+                    E::WebhookCreated(WebhookCreated {
+                        command_id: c,
+                        webhook_id,
+                        owner_id,
+                        owner_email,
+                        url,
+                        events,
+                        description,
+                        created_at: at,
+                    })
+                },
+            )
+            .boxed(),
+        (command_id(), text(), user_id(), text(), user_id(), ms())
+            .prop_map(|(c, webhook_id, owner_id, owner_email, by, at)| {
+                E::WebhookDeleted(WebhookDeleted {
+                    command_id: c,
+                    webhook_id,
+                    owner_id,
+                    owner_email,
+                    deleted_by: by,
+                    deleted_at: at,
                 })
             })
             .boxed(),

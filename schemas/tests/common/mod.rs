@@ -186,8 +186,8 @@ pub fn reply_payload_branches() -> Vec<BoxedStrategy<ReplyPayload>> {
     // The events added after the replies were laid out go last: two later
     // booking events, then the later payment event, then the scheduling one
     // and the rescheduling one, then the refund checks, then the API-key
-    // events, then the payment's move (each run is checked against the
-    // union's order by REPLY_RUNS).
+    // events, then the payment's move, then the webhook events (each run is
+    // checked against the union's order by REPLY_RUNS).
     let mut booking: Vec<_> = booking_event_branches()
         .into_iter()
         .map(|s| s.prop_map(ReplyPayload::Booking).boxed())

@@ -11,7 +11,7 @@ use slotstream_domain::time::{DAY, HOUR, MINUTE};
 use slotstream_domain::{BookingId, Millis, Money, PaymentId, ResourceId, UserId};
 use slotstream_runtime::{
     ApiKeyView, BookingView, LoginLockView, Page, PaymentView, RescheduleView, UserView, ViewError,
-    ViewStore, ViewWrite,
+    ViewStore, ViewWrite, WebhookView,
 };
 
 const T: Millis = 1_800_000_000_000;
@@ -875,4 +875,85 @@ pub async fn api_keys_are_found_by_id_listed_by_owner_and_revoked(store: &dyn Vi
     )
     .await;
     assert_eq!(store.api_key(&ghost).await.expect("get"), None);
+}
+
+fn webhook(id: &str, owner: &str) -> WebhookView {
+    WebhookView {
+        webhook_id: id.to_owned(),
+        owner_id: UserId(owner.to_owned()),
+        owner_email: format!("{owner}@example.com"),
+        url: format!("https://hooks.example.com/{id}"),
+        events: vec![
+            "booking.confirmed".to_owned(),
+            "payment.succeeded".to_owned(),
+        ],
+        description: Some(format!("hook {id}")),
+        created_at: T,
+    }
+}
+
+/// Webhook subscriptions are found by owner and id and listed by owner (by
+/// id, up to a limit); putting one twice leaves one row; a deletion removes
+/// it (twice, or of an unknown one, is harmless).
+pub async fn webhooks_are_listed_by_owner_and_deleted(store: &dyn ViewStore) {
+    let owner = unique("vendor");
+    let other = unique("vendor");
+    let ids = [unique("whb"), unique("wha"), unique("whc")];
+    let me = UserId(owner.clone());
+    assert_eq!(store.webhook(&me, &ids[0]).await.expect("get"), None);
+    let mut writes: Vec<ViewWrite> = ids
+        .iter()
+        .map(|id| ViewWrite::PutWebhook(webhook(id, &owner)))
+        .collect();
+    let foreign = webhook(&unique("whz"), &other);
+    writes.push(ViewWrite::PutWebhook(foreign.clone()));
+    put(store, writes.clone()).await;
+    put(store, writes).await;
+    assert_eq!(
+        store.webhook(&me, &ids[0]).await.expect("get"),
+        Some(webhook(&ids[0], &owner))
+    );
+    assert_eq!(
+        store.webhook(&me, &foreign.webhook_id).await.expect("get"),
+        None,
+        "another owner's subscription is not found under mine"
+    );
+    let mut sorted = ids.to_vec();
+    sorted.sort();
+    let listed = store.webhooks_by_owner(&me, 10).await.expect("list");
+    let listed_ids: Vec<&str> = listed.iter().map(|w| w.webhook_id.as_str()).collect();
+    assert_eq!(listed_ids, sorted, "the owner's subscriptions only, by id");
+    assert_eq!(
+        store.webhooks_by_owner(&me, 2).await.expect("list").len(),
+        2
+    );
+    assert_eq!(
+        store
+            .webhooks_by_owner(&UserId(other), 10)
+            .await
+            .expect("list"),
+        vec![foreign]
+    );
+    let delete = ViewWrite::DeleteWebhook {
+        owner_id: me.clone(),
+        webhook_id: ids[1].clone(),
+    };
+    put(store, vec![delete.clone(), delete]).await;
+    assert_eq!(store.webhook(&me, &ids[1]).await.expect("get"), None);
+    assert_eq!(
+        store.webhooks_by_owner(&me, 10).await.expect("list").len(),
+        2
+    );
+    put(
+        store,
+        vec![ViewWrite::DeleteWebhook {
+            owner_id: me.clone(),
+            webhook_id: unique("ghost"),
+        }],
+    )
+    .await;
+    assert_eq!(
+        store.webhooks_by_owner(&me, 10).await.expect("list").len(),
+        2
+    );
 }

@@ -17,6 +17,7 @@ use slotstream_domain::{BookingId, Millis, PaymentId, ResourceId, UserId};
 use slotstream_runtime::cursor::{self, Listing};
 use slotstream_runtime::{
     ApiKeyView, BookingView, EventView, LoginLockView, Page, PaymentView, UserView, ViewError,
+    WebhookView,
 };
 use std::ops::Bound;
 
@@ -156,6 +157,39 @@ pub(crate) fn api_keys_by_owner(
         keys.push(k);
     }
     Ok(keys)
+}
+
+/// A webhook subscription of an owner.
+pub(crate) fn webhook(
+    store: &Store,
+    owner: &UserId,
+    webhook_id: &str,
+) -> Result<Option<WebhookView>, ViewError> {
+    let key = crate::views::write::catalog_key(owner.as_str(), webhook_id);
+    match store
+        .snapshot()
+        .get(&store.ks.webhooks, key)
+        .map_err(transient)?
+    {
+        Some(v) => decode("webhook", &v).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The first `limit` webhook subscriptions of an owner, by id.
+pub(crate) fn webhooks_by_owner(
+    store: &Store,
+    owner: &UserId,
+    limit: usize,
+) -> Result<Vec<WebhookView>, ViewError> {
+    let snap = store.snapshot();
+    let head = crate::keys::Key::new().str(owner.as_str()).done();
+    let mut hooks = Vec::new();
+    for guard in snap.prefix(&store.ks.webhooks, &head).take(limit) {
+        let (_, v) = guard.into_inner().map_err(transient)?;
+        hooks.push(decode("webhook", &v)?);
+    }
+    Ok(hooks)
 }
 
 /// The next offset the views apply of a topic partition.

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use slotstream_domain::resource::{Resource, ResourceV1};
 use slotstream_runtime::{
     ApiKeyView, BookingView, BookingViewV1, LoginLockView, PaymentView, UserView, ViewWrite,
+    WebhookView,
 };
 
 /// Applies one view write.
@@ -134,6 +135,22 @@ pub(crate) fn apply(t: &mut Txn<'_>, w: &ViewWrite) -> Result<(), ApplyError> {
                     raw.clone(),
                 );
             }
+            Ok(())
+        }
+        ViewWrite::PutWebhook(w) => {
+            let raw = postcard::to_stdvec::<WebhookView>(w)?;
+            t.insert(
+                &ks.webhooks,
+                catalog_key(w.owner_id.as_str(), &w.webhook_id),
+                raw,
+            );
+            Ok(())
+        }
+        ViewWrite::DeleteWebhook {
+            owner_id,
+            webhook_id,
+        } => {
+            t.remove(&ks.webhooks, catalog_key(owner_id.as_str(), webhook_id));
             Ok(())
         }
         ViewWrite::RevokeApiKey {

@@ -124,6 +124,20 @@ impl ViewStore for FlakyViews {
     ) -> Result<Vec<slotstream_runtime::ApiKeyView>, ViewError> {
         Ok(Vec::new())
     }
+    async fn webhook(
+        &self,
+        _: &UserId,
+        _: &str,
+    ) -> Result<Option<slotstream_runtime::WebhookView>, ViewError> {
+        Ok(None)
+    }
+    async fn webhooks_by_owner(
+        &self,
+        _: &UserId,
+        _: usize,
+    ) -> Result<Vec<slotstream_runtime::WebhookView>, ViewError> {
+        Ok(Vec::new())
+    }
     async fn applied(&self, _: &str, _: u32) -> Result<u64, ViewError> {
         Ok(0)
     }

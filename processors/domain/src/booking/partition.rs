@@ -194,7 +194,8 @@ impl BookingPartition {
             StateKey::Payment(_)
             | StateKey::Account(_)
             | StateKey::Lock(_)
-            | StateKey::ApiKey(_) => None,
+            | StateKey::ApiKey(_)
+            | StateKey::Webhook(_) => None,
         }
     }
 
@@ -232,7 +233,8 @@ impl BookingPartition {
             | StateRecord::PaymentV3(_)
             | StateRecord::Account(_)
             | StateRecord::Lock(_)
-            | StateRecord::ApiKey(_) => {}
+            | StateRecord::ApiKey(_)
+            | StateRecord::Webhook(_) => {}
         }
     }
 

@@ -2,7 +2,7 @@
 //! the live path; it trusts that `decide` only emitted legal events.
 
 use super::messages::*;
-use super::model::{Account, ApiKey, LoginLock, Otp};
+use super::model::{Account, ApiKey, LoginLock, Otp, Webhook};
 use super::partition::IdentityPartition;
 use crate::state::StateKey;
 
@@ -88,6 +88,24 @@ impl IdentityPartition {
                     keys.push(StateKey::ApiKey(e.key_id.clone()));
                 }
                 (&e.command_id, e.revoked_at)
+            }
+            IdentityEvent::WebhookCreated(e) => {
+                self.webhooks.insert(
+                    e.webhook_id.clone(),
+                    Webhook {
+                        created: e.clone(),
+                        deleted: None,
+                    },
+                );
+                keys.push(StateKey::Webhook(e.webhook_id.clone()));
+                (&e.command_id, e.created_at)
+            }
+            IdentityEvent::WebhookDeleted(e) => {
+                if let Some(w) = self.webhooks.get_mut(&e.webhook_id) {
+                    w.deleted = Some(e.clone());
+                    keys.push(StateKey::Webhook(e.webhook_id.clone()));
+                }
+                (&e.command_id, e.deleted_at)
             }
         };
         keys.extend(

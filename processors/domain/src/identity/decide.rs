@@ -58,6 +58,8 @@ impl IdentityPartition {
             IdentityCommand::UnlockAccount(c) => &c.command_id,
             IdentityCommand::CreateApiKey(c) => &c.command_id,
             IdentityCommand::RevokeApiKey(c) => &c.command_id,
+            IdentityCommand::CreateWebhook(c) => &c.command_id,
+            IdentityCommand::DeleteWebhook(c) => &c.command_id,
         };
         if let Some(rec) = self.ledger.get(id) {
             return replay(&rec.answer);
@@ -70,6 +72,8 @@ impl IdentityPartition {
             IdentityCommand::UnlockAccount(c) => Decision::answer(self.decide_unlock(c, now)),
             IdentityCommand::CreateApiKey(c) => self.decide_create_key(c, now),
             IdentityCommand::RevokeApiKey(c) => self.decide_revoke_key(c, now),
+            IdentityCommand::CreateWebhook(c) => self.decide_create_webhook(c, now),
+            IdentityCommand::DeleteWebhook(c) => self.decide_delete_webhook(c, now),
         }
     }
 
@@ -126,6 +130,55 @@ impl IdentityPartition {
             owner_email: c.owner_email.clone(),
             revoked_by: c.requested_by.clone(),
             revoked_at: now,
+        }))
+    }
+
+    /// `CreateWebhook`: `WebhookCreated` when the owner is a verified vendor
+    /// account of this address with this user id and the id is new;
+    /// otherwise nothing and no answer (as `CreateApiKey`).
+    fn decide_create_webhook(&self, c: &CreateWebhook, now: Millis) -> Decision<IdentityEvent> {
+        let owner_ok = self.accounts.get(&c.owner_email).is_some_and(|a| {
+            a.verified && a.user_id == c.owner_id && a.role == super::messages::Role::Vendor
+        });
+        if !owner_ok || self.webhooks.contains_key(&c.webhook_id) || c.webhook_id.is_empty() {
+            return Decision::none();
+        }
+        Decision::answer(IdentityEvent::WebhookCreated(WebhookCreated {
+            command_id: c.command_id.clone(),
+            webhook_id: c.webhook_id.clone(),
+            owner_id: c.owner_id.clone(),
+            owner_email: c.owner_email.clone(),
+            url: c.url.clone(),
+            events: c.events.clone(),
+            description: c.description.clone(),
+            created_at: now,
+        }))
+    }
+
+    /// `DeleteWebhook`: a subscription of this owner deleted by its owner is
+    /// `WebhookDeleted`; one already deleted answers with its deletion and
+    /// nothing happens. Unknown, or anyone but the owner: nothing.
+    fn decide_delete_webhook(&self, c: &DeleteWebhook, now: Millis) -> Decision<IdentityEvent> {
+        let Some(hook) = self
+            .webhooks
+            .get(&c.webhook_id)
+            .filter(|w| w.created.owner_email == c.owner_email)
+        else {
+            return Decision::none();
+        };
+        if hook.created.owner_id != c.requested_by {
+            return Decision::none();
+        }
+        if let Some(done) = &hook.deleted {
+            return Decision::reply_only(IdentityEvent::WebhookDeleted(done.clone()));
+        }
+        Decision::answer(IdentityEvent::WebhookDeleted(WebhookDeleted {
+            command_id: c.command_id.clone(),
+            webhook_id: c.webhook_id.clone(),
+            owner_id: hook.created.owner_id.clone(),
+            owner_email: c.owner_email.clone(),
+            deleted_by: c.requested_by.clone(),
+            deleted_at: now,
         }))
     }
 

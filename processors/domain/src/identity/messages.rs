@@ -44,6 +44,10 @@ pub enum IdentityCommand {
     CreateApiKey(CreateApiKey),
     /// Revoke an API key (keyed by the owner's email).
     RevokeApiKey(RevokeApiKey),
+    /// Subscribe a vendor's URL to its events (keyed by the owner's email).
+    CreateWebhook(CreateWebhook),
+    /// Delete a webhook subscription (keyed by the owner's email).
+    DeleteWebhook(DeleteWebhook),
 }
 
 /// See [`IdentityCommand::RegisterUser`].
@@ -187,6 +191,10 @@ pub enum IdentityEvent {
     ApiKeyCreated(ApiKeyCreated),
     /// An API key was revoked; it authenticates nothing any more.
     ApiKeyRevoked(ApiKeyRevoked),
+    /// A webhook subscription was created (no secret: it is derived).
+    WebhookCreated(WebhookCreated),
+    /// A webhook subscription was deleted; nothing more is delivered to it.
+    WebhookDeleted(WebhookDeleted),
 }
 
 /// See [`IdentityEvent::UserRegistered`].
@@ -446,4 +454,81 @@ pub struct ApiKeyRevoked {
     pub revoked_by: UserId,
     /// When.
     pub revoked_at: Millis,
+}
+
+/// See [`IdentityCommand::CreateWebhook`]. Keyed by the owner's normalized
+/// email, as [`CreateApiKey`]: the partition holding the owner's account
+/// checks it is a verified vendor. No secret travels: the signing secret is
+/// derived from the platform's key and the subscription id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateWebhook {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// The subscription's id (`wh_…`, drawn by the gateway).
+    pub webhook_id: String,
+    /// The vendor who subscribes.
+    pub owner_id: UserId,
+    /// The owner's normalized email (the topic key).
+    pub owner_email: String,
+    /// Where deliveries are POSTed (checked by the gateway).
+    pub url: String,
+    /// Event types delivered (`booking.confirmed`, ...; `*` for all).
+    pub events: Vec<String>,
+    /// The owner's note.
+    pub description: Option<String>,
+    /// When.
+    pub requested_at: Millis,
+}
+
+/// See [`IdentityCommand::DeleteWebhook`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteWebhook {
+    /// Idempotency id.
+    pub command_id: CommandId,
+    /// Which subscription.
+    pub webhook_id: String,
+    /// Its owner's normalized email (the topic key).
+    pub owner_email: String,
+    /// Who asks: only the owner may.
+    pub requested_by: UserId,
+    /// When.
+    pub requested_at: Millis,
+}
+
+/// See [`IdentityEvent::WebhookCreated`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookCreated {
+    /// The command that created it.
+    pub command_id: CommandId,
+    /// The subscription's id.
+    pub webhook_id: String,
+    /// Its owner (a vendor).
+    pub owner_id: UserId,
+    /// The owner's normalized email.
+    pub owner_email: String,
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// Event types delivered (`*` for all).
+    pub events: Vec<String>,
+    /// The owner's note.
+    pub description: Option<String>,
+    /// When.
+    pub created_at: Millis,
+}
+
+/// See [`IdentityEvent::WebhookDeleted`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDeleted {
+    /// The command that deleted it.
+    pub command_id: CommandId,
+    /// The subscription's id.
+    pub webhook_id: String,
+    /// Its owner.
+    pub owner_id: UserId,
+    /// The owner's normalized email.
+    pub owner_email: String,
+    /// Who deleted it.
+    pub deleted_by: UserId,
+    /// When.
+    pub deleted_at: Millis,
 }

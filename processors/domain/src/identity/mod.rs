@@ -27,7 +27,7 @@ pub use crate::decision::Decision;
 pub use crate::state::{StateKey, StateRecord};
 pub use email::normalize_email;
 pub use messages::*;
-pub use model::{Account, ApiKey, IdentityConfig, LoginLock, Otp};
+pub use model::{Account, ApiKey, IdentityConfig, LoginLock, Otp, Webhook};
 pub use partition::IdentityPartition;
 
 impl Role {

@@ -1,6 +1,8 @@
 //! The account record and the identity processor's configuration.
 
-use super::messages::{AccountLocked, ApiKeyCreated, ApiKeyRevoked, Role};
+use super::messages::{
+    AccountLocked, ApiKeyCreated, ApiKeyRevoked, Role, WebhookCreated, WebhookDeleted,
+};
 use crate::ids::UserId;
 use crate::time::{MINUTE, Millis};
 use serde::{Deserialize, Serialize};
@@ -84,4 +86,15 @@ pub struct ApiKey {
     pub created: ApiKeyCreated,
     /// How it was revoked, if it was.
     pub revoked: Option<ApiKeyRevoked>,
+}
+
+/// A webhook subscription as the identity side keeps it: the event that
+/// created it and, once deleted, the one that deleted it (a repeated
+/// deletion answers with it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    /// How it was created.
+    pub created: WebhookCreated,
+    /// How it was deleted, if it was.
+    pub deleted: Option<WebhookDeleted>,
 }

@@ -1,7 +1,7 @@
 //! All identity state of one task partition: accounts by normalized email.
 
 use super::messages::*;
-use super::model::{Account, ApiKey, IdentityConfig, LoginLock};
+use super::model::{Account, ApiKey, IdentityConfig, LoginLock, Webhook};
 use crate::ledger::Ledger;
 use crate::state::{Answer, StateKey, StateRecord};
 use crate::time::Millis;
@@ -18,6 +18,8 @@ pub struct IdentityPartition {
     pub(super) lock_ends: BTreeSet<(Millis, String)>,
     /// API keys of the owners in this partition, by key id.
     pub(super) keys: HashMap<String, ApiKey>,
+    /// Webhook subscriptions of the owners in this partition, by id.
+    pub(super) webhooks: HashMap<String, Webhook>,
     pub(super) ledger: Ledger<Box<IdentityEvent>>,
 }
 
@@ -30,6 +32,7 @@ impl IdentityPartition {
             locks: HashMap::new(),
             lock_ends: BTreeSet::new(),
             keys: HashMap::new(),
+            webhooks: HashMap::new(),
             ledger: Ledger::default(),
         }
     }
@@ -50,6 +53,11 @@ impl IdentityPartition {
         self.keys.get(key_id)
     }
 
+    /// A webhook subscription by id (deleted ones included).
+    pub fn webhook(&self, webhook_id: &str) -> Option<&Webhook> {
+        self.webhooks.get(webhook_id)
+    }
+
     /// The lock of `email` that still holds at `now`.
     pub(super) fn live_lock(&self, email: &str, now: Millis) -> Option<&LoginLock> {
         self.locks
@@ -63,6 +71,7 @@ impl IdentityPartition {
             StateKey::Account(email) => self.accounts.get(email).cloned().map(StateRecord::Account),
             StateKey::Lock(email) => self.locks.get(email).cloned().map(StateRecord::Lock),
             StateKey::ApiKey(id) => self.keys.get(id).cloned().map(StateRecord::ApiKey),
+            StateKey::Webhook(id) => self.webhooks.get(id).cloned().map(StateRecord::Webhook),
             StateKey::Command(id) => {
                 let e = self.ledger.get(id)?;
                 Some(StateRecord::Command(e.record(
@@ -83,6 +92,9 @@ impl IdentityPartition {
             StateRecord::Lock(l) => self.put_lock(l),
             StateRecord::ApiKey(k) => {
                 self.keys.insert(k.created.key_id.clone(), k);
+            }
+            StateRecord::Webhook(w) => {
+                self.webhooks.insert(w.created.webhook_id.clone(), w);
             }
             StateRecord::Command(c) => self.ledger.load(c, |answer| match answer {
                 Answer::Identity(ev) => Some(Box::new(ev)),

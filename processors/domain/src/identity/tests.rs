@@ -797,3 +797,99 @@ fn keys_survive_a_restore_from_their_records() {
     let replay = restored.decide(&create_key("ck-2", "k7", "v1", VENDOR), 6);
     assert!(matches!(replay.reply, Some(IdentityEvent::ApiKeyCreated(ref e)) if e.key_id == "k2"));
 }
+
+// --- Webhook subscriptions ---------------------------------------------------
+
+fn create_hook(cmd: &str, id: &str, owner: &str, email: &str) -> IdentityCommand {
+    IdentityCommand::CreateWebhook(CreateWebhook {
+        command_id: cmd.into(),
+        webhook_id: id.into(),
+        owner_id: owner.into(),
+        owner_email: email.into(),
+        url: "https://hooks.example.com/in".into(),
+        events: vec!["booking.confirmed".into()],
+        description: Some("crm".into()),
+        requested_at: 0,
+    })
+}
+
+fn delete_hook(cmd: &str, id: &str, by: &str) -> IdentityCommand {
+    IdentityCommand::DeleteWebhook(DeleteWebhook {
+        command_id: cmd.into(),
+        webhook_id: id.into(),
+        owner_email: VENDOR.into(),
+        requested_by: by.into(),
+        requested_at: 0,
+    })
+}
+
+#[test]
+fn a_verified_vendor_subscribes_and_nobody_else_does() {
+    let mut p = with_vendor();
+    for cmd in [
+        create_hook("cw-1", "wh1", "c1", EMAIL),
+        create_hook("cw-2", "wh2", "c1", VENDOR),
+        create_hook("cw-3", "wh3", "v1", "nobody@example.com"),
+        create_hook("cw-4", "", "v1", VENDOR),
+    ] {
+        assert!(run(&mut p, &cmd, 1).is_none(), "{cmd:?}");
+    }
+    let d = run(&mut p, &create_hook("cw-5", "wh5", "v1", VENDOR), 70);
+    let Some(IdentityEvent::WebhookCreated(e)) = &d.reply else {
+        panic!("created: {d:?}")
+    };
+    assert_eq!(d.events.len(), 1);
+    assert_eq!(
+        (e.webhook_id.as_str(), e.owner_id.as_str(), e.created_at),
+        ("wh5", "v1", 70)
+    );
+    assert_eq!(crate::Event::partition_key(&d.events[0]), VENDOR);
+    assert_eq!(
+        p.webhook("wh5").map(|w| (&w.created, &w.deleted)),
+        Some((e, &None))
+    );
+    // The same command again answers the first subscription; a taken id
+    // decides nothing.
+    let again = run(&mut p, &create_hook("cw-5", "wh9", "v1", VENDOR), 71);
+    assert!(again.events.is_empty());
+    assert_eq!(again.reply, d.reply);
+    assert!(run(&mut p, &create_hook("cw-6", "wh5", "v1", VENDOR), 72).is_none());
+}
+
+#[test]
+fn only_the_owner_deletes_a_subscription_once_and_it_survives_a_restore() {
+    let mut p = with_vendor();
+    let mut dirty = Vec::new();
+    for e in p
+        .decide(&create_hook("cw-1", "wh1", "v1", VENDOR), 1)
+        .events
+    {
+        dirty.extend(p.apply(&e));
+    }
+    assert!(run(&mut p, &delete_hook("dw-1", "wh1", "c1"), 2).is_none());
+    assert!(run(&mut p, &delete_hook("dw-2", "nope", "v1"), 2).is_none());
+    let d = p.decide(&delete_hook("dw-3", "wh1", "v1"), 3);
+    let Some(IdentityEvent::WebhookDeleted(r)) = &d.reply else {
+        panic!("deleted: {d:?}")
+    };
+    assert_eq!((r.deleted_at, r.deleted_by.as_str()), (3, "v1"));
+    for e in &d.events {
+        dirty.extend(p.apply(e));
+    }
+    assert!(dirty.contains(&StateKey::Webhook("wh1".into())));
+    let again = run(&mut p, &delete_hook("dw-4", "wh1", "v1"), 9);
+    assert!(again.events.is_empty());
+    assert_eq!(again.reply, d.reply);
+
+    let mut restored = IdentityPartition::new(IdentityConfig::default());
+    for key in [
+        StateKey::Account(VENDOR.into()),
+        StateKey::Webhook("wh1".into()),
+    ] {
+        let rec = p.record(&key).expect("stored");
+        let bytes = postcard::to_stdvec(&rec).expect("encode");
+        restored.load(postcard::from_bytes(&bytes).expect("decode"));
+    }
+    assert_eq!(restored.webhook("wh1"), p.webhook("wh1"));
+    assert!(restored.webhook("wh1").is_some_and(|w| w.deleted.is_some()));
+}

@@ -98,6 +98,8 @@ fn kind(ev: &IdentityEvent) -> Kind {
         }
         IdentityEvent::ApiKeyCreated(k) => Kind::KeyCreated(k.key_id.clone()),
         IdentityEvent::ApiKeyRevoked(k) => Kind::KeyRevoked(k.key_id.clone()),
+        IdentityEvent::WebhookCreated(w) => Kind::KeyCreated(format!("webhook {}", w.webhook_id)),
+        IdentityEvent::WebhookDeleted(w) => Kind::KeyRevoked(format!("webhook {}", w.webhook_id)),
     }
 }
 
@@ -503,6 +505,8 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     IdentityCommand::UnlockAccount(c) => c.command_id.clone(),
                     IdentityCommand::CreateApiKey(c) => c.command_id.clone(),
                     IdentityCommand::RevokeApiKey(c) => c.command_id.clone(),
+                    IdentityCommand::CreateWebhook(c) => c.command_id.clone(),
+                    IdentityCommand::DeleteWebhook(c) => c.command_id.clone(),
                 };
                 let expected = match (&cmd, reference.replayed(id.as_str())) {
                     (_, Some(first)) => first,
