@@ -113,7 +113,7 @@ impl FromRequestParts<AppState> for ReadAfter {
                 ApiError::bad_request(
                     "invalid_consistency_token",
                     format!(
-                        "{e}: send back the consistency_token of a write's answer unchanged, or no Consistency-Token header"
+                        "{e}: send back the Consistency-Token header of a write's answer unchanged, or none"
                     ),
                 )
             })?;

@@ -467,23 +467,35 @@ async fn clients_racing_to_move_into_and_book_the_same_hours_never_overlap() {
             finals.insert(b.clone(), *hour);
         }
     }
-    let listed = app
-        .all_pages(
-            &format!("/v1/vendor/bookings?resource_id={resource}&limit=100"),
-            &vendor.token,
-        )
-        .await;
-    let mut active: Vec<(i64, String)> = listed
-        .iter()
-        .filter(|b| b["status"] == "pending" || b["status"] == "confirmed")
-        .map(|b| {
-            (
-                parse_time(b["start"].as_str().unwrap()),
-                b["id"].as_str().unwrap().to_owned(),
+    // The vendor's listing is another view table (on Cassandra, another
+    // write): await it too, until it shows each booking where its last
+    // answer put it, bounded; the checks below then judge that listing.
+    let deadline = std::time::Instant::now() + crate::helpers::PATIENCE;
+    let active = loop {
+        let listed = app
+            .all_pages(
+                &format!("/v1/vendor/bookings?resource_id={resource}&limit=100"),
+                &vendor.token,
             )
-        })
-        .collect();
-    active.sort();
+            .await;
+        let mut active: Vec<(i64, String)> = listed
+            .iter()
+            .filter(|b| b["status"] == "pending" || b["status"] == "confirmed")
+            .map(|b| {
+                (
+                    parse_time(b["start"].as_str().unwrap()),
+                    b["id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        active.sort();
+        let settled = active.len() == finals.len()
+            && active.iter().all(|(start, b)| finals.get(b) == Some(start));
+        if settled || std::time::Instant::now() >= deadline {
+            break active;
+        }
+        tokio::time::sleep(crate::helpers::POLL_EVERY).await;
+    };
     assert_eq!(active.len(), finals.len(), "every booking made is active");
     for w in active.windows(2) {
         assert!(w[0].0 + HOUR <= w[1].0, "{} and {} overlap", w[0].1, w[1].1);

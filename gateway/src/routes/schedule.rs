@@ -458,11 +458,20 @@ pub async fn slots(
 pub async fn search(
     State(st): State<AppState>,
     _caller: Caller,
+    read: crate::consistency::ReadAfter,
     ApiQuery(q): ApiQuery<SlotSearchQuery>,
 ) -> Result<Response, ApiError> {
     let q = search_query(q)?;
     let now = st.now();
-    let fresher = |id: &ResourceId| st.recent.resources.get(id, now);
+    // With a consistency token the views have applied the write it names:
+    // their rows, not a remembered copy that may be older.
+    let fresher = |id: &ResourceId| {
+        if read.0.is_some() {
+            None
+        } else {
+            st.recent.resources.get(id, now)
+        }
+    };
     let page = slot_search::search(&*st.views, &q, &fresher, now)
         .await
         .map_err(view_error)?;

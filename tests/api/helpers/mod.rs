@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 /// take before the test fails with what it saw last.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 /// Pause between two looks in a bounded poll (HTTP reads, the outbox folder).
-const POLL_EVERY: Duration = Duration::from_millis(25);
+pub const POLL_EVERY: Duration = Duration::from_millis(25);
 /// The password every test user registers with (the contract wants ≥ 10 chars).
 pub const PASSWORD: &str = "correct horse battery staple";
 
